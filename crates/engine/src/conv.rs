@@ -1,0 +1,443 @@
+//! 2-D convolution and transposed convolution over NHWC batches, as im2col/col2im plus GEMM.
+//!
+//! Both layers share one [`ConvGeometry`]: a convolution maps its *big* side to its *small* side,
+//! and a transposed convolution is the exact adjoint, mapping small back to big. The weight is one
+//! row-major matrix `[kernel·kernel·big.channels, small.channels]` for both, which is TensorFlow's
+//! kernel layout for `conv2d` (HWIO) and for `conv2d_transpose` (H, W, out, in) alike.
+
+use crate::activation::{add_column_sums, Activation};
+use crate::matmul::{matmul, MatRef, Threads};
+use crate::workspace::{split_batch, Workspace};
+use rayon::prelude::*;
+
+/// Height, width and channels of one NHWC image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+impl Shape {
+    pub fn new(height: usize, width: usize, channels: usize) -> Self {
+        Self { height, width, channels }
+    }
+
+    /// Number of values in one image.
+    pub fn len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn pixels(&self) -> usize {
+        self.height * self.width
+    }
+}
+
+/// Where a "same" convolution puts its zero padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// TensorFlow's "same": the odd extra row/column goes at the bottom/right (for stride 2 and a
+    /// 3×3 kernel: nothing on top, one row below).
+    TfSame,
+    /// `(kernel − 1) / 2` on top/left, as PyTorch's `padding=1` (and `output_padding=stride−1` on a
+    /// transposed convolution).
+    Symmetric,
+}
+
+/// The index arithmetic of one convolution; see the module docs for the big/small convention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub big: Shape,
+    pub small: Shape,
+    pub kernel: usize,
+    pub stride: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+}
+
+fn same_padding_before(big: usize, small: usize, kernel: usize, stride: usize, padding: Padding) -> usize {
+    match padding {
+        Padding::TfSame => ((small - 1) * stride + kernel).saturating_sub(big) / 2,
+        Padding::Symmetric => (kernel - 1) / 2,
+    }
+}
+
+impl ConvGeometry {
+    /// A "same" convolution over `big`: the small side is `ceil(big / stride)` with `small_channels`.
+    pub fn same(big: Shape, small_channels: usize, kernel: usize, stride: usize, padding: Padding) -> Self {
+        assert!(kernel > 0 && stride > 0 && !big.is_empty() && small_channels > 0, "empty convolution");
+        let small = Shape::new(big.height.div_ceil(stride), big.width.div_ceil(stride), small_channels);
+        Self {
+            big,
+            small,
+            kernel,
+            stride,
+            pad_top: same_padding_before(big.height, small.height, kernel, stride, padding),
+            pad_left: same_padding_before(big.width, small.width, kernel, stride, padding),
+        }
+    }
+
+    /// Length of one im2col row: every big-side value a kernel window sees.
+    pub fn window(&self) -> usize {
+        self.kernel * self.kernel * self.big.channels
+    }
+
+    /// Number of weights (`window × small.channels`).
+    pub fn weight_len(&self) -> usize {
+        self.window() * self.small.channels
+    }
+
+    /// Multiply-adds for one image, forward.
+    pub fn macs(&self) -> usize {
+        self.small.pixels() * self.weight_len()
+    }
+
+    fn cols_len(&self) -> usize {
+        self.small.pixels() * self.window()
+    }
+
+    /// The big-side pixel a kernel tap reads, or `None` in the padding.
+    #[inline]
+    fn source(&self, out: usize, tap: usize, pad: usize, limit: usize) -> Option<usize> {
+        (out * self.stride + tap).checked_sub(pad).filter(|&i| i < limit)
+    }
+
+    /// Gathers every kernel window of one big image into rows of `cols` (`small.pixels × window`).
+    pub fn im2col(&self, big: &[f32], cols: &mut [f32]) {
+        let (c, k, window) = (self.big.channels, self.kernel, self.window());
+        for oh in 0..self.small.height {
+            for ow in 0..self.small.width {
+                let row = &mut cols[(oh * self.small.width + ow) * window..][..window];
+                for kh in 0..k {
+                    let ih = self.source(oh, kh, self.pad_top, self.big.height);
+                    for kw in 0..k {
+                        let dst = &mut row[(kh * k + kw) * c..][..c];
+                        match (ih, self.source(ow, kw, self.pad_left, self.big.width)) {
+                            (Some(ih), Some(iw)) => {
+                                dst.copy_from_slice(&big[(ih * self.big.width + iw) * c..][..c])
+                            }
+                            _ => dst.fill(0.0),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of [`im2col`](Self::im2col): adds every row of `cols` back onto its window in `big`.
+    pub fn col2im_add(&self, cols: &[f32], big: &mut [f32]) {
+        let (c, k, window) = (self.big.channels, self.kernel, self.window());
+        for oh in 0..self.small.height {
+            for ow in 0..self.small.width {
+                let row = &cols[(oh * self.small.width + ow) * window..][..window];
+                for kh in 0..k {
+                    let Some(ih) = self.source(oh, kh, self.pad_top, self.big.height) else {
+                        continue;
+                    };
+                    for kw in 0..k {
+                        let Some(iw) = self.source(ow, kw, self.pad_left, self.big.width) else {
+                            continue;
+                        };
+                        let dst = &mut big[(ih * self.big.width + iw) * c..][..c];
+                        for (d, s) in dst.iter_mut().zip(&row[(kh * k + kw) * c..][..c]) {
+                            *d += s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn check(&self, big: &[f32], small: &[f32], weight: &[f32], bias: &[f32], bias_len: usize) -> usize {
+        let n = big.len() / self.big.len();
+        assert_eq!(big.len(), n * self.big.len(), "big-side buffer is not a whole batch");
+        assert_eq!(small.len(), n * self.small.len(), "small-side buffer does not match the batch");
+        assert_eq!(weight.len(), self.weight_len(), "weight has the wrong length");
+        assert_eq!(bias.len(), bias_len, "bias has the wrong length");
+        n
+    }
+}
+
+/// Weight and bias gradients of one layer, overwritten by each backward call.
+pub struct ParamGrads<'a> {
+    pub weight: &'a mut [f32],
+    pub bias: &'a mut [f32],
+}
+
+/// Sums the per-part partial gradients in a fixed order, so a given thread count always gives
+/// bit-identical results.
+fn reduce_partials(ws: &Workspace, parts: usize, grads: ParamGrads<'_>) {
+    grads.weight.fill(0.0);
+    grads.bias.fill(0.0);
+    for part in &ws.parts()[..parts] {
+        for (g, p) in grads.weight.iter_mut().zip(&part.weight_grad) {
+            *g += p;
+        }
+        for (g, p) in grads.bias.iter_mut().zip(&part.bias_grad) {
+            *g += p;
+        }
+    }
+}
+
+/// Convolution forward: `output (small) = act(im2col(input) · W + b)`.
+pub fn conv_forward(
+    g: &ConvGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    act: Activation,
+    output: &mut [f32],
+    ws: &mut Workspace,
+) {
+    let n = g.check(input, output, weight, bias, g.small.channels);
+    ws.reserve(g.cols_len(), 0, 0);
+    let per = split_batch(n, ws.len());
+    output
+        .par_chunks_mut(per * g.small.len())
+        .zip(input.par_chunks(per * g.big.len()))
+        .zip(ws.parts_mut().par_iter_mut())
+        .for_each(|((out, inp), part)| {
+            let cols = &mut part.cols[..g.cols_len()];
+            for (y, x) in out.chunks_exact_mut(g.small.len()).zip(inp.chunks_exact(g.big.len())) {
+                g.im2col(x, cols);
+                let a = MatRef::new(cols, g.small.pixels(), g.window());
+                matmul(y, a, MatRef::new(weight, g.window(), g.small.channels), false, Threads::Serial);
+                act.add_bias_and_apply(y, bias);
+            }
+        });
+}
+
+/// Convolution backward. `output_grad` (∂L/∂output) is turned into ∂L/∂pre-activation in place;
+/// `input_grad` is skipped when `None` (the first layer needs none).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_backward(
+    g: &ConvGeometry,
+    input: &[f32],
+    weight: &[f32],
+    act: Activation,
+    output: &[f32],
+    output_grad: &mut [f32],
+    input_grad: Option<&mut [f32]>,
+    grads: ParamGrads<'_>,
+    ws: &mut Workspace,
+) {
+    let n = g.check(input, output, weight, grads.bias, g.small.channels);
+    assert_eq!(output_grad.len(), output.len());
+    ws.reserve(g.cols_len(), g.weight_len(), g.small.channels);
+    let per = split_batch(n, ws.len());
+    let parts = n.div_ceil(per);
+    let mut input_grads = optional_chunks(input_grad, per * g.big.len(), parts);
+    output_grad
+        .par_chunks_mut(per * g.small.len())
+        .zip(output.par_chunks(per * g.small.len()))
+        .zip(input.par_chunks(per * g.big.len()))
+        .zip(input_grads.par_iter_mut())
+        .zip(ws.parts_mut().par_iter_mut())
+        .for_each(|((((dout, out), inp), dinp), part)| {
+            let cols = &mut part.cols[..g.cols_len()];
+            let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..g.small.channels]);
+            dw.fill(0.0);
+            db.fill(0.0);
+            act.backprop(out, dout);
+            for (i, (dy, x)) in
+                dout.chunks_exact(g.small.len()).zip(inp.chunks_exact(g.big.len())).enumerate()
+            {
+                add_column_sums(dy, db);
+                g.im2col(x, cols);
+                let dy_mat = MatRef::new(dy, g.small.pixels(), g.small.channels);
+                // ∂W += colsᵀ · ∂y
+                matmul(
+                    dw,
+                    MatRef::transposed(cols, g.small.pixels(), g.window()),
+                    dy_mat,
+                    true,
+                    Threads::Serial,
+                );
+                if let Some(dx) = dinp.as_deref_mut() {
+                    // ∂cols = ∂y · Wᵀ, scattered back onto the input image.
+                    let w_t = MatRef::transposed(weight, g.window(), g.small.channels);
+                    matmul(cols, dy_mat, w_t, false, Threads::Serial);
+                    let dx = &mut dx[i * g.big.len()..][..g.big.len()];
+                    dx.fill(0.0);
+                    g.col2im_add(cols, dx);
+                }
+            }
+        });
+    reduce_partials(ws, parts, grads);
+}
+
+/// Transposed convolution forward: `output (big) = act(col2im(input · Wᵀ) + b)`.
+pub fn conv_transpose_forward(
+    g: &ConvGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    act: Activation,
+    output: &mut [f32],
+    ws: &mut Workspace,
+) {
+    let n = g.check(output, input, weight, bias, g.big.channels);
+    ws.reserve(g.cols_len(), 0, 0);
+    let per = split_batch(n, ws.len());
+    output
+        .par_chunks_mut(per * g.big.len())
+        .zip(input.par_chunks(per * g.small.len()))
+        .zip(ws.parts_mut().par_iter_mut())
+        .for_each(|((out, inp), part)| {
+            let cols = &mut part.cols[..g.cols_len()];
+            for (y, x) in out.chunks_exact_mut(g.big.len()).zip(inp.chunks_exact(g.small.len())) {
+                let x_mat = MatRef::new(x, g.small.pixels(), g.small.channels);
+                let w_t = MatRef::transposed(weight, g.window(), g.small.channels);
+                matmul(cols, x_mat, w_t, false, Threads::Serial);
+                y.fill(0.0);
+                g.col2im_add(cols, y);
+                act.add_bias_and_apply(y, bias);
+            }
+        });
+}
+
+/// Transposed convolution backward; the same in-place and `None` conventions as [`conv_backward`].
+#[allow(clippy::too_many_arguments)]
+pub fn conv_transpose_backward(
+    g: &ConvGeometry,
+    input: &[f32],
+    weight: &[f32],
+    act: Activation,
+    output: &[f32],
+    output_grad: &mut [f32],
+    input_grad: Option<&mut [f32]>,
+    grads: ParamGrads<'_>,
+    ws: &mut Workspace,
+) {
+    let n = g.check(output, input, weight, grads.bias, g.big.channels);
+    assert_eq!(output_grad.len(), output.len());
+    ws.reserve(g.cols_len(), g.weight_len(), g.big.channels);
+    let per = split_batch(n, ws.len());
+    let parts = n.div_ceil(per);
+    let mut input_grads = optional_chunks(input_grad, per * g.small.len(), parts);
+    output_grad
+        .par_chunks_mut(per * g.big.len())
+        .zip(output.par_chunks(per * g.big.len()))
+        .zip(input.par_chunks(per * g.small.len()))
+        .zip(input_grads.par_iter_mut())
+        .zip(ws.parts_mut().par_iter_mut())
+        .for_each(|((((dout, out), inp), dinp), part)| {
+            let cols = &mut part.cols[..g.cols_len()];
+            let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..g.big.channels]);
+            dw.fill(0.0);
+            db.fill(0.0);
+            act.backprop(out, dout);
+            for (i, (dy, x)) in
+                dout.chunks_exact(g.big.len()).zip(inp.chunks_exact(g.small.len())).enumerate()
+            {
+                add_column_sums(dy, db);
+                g.im2col(dy, cols);
+                let cols_t = MatRef::transposed(cols, g.small.pixels(), g.window());
+                // ∂W += im2col(∂y)ᵀ · x
+                matmul(dw, cols_t, MatRef::new(x, g.small.pixels(), g.small.channels), true, Threads::Serial);
+                if let Some(dx) = dinp.as_deref_mut() {
+                    // ∂x = im2col(∂y) · W: a plain convolution of the output gradient.
+                    let dx = &mut dx[i * g.small.len()..][..g.small.len()];
+                    let cols = MatRef::new(cols, g.small.pixels(), g.window());
+                    matmul(
+                        dx,
+                        cols,
+                        MatRef::new(weight, g.window(), g.small.channels),
+                        false,
+                        Threads::Serial,
+                    );
+                }
+            }
+        });
+    reduce_partials(ws, parts, grads);
+}
+
+/// Splits an optional gradient buffer into one optional chunk per part.
+fn optional_chunks(buf: Option<&mut [f32]>, chunk: usize, parts: usize) -> Vec<Option<&mut [f32]>> {
+    match buf {
+        Some(buf) => buf.chunks_mut(chunk).map(Some).collect(),
+        None => (0..parts).map(|_| None).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tf_same_pads_bottom_right_for_stride_two() {
+        let g = ConvGeometry::same(Shape::new(32, 32, 1), 16, 3, 2, Padding::TfSame);
+        assert_eq!((g.small.height, g.small.width, g.pad_top, g.pad_left), (16, 16, 0, 0));
+        let g = ConvGeometry::same(Shape::new(32, 32, 1), 16, 3, 1, Padding::TfSame);
+        assert_eq!((g.small.height, g.pad_top), (32, 1));
+        let g = ConvGeometry::same(Shape::new(32, 32, 1), 16, 3, 2, Padding::Symmetric);
+        assert_eq!((g.small.height, g.pad_top), (16, 1));
+    }
+
+    #[test]
+    fn im2col_and_col2im_are_adjoint() {
+        // <im2col(x), c> == <x, col2im(c)> for any x, c: the property every backward pass relies on.
+        for padding in [Padding::TfSame, Padding::Symmetric] {
+            let g = ConvGeometry::same(Shape::new(5, 6, 2), 3, 3, 2, padding);
+            let x: Vec<f32> = (0..g.big.len()).map(|i| (i as f32 * 0.7).sin()).collect();
+            let c: Vec<f32> = (0..g.cols_len()).map(|i| (i as f32 * 0.3).cos()).collect();
+            let mut cols = vec![0.0; g.cols_len()];
+            g.im2col(&x, &mut cols);
+            let mut back = vec![0.0; g.big.len()];
+            g.col2im_add(&c, &mut back);
+            let lhs: f32 = cols.iter().zip(&c).map(|(a, b)| a * b).sum();
+            let rhs: f32 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
+            assert!((lhs - rhs).abs() < 1e-4, "{padding:?}: {lhs} vs {rhs}");
+        }
+    }
+
+    /// Direct-loop convolution in f64, the definition everything else is checked against.
+    fn reference_conv(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f64> {
+        let (b, s) = (g.big, g.small);
+        let mut y = vec![0.0f64; s.len()];
+        for oh in 0..s.height {
+            for ow in 0..s.width {
+                for co in 0..s.channels {
+                    let mut acc = 0.0;
+                    for kh in 0..g.kernel {
+                        for kw in 0..g.kernel {
+                            let ih = (oh * g.stride + kh) as isize - g.pad_top as isize;
+                            let iw = (ow * g.stride + kw) as isize - g.pad_left as isize;
+                            if ih < 0 || iw < 0 || ih >= b.height as isize || iw >= b.width as isize {
+                                continue;
+                            }
+                            for ci in 0..b.channels {
+                                let xv = x[(ih as usize * b.width + iw as usize) * b.channels + ci] as f64;
+                                acc +=
+                                    xv * w[((kh * g.kernel + kw) * b.channels + ci) * s.channels + co] as f64;
+                            }
+                        }
+                    }
+                    y[(oh * s.width + ow) * s.channels + co] = acc;
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn forward_matches_direct_loops() {
+        let g = ConvGeometry::same(Shape::new(7, 6, 3), 4, 3, 2, Padding::TfSame);
+        let x: Vec<f32> = (0..2 * g.big.len()).map(|i| (i as f32 * 0.13).sin()).collect();
+        let w: Vec<f32> = (0..g.weight_len()).map(|i| (i as f32 * 0.29).cos()).collect();
+        let b = vec![0.0; 4];
+        let mut y = vec![0.0; 2 * g.small.len()];
+        let mut ws = Workspace::new(2);
+        conv_forward(&g, &x, &w, &b, Activation::Identity, &mut y, &mut ws);
+        for img in 0..2 {
+            let expect = reference_conv(&g, &x[img * g.big.len()..][..g.big.len()], &w);
+            for (a, e) in y[img * g.small.len()..][..g.small.len()].iter().zip(&expect) {
+                assert!((*a as f64 - e).abs() < 1e-4);
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The CPU engine behind `ae`: forward and backward passes of the layers a convolutional
+//! autoencoder needs, over NHWC `f32` batches, on the `gemm` crate and rayon.
+//!
+//! Every layer has an explicit backward pass (no general autodiff); `tests/gradients.rs` checks
+//! each one against finite differences.
+
+pub mod activation;
+pub mod adam;
+pub mod conv;
+pub mod dense;
+pub mod matmul;
+pub mod workspace;
+
+pub use activation::Activation;
+pub use adam::{AdamConfig, AdamMoments};
+pub use conv::{
+    conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, ConvGeometry, Padding,
+    ParamGrads, Shape,
+};
+pub use dense::{dense_backward, dense_forward, DenseShape};
+pub use workspace::Workspace;

@@ -1,0 +1,181 @@
+//! Every layer's backward pass against central finite differences of its forward pass.
+//!
+//! The scalar checked is `L = Σ r·y` for a fixed random `r`, so `∂L/∂y = r`.
+
+use ae_engine::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn random(rng: &mut ChaCha8Rng, len: usize, scale: f32) -> Vec<f32> {
+    (0..len).map(|_| rng.random_range(-scale..scale)).collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+}
+
+/// `L = Σ r·y`, plus which outputs are positive: a finite difference that flips one of those
+/// straddles a ReLU kink, where the derivative is undefined.
+fn loss_and_pattern(y: &[f32], r: &[f32]) -> (f64, Vec<bool>) {
+    (dot(y, r), y.iter().map(|v| *v > 0.0).collect())
+}
+
+/// Compares `analytic` with central differences of `loss` around `values`, at every index
+/// (or a strided sample of them for large tensors), skipping differences across a ReLU kink.
+fn check(name: &str, values: &mut [f32], analytic: &[f32], mut loss: impl FnMut(&[f32]) -> (f64, Vec<bool>)) {
+    let h = 1e-2f32;
+    let stride = (values.len() / 60).max(1);
+    let (mut checked, mut tried) = (0, 0);
+    for i in (0..values.len()).step_by(stride) {
+        tried += 1;
+        let keep = values[i];
+        // A smaller step where the larger one straddles a kink.
+        let numeric = [h, h / 10.0].into_iter().find_map(|h| {
+            values[i] = keep + h;
+            let (up, up_pattern) = loss(values);
+            values[i] = keep - h;
+            let (down, down_pattern) = loss(values);
+            values[i] = keep;
+            (up_pattern == down_pattern).then(|| (up - down) / (2.0 * h as f64))
+        });
+        let Some(numeric) = numeric else { continue };
+        checked += 1;
+        let err = (numeric - analytic[i] as f64).abs() / (numeric.abs() + analytic[i].abs() as f64 + 1e-2);
+        assert!(err < 2e-2, "{name}[{i}]: analytic {} vs numeric {numeric}", analytic[i]);
+    }
+    assert!(
+        checked > 0 && checked * 3 >= tried * 2,
+        "{name}: only {checked} of {tried} points away from a kink"
+    );
+}
+
+struct Case {
+    geometry: ConvGeometry,
+    act: Activation,
+    batch: usize,
+    transpose: bool,
+}
+
+fn check_conv(case: Case) {
+    let g = case.geometry;
+    let (in_len, out_len, bias_len) = if case.transpose {
+        (g.small.len(), g.big.len(), g.big.channels)
+    } else {
+        (g.big.len(), g.small.len(), g.small.channels)
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut x = random(&mut rng, case.batch * in_len, 1.0);
+    let mut w = random(&mut rng, g.weight_len(), 0.5);
+    let mut b = random(&mut rng, bias_len, 0.3);
+    let r = random(&mut rng, case.batch * out_len, 1.0);
+    // Two parts, so the per-thread gradient partials and their reduction are exercised too.
+    let mut ws = Workspace::new(2);
+
+    let forward = |x: &[f32], w: &[f32], b: &[f32], ws: &mut Workspace| {
+        let mut y = vec![0.0; case.batch * out_len];
+        if case.transpose {
+            conv_transpose_forward(&g, x, w, b, case.act, &mut y, ws);
+        } else {
+            conv_forward(&g, x, w, b, case.act, &mut y, ws);
+        }
+        y
+    };
+    let y = forward(&x, &w, &b, &mut ws);
+    let mut dy = r.clone();
+    let mut dx = vec![0.0; x.len()];
+    let mut dw = vec![0.0; w.len()];
+    let mut db = vec![0.0; b.len()];
+    let grads = ParamGrads { weight: &mut dw, bias: &mut db };
+    if case.transpose {
+        conv_transpose_backward(&g, &x, &w, case.act, &y, &mut dy, Some(&mut dx), grads, &mut ws);
+    } else {
+        conv_backward(&g, &x, &w, case.act, &y, &mut dy, Some(&mut dx), grads, &mut ws);
+    }
+
+    let name = if case.transpose { "conv_transpose" } else { "conv" };
+    let (w0, b0, x0) = (w.clone(), b.clone(), x.clone());
+    check(&format!("{name} input"), &mut x, &dx, |x| {
+        loss_and_pattern(&forward(x, &w0, &b0, &mut Workspace::new(1)), &r)
+    });
+    check(&format!("{name} weight"), &mut w, &dw, |w| {
+        loss_and_pattern(&forward(&x0, w, &b0, &mut Workspace::new(1)), &r)
+    });
+    check(&format!("{name} bias"), &mut b, &db, |b| {
+        loss_and_pattern(&forward(&x0, &w0, b, &mut Workspace::new(1)), &r)
+    });
+}
+
+#[test]
+fn conv_stride_two_tf_padding() {
+    let geometry = ConvGeometry::same(Shape::new(6, 5, 2), 3, 3, 2, Padding::TfSame);
+    check_conv(Case { geometry, act: Activation::Sigmoid, batch: 3, transpose: false });
+}
+
+#[test]
+fn conv_stride_one_symmetric_padding_relu() {
+    let geometry = ConvGeometry::same(Shape::new(5, 5, 3), 4, 3, 1, Padding::Symmetric);
+    check_conv(Case { geometry, act: Activation::Relu, batch: 2, transpose: false });
+}
+
+#[test]
+fn conv_transpose_stride_two_tf_padding() {
+    let geometry = ConvGeometry::same(Shape::new(8, 6, 2), 3, 3, 2, Padding::TfSame);
+    check_conv(Case { geometry, act: Activation::Sigmoid, batch: 3, transpose: true });
+}
+
+#[test]
+fn conv_transpose_stride_two_symmetric_padding() {
+    let geometry = ConvGeometry::same(Shape::new(6, 6, 1), 2, 3, 2, Padding::Symmetric);
+    check_conv(Case { geometry, act: Activation::Identity, batch: 2, transpose: true });
+}
+
+#[test]
+fn conv_transpose_stride_one_relu() {
+    let geometry = ConvGeometry::same(Shape::new(5, 4, 3), 2, 3, 1, Padding::TfSame);
+    check_conv(Case { geometry, act: Activation::Relu, batch: 2, transpose: true });
+}
+
+#[test]
+fn dense_sigmoid() {
+    let s = DenseShape { inputs: 12, outputs: 5 };
+    let n = 4;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut x = random(&mut rng, n * s.inputs, 1.0);
+    let mut w = random(&mut rng, s.inputs * s.outputs, 0.5);
+    let mut b = random(&mut rng, s.outputs, 0.3);
+    let r = random(&mut rng, n * s.outputs, 1.0);
+    let forward = |x: &[f32], w: &[f32], b: &[f32]| {
+        let mut y = vec![0.0; n * s.outputs];
+        dense_forward(&s, x, w, b, Activation::Sigmoid, &mut y);
+        y
+    };
+    let y = forward(&x, &w, &b);
+    let (mut dy, mut dx, mut dw, mut db) =
+        (r.clone(), vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; b.len()]);
+    let grads = ParamGrads { weight: &mut dw, bias: &mut db };
+    dense_backward(&s, &x, &w, Activation::Sigmoid, &y, &mut dy, Some(&mut dx), grads);
+    let (w0, b0, x0) = (w.clone(), b.clone(), x.clone());
+    check("dense input", &mut x, &dx, |x| loss_and_pattern(&forward(x, &w0, &b0), &r));
+    check("dense weight", &mut w, &dw, |w| loss_and_pattern(&forward(&x0, w, &b0), &r));
+    check("dense bias", &mut b, &db, |b| loss_and_pattern(&forward(&x0, &w0, b), &r));
+}
+
+#[test]
+fn results_are_identical_for_a_given_part_count() {
+    let g = ConvGeometry::same(Shape::new(8, 8, 4), 6, 3, 1, Padding::TfSame);
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let x = random(&mut rng, 5 * g.small.len(), 1.0);
+    let w = random(&mut rng, g.weight_len(), 0.5);
+    let b = vec![0.1; g.big.channels];
+    let run = || {
+        let mut ws = Workspace::new(3);
+        let mut y = vec![0.0; 5 * g.big.len()];
+        conv_transpose_forward(&g, &x, &w, &b, Activation::Relu, &mut y, &mut ws);
+        let mut dy = y.clone();
+        let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; b.len()]);
+        let grads = ParamGrads { weight: &mut dw, bias: &mut db };
+        conv_transpose_backward(&g, &x, &w, Activation::Relu, &y, &mut dy, None, grads, &mut ws);
+        (y, dw, db)
+    };
+    assert_eq!(run(), run());
+}
