@@ -1,1 +1,14 @@
+//! `ae`: convolutional autoencoders on the CPU, from data to reports.
+//!
+//! The modules follow the pipeline: [`data`] (and [`mat`], [`download`]) → [`model`] →
+//! [`training`] → [`checkpoint`], [`inference`] and [`report`]; the `ae` binary is the CLI.
 
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod download;
+pub mod inference;
+pub mod mat;
+pub mod model;
+pub mod report;
+pub mod training;

@@ -1,1 +1,330 @@
-fn main() {}
+//! `ae`: the command-line front of the library. Each command parses its options, calls one
+//! library function and prints; every failure is one line on stderr and exit code 1.
+
+use ae::checkpoint::{self, DataRecipe};
+use ae::config::{Preset, RunConfig};
+use ae::data::{olivetti_for_model, Images, Split};
+use ae::inference::{predict, quality};
+use ae::report::{save_grid, save_npy, RunDir};
+use ae::training::{train, EpochStats};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "ae", version, about = "Train, evaluate and use convolutional autoencoders on the CPU")]
+struct Cli {
+    /// Worker threads for the numeric kernels [default: all cores]. Results are identical for a
+    /// given thread count.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train an autoencoder on the Olivetti faces and write a run directory.
+    Train(TrainArgs),
+    /// Reconstruct images with a trained model: a PNG grid (originals over reconstructions) and .npy arrays.
+    Reconstruct(ReconstructArgs),
+    /// Encode images with a trained model: the codes as a float32 .npy array (images × code length).
+    Encode(EncodeArgs),
+    /// Evaluate a trained model: MSE, PSNR and loss per sample of its reconstructions.
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Starting configuration: `seed` is the tutorial literally; `default` fixes its quirks (see README).
+    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    preset: Preset,
+    /// A TOML run configuration (e.g. a run's config.toml) used instead of --preset; the flags below override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The Olivetti faces file olivettifaces.mat [default: $AE_OLIVETTI, else the cache ($AE_CACHE_DIR or the
+    /// user cache dir), else downloaded into the cache].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Run directory to create; must not exist [default: runs/<preset>-<UTC time>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Passes over the training images [default: 600].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Images per Adam step [default: 50].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Adam learning rate [default: 0.001].
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    /// Units in the sigmoid code; a multiple of 256 for the 32×32 model [default: 256].
+    #[arg(long)]
+    code_length: Option<usize>,
+    /// Fraction of images held out of training and evaluated every epoch [default: 0.1; 0 with --preset seed].
+    #[arg(long)]
+    holdout: Option<f64>,
+    /// Seed for the weights, the split and the shuffles [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// Which images of the dataset a command works on.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SplitChoice {
+    /// The images held out of training (the model file records the split).
+    Holdout,
+    /// The images the model was trained on.
+    Train,
+    /// All images.
+    All,
+}
+
+#[derive(Args)]
+struct ModelInput {
+    /// A model file (model.safetensors) or a run directory holding one.
+    model: PathBuf,
+    /// The Olivetti faces file [default: as for `ae train`].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Which images to use [default: holdout when the model has a held-out split, else all].
+    #[arg(long, value_enum)]
+    split: Option<SplitChoice>,
+    /// Images per forward pass [default: 50].
+    #[arg(long, default_value_t = 50)]
+    batch_size: usize,
+}
+
+#[derive(Args)]
+struct ReconstructArgs {
+    #[command(flatten)]
+    input: ModelInput,
+    /// Output directory to create; must not exist [default: reconstruct-<split> beside the model].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Images shown in the grid [default: 10].
+    #[arg(long, default_value_t = 10)]
+    columns: usize,
+}
+
+#[derive(Args)]
+struct EncodeArgs {
+    #[command(flatten)]
+    input: ModelInput,
+    /// Output .npy file; must not exist [default: codes-<split>.npy beside the model].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[command(flatten)]
+    input: ModelInput,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    if let Some(threads) = cli.threads {
+        if threads == 0 {
+            bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .context("cannot start the thread pool")?;
+    }
+    match cli.command {
+        Command::Train(args) => train_command(args),
+        Command::Reconstruct(args) => reconstruct_command(args),
+        Command::Encode(args) => encode_command(args),
+        Command::Eval(args) => eval_command(args),
+    }
+}
+
+fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
+    let mut config = match &args.config {
+        Some(path) => RunConfig::from_toml_file(path)?,
+        None => RunConfig::preset(args.preset),
+    };
+    if args.data.is_some() {
+        config.data.path = args.data.clone();
+    }
+    if let Some(v) = args.epochs {
+        config.training.epochs = v;
+    }
+    if let Some(v) = args.batch_size {
+        config.training.batch_size = v;
+    }
+    if let Some(v) = args.learning_rate {
+        config.training.learning_rate = v;
+    }
+    if let Some(v) = args.code_length {
+        config.model.code_length = v;
+    }
+    if let Some(v) = args.holdout {
+        config.data.holdout = v;
+    }
+    if let Some(v) = args.seed {
+        config.training.seed = v;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn default_run_dir(preset: Preset) -> PathBuf {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp = now.trim_end_matches('Z').replace([':', '-'], "").replace('T', "-");
+    let name = match preset {
+        Preset::Seed => "seed",
+        Preset::Default => "default",
+    };
+    PathBuf::from("runs").join(format!("{name}-{stamp}"))
+}
+
+fn train_command(args: TrainArgs) -> Result<()> {
+    let config = resolve_config(&args)?;
+    let out = args.out.clone().unwrap_or_else(|| default_run_dir(config.preset));
+    let bar = if std::io::stdout().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("  step {pos}/{len} {bar:30} {elapsed}").expect("a valid template"),
+    );
+    let on_step = |done: usize, total: usize| {
+        if done == 1 {
+            bar.reset();
+            bar.set_length(total as u64);
+        }
+        bar.set_position(done as u64);
+    };
+    let on_epoch = |stats: &EpochStats| bar.suspend(|| println!("{}", stats.line()));
+    let summary = train(&config, &out, on_epoch, on_step)?;
+    bar.finish_and_clear();
+    let q = &summary.quality;
+    println!(
+        "Trained {} epochs ({} steps) in {:.1} s, {:.0} ms per step. {} {} images: MSE {:.5}, PSNR {:.2} dB.",
+        summary.history.len(),
+        summary.steps,
+        summary.train_seconds,
+        1000.0 * summary.train_seconds / summary.steps.max(1) as f64,
+        if config.data.holdout > 0.0 { "Held-out" } else { "Training" },
+        q.images,
+        q.mse,
+        q.psnr_db
+    );
+    println!("Run directory: {}", summary.run_dir.display());
+    Ok(())
+}
+
+/// The model, its recipe and the chosen images, prepared as in training.
+fn load_inputs(input: &ModelInput) -> Result<(ae::model::Autoencoder, Images, &'static str)> {
+    if input.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    let (model, recipe): (_, DataRecipe) = checkpoint::load(&input.model)?;
+    let images = olivetti_for_model(input.data.as_deref(), model.config.input, recipe.resize)?;
+    let choice =
+        input.split.unwrap_or(if recipe.holdout > 0.0 { SplitChoice::Holdout } else { SplitChoice::All });
+    let split = Split::new(images.len(), recipe.holdout, recipe.seed);
+    let (images, name) = match choice {
+        SplitChoice::Holdout if split.holdout.is_empty() => {
+            bail!("--split holdout: this model was trained without a held-out split")
+        }
+        SplitChoice::Holdout => (images.select(&split.holdout), "holdout"),
+        SplitChoice::Train => (images.select(&split.train), "train"),
+        SplitChoice::All => (images, "all"),
+    };
+    Ok((model, images, name))
+}
+
+fn beside_model(model: &Path, name: &str) -> PathBuf {
+    let dir = if model.is_dir() { model } else { model.parent().unwrap_or(Path::new(".")) };
+    dir.join(name)
+}
+
+/// `[n, h, w]` for grayscale, `[n, h, w, c]` otherwise.
+fn npy_shape(images: &Images) -> Vec<usize> {
+    let s = images.shape;
+    let mut shape = vec![images.len(), s.height, s.width];
+    if s.channels > 1 {
+        shape.push(s.channels);
+    }
+    shape
+}
+
+fn reconstruct_command(args: ReconstructArgs) -> Result<()> {
+    let (model, images, split) = load_inputs(&args.input)?;
+    let out =
+        args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, &format!("reconstruct-{split}")));
+    let run = RunDir::create(&out)?;
+    let predictions = predict(&model, &images, args.input.batch_size);
+    let shown: Vec<usize> = (0..images.len().min(args.columns.max(1))).collect();
+    let grid = run.path().join("reconstructions.png");
+    save_grid(
+        &grid,
+        &[&images.select(&shown), &predictions.reconstructions.select(&shown)],
+        shown.len(),
+        64,
+    )?;
+    save_npy(&run.path().join("originals.npy"), &npy_shape(&images), &images.data)?;
+    let recon = &predictions.reconstructions;
+    save_npy(&run.path().join("reconstructions.npy"), &npy_shape(recon), &recon.data)?;
+    let out = run.finish()?;
+    let q = quality(&images, recon);
+    println!(
+        "Reconstructed {} {split} images (MSE {:.5}, PSNR {:.2} dB) into {}",
+        q.images,
+        q.mse,
+        q.psnr_db,
+        out.display()
+    );
+    Ok(())
+}
+
+fn encode_command(args: EncodeArgs) -> Result<()> {
+    let (model, images, split) = load_inputs(&args.input)?;
+    let out =
+        args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, &format!("codes-{split}.npy")));
+    if out.exists() {
+        bail!("{} already exists; choose another --out or remove it", out.display());
+    }
+    let predictions = predict(&model, &images, args.input.batch_size);
+    save_npy(&out, &[images.len(), model.config.code_length], &predictions.codes)?;
+    let mean =
+        predictions.codes.iter().map(|&c| c as f64).sum::<f64>() / predictions.codes.len().max(1) as f64;
+    println!(
+        "Encoded {} {split} images to {} codes of {} (mean {mean:.4}): {}",
+        images.len(),
+        images.len(),
+        model.config.code_length,
+        out.display()
+    );
+    Ok(())
+}
+
+fn eval_command(args: EvalArgs) -> Result<()> {
+    let (model, images, split) = load_inputs(&args.input)?;
+    let predictions = predict(&model, &images, args.input.batch_size);
+    let q = quality(&images, &predictions.reconstructions);
+    if args.json {
+        let mut value = serde_json::to_value(&q)?;
+        value["split"] = split.into();
+        println!("{value}");
+    } else {
+        println!(
+            "{split}: {} images, MSE {:.6}, PSNR {:.2} dB, loss per sample {:.4}",
+            q.images, q.mse, q.psnr_db, q.loss_per_sample
+        );
+    }
+    Ok(())
+}

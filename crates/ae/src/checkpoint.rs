@@ -1,0 +1,235 @@
+//! Model files: safetensors with PyTorch's parameter names and layouts, described by their metadata.
+//!
+//! Layouts: `encoder.convI.weight` is `[out, in, kh, kw]` (`nn.Conv2d`), `code.weight` is
+//! `[code_length, C·H·W]` over a C,H,W flatten (`nn.Linear` after `torch.flatten`), and
+//! `decoder.convtI.weight` is `[in, out, kh, kw]` (`nn.ConvTranspose2d`).
+
+use crate::config::{ModelConfig, Resize};
+use crate::model::{Autoencoder, LayerKind};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const FORMAT: &str = "ae-autoencoder-v1";
+
+/// How the model's inputs were made from the dataset, so the same can be done at inference.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataRecipe {
+    pub resize: Resize,
+    pub holdout: f64,
+    pub seed: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("cannot read model {path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
+    #[error("{path} is not a safetensors file: {reason}")]
+    NotSafetensors { path: PathBuf, reason: String },
+    #[error("{path} is not an ae model (metadata `format` is missing or not {FORMAT})")]
+    NotOurs { path: PathBuf },
+    #[error("{path}: {problem}")]
+    Invalid { path: PathBuf, problem: String },
+}
+
+/// Permutes a row-major tensor of `shape` by `axes` (output axis i is input axis `axes[i]`).
+fn permute(data: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f32> {
+    let out_shape: Vec<usize> = axes.iter().map(|&a| shape[a]).collect();
+    let mut in_strides = vec![1; shape.len()];
+    for i in (0..shape.len() - 1).rev() {
+        in_strides[i] = in_strides[i + 1] * shape[i + 1];
+    }
+    let strides: Vec<usize> = axes.iter().map(|&a| in_strides[a]).collect();
+    let mut out = Vec::with_capacity(data.len());
+    let mut index = vec![0; shape.len()];
+    for _ in 0..data.len() {
+        out.push(data[index.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>()]);
+        for d in (0..index.len()).rev() {
+            index[d] += 1;
+            if index[d] < out_shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    out
+}
+
+/// The inverse permutation of `axes`.
+fn inverse(axes: &[usize]) -> Vec<usize> {
+    let mut inv = vec![0; axes.len()];
+    for (i, &a) in axes.iter().enumerate() {
+        inv[a] = i;
+    }
+    inv
+}
+
+/// For each layer: the engine's weight shape and the axes that turn it into PyTorch's.
+fn layouts(model: &Autoencoder) -> Vec<(Vec<usize>, Vec<usize>)> {
+    model
+        .layers
+        .iter()
+        .map(|layer| match layer.kind {
+            // Engine [kh, kw, in, out] → Conv2d [out, in, kh, kw].
+            LayerKind::Conv(g) => {
+                (vec![g.kernel, g.kernel, g.big.channels, g.small.channels], vec![3, 2, 0, 1])
+            }
+            // Engine [kh, kw, out(big), in(small)] → ConvTranspose2d [in, out, kh, kw].
+            LayerKind::ConvTranspose(g) => {
+                (vec![g.kernel, g.kernel, g.big.channels, g.small.channels], vec![3, 2, 0, 1])
+            }
+            // Engine [H·W·C inputs (H, W, C order), out] → Linear [out, C, H, W] flattened.
+            LayerKind::Dense(d) => {
+                let prev = match model.layers[model.code_layer - 1].kind {
+                    LayerKind::Conv(g) => g.small,
+                    _ => unreachable!("the code follows a convolution"),
+                };
+                (vec![prev.height, prev.width, prev.channels, d.outputs], vec![3, 2, 0, 1])
+            }
+        })
+        .collect()
+}
+
+fn torch_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
+    axes.iter().map(|&a| shape[a]).collect()
+}
+
+/// Writes the model, its config and `recipe` to `path`.
+pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> anyhow::Result<()> {
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for ((layer, (shape, axes)), pair) in model.layers.iter().zip(layouts(model)).zip(model.params.chunks(2))
+    {
+        let weight = permute(&pair[0], &shape, &axes);
+        let mut torch = torch_shape(&shape, &axes);
+        if let LayerKind::Dense(d) = layer.kind {
+            torch = vec![d.outputs, d.inputs];
+        }
+        tensors.push((
+            format!("{}.weight", layer.name),
+            torch,
+            weight.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ));
+        tensors.push((
+            format!("{}.bias", layer.name),
+            vec![pair[1].len()],
+            pair[1].iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ));
+    }
+    let views = tensors
+        .iter()
+        .map(|(name, shape, bytes)| Ok((name.clone(), TensorView::new(Dtype::F32, shape.clone(), bytes)?)))
+        .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
+    let metadata = HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("model".to_string(), serde_json::to_string(&model.config)?),
+        ("data".to_string(), serde_json::to_string(recipe)?),
+    ]);
+    safetensors::serialize_to_file(views, Some(metadata), path)
+        .map_err(|e| anyhow::anyhow!("cannot write model {}: {e}", path.display()))
+}
+
+/// Reads a model written by [`save`]; `path` may also be a run directory holding `model.safetensors`.
+pub fn load(path: &Path) -> Result<(Autoencoder, DataRecipe), CheckpointError> {
+    let path = if path.is_dir() { path.join("model.safetensors") } else { path.to_path_buf() };
+    let bytes = std::fs::read(&path).map_err(|cause| CheckpointError::Io { path: path.clone(), cause })?;
+    let not_st = |e: safetensors::SafeTensorError| CheckpointError::NotSafetensors {
+        path: path.clone(),
+        reason: e.to_string(),
+    };
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(not_st)?;
+    let meta = metadata.metadata().clone().unwrap_or_default();
+    if meta.get("format").map(String::as_str) != Some(FORMAT) {
+        return Err(CheckpointError::NotOurs { path });
+    }
+    let invalid = |problem: String| CheckpointError::Invalid { path: path.clone(), problem };
+    let config: ModelConfig = serde_json::from_str(meta.get("model").map(String::as_str).unwrap_or(""))
+        .map_err(|e| invalid(format!("model config in metadata: {e}")))?;
+    let recipe: DataRecipe = serde_json::from_str(meta.get("data").map(String::as_str).unwrap_or(""))
+        .map_err(|e| invalid(format!("data recipe in metadata: {e}")))?;
+    let mut model =
+        Autoencoder::zeros(&config).map_err(|e| invalid(format!("model config in metadata: {e}")))?;
+    let tensors = SafeTensors::deserialize(&bytes).map_err(not_st)?;
+    let names: Vec<String> = model.layers.iter().map(|l| l.name.clone()).collect();
+    for (i, ((name, (shape, axes)), kind)) in
+        names.iter().zip(layouts(&model)).zip(model.layers.iter().map(|l| l.kind)).enumerate()
+    {
+        let mut torch = torch_shape(&shape, &axes);
+        if let LayerKind::Dense(d) = kind {
+            torch = vec![d.outputs, d.inputs];
+        }
+        let weight = read_tensor(&tensors, &format!("{name}.weight"), &torch).map_err(&invalid)?;
+        model.params[2 * i] = permute(&weight, &torch_shape(&shape, &axes), &inverse(&axes));
+        let bias_len = model.params[2 * i + 1].len();
+        model.params[2 * i + 1] =
+            read_tensor(&tensors, &format!("{name}.bias"), &[bias_len]).map_err(&invalid)?;
+    }
+    Ok((model, recipe))
+}
+
+fn read_tensor(tensors: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
+    let t = tensors.tensor(name).map_err(|_| format!("tensor `{name}` is missing"))?;
+    if t.dtype() != Dtype::F32 || t.shape() != shape {
+        return Err(format!("tensor `{name}` is {:?} {:?}, expected F32 {shape:?}", t.dtype(), t.shape()));
+    }
+    let values: Vec<f32> =
+        t.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(format!("tensor `{name}` holds NaN or infinite values"));
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PaddingMode;
+
+    #[test]
+    fn permute_moves_axes() {
+        // A 2×3 matrix transposed.
+        assert_eq!(permute(&[1., 2., 3., 4., 5., 6.], &[2, 3], &[1, 0]), [1., 4., 2., 5., 3., 6.]);
+        let axes = [3, 2, 0, 1];
+        let data: Vec<f32> = (0..24).map(|v| v as f32).collect();
+        let there = permute(&data, &[1, 2, 3, 4], &axes);
+        assert_eq!(permute(&there, &torch_shape(&[1, 2, 3, 4], &axes), &inverse(&axes)), data);
+    }
+
+    #[test]
+    fn save_and_load_round_trip_with_torch_shapes() {
+        let model = Autoencoder::new(&ModelConfig::tutorial(PaddingMode::TfSame), 5).unwrap();
+        let recipe = DataRecipe { resize: Resize::Subsample, holdout: 0.0, seed: 5 };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        save(&model, &recipe, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(st.tensor("encoder.conv0.weight").unwrap().shape(), [16, 1, 3, 3]);
+        assert_eq!(st.tensor("code.weight").unwrap().shape(), [256, 32768]);
+        assert_eq!(st.tensor("decoder.convt0.weight").unwrap().shape(), [1, 128, 3, 3]);
+        assert_eq!(st.tensor("decoder.convt3.weight").unwrap().shape(), [32, 1, 3, 3]);
+        // Engine conv0 weight [kh, kw, in, out] = [0, 1, 0, 5] is PyTorch's [5, 0, 0, 1].
+        let torch: Vec<f32> = st
+            .tensor("encoder.conv0.weight")
+            .unwrap()
+            .data()
+            .chunks(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        assert_eq!(torch[5 * 9 + 1], model.params[0][16 + 5]);
+        let (back, r) = load(dir.path().join("m.safetensors").as_path()).unwrap();
+        assert_eq!((back, r), (model, recipe));
+    }
+
+    #[test]
+    fn foreign_and_broken_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.safetensors");
+        std::fs::write(&path, b"junk").unwrap();
+        assert!(matches!(load(&path), Err(CheckpointError::NotSafetensors { .. })));
+        let view = TensorView::new(Dtype::F32, vec![1], &[0u8; 4]).unwrap();
+        safetensors::serialize_to_file([("w", view)], None, &path).unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(matches!(err, CheckpointError::NotOurs { .. }), "{err}");
+    }
+}

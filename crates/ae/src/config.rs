@@ -1,0 +1,252 @@
+//! Run configuration: one validated type per concern, two presets, TOML on disk.
+//!
+//! `seed` reproduces the tutorial literally; `default` fixes what the tutorial gets wrong.
+//! The differences are listed in the README ("Presets").
+
+use ae_engine::Padding;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A configuration value that does not make sense, named by its key.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{key}: {problem}")]
+pub struct ConfigError {
+    pub key: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self { key: key.into(), problem: problem.into() }
+    }
+}
+
+/// The built-in starting points for a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// The tutorial, literally: subsampled inputs, TensorFlow padding, 7 of 8 batches, loss / 400.
+    Seed,
+    /// The same model trained properly: area-averaged inputs, symmetric padding, every batch, a 10 % held-out split.
+    Default,
+}
+
+/// How 64×64 faces become the model's input size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resize {
+    /// Keep every k-th pixel (`x[::2, ::2]`): what the tutorial's "bicubic" resize really does.
+    Subsample,
+    /// Average each k×k block: a real, antialiased downscale.
+    Area,
+}
+
+/// Which samples an epoch trains on and what its average divides by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Batching {
+    /// The tutorial's `range(0, N − batch, batch)`: the last batch is skipped (even when full), and
+    /// the epoch's summed loss is divided by N all the same.
+    Tutorial,
+    /// Every sample once per epoch (a smaller last batch if needed); the average is over them.
+    All,
+}
+
+/// Padding of the "same" convolutions, serialisable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PaddingMode {
+    /// TensorFlow: a stride-2 layer pads only bottom/right.
+    TfSame,
+    /// PyTorch's `padding=1` (with `output_padding=1` on a stride-2 transposed conv).
+    Symmetric,
+}
+
+impl From<PaddingMode> for Padding {
+    fn from(p: PaddingMode) -> Self {
+        match p {
+            PaddingMode::TfSame => Padding::TfSame,
+            PaddingMode::Symmetric => Padding::Symmetric,
+        }
+    }
+}
+
+/// Where the images come from and how they are prepared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// `olivettifaces.mat`; when absent it is looked up in `$AE_OLIVETTI`, then the cache, then downloaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    pub resize: Resize,
+    /// Fraction of images held out of training (seeded), evaluated every epoch.
+    pub holdout: f64,
+}
+
+/// One convolution of the encoder or decoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvSpec {
+    pub filters: usize,
+    pub stride: usize,
+}
+
+/// The architecture; [`crate::model::Autoencoder::new`] derives and checks every shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Input height, width and channels.
+    pub input: [usize; 3],
+    pub kernel: usize,
+    pub padding: PaddingMode,
+    /// Convolutions (ReLU) from the input down to the code.
+    pub encoder: Vec<ConvSpec>,
+    /// Units of the dense sigmoid code.
+    pub code_length: usize,
+    /// Transposed convolutions (ReLU) from the reshaped code up; a final sigmoid layer back to the
+    /// input's channels is added after them.
+    pub decoder: Vec<ConvSpec>,
+}
+
+impl ModelConfig {
+    /// The tutorial's network: conv 16/2, 32, 64, 128 → dense 256 → 1×16×16 → convT 128/2, 64, 32 → 1.
+    pub fn tutorial(padding: PaddingMode) -> Self {
+        let conv = |filters, stride| ConvSpec { filters, stride };
+        Self {
+            input: [32, 32, 1],
+            kernel: 3,
+            padding,
+            encoder: vec![conv(16, 2), conv(32, 1), conv(64, 1), conv(128, 1)],
+            code_length: 256,
+            decoder: vec![conv(128, 2), conv(64, 1), conv(32, 1)],
+        }
+    }
+}
+
+/// Optimisation settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub epsilon: f64,
+    /// Seeds the weights, the split and every shuffle.
+    pub seed: u64,
+    pub batching: Batching,
+}
+
+/// Everything a run needs, written to `config.toml` in the run directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub preset: Preset,
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    pub training: TrainingConfig,
+}
+
+impl RunConfig {
+    pub fn preset(preset: Preset) -> Self {
+        let seed = preset == Preset::Seed;
+        Self {
+            preset,
+            data: DataConfig {
+                path: None,
+                resize: if seed { Resize::Subsample } else { Resize::Area },
+                holdout: if seed { 0.0 } else { 0.1 },
+            },
+            model: ModelConfig::tutorial(if seed { PaddingMode::TfSame } else { PaddingMode::Symmetric }),
+            training: TrainingConfig {
+                epochs: 600,
+                batch_size: 50,
+                learning_rate: 1e-3,
+                beta1: 0.9,
+                beta2: 0.999,
+                epsilon: 1e-8,
+                seed: 0,
+                batching: if seed { Batching::Tutorial } else { Batching::All },
+            },
+        }
+    }
+
+    /// Reads a TOML file; the result still needs [`validate`](Self::validate).
+    pub fn from_toml_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| {
+            let msg = e.message().to_string();
+            anyhow::anyhow!("config {} is not valid: {msg}", path.display())
+        })
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a RunConfig always serialises")
+    }
+
+    /// Checks every value once, before any work starts. Model shapes are checked when the model
+    /// is built from this config.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let t = &self.training;
+        if t.epochs == 0 {
+            return Err(ConfigError::new("training.epochs", "must be at least 1"));
+        }
+        if t.batch_size == 0 {
+            return Err(ConfigError::new("training.batch_size", "must be at least 1"));
+        }
+        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+            return Err(ConfigError::new(
+                "training.learning_rate",
+                format!("must be > 0, got {}", t.learning_rate),
+            ));
+        }
+        for (key, beta) in [("training.beta1", t.beta1), ("training.beta2", t.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(ConfigError::new(key, format!("must be in [0, 1), got {beta}")));
+            }
+        }
+        if !(t.epsilon.is_finite() && t.epsilon > 0.0) {
+            return Err(ConfigError::new("training.epsilon", format!("must be > 0, got {}", t.epsilon)));
+        }
+        if !(0.0..1.0).contains(&self.data.holdout) {
+            return Err(ConfigError::new(
+                "data.holdout",
+                format!("must be in [0, 1), got {}", self.data.holdout),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_round_trip_through_toml() {
+        for preset in [Preset::Seed, Preset::Default] {
+            let config = RunConfig::preset(preset);
+            let back: RunConfig = toml::from_str(&config.to_toml()).unwrap();
+            assert_eq!(back, config);
+            assert_eq!(config.validate(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_key() {
+        let mut config = RunConfig::preset(Preset::Default);
+        config.data.holdout = 1.5;
+        assert_eq!(config.validate().unwrap_err().key, "data.holdout");
+        let mut config = RunConfig::preset(Preset::Default);
+        config.training.batch_size = 0;
+        assert_eq!(config.validate().unwrap_err().key, "training.batch_size");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let text = RunConfig::preset(Preset::Seed).to_toml().replace("epochs", "epocs");
+        assert!(toml::from_str::<RunConfig>(&text).is_err());
+    }
+}

@@ -1,0 +1,221 @@
+//! Datasets: the Olivetti faces, image batches in NHWC order, resizing and the held-out split.
+
+use crate::config::Resize;
+use crate::mat::{self, MatClass, MatError};
+use ae_engine::Shape;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+
+/// Why a dataset could not be loaded, always naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read {path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
+    #[error("{path} is not a usable Olivetti faces file: {cause}")]
+    Mat { path: PathBuf, cause: MatError },
+    #[error("{path}: variable `faces` is {found}; expected a uint8 (or double) matrix of 4096×400")]
+    FacesShape { path: PathBuf, found: String },
+    #[error("{path}: {problem}")]
+    Values { path: PathBuf, problem: String },
+}
+
+/// A batch of images, NHWC, values in [0, 1].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Images {
+    pub shape: Shape,
+    pub data: Vec<f32>,
+}
+
+impl Images {
+    pub fn new(shape: Shape, data: Vec<f32>) -> Self {
+        assert_eq!(data.len() % shape.len(), 0, "image data is not a whole number of images");
+        Self { shape, data }
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len() / self.shape.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn image(&self, i: usize) -> &[f32] {
+        &self.data[i * self.shape.len()..][..self.shape.len()]
+    }
+
+    /// The images at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Images {
+        let mut data = Vec::with_capacity(indices.len() * self.shape.len());
+        for &i in indices {
+            data.extend_from_slice(self.image(i));
+        }
+        Images::new(self.shape, data)
+    }
+
+    /// Shrinks every image to `height × width` by an integer factor.
+    pub fn downscale(&self, height: usize, width: usize, mode: Resize) -> Result<Images, String> {
+        let s = self.shape;
+        if (height, width) == (s.height, s.width) {
+            return Ok(self.clone());
+        }
+        if height == 0
+            || width == 0
+            || !s.height.is_multiple_of(height)
+            || !s.width.is_multiple_of(width)
+            || s.height / height != s.width / width
+        {
+            return Err(format!(
+                "cannot resize {}×{} images to {height}×{width}: only an equal whole-number factor is supported",
+                s.height, s.width
+            ));
+        }
+        let f = s.height / height;
+        let out_shape = Shape::new(height, width, s.channels);
+        let mut data = Vec::with_capacity(self.len() * out_shape.len());
+        for i in 0..self.len() {
+            let img = self.image(i);
+            for y in 0..height {
+                for x in 0..width {
+                    for c in 0..s.channels {
+                        let at = |dy: usize, dx: usize| {
+                            img[((y * f + dy) * s.width + x * f + dx) * s.channels + c]
+                        };
+                        data.push(match mode {
+                            Resize::Subsample => at(0, 0),
+                            Resize::Area => {
+                                let sum: f32 = (0..f)
+                                    .flat_map(|dy| (0..f).map(move |dx| (dy, dx)))
+                                    .map(|(dy, dx)| at(dy, dx))
+                                    .sum();
+                                sum / (f * f) as f32
+                            }
+                        });
+                    }
+                }
+            }
+        }
+        Ok(Images::new(out_shape, data))
+    }
+}
+
+/// The Olivetti faces: 400 grayscale 64×64 images of 40 people, ten each.
+pub const OLIVETTI_COUNT: usize = 400;
+pub const OLIVETTI_SIDE: usize = 64;
+
+/// Loads `olivettifaces.mat`, normalised exactly as scikit-learn's `fetch_olivetti_faces`:
+/// `x = faces.T as f32; x -= x.min(); x /= x.max()`, each image transposed to row-major.
+pub fn load_olivetti(path: &Path) -> Result<Images, DataError> {
+    let bytes = std::fs::read(path).map_err(|cause| DataError::Io { path: path.into(), cause })?;
+    let faces =
+        mat::read_variable(&bytes, "faces").map_err(|cause| DataError::Mat { path: path.into(), cause })?;
+    let pixels = OLIVETTI_SIDE * OLIVETTI_SIDE;
+    let numeric = matches!(faces.class, MatClass::Uint8 | MatClass::Double);
+    if !numeric || faces.dims != [pixels, OLIVETTI_COUNT] {
+        let dims: Vec<String> = faces.dims.iter().map(|d| d.to_string()).collect();
+        let found = format!("a {} array of {}", faces.class.name(), dims.join("×"));
+        return Err(DataError::FacesShape { path: path.into(), found });
+    }
+    let mut values = faces.values;
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(DataError::Values {
+            path: path.into(),
+            problem: "`faces` holds NaN or infinite values".into(),
+        });
+    }
+    let min = values.iter().copied().fold(f32::INFINITY, f32::min);
+    values.iter_mut().for_each(|v| *v -= min);
+    let max = values.iter().copied().fold(0.0f32, f32::max);
+    if max <= 0.0 {
+        return Err(DataError::Values { path: path.into(), problem: "`faces` is constant".into() });
+    }
+    values.iter_mut().for_each(|v| *v /= max);
+    // Column j of the column-major 4096×400 matrix is image j, stored column-major: transpose it.
+    let mut data = vec![0.0; values.len()];
+    for (img, src) in data.chunks_exact_mut(pixels).zip(values.chunks_exact(pixels)) {
+        for r in 0..OLIVETTI_SIDE {
+            for c in 0..OLIVETTI_SIDE {
+                img[r * OLIVETTI_SIDE + c] = src[c * OLIVETTI_SIDE + r];
+            }
+        }
+    }
+    Ok(Images::new(Shape::new(OLIVETTI_SIDE, OLIVETTI_SIDE, 1), data))
+}
+
+/// Indices of the training and held-out images: a seeded `fraction` of `n` is held out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split {
+    pub train: Vec<usize>,
+    pub holdout: Vec<usize>,
+}
+
+impl Split {
+    pub fn new(n: usize, fraction: f64, seed: u64) -> Self {
+        let mut count = (n as f64 * fraction).round() as usize;
+        if fraction > 0.0 {
+            count = count.clamp(1, n.saturating_sub(1));
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        // A stream of its own, so the split does not depend on how the weights were drawn.
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5917_u64));
+        let mut holdout = order[..count].to_vec();
+        let mut train = order[count..].to_vec();
+        holdout.sort_unstable();
+        train.sort_unstable();
+        Self { train, holdout }
+    }
+}
+
+/// The Olivetti faces prepared for a model with input `[height, width, channels]`: located
+/// (see [`crate::download::locate`]), loaded, and downscaled with `resize`.
+pub fn olivetti_for_model(
+    explicit: Option<&Path>,
+    input: [usize; 3],
+    resize: Resize,
+) -> anyhow::Result<Images> {
+    let path = crate::download::locate(&crate::download::Source::olivetti(), explicit)?;
+    let faces = load_olivetti(&path)?;
+    let [height, width, channels] = input;
+    if channels != 1 {
+        anyhow::bail!(
+            "model.input: the Olivetti faces are grayscale, but the model expects {channels} channels"
+        );
+    }
+    faces.downscale(height, width, resize).map_err(|e| anyhow::anyhow!("model.input: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subsample_keeps_even_pixels_and_area_averages_blocks() {
+        let img = Images::new(Shape::new(2, 4, 1), vec![0., 1., 2., 3., 4., 5., 6., 7.]);
+        assert_eq!(img.downscale(1, 2, Resize::Subsample).unwrap().data, vec![0., 2.]);
+        assert_eq!(img.downscale(1, 2, Resize::Area).unwrap().data, vec![2.5, 4.5]);
+        assert!(img.downscale(1, 3, Resize::Area).is_err());
+    }
+
+    #[test]
+    fn split_is_seeded_disjoint_and_complete() {
+        let a = Split::new(400, 0.1, 0);
+        assert_eq!((a.train.len(), a.holdout.len()), (360, 40));
+        assert_eq!(a, Split::new(400, 0.1, 0));
+        assert_ne!(a, Split::new(400, 0.1, 1));
+        let mut all: Vec<usize> = a.train.iter().chain(&a.holdout).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..400).collect::<Vec<_>>());
+        assert!(Split::new(10, 0.0, 0).holdout.is_empty());
+    }
+
+    #[test]
+    fn wrong_variable_shape_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("small.mat");
+        std::fs::write(&path, mat::write_matrix("faces", 9, &[2, 3], 2, &[1, 2, 3, 4, 5, 6])).unwrap();
+        let err = load_olivetti(&path).unwrap_err().to_string();
+        assert!(err.contains("uint8 array of 2×3") && err.contains("small.mat"), "{err}");
+    }
+}

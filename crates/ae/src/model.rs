@@ -1,0 +1,392 @@
+//! The convolutional autoencoder: layers derived and checked from a [`ModelConfig`], Glorot-uniform
+//! weights, and forward/backward passes over reusable buffers.
+
+use crate::config::{ConfigError, ModelConfig};
+use ae_engine::{
+    conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, dense_backward,
+    dense_forward, Activation, ConvGeometry, DenseShape, ParamGrads, Shape, Workspace,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// What a layer computes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LayerKind {
+    Conv(ConvGeometry),
+    Dense(DenseShape),
+    ConvTranspose(ConvGeometry),
+}
+
+/// One layer; its weight and bias are `params[2i]` and `params[2i + 1]` of the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    /// The PyTorch-style module name, e.g. `encoder.conv0`, `code`, `decoder.convt3`.
+    pub name: String,
+    pub kind: LayerKind,
+    pub activation: Activation,
+}
+
+impl Layer {
+    pub fn input_len(&self) -> usize {
+        match self.kind {
+            LayerKind::Conv(g) => g.big.len(),
+            LayerKind::Dense(d) => d.inputs,
+            LayerKind::ConvTranspose(g) => g.small.len(),
+        }
+    }
+
+    pub fn output_len(&self) -> usize {
+        match self.kind {
+            LayerKind::Conv(g) => g.small.len(),
+            LayerKind::Dense(d) => d.outputs,
+            LayerKind::ConvTranspose(g) => g.big.len(),
+        }
+    }
+
+    pub fn weight_len(&self) -> usize {
+        match self.kind {
+            LayerKind::Conv(g) | LayerKind::ConvTranspose(g) => g.weight_len(),
+            LayerKind::Dense(d) => d.inputs * d.outputs,
+        }
+    }
+
+    pub fn bias_len(&self) -> usize {
+        match self.kind {
+            LayerKind::Conv(g) => g.small.channels,
+            LayerKind::Dense(d) => d.outputs,
+            LayerKind::ConvTranspose(g) => g.big.channels,
+        }
+    }
+
+    /// Glorot-uniform bound `√(6 / (fan_in + fan_out))`, as TensorFlow computes it for this kernel.
+    fn glorot_limit(&self) -> f64 {
+        let fans = match self.kind {
+            LayerKind::Conv(g) | LayerKind::ConvTranspose(g) => {
+                g.kernel * g.kernel * (g.big.channels + g.small.channels)
+            }
+            LayerKind::Dense(d) => d.inputs + d.outputs,
+        };
+        (6.0 / fans as f64).sqrt()
+    }
+
+    /// Multiply-adds of one image's forward pass.
+    pub fn macs(&self) -> usize {
+        match self.kind {
+            LayerKind::Conv(g) | LayerKind::ConvTranspose(g) => g.macs(),
+            LayerKind::Dense(d) => d.inputs * d.outputs,
+        }
+    }
+}
+
+/// The network and its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Autoencoder {
+    pub config: ModelConfig,
+    pub layers: Vec<Layer>,
+    /// Weight then bias of each layer, in the engine's layouts (see `checkpoint` for PyTorch's).
+    pub params: Vec<Vec<f32>>,
+    /// Index of the dense code layer.
+    pub code_layer: usize,
+}
+
+fn model_err(key: &str, problem: String) -> ConfigError {
+    ConfigError::new(format!("model.{key}"), problem)
+}
+
+/// Derives every layer's shapes from the config, or says which value does not fit.
+pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
+    let [height, width, channels] = config.input;
+    if height == 0 || width == 0 || !(1..=4).contains(&channels) {
+        return Err(model_err("input", format!("{height}×{width}×{channels} is not an image shape")));
+    }
+    if config.kernel == 0 || config.kernel.is_multiple_of(2) {
+        return Err(model_err("kernel", format!("must be odd, got {}", config.kernel)));
+    }
+    if config.encoder.is_empty() {
+        return Err(model_err("encoder", "needs at least one layer".into()));
+    }
+    if config.code_length == 0 {
+        return Err(model_err("code_length", "must be at least 1".into()));
+    }
+    for (part, specs) in [("encoder", &config.encoder), ("decoder", &config.decoder)] {
+        if let Some((i, s)) = specs.iter().enumerate().find(|(_, s)| s.filters == 0 || s.stride == 0) {
+            return Err(model_err(
+                &format!("{part}[{i}]"),
+                format!("filters and stride must be ≥ 1, got {s:?}"),
+            ));
+        }
+    }
+    let padding = config.padding.into();
+    let mut layers = Vec::new();
+    let mut shape = Shape::new(height, width, channels);
+    for (i, spec) in config.encoder.iter().enumerate() {
+        let g = ConvGeometry::same(shape, spec.filters, config.kernel, spec.stride, padding);
+        layers.push(Layer {
+            name: format!("encoder.conv{i}"),
+            kind: LayerKind::Conv(g),
+            activation: Activation::Relu,
+        });
+        shape = g.small;
+    }
+    let code_layer = layers.len();
+    let dense = DenseShape { inputs: shape.len(), outputs: config.code_length };
+    layers.push(Layer {
+        name: "code".into(),
+        kind: LayerKind::Dense(dense),
+        activation: Activation::Sigmoid,
+    });
+
+    // The decoder starts from the code reshaped to C×(H/P)×(W/P), P the product of its strides.
+    let upscale: usize = config.decoder.iter().map(|s| s.stride).product();
+    if height % upscale != 0 || width % upscale != 0 {
+        return Err(model_err(
+            "decoder",
+            format!("strides multiply to {upscale}, which does not divide the {height}×{width} input"),
+        ));
+    }
+    let (h0, w0) = (height / upscale, width / upscale);
+    if !config.code_length.is_multiple_of(h0 * w0) {
+        return Err(model_err(
+            "code_length",
+            format!(
+                "{} cannot be reshaped to C×{h0}×{w0} for the decoder: use a multiple of {}",
+                config.code_length,
+                h0 * w0
+            ),
+        ));
+    }
+    let mut shape = Shape::new(h0, w0, config.code_length / (h0 * w0));
+    let last = config.decoder.len();
+    let outputs =
+        config.decoder.iter().copied().chain([crate::config::ConvSpec { filters: channels, stride: 1 }]);
+    for (i, spec) in outputs.enumerate() {
+        let big = Shape::new(shape.height * spec.stride, shape.width * spec.stride, spec.filters);
+        let g = ConvGeometry::same(big, shape.channels, config.kernel, spec.stride, padding);
+        debug_assert_eq!(g.small, shape);
+        let activation = if i == last { Activation::Sigmoid } else { Activation::Relu };
+        layers.push(Layer {
+            name: format!("decoder.convt{i}"),
+            kind: LayerKind::ConvTranspose(g),
+            activation,
+        });
+        shape = big;
+    }
+    debug_assert_eq!(shape, Shape::new(height, width, channels));
+    Ok((layers, code_layer))
+}
+
+impl Autoencoder {
+    /// A freshly initialised model: Glorot-uniform weights and zero biases (TensorFlow's defaults).
+    pub fn new(config: &ModelConfig, seed: u64) -> Result<Self, ConfigError> {
+        let mut model = Self::zeros(config)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for (layer, weight) in model.layers.iter().zip(model.params.iter_mut().step_by(2)) {
+            let limit = layer.glorot_limit() as f32;
+            weight.iter_mut().for_each(|w| *w = rng.random_range(-limit..limit));
+        }
+        Ok(model)
+    }
+
+    /// A model with every parameter zero, to be filled from a checkpoint.
+    pub fn zeros(config: &ModelConfig) -> Result<Self, ConfigError> {
+        let (layers, code_layer) = plan(config)?;
+        let params =
+            layers.iter().flat_map(|l| [vec![0.0; l.weight_len()], vec![0.0; l.bias_len()]]).collect();
+        Ok(Self { config: config.clone(), layers, params, code_layer })
+    }
+
+    pub fn input_shape(&self) -> Shape {
+        let [h, w, c] = self.config.input;
+        Shape::new(h, w, c)
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.input_shape().len()
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        self.params.iter().map(Vec::len).sum()
+    }
+
+    /// Multiply-adds of one image's forward pass.
+    pub fn macs_per_image(&self) -> usize {
+        self.layers.iter().map(Layer::macs).sum()
+    }
+
+    /// Runs every layer on `input` (a batch of up to `acts.capacity` images).
+    pub fn forward(&self, input: &[f32], acts: &mut Activations, ws: &mut Workspace) {
+        let n = self.batch_len(input, acts.capacity);
+        acts.batch = n;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let (before, rest) = acts.outputs.split_at_mut(i);
+            let x = if i == 0 { input } else { &before[i - 1][..n * self.layers[i - 1].output_len()] };
+            let y = &mut rest[0][..n * layer.output_len()];
+            let (w, b) = (&self.params[2 * i], &self.params[2 * i + 1]);
+            match layer.kind {
+                LayerKind::Conv(g) => conv_forward(&g, x, w, b, layer.activation, y, ws),
+                LayerKind::Dense(d) => dense_forward(&d, x, w, b, layer.activation, y),
+                LayerKind::ConvTranspose(g) => conv_transpose_forward(&g, x, w, b, layer.activation, y, ws),
+            }
+        }
+    }
+
+    /// Back-propagates `grads.output_mut(..)` (∂L/∂reconstruction, set by the loss) through the
+    /// layers of the last [`forward`](Self::forward) on the same `input`.
+    pub fn backward(&self, input: &[f32], acts: &Activations, grads: &mut Gradients, ws: &mut Workspace) {
+        let n = acts.batch;
+        assert_eq!(input.len(), n * self.input_len(), "backward on a different batch than forward");
+        for (i, layer) in self.layers.iter().enumerate().rev() {
+            let x = if i == 0 { input } else { &acts.outputs[i - 1][..n * self.layers[i - 1].output_len()] };
+            let y = &acts.outputs[i][..n * layer.output_len()];
+            let (before, rest) = grads.outputs.split_at_mut(i);
+            let dy = &mut rest[0][..n * layer.output_len()];
+            let dx = (i > 0).then(|| &mut before[i - 1][..n * self.layers[i - 1].output_len()]);
+            let (dw, db) = grads.params.split_at_mut(2 * i + 1);
+            let pg = ParamGrads { weight: &mut dw[2 * i], bias: &mut db[0] };
+            let w = &self.params[2 * i];
+            match layer.kind {
+                LayerKind::Conv(g) => conv_backward(&g, x, w, layer.activation, y, dy, dx, pg, ws),
+                LayerKind::Dense(d) => dense_backward(&d, x, w, layer.activation, y, dy, dx, pg),
+                LayerKind::ConvTranspose(g) => {
+                    conv_transpose_backward(&g, x, w, layer.activation, y, dy, dx, pg, ws)
+                }
+            }
+        }
+    }
+
+    fn batch_len(&self, input: &[f32], capacity: usize) -> usize {
+        let n = input.len() / self.input_len();
+        assert_eq!(input.len(), n * self.input_len(), "input is not a whole number of images");
+        assert!(n <= capacity, "batch of {n} exceeds the buffers' capacity of {capacity}");
+        n
+    }
+}
+
+/// Every layer's output for one batch, allocated once for up to `capacity` images.
+pub struct Activations {
+    capacity: usize,
+    batch: usize,
+    outputs: Vec<Vec<f32>>,
+}
+
+impl Activations {
+    pub fn new(model: &Autoencoder, capacity: usize) -> Self {
+        assert!(capacity > 0, "buffers for an empty batch");
+        let outputs = model.layers.iter().map(|l| vec![0.0; capacity * l.output_len()]).collect();
+        Self { capacity, batch: 0, outputs }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The reconstructions of the last forward pass.
+    pub fn reconstruction(&self) -> &[f32] {
+        let last = self.outputs.last().expect("a model has layers");
+        &last[..self.batch * (last.len() / self.capacity)]
+    }
+
+    /// The codes of the last forward pass (`batch × code_length`).
+    pub fn code(&self, model: &Autoencoder) -> &[f32] {
+        &self.outputs[model.code_layer][..self.batch * model.config.code_length]
+    }
+}
+
+/// Parameter gradients and per-layer output gradients, allocated once.
+pub struct Gradients {
+    pub params: Vec<Vec<f32>>,
+    outputs: Vec<Vec<f32>>,
+    image_len: usize,
+}
+
+impl Gradients {
+    pub fn new(model: &Autoencoder, capacity: usize) -> Self {
+        Self {
+            params: model.params.iter().map(|p| vec![0.0; p.len()]).collect(),
+            outputs: model.layers.iter().map(|l| vec![0.0; capacity * l.output_len()]).collect(),
+            image_len: model.input_len(),
+        }
+    }
+
+    /// Where the loss writes ∂L/∂reconstruction for a batch of `n`.
+    pub fn output_mut(&mut self, n: usize) -> &mut [f32] {
+        let len = n * self.image_len;
+        &mut self.outputs.last_mut().expect("a model has layers")[..len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ModelConfig, PaddingMode};
+
+    #[test]
+    fn tutorial_shapes_and_parameter_count() {
+        let model = Autoencoder::new(&ModelConfig::tutorial(PaddingMode::TfSame), 0).unwrap();
+        let shapes: Vec<(usize, usize)> =
+            model.layers.iter().map(|l| (l.input_len(), l.output_len())).collect();
+        assert_eq!(
+            shapes,
+            [
+                (1024, 16 * 16 * 16),
+                (4096, 16 * 16 * 32),
+                (8192, 16 * 16 * 64),
+                (16384, 16 * 16 * 128),
+                (32768, 256),
+                (256, 32 * 32 * 128),
+                (131072, 32 * 32 * 64),
+                (65536, 32 * 32 * 32),
+                (32768, 1024),
+            ]
+        );
+        // Same count as the PyTorch peer: convs + 32768·256 + 256 dense + transposed convs.
+        let expect = (9 * 16 + 16)
+            + (9 * 16 * 32 + 32)
+            + (9 * 32 * 64 + 64)
+            + (9 * 64 * 128 + 128)
+            + (32768 * 256 + 256)
+            + (9 * 128 + 128)
+            + (9 * 128 * 64 + 64)
+            + (9 * 64 * 32 + 32)
+            + (9 * 32 + 1);
+        assert_eq!(model.parameter_count(), expect);
+    }
+
+    #[test]
+    fn glorot_init_is_seeded_and_bounded() {
+        let config = ModelConfig::tutorial(PaddingMode::Symmetric);
+        let a = Autoencoder::new(&config, 1).unwrap();
+        assert_eq!(a, Autoencoder::new(&config, 1).unwrap());
+        assert_ne!(a, Autoencoder::new(&config, 2).unwrap());
+        let limit = (6.0f32 / (32768.0 + 256.0)).sqrt();
+        let dense = &a.params[2 * a.code_layer];
+        assert!(dense.iter().all(|w| w.abs() <= limit));
+        assert!(dense.iter().map(|w| w.abs()).fold(0.0, f32::max) > 0.9 * limit);
+        assert!(a.params[2 * a.code_layer + 1].iter().all(|&b| b == 0.0));
+    }
+
+    #[test]
+    fn shape_mismatches_are_named() {
+        let mut config = ModelConfig::tutorial(PaddingMode::TfSame);
+        config.code_length = 300;
+        let err = Autoencoder::new(&config, 0).unwrap_err();
+        assert_eq!(err.key, "model.code_length");
+        assert!(err.problem.contains("multiple of 256"), "{err}");
+        let mut config = ModelConfig::tutorial(PaddingMode::TfSame);
+        config.decoder[1].stride = 3;
+        assert_eq!(Autoencoder::new(&config, 0).unwrap_err().key, "model.decoder");
+        config.kernel = 4;
+        assert_eq!(Autoencoder::new(&config, 0).unwrap_err().key, "model.kernel");
+    }
+
+    #[test]
+    fn longer_codes_reshape_to_more_channels() {
+        let mut config = ModelConfig::tutorial(PaddingMode::TfSame);
+        config.code_length = 512;
+        let model = Autoencoder::new(&config, 0).unwrap();
+        match model.layers[model.code_layer + 1].kind {
+            LayerKind::ConvTranspose(g) => assert_eq!(g.small, Shape::new(16, 16, 2)),
+            _ => unreachable!(),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The `ae` binary end to end: the seed experiment's first epochs, the run directory, the
+//! commands that use it, and one-line errors for bad input.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ae(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ae"))
+        .args(args)
+        .env("AE_CACHE_DIR", "/nonexistent-ae-cache")
+        .env_remove("AE_OLIVETTI")
+        .output()
+        .expect("the ae binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A failure: exit code 1, one line on stderr that contains `expect`, no panic.
+fn assert_one_line_error(out: &Output, expect: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.starts_with("error: ") && err.contains(expect), "expected {expect:?} in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Parses `Epoch N) Average loss per sample: L (Code mean: C)`.
+fn parse_epoch_line(line: &str) -> (usize, f64, f64) {
+    let rest = line.strip_prefix("Epoch ").unwrap_or_else(|| panic!("not an epoch line: {line}"));
+    let (epoch, rest) = rest.split_once(") Average loss per sample: ").unwrap();
+    let (loss, rest) = rest.split_once(" (Code mean: ").unwrap();
+    let code = rest.strip_suffix(')').unwrap();
+    (epoch.parse().unwrap(), loss.parse().unwrap(), code.parse().unwrap())
+}
+
+#[test]
+fn seed_preset_trains_like_tensorflow_and_its_model_is_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("seed-run");
+    let data = common::olivetti();
+    let out = ae(&[
+        "train",
+        "--preset",
+        "seed",
+        "--data",
+        data.to_str().unwrap(),
+        "--epochs",
+        "3",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let epochs: Vec<(usize, f64, f64)> =
+        text.lines().filter(|l| l.starts_with("Epoch ")).map(parse_epoch_line).collect();
+    assert_eq!(epochs.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2, 3], "{text}");
+    // TensorFlow running the tutorial's code, seeds 0-4: e1 12.30-13.16, e2 10.15-10.81, e3 9.75-10.38
+    // (../shared/reference); the bands add a margin for a different random stream.
+    let bands = [(11.6, 13.8), (9.8, 11.2), (9.4, 10.7)];
+    for ((epoch, loss, code), (lo, hi)) in epochs.iter().zip(bands) {
+        assert!((lo..hi).contains(loss), "epoch {epoch} loss {loss} outside {lo}..{hi}");
+        assert!((0.2..0.7).contains(code), "epoch {epoch} code mean {code}");
+    }
+    assert!(epochs[2].1 < epochs[0].1);
+
+    for file in ["config.toml", "metrics.jsonl", "model.safetensors", "reconstructions.png", "loss.png"] {
+        assert!(run.join(file).is_file(), "{file} missing from the run directory");
+    }
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 3);
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("preset = \"seed\"") && config.contains("batching = \"tutorial\""), "{config}");
+    let grid = image::open(run.join("reconstructions.png")).unwrap();
+    assert_eq!((grid.width(), grid.height()), (10 * 66 + 2, 2 * 66 + 2));
+
+    // Reconstruct: a grid and arrays numpy can read.
+    let recon_dir = dir.path().join("recon");
+    let out = ae(&[
+        "reconstruct",
+        run.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        recon_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recon: ndarray::Array3<f32> = ndarray_npy::read_npy(recon_dir.join("reconstructions.npy")).unwrap();
+    assert_eq!(recon.shape(), [400, 32, 32]);
+    assert!(recon.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(recon_dir.join("reconstructions.png").is_file());
+
+    // Encode: sigmoid codes, one row per image.
+    let codes_path = dir.path().join("codes.npy");
+    let model_file = run.join("model.safetensors");
+    let out = ae(&[
+        "encode",
+        model_file.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        codes_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let codes: ndarray::Array2<f32> = ndarray_npy::read_npy(&codes_path).unwrap();
+    assert_eq!(codes.shape(), [400, 256]);
+    assert!(codes.iter().all(|v| (0.0..=1.0).contains(v)));
+
+    // Eval agrees with the training loss's scale: a loss per sample near the last epoch's.
+    let out = ae(&["eval", run.to_str().unwrap(), "--data", data.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(report["images"], 400);
+    let loss = report["loss_per_sample"].as_f64().unwrap();
+    assert!((loss - epochs[2].1).abs() < 2.0, "eval loss {loss} vs epoch 3 {}", epochs[2].1);
+    let psnr = report["psnr_db"].as_f64().unwrap();
+    assert!((10.0..25.0).contains(&psnr), "{psnr}");
+
+    // Nothing is overwritten.
+    let out = ae(&[
+        "encode",
+        model_file.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        codes_path.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, "already exists");
+    let out = ae(&[
+        "train",
+        "--preset",
+        "seed",
+        "--data",
+        data.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, "already exists");
+    // The model has no held-out split to evaluate.
+    let out = ae(&["eval", run.to_str().unwrap(), "--data", data.to_str().unwrap(), "--split", "holdout"]);
+    assert_one_line_error(&out, "without a held-out split");
+}
+
+#[test]
+fn default_preset_holds_out_faces_and_evaluates_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let data = common::olivetti();
+    let out = ae(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--out",
+        run.to_str().unwrap(),
+        "--threads",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("(Held-out loss per sample: ") && text.contains("Held-out 40 images"), "{text}");
+    let out = ae(&["eval", run.to_str().unwrap(), "--data", data.to_str().unwrap()]);
+    assert!(stdout(&out).starts_with("holdout: 40 images"), "{}", stdout(&out));
+}
+
+fn run_dir_absent(dir: &Path) -> bool {
+    !dir.exists() && !Path::new(&format!("{}.partial", dir.display())).exists()
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_no_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let out_arg = out_dir.to_str().unwrap();
+    let data = common::olivetti();
+    let data = data.to_str().unwrap();
+
+    let out = ae(&["train", "--data", "/no/such/olivettifaces.mat", "--out", out_arg]);
+    assert_one_line_error(&out, "/no/such/olivettifaces.mat");
+    assert!(run_dir_absent(&out_dir));
+
+    let not_mat = dir.path().join("faces.mat");
+    std::fs::write(&not_mat, "just text, not a MAT file").unwrap();
+    let out = ae(&["train", "--data", not_mat.to_str().unwrap(), "--out", out_arg]);
+    assert_one_line_error(&out, "not a MATLAB v5 .mat file");
+    assert!(run_dir_absent(&out_dir));
+
+    let out = ae(&["train", "--data", data, "--code-length", "300", "--out", out_arg]);
+    assert_one_line_error(&out, "model.code_length");
+    assert!(run_dir_absent(&out_dir));
+
+    let out = ae(&["train", "--data", data, "--holdout", "1.5", "--out", out_arg]);
+    assert_one_line_error(&out, "data.holdout");
+
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "preset = \"seed\"\n[data]\nresize = \"bicubic\"\n").unwrap();
+    let out = ae(&["train", "--config", config.to_str().unwrap(), "--out", out_arg]);
+    assert_one_line_error(&out, "bad.toml");
+
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "").unwrap();
+    let inside_file = blocker.join("run");
+    let out = ae(&["train", "--data", data, "--epochs", "1", "--out", inside_file.to_str().unwrap()]);
+    assert_one_line_error(&out, "cannot create output directory");
+
+    let out = ae(&["eval", dir.path().join("missing.safetensors").to_str().unwrap(), "--data", data]);
+    assert_one_line_error(&out, "missing.safetensors");
+    let out = ae(&["eval", not_mat.to_str().unwrap(), "--data", data]);
+    assert_one_line_error(&out, "not a safetensors file");
+}
+
+#[test]
+fn every_command_documents_its_options() {
+    for command in ["train", "reconstruct", "encode", "eval"] {
+        let out = ae(&[command, "--help"]);
+        assert!(out.status.success());
+        let help = stdout(&out);
+        assert!(help.contains("--data") && help.contains("default"), "{command} --help:\n{help}");
+    }
+}

@@ -1,0 +1,28 @@
+//! Shared by the integration tests: where the project's shared datasets are.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::PathBuf;
+
+/// `../shared/datasets` beside the repository (or `$AE_SHARED_DATASETS`).
+pub fn datasets() -> PathBuf {
+    if let Some(dir) = std::env::var_os("AE_SHARED_DATASETS") {
+        return PathBuf::from(dir);
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = root.join("../shared/datasets");
+    assert!(
+        dir.is_dir(),
+        "the shared datasets are expected at {} (or set AE_SHARED_DATASETS)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn olivetti() -> PathBuf {
+    datasets().join("olivettifaces.mat")
+}
+
+/// `../shared/peers/data`, where the peers' preprocessed copies of the faces are.
+pub fn peer_data() -> PathBuf {
+    datasets().join("../peers/data")
+}
