@@ -389,4 +389,67 @@ mod tests {
             _ => unreachable!(),
         }
     }
+
+    #[test]
+    fn whole_model_gradients_match_finite_differences() {
+        // The layers are checked one by one in the engine; this checks how the model wires them.
+        let mut config = ModelConfig::tutorial(PaddingMode::TfSame);
+        config.input = [8, 8, 1];
+        config.encoder.iter_mut().for_each(|s| s.filters = 3);
+        config.decoder.iter_mut().for_each(|s| s.filters = 3);
+        config.code_length = 16;
+        let mut model = Autoencoder::new(&config, 9).unwrap();
+        // Non-zero biases, so bias gradients are not trivially checked at a symmetric point.
+        for bias in model.params.iter_mut().skip(1).step_by(2) {
+            bias.iter_mut().enumerate().for_each(|(i, b)| *b = 0.05 * ((i % 5) as f32 - 2.0));
+        }
+        let n = 2;
+        let input: Vec<f32> = (0..n * 64).map(|i| ((i as f32 * 0.61).sin() + 1.0) / 2.0).collect();
+        let weights: Vec<f32> = (0..n * 64).map(|i| (i as f32 * 0.37).cos()).collect();
+        let mut ws = Workspace::new(2);
+        let mut acts = Activations::new(&model, n);
+        // The loss, and which ReLU outputs are positive: a difference that flips one straddles a kink.
+        let loss = |model: &Autoencoder, acts: &mut Activations, ws: &mut Workspace| {
+            model.forward(&input, acts, ws);
+            let value = acts
+                .reconstruction()
+                .iter()
+                .zip(&weights)
+                .map(|(y, r)| (*y as f64) * (*r as f64))
+                .sum::<f64>();
+            let pattern: Vec<bool> = acts.outputs.iter().flatten().map(|v| *v > 0.0).collect();
+            (value, pattern)
+        };
+        loss(&model, &mut acts, &mut ws);
+        let mut grads = Gradients::new(&model, n);
+        grads.output_mut(n).copy_from_slice(&weights);
+        model.backward(&input, &acts, &mut grads, &mut ws);
+
+        let h = 1e-2f32;
+        let mut checked = 0;
+        for p in 0..model.params.len() {
+            let len = model.params[p].len();
+            for i in (0..len).step_by((len / 7).max(1)) {
+                let keep = model.params[p][i];
+                model.params[p][i] = keep + h;
+                let (up, up_pattern) = loss(&model, &mut acts, &mut ws);
+                model.params[p][i] = keep - h;
+                let (down, down_pattern) = loss(&model, &mut acts, &mut ws);
+                model.params[p][i] = keep;
+                if up_pattern != down_pattern {
+                    continue;
+                }
+                checked += 1;
+                let numeric = (up - down) / (2.0 * h as f64);
+                let analytic = grads.params[p][i] as f64;
+                let err = (numeric - analytic).abs() / (numeric.abs() + analytic.abs() + 1e-3);
+                assert!(
+                    err < 0.02,
+                    "param {p} ({}) [{i}]: analytic {analytic} vs numeric {numeric}",
+                    model.layers[p / 2].name
+                );
+            }
+        }
+        assert!(checked >= 60, "only {checked} differences away from ReLU kinks");
+    }
 }
