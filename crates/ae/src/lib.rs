@@ -3,6 +3,7 @@
 //! The modules follow the pipeline: [`data`] (and [`mat`], [`download`]) → [`model`] →
 //! [`training`] → [`checkpoint`], [`inference`] and [`report`]; the `ae` binary is the CLI.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

@@ -34,6 +34,8 @@ enum Command {
     Encode(EncodeArgs),
     /// Evaluate a trained model: MSE, PSNR and loss per sample of its reconstructions.
     Eval(EvalArgs),
+    /// Time training steps, forward passes and each layer of the tutorial's model on random images.
+    Bench(BenchArgs),
 }
 
 #[derive(Args)]
@@ -127,6 +129,25 @@ struct EvalArgs {
     json: bool,
 }
 
+#[derive(Args)]
+struct BenchArgs {
+    /// Which preset's model to time (they differ only in padding).
+    #[arg(long, value_enum, default_value_t = Preset::Seed)]
+    preset: Preset,
+    /// Timed repetitions; the median is reported.
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    /// Untimed repetitions first.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 50)]
+    batch_size: usize,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
@@ -150,6 +171,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Reconstruct(args) => reconstruct_command(args),
         Command::Encode(args) => encode_command(args),
         Command::Eval(args) => eval_command(args),
+        Command::Bench(args) => bench_command(args),
     }
 }
 
@@ -325,6 +347,20 @@ fn eval_command(args: EvalArgs) -> Result<()> {
             "{split}: {} images, MSE {:.6}, PSNR {:.2} dB, loss per sample {:.4}",
             q.images, q.mse, q.psnr_db, q.loss_per_sample
         );
+    }
+    Ok(())
+}
+
+fn bench_command(args: BenchArgs) -> Result<()> {
+    if args.steps == 0 || args.batch_size == 0 {
+        bail!("--steps and --batch-size must be at least 1");
+    }
+    let config = RunConfig::preset(args.preset).model;
+    let report = ae::bench::run(&config, args.batch_size, args.steps, args.warmup)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.render());
     }
     Ok(())
 }

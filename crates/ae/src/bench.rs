@@ -1,0 +1,206 @@
+//! Timing the engine on the tutorial's model: whole training steps, forward passes, each layer,
+//! and a GEMM peak to compare them with. Used by `ae bench` and the criterion benches.
+
+use crate::config::ModelConfig;
+use crate::model::{Activations, Autoencoder, LayerKind};
+use crate::training::Trainer;
+use ae_engine::matmul::{matmul, MatRef, Threads};
+use ae_engine::{
+    conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, dense_backward,
+    dense_forward, ParamGrads, Workspace,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::time::Instant;
+
+/// Median of `samples` (sorted in place).
+pub fn median(samples: &mut [f64]) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let n = samples.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        samples[n / 2]
+    } else {
+        0.5 * (samples[n / 2 - 1] + samples[n / 2])
+    }
+}
+
+/// Runs `f` `warmup` times untimed, then `runs` times; returns the median seconds.
+pub fn time_median(warmup: usize, runs: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..warmup {
+        f();
+    }
+    let mut samples: Vec<f64> = (0..runs.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(&mut samples)
+}
+
+fn random(rng: &mut ChaCha8Rng, len: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..len).map(|_| rng.random_range(lo..hi)).collect()
+}
+
+/// Best GFLOP/s of a square single-precision GEMM of side `n` through the engine's `matmul`,
+/// with the current thread pool: the ceiling the layers are measured against.
+pub fn gemm_peak_gflops(n: usize, runs: usize) -> f64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let (a, b) = (random(&mut rng, n * n, -1.0, 1.0), random(&mut rng, n * n, -1.0, 1.0));
+    let mut c = vec![0.0; n * n];
+    let mut best = f64::INFINITY;
+    for _ in 0..runs.max(1) + 1 {
+        let t = Instant::now();
+        matmul(&mut c, MatRef::new(&a, n, n), MatRef::new(&b, n, n), false, Threads::Pool);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    2.0 * (n * n * n) as f64 / best / 1e9
+}
+
+/// One layer's median forward and backward time for a batch.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerTiming {
+    pub name: String,
+    pub gflop_forward: f64,
+    pub forward_ms: f64,
+    pub backward_ms: f64,
+}
+
+/// What `ae bench` measures.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub threads: usize,
+    pub batch: usize,
+    pub steps: usize,
+    /// FLOPs of one training step (forward + backward ≈ 3 × forward).
+    pub gflop_per_step: f64,
+    pub gflop_per_forward: f64,
+    pub step_ms: f64,
+    pub forward_ms: f64,
+    pub step_gflops: f64,
+    pub gemm_peak_gflops: f64,
+    pub percent_of_peak: f64,
+    pub layers: Vec<LayerTiming>,
+}
+
+/// Times `steps` training steps and forward passes of `config` on random images, after `warmup`.
+pub fn run(config: &ModelConfig, batch: usize, steps: usize, warmup: usize) -> anyhow::Result<BenchReport> {
+    let model = Autoencoder::new(config, 0)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let input = random(&mut rng, batch * model.input_len(), 0.0, 1.0);
+    let macs = model.macs_per_image() as f64 * batch as f64;
+    let (gflop_forward, gflop_step) = (2.0 * macs / 1e9, 6.0 * macs / 1e9);
+
+    let layers = time_layers(&model, batch, steps.clamp(1, 10), &mut rng);
+
+    let mut acts = Activations::new(&model, batch);
+    let mut ws = Workspace::for_current_pool();
+    let forward = time_median(warmup, steps, || model.forward(&input, &mut acts, &mut ws));
+
+    let training = crate::config::RunConfig::preset(crate::config::Preset::Default).training;
+    let mut trainer = Trainer::new(model, &crate::config::TrainingConfig { batch_size: batch, ..training });
+    let step = time_median(warmup, steps, || {
+        trainer.train_step(&input);
+    });
+
+    let peak = gemm_peak_gflops(1536, 3);
+    let step_gflops = gflop_step / step;
+    Ok(BenchReport {
+        threads: rayon::current_num_threads(),
+        batch,
+        steps,
+        gflop_per_step: gflop_step,
+        gflop_per_forward: gflop_forward,
+        step_ms: 1e3 * step,
+        forward_ms: 1e3 * forward,
+        step_gflops,
+        gemm_peak_gflops: peak,
+        percent_of_peak: 100.0 * step_gflops / peak,
+        layers,
+    })
+}
+
+fn time_layers(model: &Autoencoder, n: usize, runs: usize, rng: &mut ChaCha8Rng) -> Vec<LayerTiming> {
+    let mut ws = Workspace::for_current_pool();
+    model
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, layer)| {
+            let x = random(rng, n * layer.input_len(), 0.0, 1.0);
+            let (w, b) = (&model.params[2 * i], &model.params[2 * i + 1]);
+            let mut y = vec![0.0; n * layer.output_len()];
+            let mut dy = random(rng, y.len(), -1.0, 1.0);
+            let mut dx = vec![0.0; x.len()];
+            let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; b.len()]);
+            let act = layer.activation;
+            let forward = time_median(1, runs, || match layer.kind {
+                LayerKind::Conv(g) => conv_forward(&g, &x, w, b, act, &mut y, &mut ws),
+                LayerKind::Dense(d) => dense_forward(&d, &x, w, b, act, &mut y),
+                LayerKind::ConvTranspose(g) => conv_transpose_forward(&g, &x, w, b, act, &mut y, &mut ws),
+            });
+            // The first layer needs no input gradient, as in training.
+            let backward = time_median(1, runs, || {
+                let dx = (i > 0).then_some(&mut dx[..]);
+                let pg = ParamGrads { weight: &mut dw, bias: &mut db };
+                match layer.kind {
+                    LayerKind::Conv(g) => conv_backward(&g, &x, w, act, &y, &mut dy, dx, pg, &mut ws),
+                    LayerKind::Dense(d) => dense_backward(&d, &x, w, act, &y, &mut dy, dx, pg),
+                    LayerKind::ConvTranspose(g) => {
+                        conv_transpose_backward(&g, &x, w, act, &y, &mut dy, dx, pg, &mut ws)
+                    }
+                }
+            });
+            LayerTiming {
+                name: layer.name.clone(),
+                gflop_forward: 2.0 * (layer.macs() * n) as f64 / 1e9,
+                forward_ms: 1e3 * forward,
+                backward_ms: 1e3 * backward,
+            }
+        })
+        .collect()
+}
+
+impl BenchReport {
+    /// A human-readable table.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "threads {}, batch {}, {} timed steps\n\
+             training step: {:.1} ms ({:.1} GFLOP, {:.1} GFLOP/s)\n\
+             forward pass:  {:.1} ms ({:.1} GFLOP, {:.1} GFLOP/s)\n\
+             GEMM peak:     {:.1} GFLOP/s (1536³ single precision) -> step at {:.0} % of peak\n\n\
+             {:<16} {:>8} {:>11} {:>12} {:>9}\n",
+            self.threads,
+            self.batch,
+            self.steps,
+            self.step_ms,
+            self.gflop_per_step,
+            self.step_gflops,
+            self.forward_ms,
+            self.gflop_per_forward,
+            self.gflop_per_forward / self.forward_ms * 1e3,
+            self.gemm_peak_gflops,
+            self.percent_of_peak,
+            "layer",
+            "GFLOP",
+            "forward ms",
+            "backward ms",
+            "fwd GF/s",
+        );
+        for l in &self.layers {
+            out += &format!(
+                "{:<16} {:>8.2} {:>11.2} {:>12.2} {:>9.1}\n",
+                l.name,
+                l.gflop_forward,
+                l.forward_ms,
+                l.backward_ms,
+                l.gflop_forward / l.forward_ms * 1e3
+            );
+        }
+        out
+    }
+}
