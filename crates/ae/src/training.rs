@@ -95,6 +95,11 @@ impl Trainer {
         }
     }
 
+    /// The trained model, dropping the optimiser state and every buffer.
+    pub fn into_model(self) -> Autoencoder {
+        self.model
+    }
+
     /// Steps taken so far.
     pub fn steps(&self) -> u64 {
         self.step
@@ -233,8 +238,9 @@ pub fn train(
         history.push(stats);
     }
     let train_seconds = started.elapsed().as_secs_f64();
-
-    let model = &trainer.model;
+    let steps = trainer.steps();
+    // Free the optimiser state and gradients before the reports allocate their own buffers.
+    let model = &trainer.into_model();
     let recipe =
         DataRecipe { resize: config.data.resize, holdout: config.data.holdout, seed: config.training.seed };
     checkpoint::save(model, &recipe, &run.path().join("model.safetensors"))?;
@@ -246,7 +252,7 @@ pub fn train(
     save_loss_curve(&run.path().join("loss.png"), &history)?;
     let quality = quality(shown, &predictions.reconstructions);
     let run_dir = run.finish()?;
-    Ok(TrainSummary { run_dir, history, steps: trainer.steps(), train_seconds, quality })
+    Ok(TrainSummary { run_dir, history, steps, train_seconds, quality })
 }
 
 #[cfg(test)]
