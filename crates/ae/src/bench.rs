@@ -95,7 +95,7 @@ pub fn run(config: &ModelConfig, batch: usize, steps: usize, warmup: usize) -> a
     let macs = model.macs_per_image() as f64 * batch as f64;
     let (gflop_forward, gflop_step) = (2.0 * macs / 1e9, 6.0 * macs / 1e9);
 
-    let layers = time_layers(&model, batch, steps.clamp(1, 10), &mut rng);
+    let layers = time_layers(&model, batch, steps.clamp(1, 10));
 
     let mut acts = Activations::new(&model, batch);
     let mut ws = Workspace::for_current_pool();
@@ -124,40 +124,76 @@ pub fn run(config: &ModelConfig, batch: usize, steps: usize, warmup: usize) -> a
     })
 }
 
-fn time_layers(model: &Autoencoder, n: usize, runs: usize, rng: &mut ChaCha8Rng) -> Vec<LayerTiming> {
-    let mut ws = Workspace::for_current_pool();
-    model
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, layer)| {
-            let x = random(rng, n * layer.input_len(), 0.0, 1.0);
-            let (w, b) = (&model.params[2 * i], &model.params[2 * i + 1]);
-            let mut y = vec![0.0; n * layer.output_len()];
-            let mut dy = random(rng, y.len(), -1.0, 1.0);
-            let mut dx = vec![0.0; x.len()];
-            let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; b.len()]);
-            let act = layer.activation;
-            let forward = time_median(1, runs, || match layer.kind {
-                LayerKind::Conv(g) => conv_forward(&g, &x, w, b, act, &mut y, &mut ws),
-                LayerKind::Dense(d) => dense_forward(&d, &x, w, b, act, &mut y),
-                LayerKind::ConvTranspose(g) => conv_transpose_forward(&g, &x, w, b, act, &mut y, &mut ws),
-            });
-            // The first layer needs no input gradient, as in training.
-            let backward = time_median(1, runs, || {
-                let dx = (i > 0).then_some(&mut dx[..]);
-                let pg = ParamGrads { weight: &mut dw, bias: &mut db };
-                match layer.kind {
-                    LayerKind::Conv(g) => conv_backward(&g, &x, w, act, &y, &mut dy, dx, pg, &mut ws),
-                    LayerKind::Dense(d) => dense_backward(&d, &x, w, act, &y, &mut dy, dx, pg),
-                    LayerKind::ConvTranspose(g) => {
-                        conv_transpose_backward(&g, &x, w, act, &y, &mut dy, dx, pg, &mut ws)
-                    }
-                }
-            });
+/// One layer of a model with random buffers for a batch, ready to run forward or backward.
+pub struct LayerBench<'a> {
+    model: &'a Autoencoder,
+    index: usize,
+    x: Vec<f32>,
+    y: Vec<f32>,
+    dy: Vec<f32>,
+    dx: Vec<f32>,
+    dw: Vec<f32>,
+    db: Vec<f32>,
+    ws: Workspace,
+}
+
+impl<'a> LayerBench<'a> {
+    pub fn new(model: &'a Autoencoder, index: usize, batch: usize) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(index as u64);
+        let layer = &model.layers[index];
+        let x = random(&mut rng, batch * layer.input_len(), 0.0, 1.0);
+        Self {
+            model,
+            index,
+            y: vec![0.0; batch * layer.output_len()],
+            dy: random(&mut rng, batch * layer.output_len(), -1.0, 1.0),
+            dx: vec![0.0; x.len()],
+            x,
+            dw: vec![0.0; model.params[2 * index].len()],
+            db: vec![0.0; model.params[2 * index + 1].len()],
+            ws: Workspace::for_current_pool(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.model.layers[self.index].name
+    }
+
+    pub fn forward(&mut self) {
+        let layer = &self.model.layers[self.index];
+        let (w, b) = (&self.model.params[2 * self.index], &self.model.params[2 * self.index + 1]);
+        let (x, y, act, ws) = (&self.x, &mut self.y, layer.activation, &mut self.ws);
+        match layer.kind {
+            LayerKind::Conv(g) => conv_forward(&g, x, w, b, act, y, ws),
+            LayerKind::Dense(d) => dense_forward(&d, x, w, b, act, y, ws),
+            LayerKind::ConvTranspose(g) => conv_transpose_forward(&g, x, w, b, act, y, ws),
+        }
+    }
+
+    /// The backward pass; the first layer computes no input gradient, as in training.
+    pub fn backward(&mut self) {
+        let layer = &self.model.layers[self.index];
+        let w = &self.model.params[2 * self.index];
+        let (x, y, dy, act, ws) = (&self.x, &self.y, &mut self.dy, layer.activation, &mut self.ws);
+        let dx = (self.index > 0).then_some(&mut self.dx[..]);
+        let pg = ParamGrads { weight: &mut self.dw, bias: &mut self.db };
+        match layer.kind {
+            LayerKind::Conv(g) => conv_backward(&g, x, w, act, y, dy, dx, pg, ws),
+            LayerKind::Dense(d) => dense_backward(&d, x, w, act, y, dy, dx, pg, ws),
+            LayerKind::ConvTranspose(g) => conv_transpose_backward(&g, x, w, act, y, dy, dx, pg, ws),
+        }
+    }
+}
+
+fn time_layers(model: &Autoencoder, n: usize, runs: usize) -> Vec<LayerTiming> {
+    (0..model.layers.len())
+        .map(|i| {
+            let mut bench = LayerBench::new(model, i, n);
+            let forward = time_median(1, runs, || bench.forward());
+            let backward = time_median(1, runs, || bench.backward());
             LayerTiming {
-                name: layer.name.clone(),
-                gflop_forward: 2.0 * (layer.macs() * n) as f64 / 1e9,
+                name: bench.name().to_string(),
+                gflop_forward: 2.0 * (model.layers[i].macs() * n) as f64 / 1e9,
                 forward_ms: 1e3 * forward,
                 backward_ms: 1e3 * backward,
             }

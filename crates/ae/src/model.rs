@@ -224,7 +224,7 @@ impl Autoencoder {
             let (w, b) = (&self.params[2 * i], &self.params[2 * i + 1]);
             match layer.kind {
                 LayerKind::Conv(g) => conv_forward(&g, x, w, b, layer.activation, y, ws),
-                LayerKind::Dense(d) => dense_forward(&d, x, w, b, layer.activation, y),
+                LayerKind::Dense(d) => dense_forward(&d, x, w, b, layer.activation, y, ws),
                 LayerKind::ConvTranspose(g) => conv_transpose_forward(&g, x, w, b, layer.activation, y, ws),
             }
         }
@@ -246,7 +246,7 @@ impl Autoencoder {
             let w = &self.params[2 * i];
             match layer.kind {
                 LayerKind::Conv(g) => conv_backward(&g, x, w, layer.activation, y, dy, dx, pg, ws),
-                LayerKind::Dense(d) => dense_backward(&d, x, w, layer.activation, y, dy, dx, pg),
+                LayerKind::Dense(d) => dense_backward(&d, x, w, layer.activation, y, dy, dx, pg, ws),
                 LayerKind::ConvTranspose(g) => {
                     conv_transpose_backward(&g, x, w, layer.activation, y, dy, dx, pg, ws)
                 }

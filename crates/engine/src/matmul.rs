@@ -23,7 +23,8 @@ impl<'a> MatRef<'a> {
         Self::strided(data, cols, rows, 1, cols)
     }
 
-    fn strided(data: &'a [f32], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Self {
+    /// A general strided view: element `(r, c)` at `r * row_stride + c * col_stride`.
+    pub fn strided(data: &'a [f32], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Self {
         let view = Self { data, rows, cols, row_stride, col_stride };
         assert!(view.fits(), "matrix view {rows}×{cols} exceeds a slice of {}", data.len());
         view

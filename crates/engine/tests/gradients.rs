@@ -144,16 +144,27 @@ fn dense_sigmoid() {
     let mut w = random(&mut rng, s.inputs * s.outputs, 0.5);
     let mut b = random(&mut rng, s.outputs, 0.3);
     let r = random(&mut rng, n * s.outputs, 1.0);
+    // Three parts: the inputs are split 4/4/4 over threads and the partial sums reduced.
     let forward = |x: &[f32], w: &[f32], b: &[f32]| {
         let mut y = vec![0.0; n * s.outputs];
-        dense_forward(&s, x, w, b, Activation::Sigmoid, &mut y);
+        dense_forward(&s, x, w, b, Activation::Sigmoid, &mut y, &mut Workspace::new(3));
         y
     };
     let y = forward(&x, &w, &b);
     let (mut dy, mut dx, mut dw, mut db) =
         (r.clone(), vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; b.len()]);
     let grads = ParamGrads { weight: &mut dw, bias: &mut db };
-    dense_backward(&s, &x, &w, Activation::Sigmoid, &y, &mut dy, Some(&mut dx), grads);
+    dense_backward(
+        &s,
+        &x,
+        &w,
+        Activation::Sigmoid,
+        &y,
+        &mut dy,
+        Some(&mut dx),
+        grads,
+        &mut Workspace::new(3),
+    );
     let (w0, b0, x0) = (w.clone(), b.clone(), x.clone());
     check("dense input", &mut x, &dx, |x| loss_and_pattern(&forward(x, &w0, &b0), &r));
     check("dense weight", &mut w, &dw, |w| loss_and_pattern(&forward(&x0, w, &b0), &r));

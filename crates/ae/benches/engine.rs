@@ -1,0 +1,41 @@
+//! `cargo bench`: every layer of the tutorial's model forward and backward, a whole training
+//! step and a forward pass, batch 50. `ae bench` prints the same in one table.
+
+use ae::bench::LayerBench;
+use ae::config::{Preset, RunConfig};
+use ae::model::{Activations, Autoencoder};
+use ae::training::Trainer;
+use ae_engine::Workspace;
+use criterion::{criterion_group, criterion_main, Criterion};
+
+const BATCH: usize = 50;
+
+fn layers(c: &mut Criterion) {
+    let model = Autoencoder::new(&RunConfig::preset(Preset::Seed).model, 0).unwrap();
+    let mut group = c.benchmark_group("layer");
+    group.sample_size(10);
+    for i in 0..model.layers.len() {
+        let mut bench = LayerBench::new(&model, i, BATCH);
+        let name = bench.name().to_string();
+        group.bench_function(format!("{name}/forward"), |b| b.iter(|| bench.forward()));
+        group.bench_function(format!("{name}/backward"), |b| b.iter(|| bench.backward()));
+    }
+    group.finish();
+}
+
+fn model(c: &mut Criterion) {
+    let config = RunConfig::preset(Preset::Seed);
+    let model = Autoencoder::new(&config.model, 0).unwrap();
+    let input: Vec<f32> = (0..BATCH * model.input_len()).map(|i| (i % 97) as f32 / 97.0).collect();
+    let mut group = c.benchmark_group("model");
+    group.sample_size(10);
+    let mut acts = Activations::new(&model, BATCH);
+    let mut ws = Workspace::for_current_pool();
+    group.bench_function("forward", |b| b.iter(|| model.forward(&input, &mut acts, &mut ws)));
+    let mut trainer = Trainer::new(model.clone(), &config.training);
+    group.bench_function("train_step", |b| b.iter(|| trainer.train_step(&input)));
+    group.finish();
+}
+
+criterion_group!(benches, layers, model);
+criterion_main!(benches);
