@@ -85,6 +85,8 @@ pub struct BenchReport {
     pub gemm_peak_gflops: f64,
     pub percent_of_peak: f64,
     pub layers: Vec<LayerTiming>,
+    /// One Adam update of every parameter.
+    pub adam_ms: f64,
 }
 
 /// Times `steps` training steps and forward passes of `config` on random images, after `warmup`.
@@ -97,6 +99,7 @@ pub fn run(config: &ModelConfig, batch: usize, steps: usize, warmup: usize) -> a
 
     let layers = time_layers(&model, batch, steps.clamp(1, 10));
 
+    let adam_ms = 1e3 * time_adam(&model, steps.clamp(1, 10));
     let mut acts = Activations::new(&model, batch);
     let mut ws = Workspace::for_current_pool();
     let forward = time_median(warmup, steps, || model.forward(&input, &mut acts, &mut ws));
@@ -121,6 +124,21 @@ pub fn run(config: &ModelConfig, batch: usize, steps: usize, warmup: usize) -> a
         gemm_peak_gflops: peak,
         percent_of_peak: 100.0 * step_gflops / peak,
         layers,
+        adam_ms,
+    })
+}
+
+fn time_adam(model: &Autoencoder, runs: usize) -> f64 {
+    let adam = ae_engine::AdamConfig::default();
+    let mut params = model.params.clone();
+    let grads: Vec<Vec<f32>> = params.iter().map(|p| p.iter().map(|v| v * 0.5 + 1e-3).collect()).collect();
+    let mut moments: Vec<_> = params.iter().map(|p| ae_engine::AdamMoments::zeros(p.len())).collect();
+    let mut step = 0;
+    time_median(1, runs, || {
+        step += 1;
+        for ((p, g), m) in params.iter_mut().zip(&grads).zip(&mut moments) {
+            adam.update(step, p, g, m);
+        }
     })
 }
 
@@ -237,6 +255,7 @@ impl BenchReport {
                 l.gflop_forward / l.forward_ms * 1e3
             );
         }
+        out += &format!("{:<16} {:>8} {:>11} {:>12.2}\n", "adam update", "", "", self.adam_ms);
         out
     }
 }
