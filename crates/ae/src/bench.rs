@@ -105,9 +105,10 @@ pub fn run(config: &ModelConfig, batch: usize, steps: usize, warmup: usize) -> a
     let forward = time_median(warmup, steps, || model.forward(&input, &mut acts, &mut ws));
 
     let training = crate::config::RunConfig::preset(crate::config::Preset::Default).training;
-    let mut trainer = Trainer::new(model, &crate::config::TrainingConfig { batch_size: batch, ..training });
+    let config = crate::config::TrainingConfig { batch_size: batch, ..training };
+    let mut trainer = Trainer::new(model, &config, crate::noise::Noise::None);
     let step = time_median(warmup, steps, || {
-        trainer.train_step(&input);
+        trainer.train_step(&input, &input);
     });
 
     let peak = gemm_peak_gflops(1536, 3);

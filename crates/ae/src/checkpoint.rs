@@ -4,8 +4,9 @@
 //! `[code_length, C·H·W]` over a C,H,W flatten (`nn.Linear` after `torch.flatten`), and
 //! `decoder.convtI.weight` is `[in, out, kh, kw]` (`nn.ConvTranspose2d`).
 
-use crate::config::{ModelConfig, Resize};
+use crate::config::{ModelConfig, Resize, SplitBy};
 use crate::model::{Autoencoder, LayerKind};
+use crate::noise::Noise;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -18,7 +19,12 @@ const FORMAT: &str = "ae-autoencoder-v1";
 pub struct DataRecipe {
     pub resize: Resize,
     pub holdout: f64,
+    #[serde(default)]
+    pub split: SplitBy,
     pub seed: u64,
+    /// The noise the model was trained to remove (`none` for a plain autoencoder).
+    #[serde(default)]
+    pub noise: Noise,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,7 +204,13 @@ mod tests {
     #[test]
     fn save_and_load_round_trip_with_torch_shapes() {
         let model = Autoencoder::new(&ModelConfig::tutorial(PaddingMode::TfSame), 5).unwrap();
-        let recipe = DataRecipe { resize: Resize::Subsample, holdout: 0.0, seed: 5 };
+        let recipe = DataRecipe {
+            resize: Resize::Subsample,
+            holdout: 0.0,
+            split: SplitBy::Subjects,
+            seed: 5,
+            noise: Noise::Gaussian { sigma: 0.2 },
+        };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.safetensors");
         save(&model, &recipe, &path).unwrap();

@@ -3,6 +3,7 @@
 //! `seed` reproduces the tutorial literally; `default` fixes what the tutorial gets wrong.
 //! The differences are listed in the README ("Presets").
 
+use crate::noise::Noise;
 use ae_engine::Padding;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ pub enum Preset {
     Seed,
     /// The same model trained properly: area-averaged inputs, symmetric padding, every batch, a 10 % held-out split.
     Default,
+    /// The tutorial's denoising run: the `seed` preset with Gaussian noise σ = 0.2 clipped to [0, 1].
+    SeedDenoise,
 }
 
 /// How 64×64 faces become the model's input size.
@@ -71,6 +74,30 @@ impl From<PaddingMode> for Padding {
     }
 }
 
+/// How the held-out images are chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SplitBy {
+    /// A seeded fraction of the images.
+    #[default]
+    Images,
+    /// A seeded fraction of the people (Olivetti: 40 people, 10 consecutive images each), so no
+    /// held-out face belongs to someone seen in training.
+    Subjects,
+}
+
+/// The training objective between reconstruction and clean image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// `0.5·Σ(x̂−x)²` (TensorFlow's `l2_loss`; a Gaussian likelihood).
+    #[default]
+    L2,
+    /// Binary cross-entropy `−Σ[x·log x̂ + (1−x)·log(1−x̂)]` (a Bernoulli likelihood), computed from
+    /// the output sigmoid's logits in the numerically stable form.
+    Bce,
+}
+
 /// Where the images come from and how they are prepared.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,6 +108,9 @@ pub struct DataConfig {
     pub resize: Resize,
     /// Fraction of images held out of training (seeded), evaluated every epoch.
     pub holdout: f64,
+    /// Hold out images or whole people.
+    #[serde(default)]
+    pub split: SplitBy,
 }
 
 /// One convolution of the encoder or decoder.
@@ -133,9 +163,14 @@ pub struct TrainingConfig {
     pub beta1: f64,
     pub beta2: f64,
     pub epsilon: f64,
-    /// Seeds the weights, the split and every shuffle.
+    /// Seeds the weights, the split, every shuffle and the noise.
     pub seed: u64,
     pub batching: Batching,
+    #[serde(default)]
+    pub loss: Loss,
+    /// Weight of an L1 penalty on the code (a sparse autoencoder); 0 for none.
+    #[serde(default)]
+    pub sparsity: f64,
 }
 
 /// Everything a run needs, written to `config.toml` in the run directory.
@@ -143,6 +178,9 @@ pub struct TrainingConfig {
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
     pub preset: Preset,
+    /// Corruption of the training inputs (a denoising autoencoder); `none` for a plain one.
+    #[serde(default)]
+    pub noise: Noise,
     pub data: DataConfig,
     pub model: ModelConfig,
     pub training: TrainingConfig,
@@ -150,13 +188,15 @@ pub struct RunConfig {
 
 impl RunConfig {
     pub fn preset(preset: Preset) -> Self {
-        let seed = preset == Preset::Seed;
+        let seed = preset != Preset::Default;
         Self {
             preset,
+            noise: if preset == Preset::SeedDenoise { Noise::Gaussian { sigma: 0.2 } } else { Noise::None },
             data: DataConfig {
                 path: None,
                 resize: if seed { Resize::Subsample } else { Resize::Area },
                 holdout: if seed { 0.0 } else { 0.1 },
+                split: SplitBy::Images,
             },
             model: ModelConfig::tutorial(if seed { PaddingMode::TfSame } else { PaddingMode::Symmetric }),
             training: TrainingConfig {
@@ -168,6 +208,8 @@ impl RunConfig {
                 epsilon: 1e-8,
                 seed: 0,
                 batching: if seed { Batching::Tutorial } else { Batching::All },
+                loss: Loss::L2,
+                sparsity: 0.0,
             },
         }
     }
@@ -210,6 +252,10 @@ impl RunConfig {
         if !(t.epsilon.is_finite() && t.epsilon > 0.0) {
             return Err(ConfigError::new("training.epsilon", format!("must be > 0, got {}", t.epsilon)));
         }
+        if !(t.sparsity.is_finite() && t.sparsity >= 0.0) {
+            return Err(ConfigError::new("training.sparsity", format!("must be ≥ 0, got {}", t.sparsity)));
+        }
+        crate::noise::check("noise", self.noise)?;
         if !(0.0..1.0).contains(&self.data.holdout) {
             return Err(ConfigError::new(
                 "data.holdout",
@@ -226,7 +272,7 @@ mod tests {
 
     #[test]
     fn presets_round_trip_through_toml() {
-        for preset in [Preset::Seed, Preset::Default] {
+        for preset in [Preset::Seed, Preset::Default, Preset::SeedDenoise] {
             let config = RunConfig::preset(preset);
             let back: RunConfig = toml::from_str(&config.to_toml()).unwrap();
             assert_eq!(back, config);

@@ -1,6 +1,6 @@
 //! Datasets: the Olivetti faces, image batches in NHWC order, resizing and the held-out split.
 
-use crate::config::Resize;
+use crate::config::{Resize, SplitBy};
 use crate::mat::{self, MatClass, MatError};
 use ae_engine::Shape;
 use rand::seq::SliceRandom;
@@ -104,6 +104,7 @@ impl Images {
 /// The Olivetti faces: 400 grayscale 64×64 images of 40 people, ten each.
 pub const OLIVETTI_COUNT: usize = 400;
 pub const OLIVETTI_SIDE: usize = 64;
+pub const OLIVETTI_PER_PERSON: usize = 10;
 
 /// Loads `olivettifaces.mat`, normalised exactly as scikit-learn's `fetch_olivetti_faces`:
 /// `x = faces.T as f32; x -= x.min(); x /= x.max()`, each image transposed to row-major.
@@ -152,19 +153,35 @@ pub struct Split {
 }
 
 impl Split {
+    /// Holds out a seeded `fraction` of the `n` images.
     pub fn new(n: usize, fraction: f64, seed: u64) -> Self {
-        let mut count = (n as f64 * fraction).round() as usize;
+        Self::grouped(n, 1, fraction, seed)
+    }
+
+    /// Holds out a seeded `fraction` of the groups of `group` consecutive images (e.g. people).
+    pub fn grouped(n: usize, group: usize, fraction: f64, seed: u64) -> Self {
+        let groups = n.div_ceil(group.max(1));
+        let mut count = (groups as f64 * fraction).round() as usize;
         if fraction > 0.0 {
-            count = count.clamp(1, n.saturating_sub(1));
+            count = count.clamp(1, groups.saturating_sub(1));
         }
-        let mut order: Vec<usize> = (0..n).collect();
+        let mut order: Vec<usize> = (0..groups).collect();
         // A stream of its own, so the split does not depend on how the weights were drawn.
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5917_u64));
-        let mut holdout = order[..count].to_vec();
-        let mut train = order[count..].to_vec();
-        holdout.sort_unstable();
-        train.sort_unstable();
-        Self { train, holdout }
+        let members = |gs: &[usize]| {
+            let mut v: Vec<usize> = gs.iter().flat_map(|g| g * group..((g + 1) * group).min(n)).collect();
+            v.sort_unstable();
+            v
+        };
+        Self { holdout: members(&order[..count]), train: members(&order[count..]) }
+    }
+
+    /// The split a config asks for on the Olivetti faces (10 images per person).
+    pub fn olivetti(n: usize, fraction: f64, seed: u64, by: SplitBy) -> Self {
+        match by {
+            SplitBy::Images => Self::new(n, fraction, seed),
+            SplitBy::Subjects => Self::grouped(n, OLIVETTI_PER_PERSON, fraction, seed),
+        }
     }
 }
 
@@ -184,6 +201,38 @@ pub fn olivetti_for_model(
         );
     }
     faces.downscale(height, width, resize).map_err(|e| anyhow::anyhow!("model.input: {e}"))
+}
+
+/// Reads one PNG/JPEG file as a single image with `channels` channels (1: luma, 3: RGB), values in [0, 1].
+pub fn read_image(path: &Path, channels: usize) -> anyhow::Result<Images> {
+    let img = image::open(path).map_err(|e| anyhow::anyhow!("cannot read image {}: {e}", path.display()))?;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let data: Vec<f32> = match channels {
+        1 => img.to_luma8().into_raw().into_iter().map(|v| v as f32 / 255.0).collect(),
+        3 => img.to_rgb8().into_raw().into_iter().map(|v| v as f32 / 255.0).collect(),
+        c => anyhow::bail!("{}: {c} channels are not supported (1 or 3)", path.display()),
+    };
+    Ok(Images::new(Shape::new(h, w, channels), data))
+}
+
+/// Image files prepared for a model with input `[height, width, channels]`: each must be that
+/// size or a whole multiple of it, and is downscaled with `resize`.
+pub fn images_for_model(paths: &[PathBuf], input: [usize; 3], resize: Resize) -> anyhow::Result<Images> {
+    let [height, width, channels] = input;
+    let mut data = Vec::with_capacity(paths.len() * height * width * channels);
+    for path in paths {
+        let img = read_image(path, channels)?;
+        let scaled = img.downscale(height, width, resize).map_err(|_| {
+            anyhow::anyhow!(
+                "{} is {}×{}; this model takes {height}×{width} images or a whole multiple of that size",
+                path.display(),
+                img.shape.width,
+                img.shape.height
+            )
+        })?;
+        data.extend_from_slice(&scaled.data);
+    }
+    Ok(Images::new(Shape::new(height, width, channels), data))
 }
 
 #[cfg(test)]
@@ -208,6 +257,15 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, (0..400).collect::<Vec<_>>());
         assert!(Split::new(10, 0.0, 0).holdout.is_empty());
+    }
+
+    #[test]
+    fn subject_split_keeps_people_together() {
+        let s = Split::olivetti(400, 0.1, 3, SplitBy::Subjects);
+        assert_eq!(s.holdout.len(), 40);
+        let people: std::collections::BTreeSet<usize> = s.holdout.iter().map(|i| i / 10).collect();
+        assert_eq!(people.len(), 4);
+        assert!(s.train.iter().all(|i| !people.contains(&(i / 10))));
     }
 
     #[test]

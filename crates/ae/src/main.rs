@@ -2,11 +2,13 @@
 //! library function and prints; every failure is one line on stderr and exit code 1.
 
 use ae::checkpoint::{self, DataRecipe};
-use ae::config::{Preset, RunConfig};
-use ae::data::{olivetti_for_model, Images, Split};
-use ae::inference::{predict, quality};
-use ae::report::{save_grid, save_npy, RunDir};
-use ae::training::{train, EpochStats};
+use ae::config::{Loss, Preset, RunConfig, SplitBy};
+use ae::data::{images_for_model, olivetti_for_model, Images, Split};
+use ae::evaluation::{quality, Quality};
+use ae::inference::predict;
+use ae::noise::Noise;
+use ae::report::{save_grid, save_images, save_npy, RunDir};
+use ae::training::{corrupt, train, Event};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -32,15 +34,19 @@ enum Command {
     Reconstruct(ReconstructArgs),
     /// Encode images with a trained model: the codes as a float32 .npy array (images × code length).
     Encode(EncodeArgs),
-    /// Evaluate a trained model: MSE, PSNR and loss per sample of its reconstructions.
+    /// Evaluate a trained model: MSE, PSNR, SSIM and loss per sample; for a denoiser also the noisy
+    /// inputs' and the denoised images' quality.
     Eval(EvalArgs),
+    /// Denoise image files with a trained denoiser, or show it a held-out grid: clean / noisy / denoised.
+    Denoise(DenoiseArgs),
     /// Time training steps, forward passes and each layer of the tutorial's model on random images.
     Bench(BenchArgs),
 }
 
 #[derive(Args)]
 struct TrainArgs {
-    /// Starting configuration: `seed` is the tutorial literally; `default` fixes its quirks (see README).
+    /// Starting configuration: `seed` is the tutorial literally, `seed-denoise` its denoising run;
+    /// `default` fixes the tutorial's quirks (see README).
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     preset: Preset,
     /// A TOML run configuration (e.g. a run's config.toml) used instead of --preset; the flags below override it.
@@ -68,9 +74,23 @@ struct TrainArgs {
     /// Fraction of images held out of training and evaluated every epoch [default: 0.1; 0 with --preset seed].
     #[arg(long)]
     holdout: Option<f64>,
-    /// Seed for the weights, the split and the shuffles [default: 0].
+    /// Seed for the weights, the split, the shuffles and the noise [default: 0].
     #[arg(long)]
     seed: Option<u64>,
+    /// Corrupt the training inputs (a denoising autoencoder): none, gaussian:SIGMA (clipped to [0, 1]),
+    /// hetero:MIN:MAX (a σ per pixel drawn from [MIN, MAX]), salt-pepper:P, mask:P [default: none;
+    /// gaussian:0.2 with --preset seed-denoise].
+    #[arg(long)]
+    noise: Option<Noise>,
+    /// Training loss: l2 (0.5·Σ(x̂−x)²) or bce (binary cross-entropy) [default: l2].
+    #[arg(long, value_enum)]
+    loss: Option<Loss>,
+    /// Weight of an L1 penalty on the code, for a sparse code [default: 0].
+    #[arg(long)]
+    sparsity: Option<f64>,
+    /// Hold out images, or whole people (subjects) [default: images].
+    #[arg(long, value_enum)]
+    split_by: Option<SplitBy>,
 }
 
 /// Which images of the dataset a command works on.
@@ -124,9 +144,27 @@ struct EncodeArgs {
 struct EvalArgs {
     #[command(flatten)]
     input: ModelInput,
+    /// Also evaluate denoising under this noise [default: the noise the model was trained with, if any].
+    #[arg(long)]
+    noise: Option<Noise>,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct DenoiseArgs {
+    #[command(flatten)]
+    input: ModelInput,
+    /// Noisy PNG/JPEG files to denoise, at the model's input size or a whole multiple of it.
+    /// Without files: the chosen faces with the model's noise added, as a clean/noisy/denoised grid.
+    images: Vec<PathBuf>,
+    /// Output directory to create; must not exist [default: denoise-<split> or denoised beside the model].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Images shown in the grid [default: 10].
+    #[arg(long, default_value_t = 10)]
+    columns: usize,
 }
 
 #[derive(Args)]
@@ -171,6 +209,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Reconstruct(args) => reconstruct_command(args),
         Command::Encode(args) => encode_command(args),
         Command::Eval(args) => eval_command(args),
+        Command::Denoise(args) => denoise_command(args),
         Command::Bench(args) => bench_command(args),
     }
 }
@@ -201,6 +240,18 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     if let Some(v) = args.seed {
         config.training.seed = v;
     }
+    if let Some(v) = args.noise {
+        config.noise = v;
+    }
+    if let Some(v) = args.loss {
+        config.training.loss = v;
+    }
+    if let Some(v) = args.sparsity {
+        config.training.sparsity = v;
+    }
+    if let Some(v) = args.split_by {
+        config.data.split = v;
+    }
     config.validate()?;
     Ok(config)
 }
@@ -211,6 +262,7 @@ fn default_run_dir(preset: Preset) -> PathBuf {
     let name = match preset {
         Preset::Seed => "seed",
         Preset::Default => "default",
+        Preset::SeedDenoise => "seed-denoise",
     };
     PathBuf::from("runs").join(format!("{name}-{stamp}"))
 }
@@ -222,42 +274,48 @@ fn train_command(args: TrainArgs) -> Result<()> {
     bar.set_style(
         ProgressStyle::with_template("  step {pos}/{len} {bar:30} {elapsed}").expect("a valid template"),
     );
-    let on_step = |done: usize, total: usize| {
-        if done == 1 {
-            bar.reset();
-            bar.set_length(total as u64);
+    let on_event = |event: Event<'_>| match event {
+        Event::Step { done, total } => {
+            if done == 1 {
+                bar.reset();
+                bar.set_length(total as u64);
+            }
+            bar.set_position(done as u64);
         }
-        bar.set_position(done as u64);
+        Event::Epoch(stats) => bar.suspend(|| println!("{}", stats.line())),
+        Event::Note(note) => bar.suspend(|| eprintln!("note: {note}")),
     };
-    let on_epoch = |stats: &EpochStats| bar.suspend(|| println!("{}", stats.line()));
-    let summary = train(&config, &out, on_epoch, on_step)?;
+    let summary = train(&config, &out, on_event)?;
     bar.finish_and_clear();
     let q = &summary.quality;
     println!(
-        "Trained {} epochs ({} steps) in {:.1} s, {:.0} ms per step. {} {} images: MSE {:.5}, PSNR {:.2} dB.",
+        "Trained {} epochs ({} steps) in {:.1} s, {:.0} ms per step. {} {} images: {}.",
         summary.history.len(),
         summary.steps,
         summary.train_seconds,
         1000.0 * summary.train_seconds / summary.steps.max(1) as f64,
         if config.data.holdout > 0.0 { "Held-out" } else { "Training" },
         q.images,
-        q.mse,
-        q.psnr_db
+        describe(q)
     );
+    if let Some(noisy) = &summary.noisy_quality {
+        println!("Denoising: noisy inputs {}; denoised {}.", describe(noisy), describe(q));
+    }
     println!("Run directory: {}", summary.run_dir.display());
     Ok(())
 }
 
+fn describe(q: &Quality) -> String {
+    format!("MSE {:.5}, PSNR {:.2} dB, SSIM {:.4}", q.mse, q.psnr_db, q.ssim)
+}
+
 /// The model, its recipe and the chosen images, prepared as in training.
-fn load_inputs(input: &ModelInput) -> Result<(ae::model::Autoencoder, Images, &'static str)> {
-    if input.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
-    let (model, recipe): (_, DataRecipe) = checkpoint::load(&input.model)?;
+fn load_inputs(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str)> {
+    let (model, recipe) = load_model(input)?;
     let images = olivetti_for_model(input.data.as_deref(), model.config.input, recipe.resize)?;
     let choice =
         input.split.unwrap_or(if recipe.holdout > 0.0 { SplitChoice::Holdout } else { SplitChoice::All });
-    let split = Split::new(images.len(), recipe.holdout, recipe.seed);
+    let split = Split::olivetti(images.len(), recipe.holdout, recipe.seed, recipe.split);
     let (images, name) = match choice {
         SplitChoice::Holdout if split.holdout.is_empty() => {
             bail!("--split holdout: this model was trained without a held-out split")
@@ -266,7 +324,14 @@ fn load_inputs(input: &ModelInput) -> Result<(ae::model::Autoencoder, Images, &'
         SplitChoice::Train => (images.select(&split.train), "train"),
         SplitChoice::All => (images, "all"),
     };
-    Ok((model, images, name))
+    Ok((model, recipe, images, name))
+}
+
+fn load_model(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe)> {
+    if input.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    Ok(checkpoint::load(&input.model)?)
 }
 
 fn beside_model(model: &Path, name: &str) -> PathBuf {
@@ -285,7 +350,7 @@ fn npy_shape(images: &Images) -> Vec<usize> {
 }
 
 fn reconstruct_command(args: ReconstructArgs) -> Result<()> {
-    let (model, images, split) = load_inputs(&args.input)?;
+    let (model, _, images, split) = load_inputs(&args.input)?;
     let out =
         args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, &format!("reconstruct-{split}")));
     let run = RunDir::create(&out)?;
@@ -314,7 +379,7 @@ fn reconstruct_command(args: ReconstructArgs) -> Result<()> {
 }
 
 fn encode_command(args: EncodeArgs) -> Result<()> {
-    let (model, images, split) = load_inputs(&args.input)?;
+    let (model, _, images, split) = load_inputs(&args.input)?;
     let out =
         args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, &format!("codes-{split}.npy")));
     if out.exists() {
@@ -335,19 +400,84 @@ fn encode_command(args: EncodeArgs) -> Result<()> {
 }
 
 fn eval_command(args: EvalArgs) -> Result<()> {
-    let (model, images, split) = load_inputs(&args.input)?;
-    let predictions = predict(&model, &images, args.input.batch_size);
-    let q = quality(&images, &predictions.reconstructions);
+    let (model, recipe, images, split) = load_inputs(&args.input)?;
+    let batch = args.input.batch_size;
+    let q = quality(&images, &predict(&model, &images, batch).reconstructions);
+    let noise = args.noise.unwrap_or(recipe.noise);
+    // A denoiser sees the same seeded noise as its held-out evaluation during training.
+    let denoising = (!noise.is_none()).then(|| {
+        let noisy = corrupt(&images, noise, recipe.seed);
+        let denoised = predict(&model, &noisy, batch).reconstructions;
+        (quality(&images, &noisy), quality(&images, &denoised))
+    });
     if args.json {
         let mut value = serde_json::to_value(&q)?;
         value["split"] = split.into();
+        if let Some((noisy, denoised)) = &denoising {
+            value["noise"] = noise.to_string().into();
+            value["noisy"] = serde_json::to_value(noisy)?;
+            value["denoised"] = serde_json::to_value(denoised)?;
+        }
         println!("{value}");
     } else {
-        println!(
-            "{split}: {} images, MSE {:.6}, PSNR {:.2} dB, loss per sample {:.4}",
-            q.images, q.mse, q.psnr_db, q.loss_per_sample
+        println!("{split}: {} images, {}, loss per sample {:.4}", q.images, describe(&q), q.loss_per_sample);
+        if let Some((noisy, denoised)) = &denoising {
+            println!("with noise {noise}: noisy inputs {}; denoised {}", describe(noisy), describe(denoised));
+        }
+    }
+    Ok(())
+}
+
+fn denoise_command(args: DenoiseArgs) -> Result<()> {
+    let (model, recipe) = load_model(&args.input)?;
+    if recipe.noise.is_none() {
+        bail!(
+            "{} was trained without noise, so it is not a denoiser (train one with --noise)",
+            args.input.model.display()
         );
     }
+    let batch = args.input.batch_size;
+    if !args.images.is_empty() {
+        let noisy = images_for_model(&args.images, model.config.input, recipe.resize)?;
+        let out = args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, "denoised"));
+        let run = RunDir::create(&out)?;
+        let denoised = predict(&model, &noisy, batch).reconstructions;
+        for (i, path) in args.images.iter().enumerate() {
+            let stem =
+                path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| format!("{i}"));
+            save_images(run.path(), &format!("{stem}-"), &denoised.select(&[i]))?;
+        }
+        let shown: Vec<usize> = (0..noisy.len().min(args.columns.max(1))).collect();
+        save_grid(
+            &run.path().join("denoising.png"),
+            &[&noisy.select(&shown), &denoised.select(&shown)],
+            shown.len(),
+            64,
+        )?;
+        let out = run.finish()?;
+        println!("Denoised {} images into {}", noisy.len(), out.display());
+        return Ok(());
+    }
+    let (_, _, clean, split) = load_inputs(&args.input)?;
+    let out =
+        args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, &format!("denoise-{split}")));
+    let run = RunDir::create(&out)?;
+    let noisy = corrupt(&clean, recipe.noise, recipe.seed);
+    let denoised = predict(&model, &noisy, batch).reconstructions;
+    let shown: Vec<usize> = (0..clean.len().min(args.columns.max(1))).collect();
+    let rows = [clean.select(&shown), noisy.select(&shown), denoised.select(&shown)];
+    save_grid(&run.path().join("denoising.png"), &[&rows[0], &rows[1], &rows[2]], shown.len(), 64)?;
+    save_npy(&run.path().join("noisy.npy"), &npy_shape(&noisy), &noisy.data)?;
+    save_npy(&run.path().join("denoised.npy"), &npy_shape(&denoised), &denoised.data)?;
+    let out = run.finish()?;
+    println!(
+        "{} {split} images with noise {}: noisy {}; denoised {}. Grid in {}",
+        clean.len(),
+        recipe.noise,
+        describe(&quality(&clean, &noisy)),
+        describe(&quality(&clean, &denoised)),
+        out.display()
+    );
     Ok(())
 }
 

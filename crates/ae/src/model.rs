@@ -163,7 +163,8 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
         let big = Shape::new(shape.height * spec.stride, shape.width * spec.stride, spec.filters);
         let g = ConvGeometry::same(big, shape.channels, config.kernel, spec.stride, padding);
         debug_assert_eq!(g.small, shape);
-        let activation = if i == last { Activation::Sigmoid } else { Activation::Relu };
+        // The output sigmoid is applied by the model, fused with the loss (see `Activations`).
+        let activation = if i == last { Activation::Identity } else { Activation::Relu };
         layers.push(Layer {
             name: format!("decoder.convt{i}"),
             kind: LayerKind::ConvTranspose(g),
@@ -228,14 +229,28 @@ impl Autoencoder {
                 LayerKind::ConvTranspose(g) => conv_transpose_forward(&g, x, w, b, layer.activation, y, ws),
             }
         }
+        let logits = &acts.outputs[self.layers.len() - 1][..n * self.input_len()];
+        Activation::Sigmoid.apply_into(logits, &mut acts.reconstruction[..n * self.input_len()]);
     }
 
-    /// Back-propagates `grads.output_mut(..)` (∂L/∂reconstruction, set by the loss) through the
-    /// layers of the last [`forward`](Self::forward) on the same `input`.
-    pub fn backward(&self, input: &[f32], acts: &Activations, grads: &mut Gradients, ws: &mut Workspace) {
+    /// Back-propagates `grads.output_mut(..)` (∂L/∂logits of the output sigmoid, set by the loss)
+    /// through the layers of the last [`forward`](Self::forward) on the same `input`.
+    /// `code_l1` adds the gradient of an L1 penalty `code_l1 · Σ|code|` on the (positive) code.
+    pub fn backward(
+        &self,
+        input: &[f32],
+        acts: &Activations,
+        grads: &mut Gradients,
+        ws: &mut Workspace,
+        code_l1: f32,
+    ) {
         let n = acts.batch;
         assert_eq!(input.len(), n * self.input_len(), "backward on a different batch than forward");
         for (i, layer) in self.layers.iter().enumerate().rev() {
+            if i == self.code_layer && code_l1 != 0.0 {
+                // The sigmoid code is positive, so ∂|c|/∂c = 1.
+                grads.outputs[i][..n * self.config.code_length].iter_mut().for_each(|g| *g += code_l1);
+            }
             let x = if i == 0 { input } else { &acts.outputs[i - 1][..n * self.layers[i - 1].output_len()] };
             let y = &acts.outputs[i][..n * layer.output_len()];
             let (before, rest) = grads.outputs.split_at_mut(i);
@@ -266,22 +281,29 @@ impl Autoencoder {
 pub struct Activations {
     capacity: usize,
     batch: usize,
+    /// Each layer's output; the last one holds the logits of the output sigmoid.
     outputs: Vec<Vec<f32>>,
+    reconstruction: Vec<f32>,
 }
 
 impl Activations {
     pub fn new(model: &Autoencoder, capacity: usize) -> Self {
         assert!(capacity > 0, "buffers for an empty batch");
         let outputs = model.layers.iter().map(|l| vec![0.0; capacity * l.output_len()]).collect();
-        Self { capacity, batch: 0, outputs }
+        Self { capacity, batch: 0, outputs, reconstruction: vec![0.0; capacity * model.input_len()] }
     }
 
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
-    /// The reconstructions of the last forward pass.
+    /// The reconstructions of the last forward pass (after the output sigmoid).
     pub fn reconstruction(&self) -> &[f32] {
+        &self.reconstruction[..self.batch * (self.reconstruction.len() / self.capacity)]
+    }
+
+    /// The output sigmoid's inputs for the last forward pass.
+    pub fn logits(&self) -> &[f32] {
         let last = self.outputs.last().expect("a model has layers");
         &last[..self.batch * (last.len() / self.capacity)]
     }
@@ -308,7 +330,7 @@ impl Gradients {
         }
     }
 
-    /// Where the loss writes ∂L/∂reconstruction for a batch of `n`.
+    /// Where the loss writes ∂L/∂logits (of the output sigmoid) for a batch of `n`.
     pub fn output_mut(&mut self, n: usize) -> &mut [f32] {
         let len = n * self.image_len;
         &mut self.outputs.last_mut().expect("a model has layers")[..len]
@@ -422,8 +444,11 @@ mod tests {
         };
         loss(&model, &mut acts, &mut ws);
         let mut grads = Gradients::new(&model, n);
-        grads.output_mut(n).copy_from_slice(&weights);
-        model.backward(&input, &acts, &mut grads, &mut ws);
+        let recon = acts.reconstruction().to_vec();
+        for ((g, r), y) in grads.output_mut(n).iter_mut().zip(&weights).zip(&recon) {
+            *g = r * y * (1.0 - y); // through the output sigmoid
+        }
+        model.backward(&input, &acts, &mut grads, &mut ws, 0.0);
 
         let h = 1e-2f32;
         let mut checked = 0;

@@ -228,6 +228,8 @@ mod tests {
                 epoch: e,
                 loss_per_sample: 10.0 / e as f64,
                 code_mean: 0.5,
+                code_below_0_1: 0.0,
+                code_saturated: 0.0,
                 holdout_loss_per_sample: Some(12.0 / e as f64),
                 steps: 7,
                 seconds: 1.0,

@@ -1,10 +1,13 @@
-//! Training: the L2 loss, Adam, seeded shuffling and the tutorial's epoch bookkeeping.
+//! Training: the losses, Adam, seeded shuffling and noise, the tutorial's epoch bookkeeping, and
+//! the `train` job that leaves a run directory.
 
 use crate::checkpoint::{self, DataRecipe};
-use crate::config::{Batching, RunConfig, TrainingConfig};
+use crate::config::{Batching, Loss, RunConfig, TrainingConfig};
 use crate::data::{olivetti_for_model, Images, Split};
-use crate::inference::{predict, quality, Quality};
+use crate::evaluation::{quality, Quality};
+use crate::inference::predict;
 use crate::model::{Activations, Autoencoder, Gradients};
+use crate::noise::Noise;
 use crate::report::{save_grid, save_loss_curve, MetricsLog, RunDir};
 use ae_engine::{AdamConfig, AdamMoments, Workspace};
 use anyhow::{bail, Context};
@@ -18,10 +21,17 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochStats {
     pub epoch: usize,
-    /// Summed `0.5·Σ(x̂−x)²` divided as the batching mode says (the tutorial's figure).
+    /// Summed loss divided as the batching mode says (the tutorial's figure).
     pub loss_per_sample: f64,
     /// Mean of the sigmoid code over every trained sample and unit.
     pub code_mean: f64,
+    /// Fraction of code values below 0.1.
+    #[serde(default)]
+    pub code_below_0_1: f64,
+    /// Fraction of code values saturated (below 0.01 or above 0.99), where the sigmoid passes
+    /// almost no gradient back to the encoder.
+    #[serde(default)]
+    pub code_saturated: f64,
     /// Loss per held-out sample after the epoch, if there is a held-out split.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub holdout_loss_per_sample: Option<f64>,
@@ -43,38 +53,89 @@ impl EpochStats {
     }
 }
 
-/// `0.5·Σ(x̂−x)²` over a batch (TensorFlow's `l2_loss`); writes `∂L/∂x̂ = x̂ − x` into `grad`.
-pub fn l2_loss(reconstruction: &[f32], target: &[f32], grad: &mut [f32]) -> f64 {
+/// The batch's loss between `target` and the reconstruction `sigmoid(logits)`; writes
+/// ∂L/∂logits into `grad`.
+pub fn loss_and_grad(
+    loss: Loss,
+    logits: &[f32],
+    reconstruction: &[f32],
+    target: &[f32],
+    grad: &mut [f32],
+) -> f64 {
     let mut sum = 0.0f64;
-    for ((g, &y), &t) in grad.iter_mut().zip(reconstruction).zip(target) {
-        let d = y - t;
-        *g = d;
-        sum += (d as f64) * (d as f64);
+    for (((g, &z), &y), &t) in grad.iter_mut().zip(logits).zip(reconstruction).zip(target) {
+        match loss {
+            Loss::L2 => {
+                // 0.5·(y − t)², through the sigmoid: ∂/∂z = (y − t)·y·(1 − y).
+                let d = y - t;
+                *g = d * y * (1.0 - y);
+                sum += 0.5 * (d as f64) * (d as f64);
+            }
+            Loss::Bce => {
+                // −[t·log σ(z) + (1 − t)·log(1 − σ(z))] = max(z, 0) − t·z + log(1 + e^−|z|).
+                let z64 = z as f64;
+                sum += z64.max(0.0) - t as f64 * z64 + (-z64.abs()).exp().ln_1p();
+                *g = y - t;
+            }
+        }
     }
-    0.5 * sum
+    sum
+}
+
+/// Sums over a batch of codes: value, values below 0.1, saturated values.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CodeSums {
+    pub sum: f64,
+    pub below_0_1: usize,
+    pub saturated: usize,
+}
+
+impl CodeSums {
+    fn of(code: &[f32]) -> Self {
+        let mut s = Self::default();
+        for &c in code {
+            s.sum += c as f64;
+            s.below_0_1 += (c < 0.1) as usize;
+            s.saturated += !(0.01..=0.99).contains(&c) as usize;
+        }
+        s
+    }
+
+    fn add(&mut self, other: CodeSums) {
+        self.sum += other.sum;
+        self.below_0_1 += other.below_0_1;
+        self.saturated += other.saturated;
+    }
 }
 
 /// A model with its optimiser state and every buffer a step needs, allocated once.
 pub struct Trainer {
     pub model: Autoencoder,
     config: TrainingConfig,
+    noise: Noise,
     adam: AdamConfig,
     moments: Vec<AdamMoments>,
     step: u64,
     acts: Activations,
     grads: Gradients,
     ws: Workspace,
-    batch: Vec<f32>,
+    clean: Vec<f32>,
+    noisy: Vec<f32>,
     order: Vec<usize>,
-    rng: ChaCha8Rng,
+    shuffle_rng: ChaCha8Rng,
+    noise_rng: ChaCha8Rng,
+}
+
+/// Independent random streams from one seed.
+fn stream(seed: u64, id: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(id);
+    rng
 }
 
 impl Trainer {
-    pub fn new(model: Autoencoder, config: &TrainingConfig) -> Self {
+    pub fn new(model: Autoencoder, config: &TrainingConfig, noise: Noise) -> Self {
         let capacity = config.batch_size;
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        // Shuffles draw from their own stream, independent of the weight initialisation.
-        rng.set_stream(1);
         Self {
             adam: AdamConfig {
                 learning_rate: config.learning_rate,
@@ -87,9 +148,13 @@ impl Trainer {
             acts: Activations::new(&model, capacity),
             grads: Gradients::new(&model, capacity),
             ws: Workspace::for_current_pool(),
-            batch: Vec::with_capacity(capacity * model.input_len()),
+            clean: Vec::with_capacity(capacity * model.input_len()),
+            noisy: vec![0.0; capacity * model.input_len()],
             order: Vec::new(),
-            rng,
+            // Weights use stream 0 (in `Autoencoder::new`); shuffles and noise have their own.
+            shuffle_rng: stream(config.seed, 1),
+            noise_rng: stream(config.seed, 2),
+            noise,
             config: config.clone(),
             model,
         }
@@ -105,23 +170,31 @@ impl Trainer {
         self.step
     }
 
-    /// One Adam step on `input` as its own target; returns the batch's summed loss and code sum.
-    pub fn train_step(&mut self, input: &[f32]) -> (f64, f64) {
+    /// One Adam step from `input` towards `target`; returns the batch's summed loss and code sums.
+    pub fn train_step(&mut self, input: &[f32], target: &[f32]) -> (f64, CodeSums) {
         let n = input.len() / self.model.input_len();
         self.model.forward(input, &mut self.acts, &mut self.ws);
-        let loss = l2_loss(self.acts.reconstruction(), input, self.grads.output_mut(n));
-        let code_sum = self.acts.code(&self.model).iter().map(|&c| c as f64).sum();
-        self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws);
+        let loss = loss_and_grad(
+            self.config.loss,
+            self.acts.logits(),
+            self.acts.reconstruction(),
+            target,
+            self.grads.output_mut(n),
+        );
+        let code = CodeSums::of(self.acts.code(&self.model));
+        let l1 = self.config.sparsity as f32;
+        self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, l1);
         self.step += 1;
         for ((param, grad), moments) in
             self.model.params.iter_mut().zip(&self.grads.params).zip(&mut self.moments)
         {
             self.adam.update(self.step, param, grad, moments);
         }
-        (loss, code_sum)
+        (loss, code)
     }
 
-    /// One pass over `data` in a fresh seeded order. `on_step(done, total)` follows progress.
+    /// One pass over `data` in a fresh seeded order, with fresh noise on every batch.
+    /// `on_step(done, total)` follows progress.
     pub fn run_epoch(
         &mut self,
         epoch: usize,
@@ -134,48 +207,81 @@ impl Trainer {
             self.order = (0..n).collect();
         }
         // Like the tutorial's in-place `np.random.shuffle`, each epoch permutes the previous order.
-        self.order.shuffle(&mut self.rng);
+        self.order.shuffle(&mut self.shuffle_rng);
         let bs = self.config.batch_size;
         let starts: Vec<usize> = match self.config.batching {
             Batching::Tutorial => (0..n.saturating_sub(bs)).step_by(bs).collect(),
             Batching::All => (0..n).step_by(bs).collect(),
         };
-        let (mut loss, mut code_sum, mut trained) = (0.0, 0.0, 0);
+        let (mut loss, mut code, mut trained) = (0.0, CodeSums::default(), 0);
         for (i, &start) in starts.iter().enumerate() {
             let end = (start + bs).min(n);
-            let mut batch = std::mem::take(&mut self.batch);
-            batch.clear();
+            let mut clean = std::mem::take(&mut self.clean);
+            clean.clear();
             for &idx in &self.order[start..end] {
-                batch.extend_from_slice(data.image(idx));
+                clean.extend_from_slice(data.image(idx));
             }
-            let (l, c) = self.train_step(&batch);
-            self.batch = batch;
+            let (l, c) = if self.noise.is_none() {
+                self.train_step(&clean, &clean)
+            } else {
+                let mut noisy = std::mem::take(&mut self.noisy);
+                self.noise.apply(&clean, &mut noisy[..clean.len()], &mut self.noise_rng);
+                let result = self.train_step(&noisy[..clean.len()], &clean);
+                self.noisy = noisy;
+                result
+            };
+            self.clean = clean;
             loss += l;
-            code_sum += c;
+            code.add(c);
             trained += end - start;
             on_step(i + 1, starts.len());
         }
+        let values = (trained.max(1) * self.model.config.code_length) as f64;
         EpochStats {
             epoch,
             // The tutorial divides by every sample, trained or not.
             loss_per_sample: loss / n.max(1) as f64,
-            code_mean: code_sum / (trained.max(1) * self.model.config.code_length) as f64,
+            code_mean: code.sum / values,
+            code_below_0_1: code.below_0_1 as f64 / values,
+            code_saturated: code.saturated as f64 / values,
             holdout_loss_per_sample: None,
             steps: starts.len(),
             seconds: started.elapsed().as_secs_f64(),
         }
     }
 
-    /// Loss per sample on `data` without training.
+    /// Loss per sample on `data` without training. A denoiser sees the same seeded noise every
+    /// time, so the figure is comparable from epoch to epoch.
     pub fn evaluate(&mut self, data: &Images) -> f64 {
+        let noisy = corrupt(data, self.noise, self.config.seed);
         let mut loss = 0.0;
-        for chunk in data.data.chunks(self.config.batch_size * self.model.input_len()) {
-            self.model.forward(chunk, &mut self.acts, &mut self.ws);
-            let n = chunk.len() / self.model.input_len();
-            loss += l2_loss(self.acts.reconstruction(), chunk, self.grads.output_mut(n));
+        let len = self.config.batch_size * self.model.input_len();
+        for (input, target) in noisy.data.chunks(len).zip(data.data.chunks(len)) {
+            self.model.forward(input, &mut self.acts, &mut self.ws);
+            let n = input.len() / self.model.input_len();
+            let (logits, recon) = (self.acts.logits(), self.acts.reconstruction());
+            loss += loss_and_grad(self.config.loss, logits, recon, target, self.grads.output_mut(n));
         }
         loss / data.len().max(1) as f64
     }
+}
+
+/// `images` with `noise` drawn from a stream fixed by `seed`: the held-out inputs of a denoiser.
+pub fn corrupt(images: &Images, noise: Noise, seed: u64) -> Images {
+    let mut data = images.data.clone();
+    noise.apply(&images.data, &mut data, &mut stream(seed, 3));
+    Images::new(images.shape, data)
+}
+
+/// What the training job reports as it goes.
+pub enum Event<'a> {
+    Step {
+        done: usize,
+        total: usize,
+    },
+    Epoch(&'a EpochStats),
+    /// Something the user should know, e.g. that the code has saturated.
+    Note(String),
 }
 
 /// What a finished run produced.
@@ -184,30 +290,34 @@ pub struct TrainSummary {
     pub history: Vec<EpochStats>,
     pub steps: u64,
     pub train_seconds: f64,
-    /// Reconstruction quality on the held-out images (or the training images without a split).
+    /// Reconstruction quality on the held-out images (or the training images without a split),
+    /// from noisy inputs for a denoiser.
     pub quality: Quality,
+    /// For a denoiser: the noisy inputs' quality, to compare with `quality`.
+    pub noisy_quality: Option<Quality>,
 }
 
-/// How many originals/reconstructions the grid shows.
+/// How many images the grids show.
 const GRID_COLUMNS: usize = 10;
+/// Above this fraction of saturated code values the run says so.
+const SATURATION_NOTE: f64 = 0.95;
 
 /// The whole job: load the data, train, and leave a complete run directory at `out`
-/// (`config.toml`, `metrics.jsonl`, `model.safetensors`, `reconstructions.png`, `loss.png`).
-/// `on_epoch` sees each epoch's stats, `on_step(done, total)` each step within an epoch.
+/// (`config.toml`, `metrics.jsonl`, `model.safetensors`, `reconstructions.png`, `loss.png`, and
+/// for a denoiser `denoising.png`).
 pub fn train(
     config: &RunConfig,
     out: &Path,
-    mut on_epoch: impl FnMut(&EpochStats),
-    mut on_step: impl FnMut(usize, usize),
+    mut on_event: impl FnMut(Event<'_>),
 ) -> anyhow::Result<TrainSummary> {
     config.validate()?;
     let model = Autoencoder::new(&config.model, config.training.seed)?;
     let images = olivetti_for_model(config.data.path.as_deref(), config.model.input, config.data.resize)?;
-    let split = Split::new(images.len(), config.data.holdout, config.training.seed);
+    let split = Split::olivetti(images.len(), config.data.holdout, config.training.seed, config.data.split);
     let (train_set, holdout) = (images.select(&split.train), images.select(&split.holdout));
-    if train_set.len() < config.training.batch_size && config.training.batching == Batching::Tutorial {
+    if train_set.len() <= config.training.batch_size && config.training.batching == Batching::Tutorial {
         bail!(
-            "training.batch_size: {} is more than the {} training images; the tutorial's batching would train on none",
+            "training.batch_size: {} leaves the tutorial's batching no batch of the {} training images",
             config.training.batch_size,
             train_set.len()
         );
@@ -218,16 +328,18 @@ pub fn train(
         .with_context(|| format!("cannot write {}", run.path().join("config.toml").display()))?;
     let mut metrics = MetricsLog::create(&run.path().join("metrics.jsonl"))?;
 
-    let mut trainer = Trainer::new(model, &config.training);
+    let mut trainer = Trainer::new(model, &config.training, config.noise);
     let mut history = Vec::with_capacity(config.training.epochs);
+    let mut saturated = false;
     let started = std::time::Instant::now();
     for epoch in 1..=config.training.epochs {
-        let mut stats = trainer.run_epoch(epoch, &train_set, &mut on_step);
+        let mut stats =
+            trainer.run_epoch(epoch, &train_set, |done, total| on_event(Event::Step { done, total }));
         if !holdout.is_empty() {
             stats.holdout_loss_per_sample = Some(trainer.evaluate(&holdout));
         }
         metrics.append(&stats)?;
-        on_epoch(&stats);
+        on_event(Event::Epoch(&stats));
         if !stats.loss_per_sample.is_finite() {
             bail!(
                 "training diverged at epoch {epoch} (loss {}); the epochs so far are in {}",
@@ -235,24 +347,57 @@ pub fn train(
                 run.path().display()
             );
         }
+        if (stats.code_saturated >= SATURATION_NOTE) != saturated {
+            saturated = !saturated;
+            on_event(Event::Note(if saturated {
+                format!(
+                    "epoch {epoch}: {:.0} % of the code is saturated at 0 or 1, so the encoder gets almost no gradient \
+                     and the loss may stall; it often recovers (see README), or try another --seed",
+                    100.0 * stats.code_saturated
+                )
+            } else {
+                format!(
+                    "epoch {epoch}: the code is no longer saturated ({:.0} %)",
+                    100.0 * stats.code_saturated
+                )
+            }));
+        }
         history.push(stats);
     }
     let train_seconds = started.elapsed().as_secs_f64();
     let steps = trainer.steps();
     // Free the optimiser state and gradients before the reports allocate their own buffers.
     let model = &trainer.into_model();
-    let recipe =
-        DataRecipe { resize: config.data.resize, holdout: config.data.holdout, seed: config.training.seed };
+
+    let recipe = DataRecipe {
+        resize: config.data.resize,
+        holdout: config.data.holdout,
+        split: config.data.split,
+        seed: config.training.seed,
+        noise: config.noise,
+    };
     checkpoint::save(model, &recipe, &run.path().join("model.safetensors"))?;
     let shown = if holdout.is_empty() { &train_set } else { &holdout };
-    let predictions = predict(model, shown, config.training.batch_size);
     let first: Vec<usize> = (0..shown.len().min(GRID_COLUMNS)).collect();
-    let (originals, reconstructions) = (shown.select(&first), predictions.reconstructions.select(&first));
-    save_grid(&run.path().join("reconstructions.png"), &[&originals, &reconstructions], GRID_COLUMNS, 64)?;
+    let clean_predictions = predict(model, shown, config.training.batch_size);
+    save_grid(
+        &run.path().join("reconstructions.png"),
+        &[&shown.select(&first), &clean_predictions.reconstructions.select(&first)],
+        GRID_COLUMNS,
+        64,
+    )?;
+    let (quality, noisy_quality) = if config.noise.is_none() {
+        (quality(shown, &clean_predictions.reconstructions), None)
+    } else {
+        let noisy = corrupt(shown, config.noise, config.training.seed);
+        let denoised = predict(model, &noisy, config.training.batch_size).reconstructions;
+        let rows = [shown.select(&first), noisy.select(&first), denoised.select(&first)];
+        save_grid(&run.path().join("denoising.png"), &[&rows[0], &rows[1], &rows[2]], GRID_COLUMNS, 64)?;
+        (quality(shown, &denoised), Some(quality(shown, &noisy)))
+    };
     save_loss_curve(&run.path().join("loss.png"), &history)?;
-    let quality = quality(shown, &predictions.reconstructions);
     let run_dir = run.finish()?;
-    Ok(TrainSummary { run_dir, history, steps, train_seconds, quality })
+    Ok(TrainSummary { run_dir, history, steps, train_seconds, quality, noisy_quality })
 }
 
 #[cfg(test)]
@@ -276,11 +421,47 @@ mod tests {
         Images::new(Shape::new(8, 8, 1), data)
     }
 
+    fn sigmoid(z: f32) -> f32 {
+        1.0 / (1.0 + (-z).exp())
+    }
+
     #[test]
     fn l2_loss_matches_tensorflow_definition() {
+        let (z, t) = ([0.3f32, -1.2], [0.0f32, 0.9]);
+        let y = z.map(sigmoid);
         let mut g = [0.0; 2];
-        assert_eq!(l2_loss(&[1.0, 0.0], &[0.0, 2.0], &mut g), 2.5);
-        assert_eq!(g, [1.0, -2.0]);
+        let want = 0.5 * ((y[0] - t[0]).powi(2) + (y[1] - t[1]).powi(2)) as f64;
+        assert!((loss_and_grad(Loss::L2, &z, &y, &t, &mut g) - want).abs() < 1e-7);
+    }
+
+    #[test]
+    fn loss_gradients_match_finite_differences() {
+        let t = [0.0f32, 0.25, 0.9, 1.0, 0.5];
+        let z = [-3.0f32, -0.4, 0.2, 2.5, 9.0];
+        for loss in [Loss::L2, Loss::Bce] {
+            let y = z.map(sigmoid);
+            let mut g = [0.0; 5];
+            loss_and_grad(loss, &z, &y, &t, &mut g);
+            for i in 0..5 {
+                let at = |dz: f32| {
+                    let mut zz = z;
+                    zz[i] += dz;
+                    loss_and_grad(loss, &zz, &zz.map(sigmoid), &t, &mut [0.0; 5])
+                };
+                let numeric = (at(1e-3) - at(-1e-3)) / 2e-3;
+                assert!((numeric - g[i] as f64).abs() < 1e-3, "{loss:?}[{i}]: {} vs {numeric}", g[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn bce_is_stable_where_the_sigmoid_saturates() {
+        // σ(±60) rounds to exactly 0 or 1 in f32; the logit form still gives the right loss.
+        let (z, t) = ([60.0f32, -60.0], [0.0f32, 1.0]);
+        let mut g = [0.0; 2];
+        let loss = loss_and_grad(Loss::Bce, &z, &z.map(sigmoid), &t, &mut g);
+        assert!((loss - 120.0).abs() < 1e-9, "{loss}");
+        assert_eq!(g, [1.0, -1.0]);
     }
 
     #[test]
@@ -290,7 +471,8 @@ mod tests {
         training.learning_rate = 1e-2;
         let data = blobs(24);
         let run = || {
-            let mut trainer = Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &training);
+            let mut trainer =
+                Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &training, Noise::None);
             (1..=40).map(|e| trainer.run_epoch(e, &data, |_, _| {}).loss_per_sample).collect::<Vec<_>>()
         };
         let losses = run();
@@ -303,11 +485,11 @@ mod tests {
         let mut training = RunConfig::preset(Preset::Seed).training;
         training.batch_size = 8;
         let data = blobs(24);
-        let mut trainer = Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &training);
+        let mut trainer = Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &training, Noise::None);
         let stats = trainer.run_epoch(1, &data, |_, _| {});
         assert_eq!(stats.steps, 2);
         training.batching = Batching::All;
-        let mut trainer = Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &training);
+        let mut trainer = Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &training, Noise::None);
         assert_eq!(trainer.run_epoch(1, &data, |_, _| {}).steps, 3);
     }
 }

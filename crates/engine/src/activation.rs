@@ -28,6 +28,13 @@ impl Activation {
         }
     }
 
+    /// `out[i] = act(input[i])`, leaving `input` as it is.
+    pub fn apply_into(self, input: &[f32], out: &mut [f32]) {
+        for (o, &v) in out.iter_mut().zip(input) {
+            *o = self.eval(v);
+        }
+    }
+
     /// Turns `grad` (∂L/∂output) into ∂L/∂pre-activation in place, given the layer's output.
     pub fn backprop(self, output: &[f32], grad: &mut [f32]) {
         match self {

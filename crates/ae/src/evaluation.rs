@@ -1,0 +1,144 @@
+//! How close images are to their clean originals: MSE, PSNR and SSIM.
+
+use crate::data::Images;
+use serde::Serialize;
+
+/// Quality of a set of images against clean originals (values in [0, 1]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Quality {
+    pub images: usize,
+    /// Mean squared error per pixel.
+    pub mse: f64,
+    /// `10·log10(1 / mse)` in dB.
+    pub psnr_db: f64,
+    /// Mean SSIM over images (Wang et al. 2004).
+    pub ssim: f64,
+    /// `0.5·Σ(x̂−x)²` per image: the training loss's scale.
+    pub loss_per_sample: f64,
+}
+
+pub fn psnr_db(mse: f64) -> f64 {
+    if mse <= 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (1.0 / mse).log10()
+    }
+}
+
+pub fn quality(original: &Images, other: &Images) -> Quality {
+    assert_eq!((original.shape, original.len()), (other.shape, other.len()), "image sets differ");
+    let sum: f64 = original.data.iter().zip(&other.data).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
+    let mse = sum / original.data.len().max(1) as f64;
+    let ssim =
+        (0..original.len()).map(|i| ssim(original, other, i)).sum::<f64>() / original.len().max(1) as f64;
+    Quality {
+        images: original.len(),
+        mse,
+        psnr_db: psnr_db(mse),
+        ssim,
+        loss_per_sample: 0.5 * sum / original.len().max(1) as f64,
+    }
+}
+
+/// The normalised 1-D Gaussian of the SSIM window: 11 taps, σ = 1.5 (fewer taps for images
+/// smaller than 11 pixels).
+fn gaussian_window(size: usize) -> Vec<f64> {
+    let r = (size / 2) as f64;
+    let w: Vec<f64> = (0..size).map(|i| (-((i as f64 - r).powi(2)) / (2.0 * 1.5 * 1.5)).exp()).collect();
+    let total: f64 = w.iter().sum();
+    w.into_iter().map(|v| v / total).collect()
+}
+
+/// SSIM of image `i` of two sets, as Wang, Bovik, Sheikh and Simoncelli (2004): an 11×11
+/// Gaussian window with σ = 1.5, K1 = 0.01, K2 = 0.03, dynamic range 1, averaged over every
+/// window position inside the image ("valid") and over channels.
+pub fn ssim(a: &Images, b: &Images, i: usize) -> f64 {
+    let s = a.shape;
+    let size = 11.min(s.height).min(s.width);
+    let size = if size % 2 == 0 { size - 1 } else { size };
+    let w = gaussian_window(size);
+    let (oh, ow) = (s.height - size + 1, s.width - size + 1);
+    let (c1, c2) = (0.01f64.powi(2), 0.03f64.powi(2));
+    let (x, y) = (a.image(i), b.image(i));
+    let mut total = 0.0;
+    for c in 0..s.channels {
+        let px = |img: &[f32], r: usize, col: usize| img[(r * s.width + col) * s.channels + c] as f64;
+        // Separable filtering of x, y, x², y², xy: rows first, then columns.
+        let mut rows = vec![[0.0f64; 5]; s.height * ow];
+        for r in 0..s.height {
+            for col in 0..ow {
+                let mut acc = [0.0; 5];
+                for (k, wk) in w.iter().enumerate() {
+                    let (u, v) = (px(x, r, col + k), px(y, r, col + k));
+                    for (a, t) in acc.iter_mut().zip([u, v, u * u, v * v, u * v]) {
+                        *a += wk * t;
+                    }
+                }
+                rows[r * ow + col] = acc;
+            }
+        }
+        for r in 0..oh {
+            for col in 0..ow {
+                let mut m = [0.0; 5];
+                for (k, wk) in w.iter().enumerate() {
+                    for (a, t) in m.iter_mut().zip(rows[(r + k) * ow + col]) {
+                        *a += wk * t;
+                    }
+                }
+                let [mx, my, xx, yy, xy] = m;
+                let (vx, vy, cxy) = (xx - mx * mx, yy - my * my, xy - mx * my);
+                total +=
+                    ((2.0 * mx * my + c1) * (2.0 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
+            }
+        }
+    }
+    total / (oh * ow * s.channels) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ae_engine::Shape;
+
+    #[test]
+    fn psnr_of_known_errors() {
+        assert!((psnr_db(0.01) - 20.0).abs() < 1e-12);
+        assert!((psnr_db(0.001) - 30.0).abs() < 1e-12);
+        let a = Images::new(Shape::new(1, 2, 1), vec![0.0, 1.0]);
+        let b = Images::new(Shape::new(1, 2, 1), vec![0.1, 0.9]);
+        let q = quality(&a, &b);
+        assert!(
+            (q.mse - 0.01).abs() < 1e-7
+                && (q.psnr_db - 20.0).abs() < 1e-4
+                && (q.loss_per_sample - 0.01).abs() < 1e-7
+        );
+    }
+
+    /// Two 32×32 test images, built the same way in the script that produced the reference values.
+    fn pair() -> (Images, Images) {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for i in 0..32 {
+            for j in 0..32 {
+                let v = ((i * 7 + j * 3) % 17) as f64 / 16.0;
+                a.push(v as f32);
+                b.push((v + 0.1 * ((i * j) as f64).sin()).clamp(0.0, 1.0) as f32);
+            }
+        }
+        (Images::new(Shape::new(32, 32, 1), a), Images::new(Shape::new(32, 32, 1), b))
+    }
+
+    #[test]
+    fn ssim_matches_scikit_image() {
+        let (a, b) = pair();
+        assert!((ssim(&a, &a, 0) - 1.0).abs() < 1e-12);
+        // scikit-image 0.26: structural_similarity(a, b, data_range=1, gaussian_weights=True,
+        // sigma=1.5, use_sample_covariance=False) on these float32 images cast to float64.
+        let reference = 0.9773184603753293;
+        assert!((ssim(&a, &b, 0) - reference).abs() < 1e-6, "{} vs {reference}", ssim(&a, &b, 0));
+        // SSIM is symmetric and drops as the distortion grows.
+        assert!((ssim(&b, &a, 0) - reference).abs() < 1e-9);
+        let worse = Images::new(b.shape, b.data.iter().map(|v| 1.0 - v).collect());
+        assert!(ssim(&a, &worse, 0) < reference);
+    }
+}
