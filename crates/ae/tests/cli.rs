@@ -228,3 +228,76 @@ fn every_command_documents_its_options() {
         assert!(help.contains("--data") && help.contains("default"), "{command} --help:\n{help}");
     }
 }
+
+#[test]
+fn a_denoiser_beats_its_noisy_inputs_on_held_out_faces() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("denoiser");
+    let data = common::olivetti();
+    let data = data.to_str().unwrap();
+    let run_arg = run.to_str().unwrap();
+    let out = ae(&["train", "--data", data, "--noise", "gaussian:0.2", "--epochs", "4", "--out", run_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Denoising: noisy inputs"), "{}", stdout(&out));
+    assert!(run.join("denoising.png").is_file());
+
+    let out = ae(&["eval", run_arg, "--data", data, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!((report["split"].as_str(), report["images"].as_u64()), (Some("holdout"), Some(40)));
+    assert_eq!(report["noise"], "gaussian:0.2");
+    let noisy = report["noisy"]["psnr_db"].as_f64().unwrap();
+    let denoised = report["denoised"]["psnr_db"].as_f64().unwrap();
+    assert!(denoised > noisy + 1.0, "denoised {denoised} dB vs noisy {noisy} dB");
+    let ssim = report["noisy"]["ssim"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&ssim), "{ssim}");
+
+    // The held-out grid: clean / noisy / denoised.
+    let grid_dir = dir.path().join("grid");
+    let out = ae(&["denoise", run_arg, "--data", data, "--out", grid_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let grid = image::open(grid_dir.join("denoising.png")).unwrap();
+    assert_eq!(grid.height(), 3 * 66 + 2);
+    let noisy_faces: ndarray::Array3<f32> = ndarray_npy::read_npy(grid_dir.join("noisy.npy")).unwrap();
+    assert_eq!(noisy_faces.shape(), [40, 32, 32]);
+
+    // Image files: a 64×64 PNG is downscaled like the faces; a 50×50 one is refused by name.
+    let good = dir.path().join("face.png");
+    let face: Vec<u8> = (0..64 * 64).map(|i| ((i * 37) % 251) as u8).collect();
+    image::GrayImage::from_raw(64, 64, face).unwrap().save(&good).unwrap();
+    let files_out = dir.path().join("files");
+    let out = ae(&["denoise", run_arg, good.to_str().unwrap(), "--out", files_out.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let denoised = image::open(files_out.join("face-0000.png")).unwrap();
+    assert_eq!((denoised.width(), denoised.height()), (32, 32));
+    let odd = dir.path().join("odd.png");
+    image::GrayImage::new(50, 50).save(&odd).unwrap();
+    let out =
+        ae(&["denoise", run_arg, odd.to_str().unwrap(), "--out", dir.path().join("x").to_str().unwrap()]);
+    assert_one_line_error(&out, "odd.png is 50×50");
+
+    // Bad noise parameters are refused by value.
+    let out = ae(&[
+        "train",
+        "--data",
+        data,
+        "--noise",
+        "gaussian:-0.1",
+        "--out",
+        dir.path().join("y").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "clap rejects the value: {}", stderr(&out));
+    assert!(stderr(&out).contains("gaussian:-0.1"));
+}
+
+#[test]
+fn denoise_refuses_a_plain_autoencoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("plain");
+    let data = common::olivetti();
+    let out =
+        ae(&["train", "--data", data.to_str().unwrap(), "--epochs", "1", "--out", run.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ae(&["denoise", run.to_str().unwrap(), "--data", data.to_str().unwrap()]);
+    assert_one_line_error(&out, "not a denoiser");
+}
