@@ -4,9 +4,10 @@
 //! `[code_length, C·H·W]` over a C,H,W flatten (`nn.Linear` after `torch.flatten`), and
 //! `decoder.convtI.weight` is `[in, out, kh, kw]` (`nn.ConvTranspose2d`).
 
-use crate::config::{ModelConfig, Resize, SplitBy};
+use crate::config::{DataConfig, ModelConfig};
 use crate::model::{Autoencoder, LayerKind};
 use crate::noise::Noise;
+use ae_engine::Shape;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -17,10 +18,8 @@ const FORMAT: &str = "ae-autoencoder-v1";
 /// How the model's inputs were made from the dataset, so the same can be done at inference.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DataRecipe {
-    pub resize: Resize,
-    pub holdout: f64,
-    #[serde(default)]
-    pub split: SplitBy,
+    /// The data settings of the run (a dataset path given at inference time replaces `path`).
+    pub data: DataConfig,
     pub seed: u64,
     /// The noise the model was trained to remove (`none` for a plain autoencoder).
     #[serde(default)]
@@ -85,13 +84,28 @@ fn layouts(model: &Autoencoder) -> Vec<(Vec<usize>, Vec<usize>)> {
             LayerKind::ConvTranspose(g) => {
                 (vec![g.kernel, g.kernel, g.big.channels, g.small.channels], vec![3, 2, 0, 1])
             }
-            // Engine [H·W·C inputs (H, W, C order), out] → Linear [out, C, H, W] flattened.
+            // Engine [inputs, outputs], each in H, W, C order → Linear [outputs, inputs], each in C, H, W
+            // order (the order of PyTorch's flatten and reshape).
             LayerKind::Dense(d) => {
-                let prev = match model.layers[model.code_layer - 1].kind {
-                    LayerKind::Conv(g) => g.small,
-                    _ => unreachable!("the code follows a convolution"),
+                let i =
+                    model.layers.iter().position(|l| std::ptr::eq(l, layer)).expect("a layer of the model");
+                let input = match i.checked_sub(1).map(|p| model.layers[p].kind) {
+                    Some(LayerKind::Conv(g)) => g.small,
+                    _ => Shape::new(1, 1, d.inputs),
                 };
-                (vec![prev.height, prev.width, prev.channels, d.outputs], vec![3, 2, 0, 1])
+                let output = match model.layers.get(i + 1).map(|l| l.kind) {
+                    Some(LayerKind::ConvTranspose(g)) if i != model.code_layer => g.small,
+                    _ => Shape::new(1, 1, d.outputs),
+                };
+                let shape = vec![
+                    input.height,
+                    input.width,
+                    input.channels,
+                    output.height,
+                    output.width,
+                    output.channels,
+                ];
+                (shape, vec![5, 3, 4, 2, 0, 1])
             }
         })
         .collect()
@@ -204,13 +218,9 @@ mod tests {
     #[test]
     fn save_and_load_round_trip_with_torch_shapes() {
         let model = Autoencoder::new(&ModelConfig::tutorial(PaddingMode::TfSame), 5).unwrap();
-        let recipe = DataRecipe {
-            resize: Resize::Subsample,
-            holdout: 0.0,
-            split: SplitBy::Subjects,
-            seed: 5,
-            noise: Noise::Gaussian { sigma: 0.2 },
-        };
+        let mut data = crate::config::RunConfig::preset(crate::config::Preset::Seed).data;
+        data.split = crate::config::SplitBy::Subjects;
+        let recipe = DataRecipe { data, seed: 5, noise: Noise::Gaussian { sigma: 0.2 } };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.safetensors");
         save(&model, &recipe, &path).unwrap();

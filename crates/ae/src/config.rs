@@ -98,14 +98,63 @@ pub enum Loss {
     Bce,
 }
 
+/// The datasets `ae` can find or download by name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetName {
+    /// The 400 Olivetti faces, 64×64 grayscale (scikit-learn's copy).
+    #[default]
+    Olivetti,
+    /// MNIST's 60 000 training digits, 28×28 grayscale.
+    Mnist,
+    /// Fashion-MNIST's 60 000 training images, 28×28 grayscale.
+    FashionMnist,
+}
+
+/// What to do with an image file that cannot be decoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BadImages {
+    /// Stop with an error naming the file.
+    #[default]
+    Fail,
+    /// Leave it out, with a warning and a count.
+    Skip,
+}
+
+/// How the images are held in memory during training.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Storage {
+    /// 32-bit floats, ready to use.
+    #[default]
+    F32,
+    /// The 8 bits the files hold, converted batch by batch: a quarter of the memory (8-bit sources only).
+    U8,
+}
+
 /// Where the images come from and how they are prepared.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// `olivettifaces.mat`; when absent it is looked up in `$AE_OLIVETTI`, then the cache, then downloaded.
+    /// The dataset to find (environment variable, cache) or download when `path` is absent.
+    #[serde(default)]
+    pub dataset: DatasetName,
+    /// A dataset file or folder: `.mat` (Olivetti), an IDX file (`*-ubyte`, optionally `.gz`),
+    /// `.npy` (N×H×W or N×H×W×C, u8 or f32), or a folder of PNG/JPEG images (searched recursively).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// Height and width the model sees; images are resized to it (`None`: their own size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<[usize; 2]>,
     pub resize: Resize,
+    /// Channels of a folder's images: 1 (gray) or 3 (RGB) [default: from the first image].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<usize>,
+    #[serde(default)]
+    pub bad_images: BadImages,
+    #[serde(default)]
+    pub storage: Storage,
     /// Fraction of images held out of training (seeded), evaluated every epoch.
     pub holdout: f64,
     /// Hold out images or whole people.
@@ -133,6 +182,11 @@ pub struct ModelConfig {
     pub encoder: Vec<ConvSpec>,
     /// Units of the dense sigmoid code.
     pub code_length: usize,
+    /// Channels of the decoder's first feature map when a dense ReLU layer ("decoder.project")
+    /// maps the code to it. `None`: the code is reshaped as in the tutorial when its length is a
+    /// multiple of that map's pixels, and projected to one channel otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder_input_channels: Option<usize>,
     /// Transposed convolutions (ReLU) from the reshaped code up; a final sigmoid layer back to the
     /// input's channels is added after them.
     pub decoder: Vec<ConvSpec>,
@@ -148,6 +202,7 @@ impl ModelConfig {
             padding,
             encoder: vec![conv(16, 2), conv(32, 1), conv(64, 1), conv(128, 1)],
             code_length: 256,
+            decoder_input_channels: None,
             decoder: vec![conv(128, 2), conv(64, 1), conv(32, 1)],
         }
     }
@@ -193,8 +248,13 @@ impl RunConfig {
             preset,
             noise: if preset == Preset::SeedDenoise { Noise::Gaussian { sigma: 0.2 } } else { Noise::None },
             data: DataConfig {
+                dataset: DatasetName::Olivetti,
                 path: None,
+                size: Some([32, 32]),
                 resize: if seed { Resize::Subsample } else { Resize::Area },
+                channels: None,
+                bad_images: BadImages::Fail,
+                storage: Storage::F32,
                 holdout: if seed { 0.0 } else { 0.1 },
                 split: SplitBy::Images,
             },
@@ -256,6 +316,16 @@ impl RunConfig {
             return Err(ConfigError::new("training.sparsity", format!("must be ≥ 0, got {}", t.sparsity)));
         }
         crate::noise::check("noise", self.noise)?;
+        if let Some(size) = self.data.size {
+            if size.contains(&0) {
+                return Err(ConfigError::new("data.size", format!("{size:?} is not an image size")));
+            }
+        }
+        if let Some(c) = self.data.channels {
+            if c != 1 && c != 3 {
+                return Err(ConfigError::new("data.channels", format!("must be 1 or 3, got {c}")));
+            }
+        }
         if !(0.0..1.0).contains(&self.data.holdout) {
             return Err(ConfigError::new(
                 "data.holdout",

@@ -1,6 +1,6 @@
 //! Datasets: the Olivetti faces, image batches in NHWC order, resizing and the held-out split.
 
-use crate::config::{Resize, SplitBy};
+use crate::config::{DataConfig, DatasetName, Resize, SplitBy, Storage};
 use crate::mat::{self, MatClass, MatError};
 use ae_engine::Shape;
 use rand::seq::SliceRandom;
@@ -185,34 +185,198 @@ impl Split {
     }
 }
 
-/// The Olivetti faces prepared for a model with input `[height, width, channels]`: located
-/// (see [`crate::download::locate`]), loaded, and downscaled with `resize`.
-pub fn olivetti_for_model(
-    explicit: Option<&Path>,
-    input: [usize; 3],
-    resize: Resize,
-) -> anyhow::Result<Images> {
-    let path = crate::download::locate(&crate::download::Source::olivetti(), explicit)?;
-    let faces = load_olivetti(&path)?;
-    let [height, width, channels] = input;
-    if channels != 1 {
-        anyhow::bail!(
-            "model.input: the Olivetti faces are grayscale, but the model expects {channels} channels"
-        );
-    }
-    faces.downscale(height, width, resize).map_err(|e| anyhow::anyhow!("model.input: {e}"))
+/// A dataset in memory: 32-bit floats, or the 8-bit samples of an 8-bit source converted batch
+/// by batch (a quarter of the memory).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pixels {
+    Floats(Images),
+    Bytes { shape: Shape, data: Vec<u8> },
 }
 
-/// Reads one PNG/JPEG file as a single image with `channels` channels (1: luma, 3: RGB), values in [0, 1].
-pub fn read_image(path: &Path, channels: usize) -> anyhow::Result<Images> {
-    let img = image::open(path).map_err(|e| anyhow::anyhow!("cannot read image {}: {e}", path.display()))?;
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let data: Vec<f32> = match channels {
-        1 => img.to_luma8().into_raw().into_iter().map(|v| v as f32 / 255.0).collect(),
-        3 => img.to_rgb8().into_raw().into_iter().map(|v| v as f32 / 255.0).collect(),
-        c => anyhow::bail!("{}: {c} channels are not supported (1 or 3)", path.display()),
+impl Pixels {
+    pub fn shape(&self) -> Shape {
+        match self {
+            Pixels::Floats(images) => images.shape,
+            Pixels::Bytes { shape, .. } => *shape,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Pixels::Floats(images) => images.len(),
+            Pixels::Bytes { shape, data } => data.len() / shape.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends image `i`, as floats in [0, 1], to `out`.
+    pub fn push_image(&self, i: usize, out: &mut Vec<f32>) {
+        match self {
+            Pixels::Floats(images) => out.extend_from_slice(images.image(i)),
+            Pixels::Bytes { shape, data } => {
+                out.extend(data[i * shape.len()..][..shape.len()].iter().map(|&v| v as f32 / 255.0))
+            }
+        }
+    }
+
+    /// The images at `indices`, in that order, in the same storage.
+    pub fn select(&self, indices: &[usize]) -> Pixels {
+        match self {
+            Pixels::Floats(images) => Pixels::Floats(images.select(indices)),
+            Pixels::Bytes { shape, data } => Pixels::Bytes {
+                shape: *shape,
+                data: indices
+                    .iter()
+                    .flat_map(|&i| &data[i * shape.len()..][..shape.len()])
+                    .copied()
+                    .collect(),
+            },
+        }
+    }
+
+    /// All images as floats.
+    pub fn to_images(&self) -> Images {
+        match self {
+            Pixels::Floats(images) => images.clone(),
+            Pixels::Bytes { shape, data } => {
+                Images::new(*shape, data.iter().map(|&v| v as f32 / 255.0).collect())
+            }
+        }
+    }
+}
+
+/// The kinds of dataset file `ae` reads, told apart by their path.
+enum Format {
+    Mat,
+    Idx,
+    Npy,
+    Folder,
+}
+
+fn format_of(path: &Path) -> anyhow::Result<Format> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    Ok(if path.is_dir() {
+        Format::Folder
+    } else if name.ends_with(".mat") {
+        Format::Mat
+    } else if name.ends_with(".npy") {
+        Format::Npy
+    } else if name.contains("ubyte") || name.contains(".idx") {
+        Format::Idx
+    } else if !path.exists() {
+        anyhow::bail!("{} does not exist", path.display())
+    } else {
+        anyhow::bail!(
+            "cannot tell the format of {}: expected a .mat file, an IDX file (*-ubyte[.gz]), a .npy file or a folder of images",
+            path.display()
+        )
+    })
+}
+
+fn load_idx(path: &Path) -> anyhow::Result<Pixels> {
+    let bytes = std::fs::read(path).map_err(|cause| DataError::Io { path: path.into(), cause })?;
+    let idx = crate::idx::parse(&bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not a usable IDX image file: {e}", path.display()))?;
+    if idx.count == 0 {
+        anyhow::bail!("{} holds no images", path.display());
+    }
+    Ok(Pixels::Bytes { shape: Shape::new(idx.rows, idx.cols, 1), data: idx.pixels })
+}
+
+/// An `.npy` array of N×H×W or N×H×W×C (C = 1 or 3), u8 (0–255) or f32 (0–1).
+fn load_npy(path: &Path) -> anyhow::Result<Pixels> {
+    use ndarray_npy::ReadNpyExt;
+    let open = || std::fs::File::open(path).map_err(|cause| DataError::Io { path: path.into(), cause });
+    let bad = |what: String| {
+        anyhow::anyhow!("{}: {what}; expected u8 or f32 of shape N×H×W or N×H×W×C (C 1 or 3)", path.display())
     };
-    Ok(Images::new(Shape::new(h, w, channels), data))
+    let shape_of = |dims: &[usize]| -> anyhow::Result<Shape> {
+        match *dims {
+            [n, h, w] if n > 0 && h > 0 && w > 0 => Ok(Shape::new(h, w, 1)),
+            [n, h, w, c] if n > 0 && h > 0 && w > 0 && (c == 1 || c == 3) => Ok(Shape::new(h, w, c)),
+            _ => Err(bad(format!("shape {dims:?} is not a stack of images"))),
+        }
+    };
+    match ndarray::ArrayD::<u8>::read_npy(open()?) {
+        Ok(array) => {
+            let shape = shape_of(array.shape())?;
+            return Ok(Pixels::Bytes { shape, data: array.as_standard_layout().iter().copied().collect() });
+        }
+        Err(ndarray_npy::ReadNpyError::WrongDescriptor(_)) => {}
+        Err(e) => return Err(bad(e.to_string())),
+    }
+    let array = ndarray::ArrayD::<f32>::read_npy(open()?).map_err(|e| bad(e.to_string()))?;
+    let shape = shape_of(array.shape())?;
+    let data: Vec<f32> = array.as_standard_layout().iter().copied().collect();
+    if let Some(v) = data.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+        return Err(bad(format!("value {v} is outside [0, 1]")));
+    }
+    Ok(Pixels::Floats(Images::new(shape, data)))
+}
+
+fn load_named(name: DatasetName) -> anyhow::Result<Pixels> {
+    let path = crate::download::locate(&crate::download::Source::named(name), None)?;
+    match name {
+        DatasetName::Olivetti => Ok(Pixels::Floats(load_olivetti(&path)?)),
+        DatasetName::Mnist | DatasetName::FashionMnist => load_idx(&path),
+    }
+}
+
+/// Loads the dataset a config names (or `path_override`), resized to `data.size` and in the
+/// storage it asks for.
+pub fn load_dataset(data: &DataConfig, path_override: Option<&Path>) -> anyhow::Result<Pixels> {
+    let filter = match data.resize {
+        Resize::Subsample => image::imageops::FilterType::Nearest,
+        Resize::Area => image::imageops::FilterType::Triangle,
+    };
+    let pixels = match path_override.or(data.path.as_deref()) {
+        None => load_named(data.dataset)?,
+        Some(path) => match format_of(path)? {
+            Format::Mat => {
+                let path = crate::download::locate(&crate::download::Source::olivetti(), Some(path))?;
+                Pixels::Floats(load_olivetti(&path)?)
+            }
+            Format::Idx => load_idx(path)?,
+            Format::Npy => load_npy(path)?,
+            Format::Folder => crate::folder::load(path, data.channels, data.size, filter, data.bad_images)?,
+        },
+    };
+    let shape = pixels.shape();
+    if let Some(c) = data.channels {
+        if c != shape.channels {
+            anyhow::bail!("data.channels: the images have {} channel(s), not {c}", shape.channels);
+        }
+    }
+    let pixels = match data.size {
+        Some([h, w]) if (h, w) != (shape.height, shape.width) => Pixels::Floats(
+            pixels.to_images().downscale(h, w, data.resize).map_err(|e| anyhow::anyhow!("data.size: {e}"))?,
+        ),
+        _ => pixels,
+    };
+    Ok(match (data.storage, pixels) {
+        (Storage::F32, bytes @ Pixels::Bytes { .. }) => Pixels::Floats(bytes.to_images()),
+        (_, pixels) => pixels,
+    })
+}
+
+/// Whether a config's data are the Olivetti faces.
+pub fn is_olivetti(data: &DataConfig) -> bool {
+    data.path.as_deref().map_or(data.dataset == DatasetName::Olivetti, |p| {
+        p.extension().is_some_and(|e| e.eq_ignore_ascii_case("mat"))
+    })
+}
+
+/// The held-out split a config asks for; people can only be held out of the Olivetti faces.
+pub fn split_for(data: &DataConfig, n: usize, seed: u64) -> anyhow::Result<Split> {
+    match data.split {
+        SplitBy::Subjects if !is_olivetti(data) => {
+            anyhow::bail!("data.split: holding out subjects works only for the Olivetti faces")
+        }
+        by => Ok(Split::olivetti(n, data.holdout, seed, by)),
+    }
 }
 
 /// Image files prepared for a model with input `[height, width, channels]`: each must be that
@@ -221,7 +385,7 @@ pub fn images_for_model(paths: &[PathBuf], input: [usize; 3], resize: Resize) ->
     let [height, width, channels] = input;
     let mut data = Vec::with_capacity(paths.len() * height * width * channels);
     for path in paths {
-        let img = read_image(path, channels)?;
+        let img = crate::folder::read_image(path, channels)?;
         let scaled = img.downscale(height, width, resize).map_err(|_| {
             anyhow::anyhow!(
                 "{} is {}×{}; this model takes {height}×{width} images or a whole multiple of that size",

@@ -6,11 +6,27 @@ use sha2::{Digest, Sha256};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
+/// A digest that vouches for a downloaded file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Checksum {
+    Sha256(String),
+    /// The digest the MNIST files are published with.
+    Md5(String),
+}
+
+impl Checksum {
+    fn expected(&self) -> &str {
+        match self {
+            Checksum::Sha256(h) | Checksum::Md5(h) => h,
+        }
+    }
+}
+
 /// A downloadable file and the checksum that vouches for it.
 #[derive(Clone, Debug)]
 pub struct Source {
     pub url: String,
-    pub sha256: String,
+    pub checksum: Checksum,
     pub file_name: String,
     /// Environment variable that may point at a local copy.
     pub env_var: &'static str,
@@ -21,9 +37,41 @@ impl Source {
     pub fn olivetti() -> Self {
         Self {
             url: "https://ndownloader.figshare.com/files/5976027".into(),
-            sha256: "b612fb967f2dc77c9c62d3e1266e0c73d5fca46a4b8906c18e454d41af987794".into(),
+            checksum: Checksum::Sha256(
+                "b612fb967f2dc77c9c62d3e1266e0c73d5fca46a4b8906c18e454d41af987794".into(),
+            ),
             file_name: "olivettifaces.mat".into(),
             env_var: "AE_OLIVETTI",
+        }
+    }
+
+    /// MNIST's 60 000 training images (PyTorch's mirror of the original files).
+    pub fn mnist() -> Self {
+        Self {
+            url: "https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz".into(),
+            checksum: Checksum::Md5("f68b3c2dcbeaaa9fbdd348bbdeb94873".into()),
+            file_name: "mnist-train-images-idx3-ubyte.gz".into(),
+            env_var: "AE_MNIST",
+        }
+    }
+
+    /// Fashion-MNIST's 60 000 training images.
+    pub fn fashion_mnist() -> Self {
+        Self {
+            url: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-images-idx3-ubyte.gz"
+                .into(),
+            checksum: Checksum::Md5("8d4fb7e6c68d591d4c3dfef9ec88bf0d".into()),
+            file_name: "fashion-mnist-train-images-idx3-ubyte.gz".into(),
+            env_var: "AE_FASHION_MNIST",
+        }
+    }
+
+    pub fn named(name: crate::config::DatasetName) -> Self {
+        use crate::config::DatasetName;
+        match name {
+            DatasetName::Olivetti => Self::olivetti(),
+            DatasetName::Mnist => Self::mnist(),
+            DatasetName::FashionMnist => Self::fashion_mnist(),
         }
     }
 }
@@ -34,7 +82,7 @@ pub enum DownloadError {
     Missing { path: PathBuf, origin: String },
     #[error("could not download {url}: {reason}. Pass a local copy with --data PATH or set {env_var}=PATH")]
     Fetch { url: String, reason: String, env_var: &'static str },
-    #[error("download of {url} has sha256 {got}, expected {expected}; nothing was kept. Pass a local copy with --data PATH or set {env_var}=PATH")]
+    #[error("download of {url} has checksum {got}, expected {expected}; nothing was kept. Pass a local copy with --data PATH or set {env_var}=PATH")]
     Checksum { url: String, got: String, expected: String, env_var: &'static str },
     #[error("cannot write the dataset cache {path}: {cause}")]
     Cache { path: PathBuf, cause: std::io::Error },
@@ -118,25 +166,31 @@ pub fn download(source: &Source, dest: &Path) -> Result<(), DownloadError> {
 
     // Removed on any early return; renamed into place only after the checksum matched.
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(cache_err)?;
-    let mut hasher = Sha256::new();
+    let (mut sha, mut md5) = (Sha256::new(), md5::Md5::new());
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = body.read(&mut buf).map_err(|e| fetch_err(e.to_string()))?;
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
+        match source.checksum {
+            Checksum::Sha256(_) => sha.update(&buf[..n]),
+            Checksum::Md5(_) => md5.update(&buf[..n]),
+        }
         tmp.write_all(&buf[..n]).map_err(cache_err)?;
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
     tmp.as_file().sync_all().map_err(cache_err)?;
-    let got = format!("{:x}", hasher.finalize());
-    if !got.eq_ignore_ascii_case(&source.sha256) {
+    let got = match source.checksum {
+        Checksum::Sha256(_) => format!("{:x}", sha.finalize()),
+        Checksum::Md5(_) => format!("{:x}", md5.finalize()),
+    };
+    if !got.eq_ignore_ascii_case(source.checksum.expected()) {
         return Err(DownloadError::Checksum {
             url: source.url.clone(),
             got,
-            expected: source.sha256.clone(),
+            expected: source.checksum.expected().to_string(),
             env_var: source.env_var,
         });
     }

@@ -9,6 +9,8 @@ pub mod config;
 pub mod data;
 pub mod download;
 pub mod evaluation;
+pub mod folder;
+pub mod idx;
 pub mod inference;
 pub mod mat;
 pub mod model;

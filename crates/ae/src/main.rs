@@ -2,8 +2,8 @@
 //! library function and prints; every failure is one line on stderr and exit code 1.
 
 use ae::checkpoint::{self, DataRecipe};
-use ae::config::{Loss, Preset, RunConfig, SplitBy};
-use ae::data::{images_for_model, olivetti_for_model, Images, Split};
+use ae::config::{BadImages, DatasetName, Loss, Preset, RunConfig, SplitBy, Storage};
+use ae::data::{images_for_model, is_olivetti, load_dataset, split_for, Images};
 use ae::evaluation::{quality, Quality};
 use ae::inference::predict;
 use ae::noise::Noise;
@@ -52,10 +52,21 @@ struct TrainArgs {
     /// A TOML run configuration (e.g. a run's config.toml) used instead of --preset; the flags below override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The Olivetti faces file olivettifaces.mat [default: $AE_OLIVETTI, else the cache ($AE_CACHE_DIR or the
-    /// user cache dir), else downloaded into the cache].
+    /// The images: olivetti, mnist or fashion-mnist (found in $AE_OLIVETTI / $AE_MNIST /
+    /// $AE_FASHION_MNIST, else the cache ($AE_CACHE_DIR or the user cache dir), else downloaded),
+    /// or a path: olivettifaces.mat, an IDX file (*-ubyte, .gz or raw), a .npy array (N×H×W[×C],
+    /// u8 or f32) or a folder of PNG/JPEG images [default: olivetti].
     #[arg(long)]
-    data: Option<PathBuf>,
+    data: Option<String>,
+    /// Resize the images to H W [default: 32 32 for the Olivetti faces, else the images' own size].
+    #[arg(long, num_args = 2, value_names = ["H", "W"])]
+    size: Option<Vec<usize>>,
+    /// Keep the images as 8-bit (u8, a quarter of the memory; 8-bit sources) or 32-bit floats [default: f32].
+    #[arg(long, value_enum)]
+    storage: Option<Storage>,
+    /// An image in a folder that cannot be decoded: fail, or skip it with a warning [default: fail].
+    #[arg(long, value_enum)]
+    bad_images: Option<BadImages>,
     /// Run directory to create; must not exist [default: runs/<preset>-<UTC time>].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -68,7 +79,8 @@ struct TrainArgs {
     /// Adam learning rate [default: 0.001].
     #[arg(long)]
     learning_rate: Option<f64>,
-    /// Units in the sigmoid code; a multiple of 256 for the 32×32 model [default: 256].
+    /// Units in the sigmoid code [default: 256]. A length that does not reshape to the decoder's first
+    /// feature map (16×16 for 32×32 images) gets a dense projection to it.
     #[arg(long)]
     code_length: Option<usize>,
     /// Fraction of images held out of training and evaluated every epoch [default: 0.1; 0 with --preset seed].
@@ -108,7 +120,7 @@ enum SplitChoice {
 struct ModelInput {
     /// A model file (model.safetensors) or a run directory holding one.
     model: PathBuf,
-    /// The Olivetti faces file [default: as for `ae train`].
+    /// The dataset file or folder [default: the one the model was trained on].
     #[arg(long)]
     data: Option<PathBuf>,
     /// Which images to use [default: holdout when the model has a held-out split, else all].
@@ -219,8 +231,28 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
         Some(path) => RunConfig::from_toml_file(path)?,
         None => RunConfig::preset(args.preset),
     };
-    if args.data.is_some() {
-        config.data.path = args.data.clone();
+    if let Some(data) = &args.data {
+        let named = DatasetName::from_str(data, true).ok().filter(|_| !Path::new(data).exists());
+        match named {
+            Some(name) => {
+                config.data.dataset = name;
+                config.data.path = None;
+            }
+            None => config.data.path = Some(PathBuf::from(data)),
+        }
+        // The presets' 32×32 is the tutorial's size for the faces; other data keep their own size.
+        if !is_olivetti(&config.data) && args.size.is_none() {
+            config.data.size = None;
+        }
+    }
+    if let Some(size) = &args.size {
+        config.data.size = Some([size[0], size[1]]);
+    }
+    if let Some(v) = args.storage {
+        config.data.storage = v;
+    }
+    if let Some(v) = args.bad_images {
+        config.data.bad_images = v;
     }
     if let Some(v) = args.epochs {
         config.training.epochs = v;
@@ -312,17 +344,27 @@ fn describe(q: &Quality) -> String {
 /// The model, its recipe and the chosen images, prepared as in training.
 fn load_inputs(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str)> {
     let (model, recipe) = load_model(input)?;
-    let images = olivetti_for_model(input.data.as_deref(), model.config.input, recipe.resize)?;
+    let mut data = recipe.data.clone();
+    if let Some(path) = &input.data {
+        data.path = Some(path.clone());
+    }
+    let pixels = load_dataset(&data, None)?;
+    let s = pixels.shape();
+    if [s.height, s.width, s.channels] != model.config.input {
+        let [h, w, c] = model.config.input;
+        bail!("the data are {}×{}×{} images but the model takes {h}×{w}×{c}", s.height, s.width, s.channels);
+    }
     let choice =
-        input.split.unwrap_or(if recipe.holdout > 0.0 { SplitChoice::Holdout } else { SplitChoice::All });
-    let split = Split::olivetti(images.len(), recipe.holdout, recipe.seed, recipe.split);
+        input.split.unwrap_or(if data.holdout > 0.0 { SplitChoice::Holdout } else { SplitChoice::All });
+    let split = split_for(&data, pixels.len(), recipe.seed)?;
+    let images = pixels;
     let (images, name) = match choice {
         SplitChoice::Holdout if split.holdout.is_empty() => {
             bail!("--split holdout: this model was trained without a held-out split")
         }
-        SplitChoice::Holdout => (images.select(&split.holdout), "holdout"),
-        SplitChoice::Train => (images.select(&split.train), "train"),
-        SplitChoice::All => (images, "all"),
+        SplitChoice::Holdout => (images.select(&split.holdout).to_images(), "holdout"),
+        SplitChoice::Train => (images.select(&split.train).to_images(), "train"),
+        SplitChoice::All => (images.to_images(), "all"),
     };
     Ok((model, recipe, images, name))
 }
@@ -438,7 +480,7 @@ fn denoise_command(args: DenoiseArgs) -> Result<()> {
     }
     let batch = args.input.batch_size;
     if !args.images.is_empty() {
-        let noisy = images_for_model(&args.images, model.config.input, recipe.resize)?;
+        let noisy = images_for_model(&args.images, model.config.input, recipe.data.resize)?;
         let out = args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, "denoised"));
         let run = RunDir::create(&out)?;
         let denoised = predict(&model, &noisy, batch).reconstructions;

@@ -145,17 +145,26 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
         ));
     }
     let (h0, w0) = (height / upscale, width / upscale);
-    if !config.code_length.is_multiple_of(h0 * w0) {
-        return Err(model_err(
-            "code_length",
-            format!(
-                "{} cannot be reshaped to C×{h0}×{w0} for the decoder: use a multiple of {}",
-                config.code_length,
-                h0 * w0
-            ),
-        ));
-    }
-    let mut shape = Shape::new(h0, w0, config.code_length / (h0 * w0));
+    let mut shape = match config.decoder_input_channels {
+        // The tutorial reshapes the code itself into the decoder's first feature map.
+        None if config.code_length.is_multiple_of(h0 * w0) => {
+            Shape::new(h0, w0, config.code_length / (h0 * w0))
+        }
+        // Otherwise a dense ReLU layer maps the code to a C×h0×w0 feature map.
+        channels => {
+            let start = Shape::new(h0, w0, channels.unwrap_or(1));
+            if start.channels == 0 {
+                return Err(model_err("decoder_input_channels", "must be at least 1".into()));
+            }
+            let project = DenseShape { inputs: config.code_length, outputs: start.len() };
+            layers.push(Layer {
+                name: "decoder.project".into(),
+                kind: LayerKind::Dense(project),
+                activation: Activation::Relu,
+            });
+            start
+        }
+    };
     let last = config.decoder.len();
     let outputs =
         config.decoder.iter().copied().chain([crate::config::ConvSpec { filters: channels, stride: 1 }]);
@@ -388,12 +397,36 @@ mod tests {
     }
 
     #[test]
-    fn shape_mismatches_are_named() {
+    fn codes_that_do_not_reshape_get_a_projection() {
         let mut config = ModelConfig::tutorial(PaddingMode::TfSame);
         config.code_length = 300;
-        let err = Autoencoder::new(&config, 0).unwrap_err();
-        assert_eq!(err.key, "model.code_length");
-        assert!(err.problem.contains("multiple of 256"), "{err}");
+        let model = Autoencoder::new(&config, 0).unwrap();
+        let project = &model.layers[model.code_layer + 1];
+        assert_eq!(project.name, "decoder.project");
+        assert_eq!(project.kind, LayerKind::Dense(DenseShape { inputs: 300, outputs: 256 }));
+        config.code_length = 256;
+        config.decoder_input_channels = Some(4);
+        let model = Autoencoder::new(&config, 0).unwrap();
+        assert_eq!(model.layers[model.code_layer + 1].output_len(), 4 * 256);
+    }
+
+    #[test]
+    fn mnist_and_larger_inputs_build() {
+        for input in [[28, 28, 1], [32, 32, 3], [64, 64, 1]] {
+            let mut config = ModelConfig::tutorial(PaddingMode::Symmetric);
+            config.input = input;
+            config.code_length = 32;
+            let model = Autoencoder::new(&config, 0).unwrap();
+            assert_eq!(
+                model.layers.last().unwrap().output_len(),
+                input.iter().product::<usize>(),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn shape_mismatches_are_named() {
         let mut config = ModelConfig::tutorial(PaddingMode::TfSame);
         config.decoder[1].stride = 3;
         assert_eq!(Autoencoder::new(&config, 0).unwrap_err().key, "model.decoder");

@@ -3,7 +3,7 @@
 
 use crate::checkpoint::{self, DataRecipe};
 use crate::config::{Batching, Loss, RunConfig, TrainingConfig};
-use crate::data::{olivetti_for_model, Images, Split};
+use crate::data::{load_dataset, split_for, Images, Pixels};
 use crate::evaluation::{quality, Quality};
 use crate::inference::predict;
 use crate::model::{Activations, Autoencoder, Gradients};
@@ -198,7 +198,7 @@ impl Trainer {
     pub fn run_epoch(
         &mut self,
         epoch: usize,
-        data: &Images,
+        data: &Pixels,
         mut on_step: impl FnMut(usize, usize),
     ) -> EpochStats {
         let started = std::time::Instant::now();
@@ -219,7 +219,7 @@ impl Trainer {
             let mut clean = std::mem::take(&mut self.clean);
             clean.clear();
             for &idx in &self.order[start..end] {
-                clean.extend_from_slice(data.image(idx));
+                data.push_image(idx, &mut clean);
             }
             let (l, c) = if self.noise.is_none() {
                 self.train_step(&clean, &clean)
@@ -311,10 +311,16 @@ pub fn train(
     mut on_event: impl FnMut(Event<'_>),
 ) -> anyhow::Result<TrainSummary> {
     config.validate()?;
+    let pixels = load_dataset(&config.data, None)?;
+    // The model's input is the data's shape (after `data.size`).
+    let mut config = config.clone();
+    let shape = pixels.shape();
+    config.model.input = [shape.height, shape.width, shape.channels];
+    let config = &config;
     let model = Autoencoder::new(&config.model, config.training.seed)?;
-    let images = olivetti_for_model(config.data.path.as_deref(), config.model.input, config.data.resize)?;
-    let split = Split::olivetti(images.len(), config.data.holdout, config.training.seed, config.data.split);
-    let (train_set, holdout) = (images.select(&split.train), images.select(&split.holdout));
+    let split = split_for(&config.data, pixels.len(), config.training.seed)?;
+    let (train_set, holdout) = (pixels.select(&split.train), pixels.select(&split.holdout).to_images());
+    drop(pixels);
     if train_set.len() <= config.training.batch_size && config.training.batching == Batching::Tutorial {
         bail!(
             "training.batch_size: {} leaves the tutorial's batching no batch of the {} training images",
@@ -369,15 +375,11 @@ pub fn train(
     // Free the optimiser state and gradients before the reports allocate their own buffers.
     let model = &trainer.into_model();
 
-    let recipe = DataRecipe {
-        resize: config.data.resize,
-        holdout: config.data.holdout,
-        split: config.data.split,
-        seed: config.training.seed,
-        noise: config.noise,
-    };
+    let recipe = DataRecipe { data: config.data.clone(), seed: config.training.seed, noise: config.noise };
     checkpoint::save(model, &recipe, &run.path().join("model.safetensors"))?;
-    let shown = if holdout.is_empty() { &train_set } else { &holdout };
+    // Quality is measured on the held-out images, or without them on (up to) the first thousand.
+    let first_train = || train_set.select(&(0..train_set.len().min(1000)).collect::<Vec<_>>()).to_images();
+    let shown = &if holdout.is_empty() { first_train() } else { holdout };
     let first: Vec<usize> = (0..shown.len().min(GRID_COLUMNS)).collect();
     let clean_predictions = predict(model, shown, config.training.batch_size);
     save_grid(
@@ -415,10 +417,10 @@ mod tests {
         config
     }
 
-    fn blobs(n: usize) -> Images {
+    fn blobs(n: usize) -> Pixels {
         let data =
             (0..n * 64).map(|i| (((i % 64) as f32 * 0.37 + (i / 64) as f32).sin() + 1.0) / 2.0).collect();
-        Images::new(Shape::new(8, 8, 1), data)
+        Pixels::Floats(Images::new(Shape::new(8, 8, 1), data))
     }
 
     fn sigmoid(z: f32) -> f32 {
@@ -533,6 +535,7 @@ mod tests {
             &training,
             Noise::Gaussian { sigma: 0.3 },
         );
+        let data = data.to_images();
         assert_eq!(trainer.evaluate(&data), trainer.evaluate(&data));
     }
 }

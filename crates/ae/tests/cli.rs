@@ -195,7 +195,7 @@ fn bad_input_is_one_line_and_leaves_no_run_directory() {
     assert_one_line_error(&out, "not a MATLAB v5 .mat file");
     assert!(run_dir_absent(&out_dir));
 
-    let out = ae(&["train", "--data", data, "--code-length", "300", "--out", out_arg]);
+    let out = ae(&["train", "--data", data, "--code-length", "0", "--out", out_arg]);
     assert_one_line_error(&out, "model.code_length");
     assert!(run_dir_absent(&out_dir));
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use ae::download::{download, locate_in, DownloadError, Source};
+use ae::download::{download, locate_in, Checksum, DownloadError, Source};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -26,7 +26,12 @@ fn serve(body: Vec<u8>, requests: usize) -> String {
 }
 
 fn source(url: String, sha256: String) -> Source {
-    Source { url, sha256, file_name: "olivettifaces.mat".into(), env_var: "AE_TEST_UNUSED" }
+    Source {
+        url,
+        checksum: Checksum::Sha256(sha256),
+        file_name: "olivettifaces.mat".into(),
+        env_var: "AE_TEST_UNUSED",
+    }
 }
 
 #[test]
@@ -78,4 +83,19 @@ fn explicit_paths_and_the_environment_come_first() {
     assert_eq!(locate_in(&src, None, Some(shared.clone()), None).unwrap(), shared);
     let err = locate_in(&src, Some(std::path::Path::new("/no/such/faces.mat")), None, None).unwrap_err();
     assert!(err.to_string().contains("/no/such/faces.mat") && err.to_string().contains("--data"));
+}
+
+#[test]
+fn mnist_downloads_are_checked_by_md5() {
+    use md5::Digest as _;
+    let body = std::fs::read(common::datasets().join("mnist/t10k-images-idx3-ubyte.gz")).unwrap();
+    let md5 = format!("{:x}", md5::Md5::digest(&body));
+    let cache = tempfile::tempdir().unwrap();
+    let src = Source { url: serve(body.clone(), 1), checksum: Checksum::Md5(md5), ..Source::mnist() };
+    let path = locate_in(&src, None, None, Some(cache.path().to_path_buf())).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), body);
+    // The canonical MD5 is that of the 60 000-image training file, so the test set fails it.
+    let src = Source { url: serve(body, 1), ..Source::mnist() };
+    let err = download(&src, &cache.path().join("other.gz")).unwrap_err();
+    assert!(matches!(err, DownloadError::Checksum { .. }) && err.to_string().contains("AE_MNIST"), "{err}");
 }

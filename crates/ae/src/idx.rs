@@ -1,0 +1,122 @@
+//! Reader for IDX image files (the MNIST format), raw or gzip-compressed, with every length checked.
+
+use std::io::Read;
+
+/// Why a buffer is not a usable IDX image file.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum IdxError {
+    #[error("not an IDX file (magic number {0:#010x}; images are 0x00000803)")]
+    Magic(u32),
+    #[error("an IDX file of {0} dimension(s) holds labels, not images (expected 3: count, rows, columns)")]
+    NotImages(u8),
+    #[error("IDX element type {0:#04x} is not supported (expected 0x08, unsigned bytes)")]
+    ElementType(u8),
+    #[error("truncated: the header promises {expected} bytes of pixels but {found} follow")]
+    Truncated { expected: usize, found: usize },
+    #[error("{found} bytes follow the pixels the header promises ({expected}); the file is corrupt")]
+    TrailingBytes { expected: usize, found: usize },
+    #[error("gzip stream: {0}")]
+    Gzip(String),
+    #[error("an image of {rows}×{cols} pixels is empty or implausibly large")]
+    Size { rows: usize, cols: usize },
+}
+
+/// `count` grayscale images of `rows × cols` bytes, row-major.
+#[derive(Debug, PartialEq)]
+pub struct IdxImages {
+    pub count: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub pixels: Vec<u8>,
+}
+
+/// The largest decompressed file accepted (a 60 000-image MNIST file is 47 MB).
+const MAX_BYTES: u64 = 1 << 32;
+
+/// Parses an IDX image file; gzip-compressed input (magic 1f 8b) is inflated first.
+pub fn parse(bytes: &[u8]) -> Result<IdxImages, IdxError> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .take(MAX_BYTES)
+            .read_to_end(&mut raw)
+            .map_err(|e| IdxError::Gzip(e.to_string()))?;
+        return parse(&raw);
+    }
+    if bytes.len() < 4 {
+        return Err(IdxError::Truncated { expected: 4, found: bytes.len() });
+    }
+    let magic = u32::from_be_bytes(bytes[..4].try_into().unwrap());
+    if magic >> 16 != 0 {
+        return Err(IdxError::Magic(magic));
+    }
+    let (kind, dims) = (bytes[2], bytes[3]);
+    if kind != 0x08 {
+        return Err(IdxError::ElementType(kind));
+    }
+    if dims != 3 {
+        return Err(IdxError::NotImages(dims));
+    }
+    let header = 4 + 4 * dims as usize;
+    if bytes.len() < header {
+        return Err(IdxError::Truncated { expected: header, found: bytes.len() });
+    }
+    let dim = |i: usize| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize;
+    let (count, rows, cols) = (dim(0), dim(1), dim(2));
+    if rows == 0 || cols == 0 || rows > 1 << 14 || cols > 1 << 14 {
+        return Err(IdxError::Size { rows, cols });
+    }
+    let body = &bytes[header..];
+    let expected = count.checked_mul(rows * cols).ok_or(IdxError::Size { rows, cols })?;
+    if body.len() < expected {
+        return Err(IdxError::Truncated { expected, found: body.len() });
+    }
+    if body.len() > expected {
+        return Err(IdxError::TrailingBytes { expected, found: body.len() - expected });
+    }
+    Ok(IdxImages { count, rows, cols, pixels: body.to_vec() })
+}
+
+/// An IDX image file's bytes, for tests and fixtures.
+pub fn encode(count: usize, rows: usize, cols: usize, pixels: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 0x08, 3];
+    for d in [count, rows, cols] {
+        out.extend((d as u32).to_be_bytes());
+    }
+    out.extend_from_slice(pixels);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn reads_raw_and_gzip() {
+        let raw = encode(2, 2, 3, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        let parsed = parse(&raw).unwrap();
+        assert_eq!((parsed.count, parsed.rows, parsed.cols, parsed.pixels[11]), (2, 2, 3, 11));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&raw).unwrap();
+        assert_eq!(parse(&gz.finish().unwrap()).unwrap(), parsed);
+    }
+
+    #[test]
+    fn bad_headers_and_lengths_are_named() {
+        let raw = encode(2, 2, 3, &[0; 12]);
+        assert_eq!(parse(&raw[..raw.len() - 1]), Err(IdxError::Truncated { expected: 12, found: 11 }));
+        let mut long = raw.clone();
+        long.push(0);
+        assert_eq!(parse(&long), Err(IdxError::TrailingBytes { expected: 12, found: 1 }));
+        assert_eq!(parse(b"\x89PNG\r\n\x1a\n"), Err(IdxError::Magic(0x89504e47)));
+        let labels = [0, 0, 8, 1, 0, 0, 0, 2, 7, 3];
+        assert_eq!(parse(&labels), Err(IdxError::NotImages(1)));
+        let mut floats = raw.clone();
+        floats[2] = 0x0d;
+        assert_eq!(parse(&floats), Err(IdxError::ElementType(0x0d)));
+        for len in 0..raw.len() {
+            assert!(parse(&raw[..len]).is_err());
+        }
+    }
+}
