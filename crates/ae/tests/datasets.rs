@@ -1,0 +1,228 @@
+//! Data sources other than the Olivetti file: MNIST IDX, image folders (gray or RGB), `.npy`
+//! arrays, and the errors each gives on bad input.
+
+mod common;
+
+use ae::config::{BadImages, DataConfig, Preset, RunConfig, Storage};
+use ae::data::{load_dataset, Pixels};
+use std::path::Path;
+use std::process::Command;
+
+fn data_config(path: &Path) -> DataConfig {
+    let mut data = RunConfig::preset(Preset::Default).data;
+    data.path = Some(path.to_path_buf());
+    data.size = None;
+    data
+}
+
+fn ae(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ae"))
+        .args(args)
+        .env("AE_CACHE_DIR", "/nonexistent-ae-cache")
+        .output()
+        .unwrap()
+}
+
+/// A folder of `n` RGB PNGs of `side`×`side`: smooth colour gradients that differ per image.
+fn rgb_folder(dir: &Path, n: usize, side: u32) {
+    std::fs::create_dir_all(dir.join("nested")).unwrap();
+    for i in 0..n {
+        let img = image::RgbImage::from_fn(side, side, |x, y| {
+            let t = i as u32 * 7;
+            image::Rgb([
+                ((x * 8 + t) % 256) as u8,
+                ((y * 8 + 2 * t) % 256) as u8,
+                (((x + y) * 4 + t) % 256) as u8,
+            ])
+        });
+        let sub = if i % 2 == 0 { dir.to_path_buf() } else { dir.join("nested") };
+        img.save(sub.join(format!("img{i:03}.png"))).unwrap();
+    }
+}
+
+#[test]
+fn mnist_idx_loads_as_bytes_or_floats() {
+    let path = common::datasets().join("mnist/t10k-images-idx3-ubyte.gz");
+    let mut data = data_config(&path);
+    data.storage = Storage::U8;
+    let bytes = load_dataset(&data, None).unwrap();
+    assert!(matches!(bytes, Pixels::Bytes { .. }));
+    assert_eq!(
+        (bytes.len(), bytes.shape().height, bytes.shape().width, bytes.shape().channels),
+        (10_000, 28, 28, 1)
+    );
+    data.storage = Storage::F32;
+    let floats = load_dataset(&data, None).unwrap();
+    assert_eq!(floats.to_images(), bytes.to_images());
+    let images = floats.to_images();
+    assert!(images.data.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(images.data.iter().any(|&v| v == 1.0), "MNIST strokes reach 255");
+}
+
+#[test]
+fn mnist_trains_with_a_short_code_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("mnist");
+    let path = common::datasets().join("mnist/t10k-images-idx3-ubyte.gz");
+    let out = ae(&[
+        "train",
+        "--data",
+        path.to_str().unwrap(),
+        "--code-length",
+        "32",
+        "--epochs",
+        "1",
+        "--storage",
+        "u8",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config = RunConfig::from_toml_file(&run.join("config.toml")).unwrap();
+    assert_eq!((config.model.input, config.model.code_length), ([28, 28, 1], 32));
+    let out = ae(&["eval", run.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["images"], 1000);
+    // One epoch already beats predicting mid-grey everywhere (MNIST is mostly black).
+    assert!(report["psnr_db"].as_f64().unwrap() > 10.0, "{report}");
+}
+
+#[test]
+fn a_folder_of_rgb_pngs_trains_at_its_own_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    rgb_folder(&images, 60, 32);
+    let loaded = load_dataset(&data_config(&images), None).unwrap();
+    assert_eq!((loaded.len(), loaded.shape().channels, loaded.shape().height), (60, 3, 32));
+    let run = dir.path().join("run");
+    let out = ae(&[
+        "train",
+        "--data",
+        images.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "20",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(RunConfig::from_toml_file(&run.join("config.toml")).unwrap().model.input, [32, 32, 3]);
+    let grid = image::open(run.join("reconstructions.png")).unwrap().to_rgb8();
+    assert!(grid.pixels().any(|p| p[0] != p[1]), "the grid shows colour");
+    // Resizing the same folder to 16×16 on load.
+    let mut data = data_config(&images);
+    data.size = Some([16, 16]);
+    assert_eq!(load_dataset(&data, None).unwrap().shape().width, 16);
+}
+
+#[test]
+fn faces_train_at_64_by_64_without_resizing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("faces64");
+    let out = ae(&[
+        "train",
+        "--data",
+        common::olivetti().to_str().unwrap(),
+        "--size",
+        "64",
+        "64",
+        "--epochs",
+        "1",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(RunConfig::from_toml_file(&run.join("config.toml")).unwrap().model.input, [64, 64, 1]);
+}
+
+#[test]
+fn npy_arrays_of_bytes_and_floats() {
+    use ndarray_npy::WriteNpyExt;
+    let dir = tempfile::tempdir().unwrap();
+    let u8_path = dir.path().join("rgb.npy");
+    let array =
+        ndarray::Array4::<u8>::from_shape_fn((5, 8, 8, 3), |(n, y, x, c)| (n * 40 + y * 3 + x * 2 + c) as u8);
+    array.write_npy(std::fs::File::create(&u8_path).unwrap()).unwrap();
+    let loaded = load_dataset(&data_config(&u8_path), None).unwrap().to_images();
+    assert_eq!((loaded.len(), loaded.shape.channels), (5, 3));
+    assert_eq!(loaded.image(1)[3 * 8 * 3 + 2 * 3 + 1], (40 + 9 + 4 + 1) as f32 / 255.0);
+
+    let f32_path = dir.path().join("gray.npy");
+    ndarray::Array3::<f32>::from_elem((4, 6, 6), 0.25)
+        .write_npy(std::fs::File::create(&f32_path).unwrap())
+        .unwrap();
+    let loaded = load_dataset(&data_config(&f32_path), None).unwrap().to_images();
+    assert_eq!((loaded.len(), loaded.shape.channels, loaded.data[0]), (4, 1, 0.25));
+
+    let cases: [(&str, Box<dyn Fn(&Path)>, &str); 3] = [
+        (
+            "i16.npy",
+            Box::new(|p| {
+                ndarray::Array3::<i16>::zeros((2, 4, 4)).write_npy(std::fs::File::create(p).unwrap()).unwrap()
+            }),
+            "expected u8 or f32",
+        ),
+        (
+            "flat.npy",
+            Box::new(|p| {
+                ndarray::Array2::<u8>::zeros((2, 16)).write_npy(std::fs::File::create(p).unwrap()).unwrap()
+            }),
+            "not a stack of images",
+        ),
+        (
+            "big.npy",
+            Box::new(|p| {
+                ndarray::Array3::<f32>::from_elem((1, 2, 2), 3.0)
+                    .write_npy(std::fs::File::create(p).unwrap())
+                    .unwrap()
+            }),
+            "outside [0, 1]",
+        ),
+    ];
+    for (name, write, expect) in cases {
+        let path = dir.path().join(name);
+        write(&path);
+        let err = format!("{:#}", load_dataset(&data_config(&path), None).unwrap_err());
+        assert!(err.contains(name) && err.contains(expect), "{name}: {err}");
+    }
+}
+
+#[test]
+fn bad_folders_and_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let err = format!("{:#}", load_dataset(&data_config(&empty), None).unwrap_err());
+    assert!(err.contains("holds no PNG or JPEG images"), "{err}");
+
+    let mixed = dir.path().join("mixed");
+    rgb_folder(&mixed, 3, 16);
+    image::RgbImage::new(20, 16).save(mixed.join("wide.png")).unwrap();
+    let err = format!("{:#}", load_dataset(&data_config(&mixed), None).unwrap_err());
+    assert!(err.contains("wide.png is 20×16") && err.contains("--size"), "{err}");
+
+    let broken = dir.path().join("broken");
+    rgb_folder(&broken, 4, 16);
+    std::fs::write(broken.join("zz-corrupt.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let err = format!("{:#}", load_dataset(&data_config(&broken), None).unwrap_err());
+    assert!(err.contains("zz-corrupt.png") && err.contains("skip"), "{err}");
+    let mut skip = data_config(&broken);
+    skip.bad_images = BadImages::Skip;
+    assert_eq!(load_dataset(&skip, None).unwrap().len(), 4);
+
+    let idx = dir.path().join("bad-images-idx3-ubyte");
+    std::fs::write(&idx, [0u8, 0, 8, 1, 0, 0, 0, 1, 5]).unwrap();
+    let err = format!("{:#}", load_dataset(&data_config(&idx), None).unwrap_err());
+    assert!(err.contains("bad-images-idx3-ubyte") && err.contains("labels, not images"), "{err}");
+    let truncated = dir.path().join("short-idx3-ubyte");
+    std::fs::write(&truncated, ae::idx::encode(2, 4, 4, &[0; 20])).unwrap();
+    let err = format!("{:#}", load_dataset(&data_config(&truncated), None).unwrap_err());
+    assert!(err.contains("truncated"), "{err}");
+
+    let unknown = dir.path().join("faces.csv");
+    std::fs::write(&unknown, "1,2,3").unwrap();
+    let err = format!("{:#}", load_dataset(&data_config(&unknown), None).unwrap_err());
+    assert!(err.contains("cannot tell the format"), "{err}");
+}
