@@ -56,7 +56,7 @@ fn mnist_idx_loads_as_bytes_or_floats() {
     assert_eq!(floats.to_images(), bytes.to_images());
     let images = floats.to_images();
     assert!(images.data.iter().all(|v| (0.0..=1.0).contains(v)));
-    assert!(images.data.iter().any(|&v| v == 1.0), "MNIST strokes reach 255");
+    assert!(images.data.contains(&1.0), "MNIST strokes reach 255");
 }
 
 #[test]
@@ -156,7 +156,8 @@ fn npy_arrays_of_bytes_and_floats() {
     let loaded = load_dataset(&data_config(&f32_path), None).unwrap().to_images();
     assert_eq!((loaded.len(), loaded.shape.channels, loaded.data[0]), (4, 1, 0.25));
 
-    let cases: [(&str, Box<dyn Fn(&Path)>, &str); 3] = [
+    type Writer = Box<dyn Fn(&Path)>;
+    let cases: [(&str, Writer, &str); 3] = [
         (
             "i16.npy",
             Box::new(|p| {
