@@ -288,31 +288,35 @@ fn load_idx(path: &Path) -> anyhow::Result<Pixels> {
 
 /// An `.npy` array of N×H×W or N×H×W×C (C = 1 or 3), u8 (0–255) or f32 (0–1).
 fn load_npy(path: &Path) -> anyhow::Result<Pixels> {
+    let bytes = std::fs::read(path).map_err(|cause| DataError::Io { path: path.into(), cause })?;
+    parse_npy(&bytes).map_err(|e| {
+        anyhow::anyhow!("{}: {e}; expected u8 or f32 of shape N×H×W or N×H×W×C (C 1 or 3)", path.display())
+    })
+}
+
+/// The bytes of an `.npy` file as images; see [`load_npy`].
+pub fn parse_npy(bytes: &[u8]) -> Result<Pixels, String> {
     use ndarray_npy::ReadNpyExt;
-    let open = || std::fs::File::open(path).map_err(|cause| DataError::Io { path: path.into(), cause });
-    let bad = |what: String| {
-        anyhow::anyhow!("{}: {what}; expected u8 or f32 of shape N×H×W or N×H×W×C (C 1 or 3)", path.display())
-    };
-    let shape_of = |dims: &[usize]| -> anyhow::Result<Shape> {
+    let shape_of = |dims: &[usize]| -> Result<Shape, String> {
         match *dims {
             [n, h, w] if n > 0 && h > 0 && w > 0 => Ok(Shape::new(h, w, 1)),
             [n, h, w, c] if n > 0 && h > 0 && w > 0 && (c == 1 || c == 3) => Ok(Shape::new(h, w, c)),
-            _ => Err(bad(format!("shape {dims:?} is not a stack of images"))),
+            _ => Err(format!("shape {dims:?} is not a stack of images")),
         }
     };
-    match ndarray::ArrayD::<u8>::read_npy(open()?) {
+    match ndarray::ArrayD::<u8>::read_npy(bytes) {
         Ok(array) => {
             let shape = shape_of(array.shape())?;
             return Ok(Pixels::Bytes { shape, data: array.as_standard_layout().iter().copied().collect() });
         }
         Err(ndarray_npy::ReadNpyError::WrongDescriptor(_)) => {}
-        Err(e) => return Err(bad(e.to_string())),
+        Err(e) => return Err(e.to_string()),
     }
-    let array = ndarray::ArrayD::<f32>::read_npy(open()?).map_err(|e| bad(e.to_string()))?;
+    let array = ndarray::ArrayD::<f32>::read_npy(bytes).map_err(|e| e.to_string())?;
     let shape = shape_of(array.shape())?;
     let data: Vec<f32> = array.as_standard_layout().iter().copied().collect();
     if let Some(v) = data.iter().find(|v| !(0.0..=1.0).contains(*v)) {
-        return Err(bad(format!("value {v} is outside [0, 1]")));
+        return Err(format!("value {v} is outside [0, 1]"));
     }
     Ok(Pixels::Floats(Images::new(shape, data)))
 }
