@@ -294,9 +294,49 @@ fn load_npy(path: &Path) -> anyhow::Result<Pixels> {
     })
 }
 
+/// Checks an `.npy` header against the bytes that follow it before any reader trusts its sizes
+/// (a corrupt header could otherwise ask for gigabytes). Returns nothing on success.
+fn check_npy_header(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 10 || !bytes.starts_with(b"\x93NUMPY") {
+        return Err("not an .npy file".into());
+    }
+    let (len, start): (usize, usize) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12),
+        v => return Err(format!("npy format version {v} is not supported")),
+    };
+    let header = bytes.get(start..start.saturating_add(len)).ok_or("truncated header")?;
+    let header = std::str::from_utf8(header).map_err(|_| "corrupt header")?;
+    let item = if header.contains("'descr': '|u1'") || header.contains("'descr': '<u1'") {
+        1
+    } else if header.contains("'descr': '<f4'") {
+        4
+    } else {
+        return Err("unsupported dtype".into());
+    };
+    let dims = header
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .ok_or("no shape in header")?;
+    let count = dims
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .try_fold(1usize, |acc, d| d.parse::<usize>().ok().and_then(|d| acc.checked_mul(d)))
+        .and_then(|n| n.checked_mul(item))
+        .ok_or("corrupt shape in header")?;
+    let body = bytes.len() - (start + len);
+    if body != count {
+        return Err(format!("the header promises {count} bytes of data but {body} follow"));
+    }
+    Ok(())
+}
+
 /// The bytes of an `.npy` file as images; see [`load_npy`].
 pub fn parse_npy(bytes: &[u8]) -> Result<Pixels, String> {
     use ndarray_npy::ReadNpyExt;
+    check_npy_header(bytes)?;
     let shape_of = |dims: &[usize]| -> Result<Shape, String> {
         match *dims {
             [n, h, w] if n > 0 && h > 0 && w > 0 => Ok(Shape::new(h, w, 1)),
@@ -434,6 +474,21 @@ mod tests {
         let people: std::collections::BTreeSet<usize> = s.holdout.iter().map(|i| i / 10).collect();
         assert_eq!(people.len(), 4);
         assert!(s.train.iter().all(|i| !people.contains(&(i / 10))));
+    }
+
+    #[test]
+    fn npy_headers_that_promise_more_than_the_file_holds_are_refused() {
+        // Found by the npy fuzz target: a v3 header claiming 4 GiB of header text.
+        let mut huge = b"\x93NUMPY\x03\x00\xff\xff\xff\xff".to_vec();
+        huge.extend(b"{'descr': '|u1'}");
+        assert_eq!(parse_npy(&huge).unwrap_err(), "truncated header");
+        // A valid header whose shape asks for far more data than follows.
+        let header = "{'descr': '|u1', 'fortran_order': False, 'shape': (100000, 1000, 1000), }";
+        let mut big = b"\x93NUMPY\x01\x00".to_vec();
+        big.extend((header.len() as u16).to_le_bytes());
+        big.extend(header.as_bytes());
+        big.extend([0u8; 16]);
+        assert!(parse_npy(&big).unwrap_err().contains("promises 100000000000 bytes"));
     }
 
     #[test]
