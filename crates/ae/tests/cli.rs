@@ -3,17 +3,9 @@
 
 mod common;
 
+use common::ae;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn ae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ae"))
-        .args(args)
-        .env("AE_CACHE_DIR", "/nonexistent-ae-cache")
-        .env_remove("AE_OLIVETTI")
-        .output()
-        .expect("the ae binary runs")
-}
+use std::process::Output;
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -5,22 +5,14 @@ mod common;
 
 use ae::config::{BadImages, DataConfig, Preset, RunConfig, Storage};
 use ae::data::{load_dataset, Pixels};
+use common::ae;
 use std::path::Path;
-use std::process::Command;
 
 fn data_config(path: &Path) -> DataConfig {
     let mut data = RunConfig::preset(Preset::Default).data;
     data.path = Some(path.to_path_buf());
     data.size = None;
     data
-}
-
-fn ae(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ae"))
-        .args(args)
-        .env("AE_CACHE_DIR", "/nonexistent-ae-cache")
-        .output()
-        .unwrap()
 }
 
 /// A folder of `n` RGB PNGs of `side`×`side`: smooth colour gradients that differ per image.

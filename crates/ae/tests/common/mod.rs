@@ -26,3 +26,13 @@ pub fn olivetti() -> PathBuf {
 pub fn peer_data() -> PathBuf {
     datasets().join("../peers/data")
 }
+
+/// Runs the `ae` binary with no dataset cache or environment to fall back on.
+pub fn ae(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ae"))
+        .args(args)
+        .env("AE_CACHE_DIR", "/nonexistent-ae-cache")
+        .env_remove("AE_OLIVETTI")
+        .output()
+        .expect("the ae binary runs")
+}
