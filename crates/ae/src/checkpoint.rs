@@ -75,7 +75,8 @@ fn layouts(model: &Autoencoder) -> Vec<(Vec<usize>, Vec<usize>)> {
     model
         .layers
         .iter()
-        .map(|layer| match layer.kind {
+        .enumerate()
+        .map(|(i, layer)| match layer.kind {
             // Engine [kh, kw, in, out] → Conv2d [out, in, kh, kw].
             LayerKind::Conv(g) => {
                 (vec![g.kernel, g.kernel, g.big.channels, g.small.channels], vec![3, 2, 0, 1])
@@ -87,8 +88,6 @@ fn layouts(model: &Autoencoder) -> Vec<(Vec<usize>, Vec<usize>)> {
             // Engine [inputs, outputs], each in H, W, C order → Linear [outputs, inputs], each in C, H, W
             // order (the order of PyTorch's flatten and reshape).
             LayerKind::Dense(d) => {
-                let i =
-                    model.layers.iter().position(|l| std::ptr::eq(l, layer)).expect("a layer of the model");
                 let input = match i.checked_sub(1).map(|p| model.layers[p].kind) {
                     Some(LayerKind::Conv(g)) => g.small,
                     _ => Shape::new(1, 1, d.inputs),
@@ -241,6 +240,32 @@ mod tests {
         assert_eq!(torch[5 * 9 + 1], model.params[0][16 + 5]);
         let (back, r) = load(dir.path().join("m.safetensors").as_path()).unwrap();
         assert_eq!((back, r), (model, recipe));
+    }
+
+    #[test]
+    fn a_projected_decoder_round_trips_in_torch_layout() {
+        let mut config = ModelConfig::tutorial(PaddingMode::Symmetric);
+        config.code_length = 32;
+        config.decoder_input_channels = Some(2);
+        let model = Autoencoder::new(&config, 6).unwrap();
+        let recipe = DataRecipe {
+            data: crate::config::RunConfig::preset(crate::config::Preset::Default).data,
+            seed: 6,
+            noise: Noise::None,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.safetensors");
+        save(&model, &recipe, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let project = st.tensor("decoder.project.weight").unwrap();
+        assert_eq!(project.shape(), [2 * 16 * 16, 32]);
+        // Output unit (c=1, h=0, w=3) in PyTorch's order is engine column (0·16 + 3)·2 + 1 = 7.
+        let torch: Vec<f32> =
+            project.data().chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let engine = &model.params[2 * (model.code_layer + 1)];
+        assert_eq!(torch[(256 + 3) * 32 + 5], engine[5 * 512 + 7]);
+        assert_eq!(load(&path).unwrap().0, model);
     }
 
     #[test]
