@@ -70,63 +70,66 @@ fn inverse(axes: &[usize]) -> Vec<usize> {
     inv
 }
 
-/// For each layer: the engine's weight shape and the axes that turn it into PyTorch's.
-fn layouts(model: &Autoencoder) -> Vec<(Vec<usize>, Vec<usize>)> {
-    model
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, layer)| match layer.kind {
-            // Engine [kh, kw, in, out] → Conv2d [out, in, kh, kw].
-            LayerKind::Conv(g) => {
-                (vec![g.kernel, g.kernel, g.big.channels, g.small.channels], vec![3, 2, 0, 1])
-            }
-            // Engine [kh, kw, out(big), in(small)] → ConvTranspose2d [in, out, kh, kw].
-            LayerKind::ConvTranspose(g) => {
-                (vec![g.kernel, g.kernel, g.big.channels, g.small.channels], vec![3, 2, 0, 1])
-            }
-            // Engine [inputs, outputs], each in H, W, C order → Linear [outputs, inputs], each in C, H, W
-            // order (the order of PyTorch's flatten and reshape).
-            LayerKind::Dense(d) => {
-                let input = match i.checked_sub(1).map(|p| model.layers[p].kind) {
-                    Some(LayerKind::Conv(g)) => g.small,
-                    _ => Shape::new(1, 1, d.inputs),
-                };
-                let output = match model.layers.get(i + 1).map(|l| l.kind) {
-                    Some(LayerKind::ConvTranspose(g)) if i != model.code_layer => g.small,
-                    _ => Shape::new(1, 1, d.outputs),
-                };
-                let shape = vec![
-                    input.height,
-                    input.width,
-                    input.channels,
-                    output.height,
-                    output.width,
-                    output.channels,
-                ];
-                (shape, vec![5, 3, 4, 2, 0, 1])
-            }
-        })
-        .collect()
+/// How one layer's weight is stored: the engine's shape, the axes that permute it into PyTorch's
+/// order, and the shape written to the file (a Linear's 2-D `[outputs, inputs]`).
+struct Layout {
+    engine: Vec<usize>,
+    axes: Vec<usize>,
+    stored: Vec<usize>,
 }
 
-fn torch_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
-    axes.iter().map(|&a| shape[a]).collect()
+impl Layout {
+    /// The engine's shape with its axes in PyTorch's order (before a Linear's flattening).
+    fn permuted(&self) -> Vec<usize> {
+        self.axes.iter().map(|&a| self.engine[a]).collect()
+    }
+}
+
+/// Each layer's [`Layout`].
+fn layouts(model: &Autoencoder) -> Vec<Layout> {
+    (0..model.layers.len()).map(|i| layout(model, i)).collect()
+}
+
+/// Layer `i`'s [`Layout`].
+fn layout(model: &Autoencoder, i: usize) -> Layout {
+    let (engine, axes) = match model.layers[i].kind {
+        // Engine [kh, kw, in, out] → Conv2d [out, in, kh, kw].
+        LayerKind::Conv(g) => (vec![g.kernel, g.kernel, g.big.channels, g.small.channels], vec![3, 2, 0, 1]),
+        // Engine [kh, kw, out(big), in(small)] → ConvTranspose2d [in, out, kh, kw].
+        LayerKind::ConvTranspose(g) => {
+            (vec![g.kernel, g.kernel, g.big.channels, g.small.channels], vec![3, 2, 0, 1])
+        }
+        // Engine [inputs, outputs], each in H, W, C order → Linear [outputs, inputs], each in C, H, W
+        // order (the order of PyTorch's flatten and reshape).
+        LayerKind::Dense(d) => {
+            let input = match i.checked_sub(1).map(|p| model.layers[p].kind) {
+                Some(LayerKind::Conv(g)) => g.small,
+                _ => Shape::new(1, 1, d.inputs),
+            };
+            let output = match model.layers.get(i + 1).map(|l| l.kind) {
+                Some(LayerKind::ConvTranspose(g)) if i != model.code_layer => g.small,
+                _ => Shape::new(1, 1, d.outputs),
+            };
+            let engine =
+                vec![input.height, input.width, input.channels, output.height, output.width, output.channels];
+            (engine, vec![5, 3, 4, 2, 0, 1])
+        }
+    };
+    let stored = match model.layers[i].kind {
+        LayerKind::Dense(d) => vec![d.outputs, d.inputs],
+        _ => axes.iter().map(|&a| engine[a]).collect(),
+    };
+    Layout { engine, axes, stored }
 }
 
 /// Writes the model, its config and `recipe` to `path`.
 pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> anyhow::Result<()> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    for ((layer, (shape, axes)), pair) in model.layers.iter().zip(layouts(model)).zip(model.params.chunks(2))
-    {
-        let weight = permute(&pair[0], &shape, &axes);
-        let mut torch = torch_shape(&shape, &axes);
-        if let LayerKind::Dense(d) = layer.kind {
-            torch = vec![d.outputs, d.inputs];
-        }
+    for ((layer, layout), pair) in model.layers.iter().zip(layouts(model)).zip(model.params.chunks(2)) {
+        let weight = permute(&pair[0], &layout.engine, &layout.axes);
         tensors.push((
             format!("{}.weight", layer.name),
-            torch,
+            layout.stored,
             weight.iter().flat_map(|v| v.to_le_bytes()).collect(),
         ));
         tensors.push((
@@ -170,15 +173,9 @@ pub fn load(path: &Path) -> Result<(Autoencoder, DataRecipe), CheckpointError> {
         Autoencoder::zeros(&config).map_err(|e| invalid(format!("model config in metadata: {e}")))?;
     let tensors = SafeTensors::deserialize(&bytes).map_err(not_st)?;
     let names: Vec<String> = model.layers.iter().map(|l| l.name.clone()).collect();
-    for (i, ((name, (shape, axes)), kind)) in
-        names.iter().zip(layouts(&model)).zip(model.layers.iter().map(|l| l.kind)).enumerate()
-    {
-        let mut torch = torch_shape(&shape, &axes);
-        if let LayerKind::Dense(d) = kind {
-            torch = vec![d.outputs, d.inputs];
-        }
-        let weight = read_tensor(&tensors, &format!("{name}.weight"), &torch).map_err(&invalid)?;
-        model.params[2 * i] = permute(&weight, &torch_shape(&shape, &axes), &inverse(&axes));
+    for (i, (name, layout)) in names.iter().zip(layouts(&model)).enumerate() {
+        let weight = read_tensor(&tensors, &format!("{name}.weight"), &layout.stored).map_err(&invalid)?;
+        model.params[2 * i] = permute(&weight, &layout.permuted(), &inverse(&layout.axes));
         let bias_len = model.params[2 * i + 1].len();
         model.params[2 * i + 1] =
             read_tensor(&tensors, &format!("{name}.bias"), &[bias_len]).map_err(&invalid)?;
@@ -211,7 +208,8 @@ mod tests {
         let axes = [3, 2, 0, 1];
         let data: Vec<f32> = (0..24).map(|v| v as f32).collect();
         let there = permute(&data, &[1, 2, 3, 4], &axes);
-        assert_eq!(permute(&there, &torch_shape(&[1, 2, 3, 4], &axes), &inverse(&axes)), data);
+        let permuted = Layout { engine: vec![1, 2, 3, 4], axes: axes.to_vec(), stored: vec![] }.permuted();
+        assert_eq!(permute(&there, &permuted, &inverse(&axes)), data);
     }
 
     #[test]
