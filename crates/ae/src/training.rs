@@ -250,19 +250,18 @@ impl Trainer {
         }
     }
 
-    /// Loss per sample on `data` without training. A denoiser sees the same seeded noise every
-    /// time, so the figure is comparable from epoch to epoch.
-    pub fn evaluate(&mut self, data: &Images) -> f64 {
-        let noisy = corrupt(data, self.noise, self.config.seed);
+    /// Loss per sample of reconstructing `targets` from `inputs` (the same images, or their
+    /// corrupted copies for a denoiser) without training.
+    pub fn evaluate(&mut self, inputs: &Images, targets: &Images) -> f64 {
         let mut loss = 0.0;
         let len = self.config.batch_size * self.model.input_len();
-        for (input, target) in noisy.data.chunks(len).zip(data.data.chunks(len)) {
+        for (input, target) in inputs.data.chunks(len).zip(targets.data.chunks(len)) {
             self.model.forward(input, &mut self.acts, &mut self.ws);
             let n = input.len() / self.model.input_len();
             let (logits, recon) = (self.acts.logits(), self.acts.reconstruction());
             loss += loss_and_grad(self.config.loss, logits, recon, target, self.grads.output_mut(n));
         }
-        loss / data.len().max(1) as f64
+        loss / targets.len().max(1) as f64
     }
 }
 
@@ -334,6 +333,8 @@ pub fn train(
         .with_context(|| format!("cannot write {}", run.path().join("config.toml").display()))?;
     let mut metrics = MetricsLog::create(&run.path().join("metrics.jsonl"))?;
 
+    // A denoiser's held-out inputs get their seeded noise once, the same for every epoch.
+    let holdout_inputs = corrupt(&holdout, config.noise, config.training.seed);
     let mut trainer = Trainer::new(model, &config.training, config.noise);
     let mut history = Vec::with_capacity(config.training.epochs);
     let mut saturated = false;
@@ -342,7 +343,7 @@ pub fn train(
         let mut stats =
             trainer.run_epoch(epoch, &train_set, |done, total| on_event(Event::Step { done, total }));
         if !holdout.is_empty() {
-            stats.holdout_loss_per_sample = Some(trainer.evaluate(&holdout));
+            stats.holdout_loss_per_sample = Some(trainer.evaluate(&holdout_inputs, &holdout));
         }
         metrics.append(&stats)?;
         on_event(Event::Epoch(&stats));
@@ -379,7 +380,14 @@ pub fn train(
     checkpoint::save(model, &recipe, &run.path().join("model.safetensors"))?;
     // Quality is measured on the held-out images, or without them on (up to) the first thousand.
     let first_train = || train_set.select(&(0..train_set.len().min(1000)).collect::<Vec<_>>()).to_images();
-    let shown = &if holdout.is_empty() { first_train() } else { holdout };
+    let (shown, noisy) = if holdout.is_empty() {
+        let shown = first_train();
+        let noisy = corrupt(&shown, config.noise, config.training.seed);
+        (shown, noisy)
+    } else {
+        (holdout, holdout_inputs)
+    };
+    let shown = &shown;
     let first: Vec<usize> = (0..shown.len().min(GRID_COLUMNS)).collect();
     let clean_predictions = predict(model, shown, config.training.batch_size);
     save_grid(
@@ -391,7 +399,6 @@ pub fn train(
     let (quality, noisy_quality) = if config.noise.is_none() {
         (quality(shown, &clean_predictions.reconstructions), None)
     } else {
-        let noisy = corrupt(shown, config.noise, config.training.seed);
         let denoised = predict(model, &noisy, config.training.batch_size).reconstructions;
         let rows = [shown.select(&first), noisy.select(&first), denoised.select(&first)];
         save_grid(&run.path().join("denoising.png"), &[&rows[0], &rows[1], &rows[2]], GRID_COLUMNS, 64)?;
@@ -536,6 +543,10 @@ mod tests {
             Noise::Gaussian { sigma: 0.3 },
         );
         let data = data.to_images();
-        assert_eq!(trainer.evaluate(&data), trainer.evaluate(&data));
+        let noise = Noise::Gaussian { sigma: 0.3 };
+        let noisy = corrupt(&data, noise, training.seed);
+        assert_eq!(noisy, corrupt(&data, noise, training.seed));
+        assert_ne!(noisy, data);
+        assert_eq!(trainer.evaluate(&noisy, &data), trainer.evaluate(&noisy, &data));
     }
 }
