@@ -379,10 +379,7 @@ pub fn load_dataset(data: &DataConfig, path_override: Option<&Path>) -> anyhow::
     let pixels = match path_override.or(data.path.as_deref()) {
         None => load_named(data.dataset)?,
         Some(path) => match format_of(path)? {
-            Format::Mat => {
-                let path = crate::download::locate(&crate::download::Source::olivetti(), Some(path))?;
-                Pixels::Floats(load_olivetti(&path)?)
-            }
+            Format::Mat => Pixels::Floats(load_olivetti(path)?),
             Format::Idx => load_idx(path)?,
             Format::Npy => load_npy(path)?,
             Format::Folder => crate::folder::load(path, data.channels, data.size, filter, data.bad_images)?,

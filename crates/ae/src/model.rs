@@ -302,10 +302,6 @@ impl Activations {
         Self { capacity, batch: 0, outputs, reconstruction: vec![0.0; capacity * model.input_len()] }
     }
 
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     /// The reconstructions of the last forward pass (after the output sigmoid).
     pub fn reconstruction(&self) -> &[f32] {
         &self.reconstruction[..self.batch * (self.reconstruction.len() / self.capacity)]
