@@ -64,26 +64,24 @@ impl MetricsLog {
     }
 }
 
-/// Converts one image (values in [0, 1], 1 or 3 channels) to 8 bits and resizes it for display.
-fn to_rgb(images: &Images, i: usize, side: usize) -> RgbImage {
+/// A value in [0, 1] as an 8-bit sample.
+fn to_u8(v: f32) -> u8 {
+    (v.clamp(0.0, 1.0) * 255.0).round() as u8
+}
+
+/// One image (values in [0, 1], 1 or 3 channels) as an 8-bit RGB image of its own size.
+fn to_rgb(images: &Images, i: usize) -> RgbImage {
     let s = images.shape;
-    let px = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
     let img = images.image(i);
-    let rgb: RgbImage = ImageBuffer::from_fn(s.width as u32, s.height as u32, |x, y| {
+    ImageBuffer::from_fn(s.width as u32, s.height as u32, |x, y| {
         let at = (y as usize * s.width + x as usize) * s.channels;
         if s.channels >= 3 {
-            Rgb([px(img[at]), px(img[at + 1]), px(img[at + 2])])
+            Rgb([to_u8(img[at]), to_u8(img[at + 1]), to_u8(img[at + 2])])
         } else {
-            let v = px(img[at]);
+            let v = to_u8(img[at]);
             Rgb([v, v, v])
         }
-    });
-    if (s.height, s.width) == (side, side) {
-        rgb
-    } else {
-        // Bicubic, as the tutorial upsizes its 32×32 reconstructions to 64×64.
-        image::imageops::resize(&rgb, side as u32, side as u32, FilterType::CatmullRom)
-    }
+    })
 }
 
 /// A PNG grid: one row per image set (e.g. originals over reconstructions), `columns` images each,
@@ -99,7 +97,11 @@ pub fn save_grid(path: &Path, rows: &[&Images], columns: usize, side: usize) -> 
     let mut grid = RgbImage::from_pixel(width as u32, height as u32, Rgb([255, 255, 255]));
     for (r, images) in rows.iter().enumerate() {
         for c in 0..columns {
-            let cell = to_rgb(images, c, side);
+            let mut cell = to_rgb(images, c);
+            if (cell.width(), cell.height()) != (side as u32, side as u32) {
+                // Bicubic, as the tutorial upsizes its 32×32 reconstructions to 64×64.
+                cell = image::imageops::resize(&cell, side as u32, side as u32, FilterType::CatmullRom);
+            }
             image::imageops::replace(
                 &mut grid,
                 &cell,
@@ -116,11 +118,14 @@ pub fn save_images(dir: &Path, prefix: &str, images: &Images) -> Result<()> {
     for i in 0..images.len() {
         let path = dir.join(format!("{prefix}{i:04}.png"));
         let s = images.shape;
-        let rgb = to_rgb(images, i, s.height.max(s.width));
         let result = if s.channels == 1 {
-            GrayImage::from_fn(rgb.width(), rgb.height(), |x, y| Luma([rgb.get_pixel(x, y)[0]])).save(&path)
+            let img = images.image(i);
+            GrayImage::from_fn(s.width as u32, s.height as u32, |x, y| {
+                Luma([to_u8(img[y as usize * s.width + x as usize])])
+            })
+            .save(&path)
         } else {
-            rgb.save(&path)
+            to_rgb(images, i).save(&path)
         };
         result.with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -242,6 +247,16 @@ mod tests {
         // Both series were drawn: some pixels are clearly blue, some clearly red.
         assert!(img.pixels().any(|p| p[2] > 200 && p[0] < 60));
         assert!(img.pixels().any(|p| p[0] > 200 && p[2] < 60));
+    }
+
+    #[test]
+    fn saved_images_keep_their_size_and_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = Images::new(Shape::new(2, 3, 1), vec![0.0, 0.5, 1.0, 1.0, 0.5, 0.0]);
+        save_images(dir.path(), "x-", &images).unwrap();
+        let back = image::open(dir.path().join("x-0000.png")).unwrap().to_luma8();
+        assert_eq!((back.width(), back.height()), (3, 2));
+        assert_eq!(back.into_raw(), [0, 128, 255, 255, 128, 0]);
     }
 
     #[test]
