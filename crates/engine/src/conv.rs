@@ -1,4 +1,5 @@
-//! 2-D convolution and transposed convolution over NHWC batches, as im2col/col2im plus GEMM.
+//! 2-D convolution and transposed convolution over NHWC batches: im2col/col2im plus GEMM in
+//! general, Winograd F(4×4, 3×3) for 3×3 kernels at stride 1 (see [`Algorithm`]).
 //!
 //! Both layers share one [`ConvGeometry`]: a convolution maps its *big* side to its *small* side,
 //! and a transposed convolution is the exact adjoint, mapping small back to big. The weight is one
@@ -7,6 +8,7 @@
 
 use crate::activation::{add_column_sums, Activation};
 use crate::matmul::{matmul, MatRef, Threads};
+use crate::winograd::{self, Kernel};
 use crate::workspace::{split_batch, Workspace};
 use rayon::prelude::*;
 
@@ -48,6 +50,20 @@ pub enum Padding {
     Symmetric,
 }
 
+/// How a layer's products are computed. Both give the same results up to f32 rounding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// im2col/col2im plus one GEMM per image: any kernel, stride and padding.
+    Im2col,
+    /// Winograd F(4×4, 3×3) (see `winograd.rs`): 3×3 kernels at stride 1 only, with 4× fewer
+    /// multiplications.
+    Winograd,
+}
+
+/// Fewest channels on either side for which Winograd is chosen: below it the GEMMs are too thin
+/// for the transforms to pay off.
+const WINOGRAD_MIN_CHANNELS: usize = 8;
+
 /// The index arithmetic of one convolution; see the module docs for the big/small convention.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvGeometry {
@@ -57,6 +73,7 @@ pub struct ConvGeometry {
     pub stride: usize,
     pub pad_top: usize,
     pub pad_left: usize,
+    pub algorithm: Algorithm,
 }
 
 fn same_padding_before(big: usize, small: usize, kernel: usize, stride: usize, padding: Padding) -> usize {
@@ -71,14 +88,33 @@ impl ConvGeometry {
     pub fn same(big: Shape, small_channels: usize, kernel: usize, stride: usize, padding: Padding) -> Self {
         assert!(kernel > 0 && stride > 0 && !big.is_empty() && small_channels > 0, "empty convolution");
         let small = Shape::new(big.height.div_ceil(stride), big.width.div_ceil(stride), small_channels);
-        Self {
+        let geometry = Self {
             big,
             small,
             kernel,
             stride,
             pad_top: same_padding_before(big.height, small.height, kernel, stride, padding),
             pad_left: same_padding_before(big.width, small.width, kernel, stride, padding),
+            algorithm: Algorithm::Im2col,
+        };
+        let wide = big.channels.min(small_channels) >= WINOGRAD_MIN_CHANNELS;
+        if geometry.supports_winograd() && wide {
+            geometry.with_algorithm(Algorithm::Winograd)
+        } else {
+            geometry
         }
+    }
+
+    /// 3×3 at stride 1, which "same" pads by one pixel on every side under either padding.
+    pub fn supports_winograd(&self) -> bool {
+        self.kernel == 3 && self.stride == 1 && self.pad_top == 1 && self.pad_left == 1
+    }
+
+    /// The same geometry computed another way; panics if Winograd is asked of a geometry that
+    /// [does not support it](Self::supports_winograd).
+    pub fn with_algorithm(self, algorithm: Algorithm) -> Self {
+        assert!(algorithm == Algorithm::Im2col || self.supports_winograd(), "Winograd needs 3×3 at stride 1");
+        Self { algorithm, ..self }
     }
 
     /// Length of one im2col row: every big-side value a kernel window sees.
@@ -194,6 +230,9 @@ pub fn conv_forward(
     ws: &mut Workspace,
 ) {
     let n = g.check(input, output, weight, bias, g.small.channels);
+    if g.algorithm == Algorithm::Winograd {
+        return winograd_forward(g, input, weight, bias, act, output, ws, Kernel::AsStored, n);
+    }
     ws.reserve(g.cols_len(), 0, 0);
     let per = split_batch(n, ws.len());
     output
@@ -227,6 +266,10 @@ pub fn conv_backward(
 ) {
     let n = g.check(input, output, weight, grads.bias, g.small.channels);
     assert_eq!(output_grad.len(), output.len());
+    if g.algorithm == Algorithm::Winograd {
+        let sides = Sides { input, output, output_grad, input_grad };
+        return winograd_backward(g, weight, act, sides, grads, ws, false, n);
+    }
     ws.reserve(g.cols_len(), g.weight_len(), g.small.channels);
     let per = split_batch(n, ws.len());
     let parts = n.div_ceil(per);
@@ -281,6 +324,9 @@ pub fn conv_transpose_forward(
     ws: &mut Workspace,
 ) {
     let n = g.check(output, input, weight, bias, g.big.channels);
+    if g.algorithm == Algorithm::Winograd {
+        return winograd_forward(g, input, weight, bias, act, output, ws, Kernel::Rotated, n);
+    }
     ws.reserve(g.cols_len(), 0, 0);
     let per = split_batch(n, ws.len());
     output
@@ -315,6 +361,10 @@ pub fn conv_transpose_backward(
 ) {
     let n = g.check(output, input, weight, grads.bias, g.big.channels);
     assert_eq!(output_grad.len(), output.len());
+    if g.algorithm == Algorithm::Winograd {
+        let sides = Sides { input, output, output_grad, input_grad };
+        return winograd_backward(g, weight, act, sides, grads, ws, true, n);
+    }
     ws.reserve(g.cols_len(), g.weight_len(), g.big.channels);
     let per = split_batch(n, ws.len());
     let parts = n.div_ceil(per);
@@ -352,6 +402,107 @@ pub fn conv_transpose_backward(
                     );
                 }
             }
+        });
+    reduce_partials(ws, parts, grads);
+}
+
+/// Forward pass of either layer by Winograd: the convolution correlates with its kernel as
+/// stored, the transposed convolution with the kernel rotated (the adjoint at stride 1).
+#[allow(clippy::too_many_arguments)]
+fn winograd_forward(
+    g: &ConvGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    act: Activation,
+    output: &mut [f32],
+    ws: &mut Workspace,
+    kernel: Kernel,
+    n: usize,
+) {
+    let (a, b) = (g.big.channels, g.small.channels);
+    let (inputs, outputs) = if kernel == Kernel::AsStored { (a, b) } else { (b, a) };
+    ws.reserve_tiles(winograd::filter_len(a, b), winograd::block_len(a.max(b)), 0);
+    let per = split_batch(n, ws.len());
+    let (filter, parts) = ws.filter_and_parts_mut();
+    winograd::transform_filter(weight, a, b, kernel, filter);
+    let filter = &*filter;
+    output
+        .par_chunks_mut(per * g.small.pixels() * outputs)
+        .zip(input.par_chunks(per * g.small.pixels() * inputs))
+        .zip(parts.par_iter_mut())
+        .for_each(|((out, inp), part)| {
+            let size = (g.small.height, g.small.width);
+            winograd::correlate(
+                inp,
+                out,
+                size,
+                inputs,
+                outputs,
+                filter,
+                &mut part.tiles_in,
+                &mut part.tiles_out,
+            );
+            act.add_bias_and_apply(out, bias);
+        });
+}
+
+/// The tensors of one backward call, named from the layer's point of view.
+struct Sides<'a, 'b> {
+    input: &'a [f32],
+    output: &'a [f32],
+    output_grad: &'a mut [f32],
+    input_grad: Option<&'b mut [f32]>,
+}
+
+/// Backward pass of either layer by Winograd. The input gradient correlates the output gradient
+/// with the kernel the forward pass did not use; the kernel gradient pairs the big-side tensor
+/// (a convolution's input, a transposed convolution's output gradient) with the small-side one.
+#[allow(clippy::too_many_arguments)]
+fn winograd_backward(
+    g: &ConvGeometry,
+    weight: &[f32],
+    act: Activation,
+    sides: Sides<'_, '_>,
+    grads: ParamGrads<'_>,
+    ws: &mut Workspace,
+    transpose: bool,
+    n: usize,
+) {
+    let (a, b) = (g.big.channels, g.small.channels);
+    let (inputs, outputs) = if transpose { (b, a) } else { (a, b) };
+    let pixels = g.small.pixels();
+    ws.reserve(0, g.weight_len(), outputs);
+    ws.reserve_tiles(winograd::filter_len(a, b), winograd::block_len(a.max(b)), winograd::filter_len(a, b));
+    let per = split_batch(n, ws.len());
+    let parts = n.div_ceil(per);
+    let mut input_grads = optional_chunks(sides.input_grad, per * pixels * inputs, parts);
+    let (filter, ws_parts) = ws.filter_and_parts_mut();
+    let input_grad_kernel = if transpose { Kernel::AsStored } else { Kernel::Rotated };
+    winograd::transform_filter(weight, a, b, input_grad_kernel, filter);
+    let filter = &*filter;
+    sides
+        .output_grad
+        .par_chunks_mut(per * pixels * outputs)
+        .zip(sides.output.par_chunks(per * pixels * outputs))
+        .zip(sides.input.par_chunks(per * pixels * inputs))
+        .zip(input_grads.par_iter_mut())
+        .zip(ws_parts.par_iter_mut())
+        .for_each(|((((dout, out), inp), dinp), part)| {
+            let size = (g.small.height, g.small.width);
+            let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..outputs]);
+            act.backprop(out, dout);
+            db.fill(0.0);
+            add_column_sums(dout, db);
+            let (tiles_in, tiles_out) = (&mut part.tiles_in, &mut part.tiles_out);
+            if let Some(dx) = dinp.as_deref_mut() {
+                winograd::correlate(dout, dx, size, outputs, inputs, filter, tiles_in, tiles_out);
+            }
+            let (big_side, small_side): (&[f32], &[f32]) = if transpose { (dout, inp) } else { (inp, dout) };
+            let acc = &mut part.kernel_acc[..winograd::filter_len(a, b)];
+            acc.fill(0.0);
+            winograd::accumulate_kernel_grad(big_side, small_side, size, a, b, acc, tiles_in, tiles_out);
+            winograd::finish_kernel_grad(acc, a, b, dw);
         });
     reduce_partials(ws, parts, grads);
 }
@@ -422,6 +573,61 @@ mod tests {
             }
         }
         y
+    }
+
+    /// Forward and backward of both layers, through Winograd and through im2col, on sizes that
+    /// leave partial tiles and channel counts that leave partial lane groups.
+    #[test]
+    fn winograd_matches_im2col() {
+        for (h, w, big_c, small_c, transpose) in
+            [(7, 6, 20, 17, false), (9, 5, 3, 33, true), (16, 16, 32, 16, false), (6, 11, 16, 40, true)]
+        {
+            let base = ConvGeometry::same(Shape::new(h, w, big_c), small_c, 3, 1, Padding::TfSame);
+            let n = 3;
+            let (in_len, out_len, bias_len) = if transpose {
+                (base.small.len(), base.big.len(), big_c)
+            } else {
+                (base.big.len(), base.small.len(), small_c)
+            };
+            let x: Vec<f32> = (0..n * in_len).map(|i| (i as f32 * 0.37).sin()).collect();
+            let wt: Vec<f32> = (0..base.weight_len()).map(|i| (i as f32 * 0.11).cos() * 0.2).collect();
+            let b: Vec<f32> = (0..bias_len).map(|i| i as f32 * 0.01).collect();
+            let r: Vec<f32> = (0..n * out_len).map(|i| (i as f32 * 0.23).cos()).collect();
+            let run = |algorithm| {
+                let g = base.with_algorithm(algorithm);
+                let mut ws = Workspace::new(2);
+                let mut y = vec![0.0; n * out_len];
+                let (mut dy, mut dx) = (r.clone(), vec![0.0; x.len()]);
+                let (mut dw, mut db) = (vec![0.0; wt.len()], vec![0.0; b.len()]);
+                let grads = ParamGrads { weight: &mut dw, bias: &mut db };
+                if transpose {
+                    conv_transpose_forward(&g, &x, &wt, &b, Activation::Relu, &mut y, &mut ws);
+                    conv_transpose_backward(
+                        &g,
+                        &x,
+                        &wt,
+                        Activation::Relu,
+                        &y,
+                        &mut dy,
+                        Some(&mut dx),
+                        grads,
+                        &mut ws,
+                    );
+                } else {
+                    conv_forward(&g, &x, &wt, &b, Activation::Relu, &mut y, &mut ws);
+                    conv_backward(&g, &x, &wt, Activation::Relu, &y, &mut dy, Some(&mut dx), grads, &mut ws);
+                }
+                [y, dx, dw, db]
+            };
+            let (fast, plain) = (run(Algorithm::Winograd), run(Algorithm::Im2col));
+            for (name, (f, p)) in
+                ["output", "input grad", "weight grad", "bias grad"].iter().zip(fast.iter().zip(&plain))
+            {
+                let scale = p.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let worst = f.iter().zip(p).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+                assert!(worst <= 5e-5 * scale.max(1.0), "{h}×{w} {big_c}/{small_c} transpose {transpose}: {name} differs by {worst} (scale {scale})");
+            }
+        }
     }
 
     #[test]

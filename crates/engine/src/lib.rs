@@ -9,13 +9,14 @@ pub mod adam;
 pub mod conv;
 pub mod dense;
 pub mod matmul;
+mod winograd;
 pub mod workspace;
 
 pub use activation::Activation;
 pub use adam::{AdamConfig, AdamMoments};
 pub use conv::{
-    conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, ConvGeometry, Padding,
-    ParamGrads, Shape,
+    conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, Algorithm, ConvGeometry,
+    Padding, ParamGrads, Shape,
 };
 pub use dense::{dense_backward, dense_forward, DenseShape};
 pub use workspace::Workspace;

@@ -30,6 +30,17 @@ impl<'a> MatRef<'a> {
         view
     }
 
+    /// The same elements read as the transposed matrix.
+    pub fn transpose(self) -> Self {
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
     fn fits(&self) -> bool {
         self.rows == 0
             || self.cols == 0
@@ -46,15 +57,32 @@ pub enum Threads {
 
 /// `dst (a.rows × b.cols, row-major) = a · b`, or `dst += a · b` when `accumulate`.
 pub fn matmul(dst: &mut [f32], a: MatRef<'_>, b: MatRef<'_>, accumulate: bool, threads: Threads) {
+    matmul_strided(dst, b.cols, a, b, accumulate, threads);
+}
+
+/// [`matmul`] into a destination whose rows lie `dst_row_stride` apart.
+pub fn matmul_strided(
+    dst: &mut [f32],
+    dst_row_stride: usize,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    accumulate: bool,
+    threads: Threads,
+) {
     assert_eq!(a.cols, b.rows, "inner dimensions differ");
     let (m, n, k) = (a.rows, b.cols, a.cols);
-    assert!(dst.len() >= m * n, "destination of {} is smaller than {m}×{n}", dst.len());
+    assert!(dst_row_stride >= n, "destination rows of {n} overlap at stride {dst_row_stride}");
+    assert!(
+        m == 0 || dst.len() >= (m - 1) * dst_row_stride + n,
+        "destination of {} is smaller than {m}×{n} at stride {dst_row_stride}",
+        dst.len()
+    );
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(0.0);
+            dst.chunks_mut(dst_row_stride).take(m).for_each(|row| row[..n].fill(0.0));
         }
         return;
     }
@@ -74,7 +102,7 @@ pub fn matmul(dst: &mut [f32], a: MatRef<'_>, b: MatRef<'_>, accumulate: bool, t
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_row_stride as isize,
             accumulate,
             a.data.as_ptr(),
             a.col_stride as isize,

@@ -1,9 +1,13 @@
 //! Scratch memory reused across training steps, one part per thread.
 
-/// One thread's scratch: an im2col buffer and partial weight/bias gradients.
+/// One thread's scratch: an im2col buffer, transformed Winograd tiles and partial weight/bias
+/// gradients.
 #[derive(Default)]
 pub struct Part {
     pub(crate) cols: Vec<f32>,
+    pub(crate) tiles_in: Vec<f32>,
+    pub(crate) tiles_out: Vec<f32>,
+    pub(crate) kernel_acc: Vec<f32>,
     pub(crate) weight_grad: Vec<f32>,
     pub(crate) bias_grad: Vec<f32>,
 }
@@ -12,12 +16,14 @@ pub struct Part {
 /// step allocates nothing in its inner loops.
 pub struct Workspace {
     parts: Vec<Part>,
+    /// A Winograd-transformed kernel, shared by every part.
+    filter: Vec<f32>,
 }
 
 impl Workspace {
     /// Scratch for `parts` batch slices processed in parallel (normally the thread count).
     pub fn new(parts: usize) -> Self {
-        Self { parts: (0..parts.max(1)).map(|_| Part::default()).collect() }
+        Self { parts: (0..parts.max(1)).map(|_| Part::default()).collect(), filter: Vec::new() }
     }
 
     /// One part per thread of the current rayon pool.
@@ -47,6 +53,22 @@ impl Workspace {
             grow(&mut part.weight_grad, weight_grad);
             grow(&mut part.bias_grad, bias_grad);
         }
+    }
+
+    /// Grows the Winograd buffers: the shared transformed kernel, two tile blocks and a
+    /// transformed kernel-gradient accumulator per part.
+    pub(crate) fn reserve_tiles(&mut self, filter: usize, tiles: usize, kernel_acc: usize) {
+        grow(&mut self.filter, filter);
+        for part in &mut self.parts {
+            grow(&mut part.tiles_in, tiles);
+            grow(&mut part.tiles_out, tiles);
+            grow(&mut part.kernel_acc, kernel_acc);
+        }
+    }
+
+    /// The shared transformed kernel and the parts, borrowed together.
+    pub(crate) fn filter_and_parts_mut(&mut self) -> (&mut [f32], &mut [Part]) {
+        (&mut self.filter, &mut self.parts)
     }
 }
 

@@ -136,6 +136,20 @@ fn conv_transpose_stride_one_relu() {
 }
 
 #[test]
+fn conv_winograd_partial_tiles_relu() {
+    let geometry = ConvGeometry::same(Shape::new(6, 7, 3), 5, 3, 1, Padding::Symmetric)
+        .with_algorithm(Algorithm::Winograd);
+    check_conv(Case { geometry, act: Activation::Relu, batch: 2, transpose: false });
+}
+
+#[test]
+fn conv_transpose_winograd_sigmoid() {
+    let geometry =
+        ConvGeometry::same(Shape::new(5, 9, 2), 4, 3, 1, Padding::TfSame).with_algorithm(Algorithm::Winograd);
+    check_conv(Case { geometry, act: Activation::Sigmoid, batch: 3, transpose: true });
+}
+
+#[test]
 fn dense_sigmoid() {
     let s = DenseShape { inputs: 12, outputs: 5 };
     let n = 4;
@@ -173,20 +187,22 @@ fn dense_sigmoid() {
 
 #[test]
 fn results_are_identical_for_a_given_part_count() {
-    let g = ConvGeometry::same(Shape::new(8, 8, 4), 6, 3, 1, Padding::TfSame);
-    let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let x = random(&mut rng, 5 * g.small.len(), 1.0);
-    let w = random(&mut rng, g.weight_len(), 0.5);
-    let b = vec![0.1; g.big.channels];
-    let run = || {
-        let mut ws = Workspace::new(3);
-        let mut y = vec![0.0; 5 * g.big.len()];
-        conv_transpose_forward(&g, &x, &w, &b, Activation::Relu, &mut y, &mut ws);
-        let mut dy = y.clone();
-        let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; b.len()]);
-        let grads = ParamGrads { weight: &mut dw, bias: &mut db };
-        conv_transpose_backward(&g, &x, &w, Activation::Relu, &y, &mut dy, None, grads, &mut ws);
-        (y, dw, db)
-    };
-    assert_eq!(run(), run());
+    for algorithm in [Algorithm::Im2col, Algorithm::Winograd] {
+        let g = ConvGeometry::same(Shape::new(8, 8, 4), 6, 3, 1, Padding::TfSame).with_algorithm(algorithm);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let x = random(&mut rng, 5 * g.small.len(), 1.0);
+        let w = random(&mut rng, g.weight_len(), 0.5);
+        let b = vec![0.1; g.big.channels];
+        let run = || {
+            let mut ws = Workspace::new(3);
+            let mut y = vec![0.0; 5 * g.big.len()];
+            conv_transpose_forward(&g, &x, &w, &b, Activation::Relu, &mut y, &mut ws);
+            let mut dy = y.clone();
+            let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; b.len()]);
+            let grads = ParamGrads { weight: &mut dw, bias: &mut db };
+            conv_transpose_backward(&g, &x, &w, Activation::Relu, &y, &mut dy, None, grads, &mut ws);
+            (y, dw, db)
+        };
+        assert_eq!(run(), run(), "{algorithm:?}");
+    }
 }

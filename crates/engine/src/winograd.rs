@@ -1,0 +1,428 @@
+//! Winograd F(4×4, 3×3): stride-1 3×3 "same" convolutions with a quarter of the multiplications.
+//!
+//! A 6×6 input tile `d` and a 3×3 kernel `g` give a 4×4 output tile `Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A`
+//! (Lavin & Gray 2016, interpolation points 0, ±1, ±2, ∞). Summed over input channels, the
+//! element-wise product is 36 independent GEMMs, one per tile point, with 36 multiplications per
+//! 16 outputs instead of 144. Backward uses the same transforms, by linearity: with
+//! `L = Σ ∂Y ⊙ Y`, `∂L/∂g = Gᵀ[(A ∂Y Aᵀ) ⊙ (Bᵀ d B)]G`, where the sum over tiles is taken in the
+//! transformed domain (one GEMM per point again) before the 3×3 kernel is recovered.
+//!
+//! Everything here works on NHWC batches whose input and output have the same height and width
+//! (stride 1, one pixel of zero padding on every side); channels are transformed 16 at a time,
+//! which is where the vectorisation comes from.
+
+use crate::matmul::{matmul, matmul_strided, MatRef, Threads};
+use multiversion::multiversion;
+
+/// Output tile side.
+const TILE: usize = 4;
+/// Input tile side: `TILE + 3 − 1`.
+const ALPHA: usize = 6;
+/// Points of the transformed tile, one GEMM each.
+pub(crate) const POINTS: usize = ALPHA * ALPHA;
+/// Channels transformed together: one 512-bit register of `f32`.
+const LANES: usize = 16;
+/// Tiles per GEMM block: small enough that a block's transformed tiles stay in cache.
+pub(crate) const BLOCK: usize = 64;
+
+type Lanes = [f32; LANES];
+
+/// `Bᵀ d` for one column of six input values.
+#[inline(always)]
+fn input_1d(d: [f32; 6]) -> [f32; 6] {
+    [
+        4.0 * d[0] - 5.0 * d[2] + d[4],
+        -4.0 * (d[1] + d[2]) + d[3] + d[4],
+        4.0 * (d[1] - d[2]) - d[3] + d[4],
+        2.0 * (d[3] - d[1]) - d[2] + d[4],
+        2.0 * (d[1] - d[3]) - d[2] + d[4],
+        4.0 * d[1] - 5.0 * d[3] + d[5],
+    ]
+}
+
+/// `Aᵀ m`: six transformed values back to four outputs.
+#[inline(always)]
+fn output_1d(m: [f32; 6]) -> [f32; 4] {
+    let (p12, m12) = (m[1] + m[2], m[1] - m[2]);
+    let (p34, m34) = (m[3] + m[4], m[3] - m[4]);
+    [m[0] + p12 + p34, m12 + 2.0 * m34, p12 + 4.0 * p34, m12 + 8.0 * m34 + m[5]]
+}
+
+/// `A y`: the transpose of [`output_1d`], four output gradients to six transformed values.
+#[inline(always)]
+fn output_grad_1d(y: [f32; 4]) -> [f32; 6] {
+    let (even, odd) = (y[0] + y[2], y[1] + y[3]);
+    let (even4, odd8) = (y[0] + 4.0 * y[2], 2.0 * y[1] + 8.0 * y[3]);
+    [y[0], even + odd, even - odd, even4 + odd8, even4 - odd8, y[3]]
+}
+
+/// `G g` in f64: a 3-tap kernel to six transformed values.
+fn filter_1d(g: [f64; 3]) -> [f64; 6] {
+    [
+        g[0] / 4.0,
+        -(g[0] + g[1] + g[2]) / 6.0,
+        -(g[0] - g[1] + g[2]) / 6.0,
+        g[0] / 24.0 + g[1] / 12.0 + g[2] / 6.0,
+        g[0] / 24.0 - g[1] / 12.0 + g[2] / 6.0,
+        g[2],
+    ]
+}
+
+/// `Gᵀ m` in f64: the transpose of [`filter_1d`], six transformed values to three taps.
+fn filter_grad_1d(m: [f64; 6]) -> [f64; 3] {
+    [
+        m[0] / 4.0 - (m[1] + m[2]) / 6.0 + (m[3] + m[4]) / 24.0,
+        (m[2] - m[1]) / 6.0 + (m[3] - m[4]) / 12.0,
+        (m[3] + m[4] - m[1] - m[2]) / 6.0 + m[5],
+    ]
+}
+
+/// Applies a 1-D transform along columns, then along rows, of an `I×I` tile of lanes: `T x Tᵀ`.
+#[inline(always)]
+fn transform_2d<const I: usize, const O: usize>(
+    src: &[[Lanes; I]; I],
+    dst: &mut [[Lanes; O]; O],
+    f: impl Fn([f32; I]) -> [f32; O],
+) {
+    let mut mid = [[[0.0f32; LANES]; I]; O];
+    for x in 0..I {
+        for l in 0..LANES {
+            let col = f(std::array::from_fn(|y| src[y][x][l]));
+            for (o, v) in col.into_iter().enumerate() {
+                mid[o][x][l] = v;
+            }
+        }
+    }
+    for (o, row) in mid.iter().enumerate() {
+        for l in 0..LANES {
+            let out = f(std::array::from_fn(|x| row[x][l]));
+            for (p, v) in out.into_iter().enumerate() {
+                dst[o][p][l] = v;
+            }
+        }
+    }
+}
+
+/// The tiles covering one image, and where each tile's window starts.
+#[derive(Clone, Copy)]
+struct Grid {
+    height: usize,
+    width: usize,
+    rows: usize,
+    cols: usize,
+}
+
+impl Grid {
+    fn new(height: usize, width: usize) -> Self {
+        Self { height, width, rows: height.div_ceil(TILE), cols: width.div_ceil(TILE) }
+    }
+
+    fn per_image(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Image index and top-left output pixel of tile `t` of the batch.
+    fn locate(&self, t: usize) -> (usize, usize, usize) {
+        let (image, rest) = (t / self.per_image(), t % self.per_image());
+        (image, rest / self.cols * TILE, rest % self.cols * TILE)
+    }
+}
+
+/// Copies up to `LANES` values into a lane group, zero-filling the rest. The full-width case is
+/// a fixed-size copy the compiler turns into one vector move instead of a `memcpy` call.
+#[inline(always)]
+fn copy_lanes(src: &[f32], dst: &mut Lanes) {
+    match <&Lanes>::try_from(src) {
+        Ok(full) => *dst = *full,
+        Err(_) => {
+            dst[..src.len()].copy_from_slice(src);
+            dst[src.len()..].fill(0.0);
+        }
+    }
+}
+
+/// The first `dst.len()` (at most `LANES`) values of a lane group.
+#[inline(always)]
+fn store_lanes(src: &Lanes, dst: &mut [f32]) {
+    match <&mut Lanes>::try_from(&mut *dst) {
+        Ok(full) => *full = *src,
+        Err(_) => {
+            let n = dst.len();
+            dst.copy_from_slice(&src[..n]);
+        }
+    }
+}
+
+/// Reads `side×side` pixels of `LANES` channels from `c0` starting at `(top, left)` (which may
+/// lie in the padding), zeros outside the image or past `channels`.
+#[inline(always)]
+fn load<const S: usize>(
+    image: &[f32],
+    grid: Grid,
+    channels: usize,
+    c0: usize,
+    top: isize,
+    left: isize,
+    tile: &mut [[Lanes; S]; S],
+) {
+    let lanes = LANES.min(channels - c0);
+    for (dy, row) in tile.iter_mut().enumerate() {
+        let y = top + dy as isize;
+        for (dx, px) in row.iter_mut().enumerate() {
+            let x = left + dx as isize;
+            if y < 0 || x < 0 || y >= grid.height as isize || x >= grid.width as isize {
+                *px = [0.0; LANES];
+            } else {
+                let at = (y as usize * grid.width + x as usize) * channels + c0;
+                copy_lanes(&image[at..at + lanes], px);
+            }
+        }
+    }
+}
+
+/// Where point `p` of tile `t` starts in a block of transformed tiles. The layout is tile-major,
+/// `[tile][point][channel]`, so a tile is written to one contiguous run; the GEMM of point `p`
+/// reads its rows `POINTS × channels` apart. (Point-major blocks put the 36 writes of a tile a
+/// power-of-two stride apart, into one cache set, and ran the transforms 2× slower.)
+#[inline(always)]
+fn at(t: usize, p: usize, channels: usize) -> usize {
+    (t * POINTS + p) * channels
+}
+
+/// Writes a transformed tile's lane group `c0..` into a block of transformed tiles.
+#[inline(always)]
+fn scatter_points(tile: &[[Lanes; ALPHA]; ALPHA], dst: &mut [f32], t: usize, channels: usize, c0: usize) {
+    let lanes = LANES.min(channels - c0);
+    for (p, v) in tile.iter().flatten().enumerate() {
+        store_lanes(v, &mut dst[at(t, p, channels) + c0..][..lanes]);
+    }
+}
+
+/// Point `p` of a block of `count` transformed tiles, as a `count × channels` matrix.
+fn point_matrix(block: &[f32], p: usize, count: usize, channels: usize) -> MatRef<'_> {
+    MatRef::strided(&block[p * channels..], count, channels, POINTS * channels, 1)
+}
+
+/// `Bᵀ d B` of the 6×6 input windows of tiles `first..first + count` into `dst` (point-major).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
+fn transform_inputs(input: &[f32], grid: Grid, channels: usize, first: usize, count: usize, dst: &mut [f32]) {
+    let image_len = grid.height * grid.width * channels;
+    let (mut d, mut v) = ([[[0.0; LANES]; ALPHA]; ALPHA], [[[0.0; LANES]; ALPHA]; ALPHA]);
+    for t in 0..count {
+        let (image, top, left) = grid.locate(first + t);
+        let image = &input[image * image_len..][..image_len];
+        for c0 in (0..channels).step_by(LANES) {
+            load(image, grid, channels, c0, top as isize - 1, left as isize - 1, &mut d);
+            transform_2d(&d, &mut v, input_1d);
+            scatter_points(&v, dst, t, channels, c0);
+        }
+    }
+}
+
+/// `A y Aᵀ` of the 4×4 output-gradient tiles `first..first + count` into `dst` (point-major).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
+fn transform_output_grads(
+    grads: &[f32],
+    grid: Grid,
+    channels: usize,
+    first: usize,
+    count: usize,
+    dst: &mut [f32],
+) {
+    let image_len = grid.height * grid.width * channels;
+    let (mut y, mut v) = ([[[0.0; LANES]; TILE]; TILE], [[[0.0; LANES]; ALPHA]; ALPHA]);
+    for t in 0..count {
+        let (image, top, left) = grid.locate(first + t);
+        let image = &grads[image * image_len..][..image_len];
+        for c0 in (0..channels).step_by(LANES) {
+            load(image, grid, channels, c0, top as isize, left as isize, &mut y);
+            transform_2d(&y, &mut v, output_grad_1d);
+            scatter_points(&v, dst, t, channels, c0);
+        }
+    }
+}
+
+/// `Aᵀ m A` of tiles `first..first + count` from point-major `src`, written into `output`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
+fn transform_outputs(
+    src: &[f32],
+    grid: Grid,
+    channels: usize,
+    first: usize,
+    count: usize,
+    output: &mut [f32],
+) {
+    let image_len = grid.height * grid.width * channels;
+    let (mut m, mut y) = ([[[0.0; LANES]; ALPHA]; ALPHA], [[[0.0; LANES]; TILE]; TILE]);
+    for t in 0..count {
+        let (image, top, left) = grid.locate(first + t);
+        let image = &mut output[image * image_len..][..image_len];
+        for c0 in (0..channels).step_by(LANES) {
+            let lanes = LANES.min(channels - c0);
+            for (p, v) in m.iter_mut().flatten().enumerate() {
+                copy_lanes(&src[at(t, p, channels) + c0..][..lanes], v);
+            }
+            transform_2d(&m, &mut y, output_1d);
+            for (dy, row) in y.iter().enumerate().take(grid.height - top) {
+                for (dx, v) in row.iter().enumerate().take(grid.width - left) {
+                    let at = ((top + dy) * grid.width + left + dx) * channels + c0;
+                    store_lanes(v, &mut image[at..at + lanes]);
+                }
+            }
+        }
+    }
+}
+
+/// Length of a transformed kernel: `POINTS × inputs × outputs`.
+pub(crate) fn filter_len(inputs: usize, outputs: usize) -> usize {
+    POINTS * inputs * outputs
+}
+
+/// Length of one part's scratch for `channels`-wide transformed tiles.
+pub(crate) fn block_len(channels: usize) -> usize {
+    POINTS * BLOCK * channels
+}
+
+/// How a stored `[3][3][a][b]` weight is read as a correlation kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kernel {
+    /// `a` inputs, `b` outputs, taps as stored: a convolution's forward pass.
+    AsStored,
+    /// `b` inputs, `a` outputs, taps rotated 180°: what a transposed convolution's forward pass
+    /// (and a convolution's input gradient) correlates with.
+    Rotated,
+}
+
+/// `G g Gᵀ` for every input/output channel pair, into `filter` as `[POINTS][inputs][outputs]`.
+pub(crate) fn transform_filter(weight: &[f32], a: usize, b: usize, kernel: Kernel, filter: &mut [f32]) {
+    assert_eq!(weight.len(), 9 * a * b, "a 3×3 kernel of {a}×{b} channels");
+    let (inputs, outputs) = match kernel {
+        Kernel::AsStored => (a, b),
+        Kernel::Rotated => (b, a),
+    };
+    let filter = &mut filter[..filter_len(inputs, outputs)];
+    for i in 0..inputs {
+        for o in 0..outputs {
+            let tap = |kh: usize, kw: usize| -> f64 {
+                let v = match kernel {
+                    Kernel::AsStored => weight[((kh * 3 + kw) * a + i) * b + o],
+                    Kernel::Rotated => weight[(((2 - kh) * 3 + 2 - kw) * a + o) * b + i],
+                };
+                v as f64
+            };
+            let cols: [[f64; 6]; 3] =
+                std::array::from_fn(|kw| filter_1d([tap(0, kw), tap(1, kw), tap(2, kw)]));
+            for r in 0..ALPHA {
+                let row = filter_1d([cols[0][r], cols[1][r], cols[2][r]]);
+                for (c, v) in row.into_iter().enumerate() {
+                    filter[((r * ALPHA + c) * inputs + i) * outputs + o] = v as f32;
+                }
+            }
+        }
+    }
+}
+
+/// Stride-1, zero-padded 3×3 correlation of a batch: `output (… × outputs)` is overwritten with
+/// the correlation of `input (… × inputs)` with a kernel transformed by [`transform_filter`].
+/// `tiles_in` and `tiles_out` are scratch of [`block_len`] of the input and output channels.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn correlate(
+    input: &[f32],
+    output: &mut [f32],
+    (height, width): (usize, usize),
+    inputs: usize,
+    outputs: usize,
+    filter: &[f32],
+    tiles_in: &mut [f32],
+    tiles_out: &mut [f32],
+) {
+    let grid = Grid::new(height, width);
+    let tiles = input.len() / (height * width * inputs) * grid.per_image();
+    for first in (0..tiles).step_by(BLOCK) {
+        let count = BLOCK.min(tiles - first);
+        transform_inputs(input, grid, inputs, first, count, tiles_in);
+        for p in 0..POINTS {
+            let v = point_matrix(tiles_in, p, count, inputs);
+            let u = MatRef::new(&filter[p * inputs * outputs..], inputs, outputs);
+            let m = &mut tiles_out[p * outputs..];
+            matmul_strided(m, POINTS * outputs, v, u, false, Threads::Serial);
+        }
+        transform_outputs(tiles_out, grid, outputs, first, count, output);
+    }
+}
+
+/// Adds, in the transformed domain, the kernel gradient `Σ a[s + tap − 1] · b[s]` of a batch to
+/// `acc` (`[POINTS][a_channels][b_channels]`); [`finish_kernel_grad`] turns it into taps.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn accumulate_kernel_grad(
+    a: &[f32],
+    b: &[f32],
+    (height, width): (usize, usize),
+    a_channels: usize,
+    b_channels: usize,
+    acc: &mut [f32],
+    tiles_a: &mut [f32],
+    tiles_b: &mut [f32],
+) {
+    let grid = Grid::new(height, width);
+    let tiles = a.len() / (height * width * a_channels) * grid.per_image();
+    for first in (0..tiles).step_by(BLOCK) {
+        let count = BLOCK.min(tiles - first);
+        transform_inputs(a, grid, a_channels, first, count, tiles_a);
+        transform_output_grads(b, grid, b_channels, first, count, tiles_b);
+        for p in 0..POINTS {
+            let va = point_matrix(tiles_a, p, count, a_channels).transpose();
+            let vb = point_matrix(tiles_b, p, count, b_channels);
+            matmul(&mut acc[p * a_channels * b_channels..], va, vb, true, Threads::Serial);
+        }
+    }
+}
+
+/// `Gᵀ m G` of an accumulated transformed gradient: the `[3][3][a][b]` kernel gradient.
+pub(crate) fn finish_kernel_grad(acc: &[f32], a: usize, b: usize, grad: &mut [f32]) {
+    let pairs = a * b;
+    for pair in 0..pairs {
+        let m = |r: usize, c: usize| acc[(r * ALPHA + c) * pairs + pair] as f64;
+        let cols: [[f64; 3]; ALPHA] =
+            std::array::from_fn(|c| filter_grad_1d(std::array::from_fn(|r| m(r, c))));
+        for kh in 0..3 {
+            let taps = filter_grad_1d(std::array::from_fn(|c| cols[c][kh]));
+            for (kw, v) in taps.into_iter().enumerate() {
+                grad[(kh * 3 + kw) * pairs + pair] = v as f32;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Aᵀ[(G g) ⊙ (Bᵀ d)]` must be the 1-D correlation `y[i] = Σ_k g[k] d[i + k]`.
+    #[test]
+    fn one_dimensional_transforms_correlate() {
+        let d = [0.3, -1.2, 0.7, 2.1, -0.4, 0.9];
+        let g = [0.5, -0.25, 1.5];
+        let (v, u) = (input_1d(d), filter_1d(g.map(f64::from)));
+        let y = output_1d(std::array::from_fn(|j| v[j] * u[j] as f32));
+        for (i, y) in y.into_iter().enumerate() {
+            let expect: f32 = (0..3).map(|k| g[k] * d[i + k]).sum();
+            assert!((y - expect).abs() < 1e-5, "y[{i}] = {y}, expected {expect}");
+        }
+    }
+
+    /// The gradient transforms are the transposes of the forward ones: `<T x, y> = <x, Tᵀ y>`.
+    #[test]
+    fn gradient_transforms_are_transposes() {
+        let x = [0.3, -1.2, 0.7, 2.1, -0.4, 0.9];
+        let y = [1.1, -0.6, 0.25, 0.8];
+        let lhs: f32 = output_1d(x).iter().zip(&y).map(|(a, b)| a * b).sum();
+        let rhs: f32 = x.iter().zip(output_grad_1d(y)).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-4);
+        let g = [0.5, -0.25, 1.5];
+        let m = [0.3, -1.2, 0.7, 2.1, -0.4, 0.9];
+        let lhs: f64 = filter_1d(g).iter().zip(&m).map(|(a, b)| a * b).sum();
+        let rhs: f64 = g.iter().zip(filter_grad_1d(m)).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-12);
+    }
+}
