@@ -7,6 +7,7 @@
 //! kernel layout for `conv2d` (HWIO) and for `conv2d_transpose` (H, W, out, in) alike.
 
 use crate::activation::{add_column_sums, Activation};
+use crate::direct;
 use crate::matmul::{matmul, MatRef, Threads};
 use crate::winograd::{self, Kernel};
 use crate::workspace::{split_batch, Workspace};
@@ -58,6 +59,8 @@ pub enum Algorithm {
     /// Winograd F(4×4, 3×3) (see `winograd.rs`): 3×3 kernels at stride 1 only, with 4× fewer
     /// multiplications.
     Winograd,
+    /// Direct loops over the kernel taps (see `direct.rs`): at most four small-side channels.
+    Direct,
 }
 
 /// Fewest channels on either side for which Winograd is chosen: below it the GEMMs are too thin
@@ -100,6 +103,8 @@ impl ConvGeometry {
         let wide = big.channels.min(small_channels) >= WINOGRAD_MIN_CHANNELS;
         if geometry.supports_winograd() && wide {
             geometry.with_algorithm(Algorithm::Winograd)
+        } else if small_channels <= direct::MAX_SMALL_CHANNELS && big.channels >= WINOGRAD_MIN_CHANNELS {
+            geometry.with_algorithm(Algorithm::Direct)
         } else {
             geometry
         }
@@ -111,9 +116,18 @@ impl ConvGeometry {
     }
 
     /// The same geometry computed another way; panics if Winograd is asked of a geometry that
-    /// [does not support it](Self::supports_winograd).
+    /// [does not support it](Self::supports_winograd), or the direct loops of one with more than
+    /// four small-side channels.
     pub fn with_algorithm(self, algorithm: Algorithm) -> Self {
-        assert!(algorithm == Algorithm::Im2col || self.supports_winograd(), "Winograd needs 3×3 at stride 1");
+        match algorithm {
+            Algorithm::Im2col => {}
+            Algorithm::Winograd => assert!(self.supports_winograd(), "Winograd needs 3×3 at stride 1"),
+            Algorithm::Direct => assert!(
+                self.small.channels <= direct::MAX_SMALL_CHANNELS,
+                "the direct loops take at most {} small-side channels",
+                direct::MAX_SMALL_CHANNELS
+            ),
+        }
         Self { algorithm, ..self }
     }
 
@@ -230,8 +244,12 @@ pub fn conv_forward(
     ws: &mut Workspace,
 ) {
     let n = g.check(input, output, weight, bias, g.small.channels);
-    if g.algorithm == Algorithm::Winograd {
-        return winograd_forward(g, input, weight, bias, act, output, ws, Kernel::AsStored, n);
+    match g.algorithm {
+        Algorithm::Winograd => {
+            return winograd_forward(g, input, weight, bias, act, output, ws, Kernel::AsStored, n)
+        }
+        Algorithm::Direct => return direct_forward(g, input, weight, bias, act, output, ws, false, n),
+        Algorithm::Im2col => {}
     }
     ws.reserve(g.cols_len(), 0, 0);
     let per = split_batch(n, ws.len());
@@ -266,10 +284,13 @@ pub fn conv_backward(
 ) {
     let n = g.check(input, output, weight, grads.bias, g.small.channels);
     assert_eq!(output_grad.len(), output.len());
-    if g.algorithm == Algorithm::Winograd {
-        let sides = Sides { input, output, output_grad, input_grad };
-        return winograd_backward(g, weight, act, sides, grads, ws, false, n);
+    let sides = Sides { input, output, output_grad, input_grad };
+    match g.algorithm {
+        Algorithm::Winograd => return winograd_backward(g, weight, act, sides, grads, ws, false, n),
+        Algorithm::Direct => return direct_backward(g, weight, act, sides, grads, ws, false, n),
+        Algorithm::Im2col => {}
     }
+    let Sides { input, output, output_grad, input_grad } = sides;
     ws.reserve(g.cols_len(), g.weight_len(), g.small.channels);
     let per = split_batch(n, ws.len());
     let parts = n.div_ceil(per);
@@ -324,8 +345,12 @@ pub fn conv_transpose_forward(
     ws: &mut Workspace,
 ) {
     let n = g.check(output, input, weight, bias, g.big.channels);
-    if g.algorithm == Algorithm::Winograd {
-        return winograd_forward(g, input, weight, bias, act, output, ws, Kernel::Rotated, n);
+    match g.algorithm {
+        Algorithm::Winograd => {
+            return winograd_forward(g, input, weight, bias, act, output, ws, Kernel::Rotated, n)
+        }
+        Algorithm::Direct => return direct_forward(g, input, weight, bias, act, output, ws, true, n),
+        Algorithm::Im2col => {}
     }
     ws.reserve(g.cols_len(), 0, 0);
     let per = split_batch(n, ws.len());
@@ -361,10 +386,13 @@ pub fn conv_transpose_backward(
 ) {
     let n = g.check(output, input, weight, grads.bias, g.big.channels);
     assert_eq!(output_grad.len(), output.len());
-    if g.algorithm == Algorithm::Winograd {
-        let sides = Sides { input, output, output_grad, input_grad };
-        return winograd_backward(g, weight, act, sides, grads, ws, true, n);
+    let sides = Sides { input, output, output_grad, input_grad };
+    match g.algorithm {
+        Algorithm::Winograd => return winograd_backward(g, weight, act, sides, grads, ws, true, n),
+        Algorithm::Direct => return direct_backward(g, weight, act, sides, grads, ws, true, n),
+        Algorithm::Im2col => {}
     }
+    let Sides { input, output, output_grad, input_grad } = sides;
     ws.reserve(g.cols_len(), g.weight_len(), g.big.channels);
     let per = split_batch(n, ws.len());
     let parts = n.div_ceil(per);
@@ -422,7 +450,7 @@ fn winograd_forward(
 ) {
     let (a, b) = (g.big.channels, g.small.channels);
     let (inputs, outputs) = if kernel == Kernel::AsStored { (a, b) } else { (b, a) };
-    ws.reserve_tiles(winograd::filter_len(a, b), winograd::block_len(a.max(b)), 0);
+    ws.reserve_tiles(winograd::filter_len(a, b), a.max(b), 0);
     let per = split_batch(n, ws.len());
     let (filter, parts) = ws.filter_and_parts_mut();
     winograd::transform_filter(weight, a, b, kernel, filter);
@@ -433,17 +461,13 @@ fn winograd_forward(
         .zip(parts.par_iter_mut())
         .for_each(|((out, inp), part)| {
             let size = (g.small.height, g.small.width);
-            winograd::correlate(
-                inp,
-                out,
-                size,
-                inputs,
-                outputs,
-                filter,
-                &mut part.tiles_in,
-                &mut part.tiles_out,
-            );
-            act.add_bias_and_apply(out, bias);
+            let step = winograd::images_per_block(size);
+            let (out_step, in_step) = (step * g.small.pixels() * outputs, step * g.small.pixels() * inputs);
+            // A few images at a time, so the bias and activation find the output still in cache.
+            for (y, x) in out.chunks_mut(out_step).zip(inp.chunks(in_step)) {
+                winograd::correlate(x, y, size, inputs, outputs, filter, &mut part.tiles);
+                act.add_bias_and_apply(y, bias);
+            }
         });
 }
 
@@ -473,7 +497,7 @@ fn winograd_backward(
     let (inputs, outputs) = if transpose { (b, a) } else { (a, b) };
     let pixels = g.small.pixels();
     ws.reserve(0, g.weight_len(), outputs);
-    ws.reserve_tiles(winograd::filter_len(a, b), winograd::block_len(a.max(b)), winograd::filter_len(a, b));
+    ws.reserve_tiles(winograd::filter_len(a, b), a.max(b), winograd::filter_len(a, b));
     let per = split_batch(n, ws.len());
     let parts = n.div_ceil(per);
     let mut input_grads = optional_chunks(sides.input_grad, per * pixels * inputs, parts);
@@ -491,18 +515,107 @@ fn winograd_backward(
         .for_each(|((((dout, out), inp), dinp), part)| {
             let size = (g.small.height, g.small.width);
             let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..outputs]);
-            act.backprop(out, dout);
             db.fill(0.0);
-            add_column_sums(dout, db);
-            let (tiles_in, tiles_out) = (&mut part.tiles_in, &mut part.tiles_out);
-            if let Some(dx) = dinp.as_deref_mut() {
-                winograd::correlate(dout, dx, size, outputs, inputs, filter, tiles_in, tiles_out);
-            }
-            let (big_side, small_side): (&[f32], &[f32]) = if transpose { (dout, inp) } else { (inp, dout) };
             let acc = &mut part.kernel_acc[..winograd::filter_len(a, b)];
             acc.fill(0.0);
-            winograd::accumulate_kernel_grad(big_side, small_side, size, a, b, acc, tiles_in, tiles_out);
+            // A few images at a time, so every pass over the output gradient finds it in cache.
+            let step = winograd::images_per_block(size);
+            let (out_step, in_step) = (step * pixels * outputs, step * pixels * inputs);
+            let mut dx_chunks = dinp.as_deref_mut().map(|dx| dx.chunks_mut(in_step));
+            for ((dy, y), x) in dout.chunks_mut(out_step).zip(out.chunks(out_step)).zip(inp.chunks(in_step)) {
+                act.backprop(y, dy);
+                add_column_sums(dy, db);
+                if let Some(dx) = dx_chunks.as_mut().and_then(Iterator::next) {
+                    winograd::correlate(dy, dx, size, outputs, inputs, filter, &mut part.tiles);
+                }
+                let (big_side, small_side): (&[f32], &[f32]) = if transpose { (dy, x) } else { (x, dy) };
+                winograd::accumulate_kernel_grad(big_side, small_side, size, a, b, acc, &mut part.tiles);
+            }
             winograd::finish_kernel_grad(acc, a, b, dw);
+        });
+    reduce_partials(ws, parts, grads);
+}
+
+/// Forward pass of either layer by direct loops: a transposed convolution scatters each small-side
+/// pixel over its taps, a convolution gathers them.
+#[allow(clippy::too_many_arguments)]
+fn direct_forward(
+    g: &ConvGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    act: Activation,
+    output: &mut [f32],
+    ws: &mut Workspace,
+    transpose: bool,
+    n: usize,
+) {
+    let (in_len, out_len) =
+        if transpose { (g.small.len(), g.big.len()) } else { (g.big.len(), g.small.len()) };
+    let per = split_batch(n, ws.len());
+    output.par_chunks_mut(per * out_len).zip(input.par_chunks(per * in_len)).for_each(|(out, inp)| {
+        for (y, x) in out.chunks_exact_mut(out_len).zip(inp.chunks_exact(in_len)) {
+            y.fill(0.0);
+            if transpose {
+                direct::scatter(g, x, weight, y);
+            } else {
+                direct::gather(g, x, weight, y);
+            }
+            act.add_bias_and_apply(y, bias);
+        }
+    });
+}
+
+/// Backward pass of either layer by direct loops, the adjoints of [`direct_forward`].
+#[allow(clippy::too_many_arguments)]
+fn direct_backward(
+    g: &ConvGeometry,
+    weight: &[f32],
+    act: Activation,
+    sides: Sides<'_, '_>,
+    grads: ParamGrads<'_>,
+    ws: &mut Workspace,
+    transpose: bool,
+    n: usize,
+) {
+    let (in_len, out_len, bias_len) = if transpose {
+        (g.small.len(), g.big.len(), g.big.channels)
+    } else {
+        (g.big.len(), g.small.len(), g.small.channels)
+    };
+    ws.reserve(0, g.weight_len(), bias_len);
+    let per = split_batch(n, ws.len());
+    let parts = n.div_ceil(per);
+    let mut input_grads = optional_chunks(sides.input_grad, per * in_len, parts);
+    sides
+        .output_grad
+        .par_chunks_mut(per * out_len)
+        .zip(sides.output.par_chunks(per * out_len))
+        .zip(sides.input.par_chunks(per * in_len))
+        .zip(input_grads.par_iter_mut())
+        .zip(ws.parts_mut().par_iter_mut())
+        .for_each(|((((dout, out), inp), dinp), part)| {
+            let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..bias_len]);
+            dw.fill(0.0);
+            db.fill(0.0);
+            let images =
+                dout.chunks_exact_mut(out_len).zip(out.chunks_exact(out_len)).zip(inp.chunks_exact(in_len));
+            for (i, ((dy, y), x)) in images.enumerate() {
+                act.backprop(y, dy);
+                add_column_sums(dy, db);
+                let dy = &*dy;
+                let (big, small) = if transpose { (dy, x) } else { (x, dy) };
+                direct::kernel_grad(g, big, small, dw);
+                if let Some(dx) = dinp.as_deref_mut() {
+                    let dx = &mut dx[i * in_len..][..in_len];
+                    dx.fill(0.0);
+                    if transpose {
+                        direct::gather(g, dy, weight, dx);
+                    } else {
+                        direct::scatter(g, dy, weight, dx);
+                    }
+                }
+            }
         });
     reduce_partials(ws, parts, grads);
 }
@@ -575,57 +688,80 @@ mod tests {
         y
     }
 
-    /// Forward and backward of both layers, through Winograd and through im2col, on sizes that
-    /// leave partial tiles and channel counts that leave partial lane groups.
+    /// Forward and backward of one layer through `algorithm` and through im2col agree.
+    fn assert_matches_im2col(base: ConvGeometry, algorithm: Algorithm, transpose: bool) {
+        let n = 3;
+        let (in_len, out_len, bias_len) = if transpose {
+            (base.small.len(), base.big.len(), base.big.channels)
+        } else {
+            (base.big.len(), base.small.len(), base.small.channels)
+        };
+        let x: Vec<f32> = (0..n * in_len).map(|i| (i as f32 * 0.37).sin()).collect();
+        let wt: Vec<f32> = (0..base.weight_len()).map(|i| (i as f32 * 0.11).cos() * 0.2).collect();
+        let b: Vec<f32> = (0..bias_len).map(|i| i as f32 * 0.01).collect();
+        let r: Vec<f32> = (0..n * out_len).map(|i| (i as f32 * 0.23).cos()).collect();
+        let run = |algorithm| {
+            let g = base.with_algorithm(algorithm);
+            let mut ws = Workspace::new(2);
+            let mut y = vec![0.0; n * out_len];
+            let (mut dy, mut dx) = (r.clone(), vec![0.0; x.len()]);
+            let (mut dw, mut db) = (vec![0.0; wt.len()], vec![0.0; b.len()]);
+            let grads = ParamGrads { weight: &mut dw, bias: &mut db };
+            if transpose {
+                conv_transpose_forward(&g, &x, &wt, &b, Activation::Relu, &mut y, &mut ws);
+                conv_transpose_backward(
+                    &g,
+                    &x,
+                    &wt,
+                    Activation::Relu,
+                    &y,
+                    &mut dy,
+                    Some(&mut dx),
+                    grads,
+                    &mut ws,
+                );
+            } else {
+                conv_forward(&g, &x, &wt, &b, Activation::Relu, &mut y, &mut ws);
+                conv_backward(&g, &x, &wt, Activation::Relu, &y, &mut dy, Some(&mut dx), grads, &mut ws);
+            }
+            [y, dx, dw, db]
+        };
+        let (fast, plain) = (run(algorithm), run(Algorithm::Im2col));
+        let names = ["output", "input grad", "weight grad", "bias grad"];
+        for (name, (f, p)) in names.iter().zip(fast.iter().zip(&plain)) {
+            let scale = p.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let worst = f.iter().zip(p).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                worst <= 5e-5 * scale.max(1.0),
+                "{algorithm:?} {base:?} transpose {transpose}: {name} differs by {worst} (scale {scale})"
+            );
+        }
+    }
+
+    /// Sizes that leave partial Winograd tiles and channel counts that leave partial lane groups.
     #[test]
     fn winograd_matches_im2col() {
         for (h, w, big_c, small_c, transpose) in
             [(7, 6, 20, 17, false), (9, 5, 3, 33, true), (16, 16, 32, 16, false), (6, 11, 16, 40, true)]
         {
-            let base = ConvGeometry::same(Shape::new(h, w, big_c), small_c, 3, 1, Padding::TfSame);
-            let n = 3;
-            let (in_len, out_len, bias_len) = if transpose {
-                (base.small.len(), base.big.len(), big_c)
-            } else {
-                (base.big.len(), base.small.len(), small_c)
-            };
-            let x: Vec<f32> = (0..n * in_len).map(|i| (i as f32 * 0.37).sin()).collect();
-            let wt: Vec<f32> = (0..base.weight_len()).map(|i| (i as f32 * 0.11).cos() * 0.2).collect();
-            let b: Vec<f32> = (0..bias_len).map(|i| i as f32 * 0.01).collect();
-            let r: Vec<f32> = (0..n * out_len).map(|i| (i as f32 * 0.23).cos()).collect();
-            let run = |algorithm| {
-                let g = base.with_algorithm(algorithm);
-                let mut ws = Workspace::new(2);
-                let mut y = vec![0.0; n * out_len];
-                let (mut dy, mut dx) = (r.clone(), vec![0.0; x.len()]);
-                let (mut dw, mut db) = (vec![0.0; wt.len()], vec![0.0; b.len()]);
-                let grads = ParamGrads { weight: &mut dw, bias: &mut db };
-                if transpose {
-                    conv_transpose_forward(&g, &x, &wt, &b, Activation::Relu, &mut y, &mut ws);
-                    conv_transpose_backward(
-                        &g,
-                        &x,
-                        &wt,
-                        Activation::Relu,
-                        &y,
-                        &mut dy,
-                        Some(&mut dx),
-                        grads,
-                        &mut ws,
-                    );
-                } else {
-                    conv_forward(&g, &x, &wt, &b, Activation::Relu, &mut y, &mut ws);
-                    conv_backward(&g, &x, &wt, Activation::Relu, &y, &mut dy, Some(&mut dx), grads, &mut ws);
-                }
-                [y, dx, dw, db]
-            };
-            let (fast, plain) = (run(Algorithm::Winograd), run(Algorithm::Im2col));
-            for (name, (f, p)) in
-                ["output", "input grad", "weight grad", "bias grad"].iter().zip(fast.iter().zip(&plain))
-            {
-                let scale = p.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                let worst = f.iter().zip(p).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-                assert!(worst <= 5e-5 * scale.max(1.0), "{h}×{w} {big_c}/{small_c} transpose {transpose}: {name} differs by {worst} (scale {scale})");
+            let g = ConvGeometry::same(Shape::new(h, w, big_c), small_c, 3, 1, Padding::TfSame);
+            assert_matches_im2col(g, Algorithm::Winograd, transpose);
+        }
+    }
+
+    /// Strides, both paddings, every small-side channel count the direct loops take, and big-side
+    /// channel counts that leave partial lane groups.
+    #[test]
+    fn direct_loops_match_im2col() {
+        for small_c in 1..=direct::MAX_SMALL_CHANNELS {
+            for (h, w, big_c, stride, padding) in [
+                (8, 8, 24, 2, Padding::TfSame),
+                (7, 6, 40, 2, Padding::Symmetric),
+                (5, 9, 17, 1, Padding::TfSame),
+            ] {
+                let g = ConvGeometry::same(Shape::new(h, w, big_c), small_c, 3, stride, padding);
+                assert_matches_im2col(g, Algorithm::Direct, true);
+                assert_matches_im2col(g, Algorithm::Direct, false);
             }
         }
     }

@@ -8,6 +8,7 @@ pub mod activation;
 pub mod adam;
 pub mod conv;
 pub mod dense;
+mod direct;
 pub mod matmul;
 mod winograd;
 pub mod workspace;

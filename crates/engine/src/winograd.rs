@@ -153,8 +153,8 @@ fn store_lanes(src: &Lanes, dst: &mut [f32]) {
     }
 }
 
-/// Reads `side×side` pixels of `LANES` channels from `c0` starting at `(top, left)` (which may
-/// lie in the padding), zeros outside the image or past `channels`.
+/// Reads lane group `c0..` of the `S×S` pixels starting at `(top, left)` (which may lie in the
+/// padding), zeros outside the image or past `channels`.
 #[inline(always)]
 fn load<const S: usize>(
     image: &[f32],
@@ -203,9 +203,10 @@ fn point_matrix(block: &[f32], p: usize, count: usize, channels: usize) -> MatRe
     MatRef::strided(&block[p * channels..], count, channels, POINTS * channels, 1)
 }
 
-/// `Bᵀ d B` of the 6×6 input windows of tiles `first..first + count` into `dst` (point-major).
+/// `Bᵀ d B` of the 6×6 input windows of tiles `first..first + count` into `dst`.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
-fn transform_inputs(input: &[f32], grid: Grid, channels: usize, first: usize, count: usize, dst: &mut [f32]) {
+fn transform_inputs(input: &[f32], grid: Grid, channels: usize, span: (usize, usize), dst: &mut [f32]) {
+    let (first, count) = span;
     let image_len = grid.height * grid.width * channels;
     let (mut d, mut v) = ([[[0.0; LANES]; ALPHA]; ALPHA], [[[0.0; LANES]; ALPHA]; ALPHA]);
     for t in 0..count {
@@ -225,8 +226,7 @@ fn transform_output_grads(
     grads: &[f32],
     grid: Grid,
     channels: usize,
-    first: usize,
-    count: usize,
+    (first, count): (usize, usize),
     dst: &mut [f32],
 ) {
     let image_len = grid.height * grid.width * channels;
@@ -248,8 +248,7 @@ fn transform_outputs(
     src: &[f32],
     grid: Grid,
     channels: usize,
-    first: usize,
-    count: usize,
+    (first, count): (usize, usize),
     output: &mut [f32],
 ) {
     let image_len = grid.height * grid.width * channels;
@@ -273,13 +272,37 @@ fn transform_outputs(
     }
 }
 
+/// One thread's scratch: two blocks of transformed tiles.
+#[derive(Default)]
+pub(crate) struct TileScratch {
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+impl TileScratch {
+    /// Room for blocks of tiles with up to `channels` channels.
+    pub(crate) fn reserve(&mut self, channels: usize) {
+        for buf in [&mut self.a, &mut self.b] {
+            if buf.len() < block_len(channels) {
+                buf.resize(block_len(channels), 0.0);
+            }
+        }
+    }
+}
+
+/// Images of `(height, width)` that fill about one block of tiles: the unit in which callers
+/// interleave other passes with the transforms while the data is still in cache.
+pub(crate) fn images_per_block((height, width): (usize, usize)) -> usize {
+    BLOCK.div_ceil(Grid::new(height, width).per_image()).max(1)
+}
+
 /// Length of a transformed kernel: `POINTS × inputs × outputs`.
 pub(crate) fn filter_len(inputs: usize, outputs: usize) -> usize {
     POINTS * inputs * outputs
 }
 
-/// Length of one part's scratch for `channels`-wide transformed tiles.
-pub(crate) fn block_len(channels: usize) -> usize {
+/// Length of a block of `channels`-wide transformed tiles.
+fn block_len(channels: usize) -> usize {
     POINTS * BLOCK * channels
 }
 
@@ -324,7 +347,7 @@ pub(crate) fn transform_filter(weight: &[f32], a: usize, b: usize, kernel: Kerne
 
 /// Stride-1, zero-padded 3×3 correlation of a batch: `output (… × outputs)` is overwritten with
 /// the correlation of `input (… × inputs)` with a kernel transformed by [`transform_filter`].
-/// `tiles_in` and `tiles_out` are scratch of [`block_len`] of the input and output channels.
+/// `scratch` must have been reserved for the wider of the two channel counts.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn correlate(
     input: &[f32],
@@ -333,21 +356,21 @@ pub(crate) fn correlate(
     inputs: usize,
     outputs: usize,
     filter: &[f32],
-    tiles_in: &mut [f32],
-    tiles_out: &mut [f32],
+    scratch: &mut TileScratch,
 ) {
+    let TileScratch { a: tiles_in, b: tiles_out } = scratch;
     let grid = Grid::new(height, width);
     let tiles = input.len() / (height * width * inputs) * grid.per_image();
     for first in (0..tiles).step_by(BLOCK) {
         let count = BLOCK.min(tiles - first);
-        transform_inputs(input, grid, inputs, first, count, tiles_in);
+        transform_inputs(input, grid, inputs, (first, count), tiles_in);
         for p in 0..POINTS {
             let v = point_matrix(tiles_in, p, count, inputs);
             let u = MatRef::new(&filter[p * inputs * outputs..], inputs, outputs);
             let m = &mut tiles_out[p * outputs..];
             matmul_strided(m, POINTS * outputs, v, u, false, Threads::Serial);
         }
-        transform_outputs(tiles_out, grid, outputs, first, count, output);
+        transform_outputs(tiles_out, grid, outputs, (first, count), output);
     }
 }
 
@@ -361,15 +384,15 @@ pub(crate) fn accumulate_kernel_grad(
     a_channels: usize,
     b_channels: usize,
     acc: &mut [f32],
-    tiles_a: &mut [f32],
-    tiles_b: &mut [f32],
+    scratch: &mut TileScratch,
 ) {
+    let TileScratch { a: tiles_a, b: tiles_b } = scratch;
     let grid = Grid::new(height, width);
     let tiles = a.len() / (height * width * a_channels) * grid.per_image();
     for first in (0..tiles).step_by(BLOCK) {
         let count = BLOCK.min(tiles - first);
-        transform_inputs(a, grid, a_channels, first, count, tiles_a);
-        transform_output_grads(b, grid, b_channels, first, count, tiles_b);
+        transform_inputs(a, grid, a_channels, (first, count), tiles_a);
+        transform_output_grads(b, grid, b_channels, (first, count), tiles_b);
         for p in 0..POINTS {
             let va = point_matrix(tiles_a, p, count, a_channels).transpose();
             let vb = point_matrix(tiles_b, p, count, b_channels);

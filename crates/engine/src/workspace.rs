@@ -1,12 +1,13 @@
 //! Scratch memory reused across training steps, one part per thread.
 
+use crate::winograd::TileScratch;
+
 /// One thread's scratch: an im2col buffer, transformed Winograd tiles and partial weight/bias
 /// gradients.
 #[derive(Default)]
 pub struct Part {
     pub(crate) cols: Vec<f32>,
-    pub(crate) tiles_in: Vec<f32>,
-    pub(crate) tiles_out: Vec<f32>,
+    pub(crate) tiles: TileScratch,
     pub(crate) kernel_acc: Vec<f32>,
     pub(crate) weight_grad: Vec<f32>,
     pub(crate) bias_grad: Vec<f32>,
@@ -57,11 +58,10 @@ impl Workspace {
 
     /// Grows the Winograd buffers: the shared transformed kernel, two tile blocks and a
     /// transformed kernel-gradient accumulator per part.
-    pub(crate) fn reserve_tiles(&mut self, filter: usize, tiles: usize, kernel_acc: usize) {
+    pub(crate) fn reserve_tiles(&mut self, filter: usize, channels: usize, kernel_acc: usize) {
         grow(&mut self.filter, filter);
         for part in &mut self.parts {
-            grow(&mut part.tiles_in, tiles);
-            grow(&mut part.tiles_out, tiles);
+            part.tiles.reserve(channels);
             grow(&mut part.kernel_acc, kernel_acc);
         }
     }

@@ -150,6 +150,20 @@ fn conv_transpose_winograd_sigmoid() {
 }
 
 #[test]
+fn conv_transpose_direct_stride_two() {
+    let geometry =
+        ConvGeometry::same(Shape::new(8, 6, 5), 2, 3, 2, Padding::TfSame).with_algorithm(Algorithm::Direct);
+    check_conv(Case { geometry, act: Activation::Sigmoid, batch: 3, transpose: true });
+}
+
+#[test]
+fn conv_direct_symmetric_padding() {
+    let geometry = ConvGeometry::same(Shape::new(7, 6, 4), 1, 3, 2, Padding::Symmetric)
+        .with_algorithm(Algorithm::Direct);
+    check_conv(Case { geometry, act: Activation::Relu, batch: 2, transpose: false });
+}
+
+#[test]
 fn dense_sigmoid() {
     let s = DenseShape { inputs: 12, outputs: 5 };
     let n = 4;
