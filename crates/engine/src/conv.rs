@@ -9,7 +9,7 @@
 use crate::activation::{add_column_sums, Activation};
 use crate::direct;
 use crate::matmul::{matmul, MatRef, Threads};
-use crate::winograd::{self, Kernel};
+use crate::winograd::{self, Filter, Kernel};
 use crate::workspace::{split_batch, Workspace};
 use rayon::prelude::*;
 
@@ -450,11 +450,10 @@ fn winograd_forward(
 ) {
     let (a, b) = (g.big.channels, g.small.channels);
     let (inputs, outputs) = if kernel == Kernel::AsStored { (a, b) } else { (b, a) };
-    ws.reserve_tiles(winograd::filter_len(a, b), a.max(b), 0);
+    ws.reserve_tiles(Filter::buffer_len(a, b), a.max(b), 0);
     let per = split_batch(n, ws.len());
-    let (filter, parts) = ws.filter_and_parts_mut();
-    winograd::transform_filter(weight, a, b, kernel, filter);
-    let filter = &*filter;
+    let (buf, parts) = ws.filter_and_parts_mut();
+    let filter = Filter::transform(weight, a, b, kernel, buf);
     output
         .par_chunks_mut(per * g.small.pixels() * outputs)
         .zip(input.par_chunks(per * g.small.pixels() * inputs))
@@ -465,7 +464,7 @@ fn winograd_forward(
             let (out_step, in_step) = (step * g.small.pixels() * outputs, step * g.small.pixels() * inputs);
             // A few images at a time, so the bias and activation find the output still in cache.
             for (y, x) in out.chunks_mut(out_step).zip(inp.chunks(in_step)) {
-                winograd::correlate(x, y, size, inputs, outputs, filter, &mut part.tiles);
+                winograd::correlate(x, y, size, &filter, &mut part.tiles);
                 act.add_bias_and_apply(y, bias);
             }
         });
@@ -497,14 +496,13 @@ fn winograd_backward(
     let (inputs, outputs) = if transpose { (b, a) } else { (a, b) };
     let pixels = g.small.pixels();
     ws.reserve(0, g.weight_len(), outputs);
-    ws.reserve_tiles(winograd::filter_len(a, b), a.max(b), winograd::filter_len(a, b));
+    ws.reserve_tiles(Filter::buffer_len(a, b), a.max(b), winograd::filter_len(a, b));
     let per = split_batch(n, ws.len());
     let parts = n.div_ceil(per);
     let mut input_grads = optional_chunks(sides.input_grad, per * pixels * inputs, parts);
-    let (filter, ws_parts) = ws.filter_and_parts_mut();
+    let (buf, ws_parts) = ws.filter_and_parts_mut();
     let input_grad_kernel = if transpose { Kernel::AsStored } else { Kernel::Rotated };
-    winograd::transform_filter(weight, a, b, input_grad_kernel, filter);
-    let filter = &*filter;
+    let filter = Filter::transform(weight, a, b, input_grad_kernel, buf);
     sides
         .output_grad
         .par_chunks_mut(per * pixels * outputs)
@@ -526,7 +524,7 @@ fn winograd_backward(
                 act.backprop(y, dy);
                 add_column_sums(dy, db);
                 if let Some(dx) = dx_chunks.as_mut().and_then(Iterator::next) {
-                    winograd::correlate(dy, dx, size, outputs, inputs, filter, &mut part.tiles);
+                    winograd::correlate(dy, dx, size, &filter, &mut part.tiles);
                 }
                 let (big_side, small_side): (&[f32], &[f32]) = if transpose { (dy, x) } else { (x, dy) };
                 winograd::accumulate_kernel_grad(big_side, small_side, size, a, b, acc, &mut part.tiles);

@@ -13,6 +13,7 @@
 
 use crate::matmul::{matmul, matmul_strided, MatRef, Threads};
 use multiversion::multiversion;
+use rayon::prelude::*;
 
 /// Output tile side.
 const TILE: usize = 4;
@@ -65,15 +66,6 @@ fn filter_1d(g: [f64; 3]) -> [f64; 6] {
         g[0] / 24.0 + g[1] / 12.0 + g[2] / 6.0,
         g[0] / 24.0 - g[1] / 12.0 + g[2] / 6.0,
         g[2],
-    ]
-}
-
-/// `Gᵀ m` in f64: the transpose of [`filter_1d`], six transformed values to three taps.
-fn filter_grad_1d(m: [f64; 6]) -> [f64; 3] {
-    [
-        m[0] / 4.0 - (m[1] + m[2]) / 6.0 + (m[3] + m[4]) / 24.0,
-        (m[2] - m[1]) / 6.0 + (m[3] - m[4]) / 12.0,
-        (m[3] + m[4] - m[1] - m[2]) / 6.0 + m[5],
     ]
 }
 
@@ -296,9 +288,9 @@ pub(crate) fn images_per_block((height, width): (usize, usize)) -> usize {
     BLOCK.div_ceil(Grid::new(height, width).per_image()).max(1)
 }
 
-/// Length of a transformed kernel: `POINTS × inputs × outputs`.
-pub(crate) fn filter_len(inputs: usize, outputs: usize) -> usize {
-    POINTS * inputs * outputs
+/// Length of a transformed kernel of `a × b` channel pairs.
+pub(crate) fn filter_len(a: usize, b: usize) -> usize {
+    POINTS * a * b
 }
 
 /// Length of a block of `channels`-wide transformed tiles.
@@ -316,49 +308,90 @@ pub(crate) enum Kernel {
     Rotated,
 }
 
-/// `G g Gᵀ` for every input/output channel pair, into `filter` as `[POINTS][inputs][outputs]`.
-pub(crate) fn transform_filter(weight: &[f32], a: usize, b: usize, kernel: Kernel, filter: &mut [f32]) {
-    assert_eq!(weight.len(), 9 * a * b, "a 3×3 kernel of {a}×{b} channels");
-    let (inputs, outputs) = match kernel {
-        Kernel::AsStored => (a, b),
-        Kernel::Rotated => (b, a),
-    };
-    let filter = &mut filter[..filter_len(inputs, outputs)];
-    for i in 0..inputs {
-        for o in 0..outputs {
-            let tap = |kh: usize, kw: usize| -> f64 {
-                let v = match kernel {
-                    Kernel::AsStored => weight[((kh * 3 + kw) * a + i) * b + o],
-                    Kernel::Rotated => weight[(((2 - kh) * 3 + 2 - kw) * a + o) * b + i],
-                };
-                v as f64
-            };
-            let cols: [[f64; 6]; 3] =
-                std::array::from_fn(|kw| filter_1d([tap(0, kw), tap(1, kw), tap(2, kw)]));
-            for r in 0..ALPHA {
-                let row = filter_1d([cols[0][r], cols[1][r], cols[2][r]]);
-                for (c, v) in row.into_iter().enumerate() {
-                    filter[((r * ALPHA + c) * inputs + i) * outputs + o] = v as f32;
-                }
+/// `coefficients()[p][tap]`: the weight of kernel tap `(kh, kw)` in point `p = (r, c)` of
+/// `G g Gᵀ`, i.e. `G[r][kh] · G[c][kw]`. The same numbers take a transformed gradient back to
+/// taps (`Gᵀ m G`), read the other way round.
+fn coefficients() -> [[f32; 9]; POINTS] {
+    let unit = |k: usize| std::array::from_fn(|j| if j == k { 1.0 } else { 0.0 });
+    let columns: [[f64; ALPHA]; 3] = std::array::from_fn(|k| filter_1d(unit(k)));
+    std::array::from_fn(|p| {
+        std::array::from_fn(|tap| (columns[tap / 3][p / ALPHA] * columns[tap % 3][p % ALPHA]) as f32)
+    })
+}
+
+/// `dst += w · src`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
+fn add_scaled(dst: &mut [f32], w: f32, src: &[f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d += w * s;
+    }
+}
+
+/// A weight transformed by [`Filter::transform`]: `G g Gᵀ` of every channel pair, stored
+/// `[POINTS][inputs][outputs]`, ready to be each point's GEMM operand.
+pub(crate) struct Filter<'a> {
+    data: &'a [f32],
+    inputs: usize,
+    outputs: usize,
+}
+
+impl<'a> Filter<'a> {
+    /// Room [`transform`](Self::transform) needs for `a × b` channel pairs: the transformed kernel
+    /// and a transposed copy of the weight.
+    pub(crate) fn buffer_len(a: usize, b: usize) -> usize {
+        (POINTS + 9) * a * b
+    }
+
+    /// Transforms `weight` (`[3][3][a][b]`) into `buf`, one point per thread-pool task: each point
+    /// is a sum of the nine taps' matrices, so the work is whole-vector multiply-adds. A rotated
+    /// kernel swaps the channel roles, so its taps are transposed first.
+    pub(crate) fn transform(weight: &[f32], a: usize, b: usize, kernel: Kernel, buf: &'a mut [f32]) -> Self {
+        let pairs = a * b;
+        assert_eq!(weight.len(), 9 * pairs, "a 3×3 kernel of {a}×{b} channels");
+        let (buf, transposed) = buf[..Self::buffer_len(a, b)].split_at_mut(POINTS * pairs);
+        let (taps, inputs, outputs): (&[f32], _, _) = match kernel {
+            Kernel::AsStored => (weight, a, b),
+            Kernel::Rotated => {
+                transposed.par_chunks_mut(pairs).zip(weight.par_chunks(pairs)).for_each(|(dst, src)| {
+                    for (o, row) in src.chunks_exact(b).enumerate() {
+                        for (i, &v) in row.iter().enumerate() {
+                            dst[i * a + o] = v;
+                        }
+                    }
+                });
+                (transposed, b, a)
             }
-        }
+        };
+        let coefficients = coefficients();
+        buf.par_chunks_mut(pairs).zip(&coefficients).for_each(|(point, weights)| {
+            point.fill(0.0);
+            for (tap, &w) in weights.iter().enumerate().filter(|(_, w)| **w != 0.0) {
+                // A rotated kernel reads tap (kh, kw) from (2 − kh, 2 − kw).
+                let source = if kernel == Kernel::Rotated { 8 - tap } else { tap };
+                add_scaled(point, w, &taps[source * pairs..][..pairs]);
+            }
+        });
+        Self { data: buf, inputs, outputs }
+    }
+
+    /// Point `p` as an `inputs × outputs` matrix.
+    fn point(&self, p: usize) -> MatRef<'_> {
+        MatRef::new(&self.data[p * self.inputs * self.outputs..], self.inputs, self.outputs)
     }
 }
 
 /// Stride-1, zero-padded 3×3 correlation of a batch: `output (… × outputs)` is overwritten with
-/// the correlation of `input (… × inputs)` with a kernel transformed by [`transform_filter`].
-/// `scratch` must have been reserved for the wider of the two channel counts.
-#[allow(clippy::too_many_arguments)]
+/// the correlation of `input (… × inputs)` with a transformed kernel. `scratch` must have been
+/// reserved for the wider of the two channel counts.
 pub(crate) fn correlate(
     input: &[f32],
     output: &mut [f32],
     (height, width): (usize, usize),
-    inputs: usize,
-    outputs: usize,
-    filter: &[f32],
+    filter: &Filter<'_>,
     scratch: &mut TileScratch,
 ) {
     let TileScratch { a: tiles_in, b: tiles_out } = scratch;
+    let (inputs, outputs) = (filter.inputs, filter.outputs);
     let grid = Grid::new(height, width);
     let tiles = input.len() / (height * width * inputs) * grid.per_image();
     for first in (0..tiles).step_by(BLOCK) {
@@ -366,9 +399,8 @@ pub(crate) fn correlate(
         transform_inputs(input, grid, inputs, (first, count), tiles_in);
         for p in 0..POINTS {
             let v = point_matrix(tiles_in, p, count, inputs);
-            let u = MatRef::new(&filter[p * inputs * outputs..], inputs, outputs);
             let m = &mut tiles_out[p * outputs..];
-            matmul_strided(m, POINTS * outputs, v, u, false, Threads::Serial);
+            matmul_strided(m, POINTS * outputs, v, filter.point(p), false, Threads::Serial);
         }
         transform_outputs(tiles_out, grid, outputs, (first, count), output);
     }
@@ -401,18 +433,15 @@ pub(crate) fn accumulate_kernel_grad(
     }
 }
 
-/// `Gᵀ m G` of an accumulated transformed gradient: the `[3][3][a][b]` kernel gradient.
+/// `Gᵀ m G` of an accumulated transformed gradient: the `[3][3][a][b]` kernel gradient, each
+/// tap a sum of the points' `a × b` matrices.
 pub(crate) fn finish_kernel_grad(acc: &[f32], a: usize, b: usize, grad: &mut [f32]) {
     let pairs = a * b;
-    for pair in 0..pairs {
-        let m = |r: usize, c: usize| acc[(r * ALPHA + c) * pairs + pair] as f64;
-        let cols: [[f64; 3]; ALPHA] =
-            std::array::from_fn(|c| filter_grad_1d(std::array::from_fn(|r| m(r, c))));
-        for kh in 0..3 {
-            let taps = filter_grad_1d(std::array::from_fn(|c| cols[c][kh]));
-            for (kw, v) in taps.into_iter().enumerate() {
-                grad[(kh * 3 + kw) * pairs + pair] = v as f32;
-            }
+    let coefficients = coefficients();
+    for (tap, dst) in grad[..9 * pairs].chunks_exact_mut(pairs).enumerate() {
+        dst.fill(0.0);
+        for (p, weights) in coefficients.iter().enumerate().filter(|(_, w)| w[tap] != 0.0) {
+            add_scaled(dst, weights[tap], &acc[p * pairs..][..pairs]);
         }
     }
 }
@@ -434,18 +463,28 @@ mod tests {
         }
     }
 
-    /// The gradient transforms are the transposes of the forward ones: `<T x, y> = <x, Tᵀ y>`.
+    /// The output-gradient transform is the transpose of the output transform: `<T x, y> = <x, Tᵀ y>`.
     #[test]
-    fn gradient_transforms_are_transposes() {
+    fn output_gradient_transform_is_the_transpose() {
         let x = [0.3, -1.2, 0.7, 2.1, -0.4, 0.9];
         let y = [1.1, -0.6, 0.25, 0.8];
         let lhs: f32 = output_1d(x).iter().zip(&y).map(|(a, b)| a * b).sum();
         let rhs: f32 = x.iter().zip(output_grad_1d(y)).map(|(a, b)| a * b).sum();
         assert!((lhs - rhs).abs() < 1e-4);
-        let g = [0.5, -0.25, 1.5];
-        let m = [0.3, -1.2, 0.7, 2.1, -0.4, 0.9];
-        let lhs: f64 = filter_1d(g).iter().zip(&m).map(|(a, b)| a * b).sum();
-        let rhs: f64 = g.iter().zip(filter_grad_1d(m)).map(|(a, b)| a * b).sum();
-        assert!((lhs - rhs).abs() < 1e-12);
+    }
+
+    /// The per-tap coefficients give `G g Gᵀ` as the 1-D transform applied to columns and rows.
+    #[test]
+    fn coefficients_are_the_two_dimensional_filter_transform() {
+        let g: [f64; 9] = std::array::from_fn(|i| (i as f64 * 0.7).sin());
+        let columns: [[f64; ALPHA]; 3] = std::array::from_fn(|kw| filter_1d([g[kw], g[3 + kw], g[6 + kw]]));
+        let coefficients = coefficients();
+        for r in 0..ALPHA {
+            let row = filter_1d([columns[0][r], columns[1][r], columns[2][r]]);
+            for (c, expect) in row.into_iter().enumerate() {
+                let got: f64 = coefficients[r * ALPHA + c].iter().zip(&g).map(|(w, v)| *w as f64 * v).sum();
+                assert!((got - expect).abs() < 1e-6, "point ({r}, {c}): {got} vs {expect}");
+            }
+        }
     }
 }
