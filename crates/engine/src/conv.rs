@@ -481,6 +481,7 @@ struct Sides<'a, 'b> {
 /// Backward pass of either layer by Winograd. The input gradient correlates the output gradient
 /// with the kernel the forward pass did not use; the kernel gradient pairs the big-side tensor
 /// (a convolution's input, a transposed convolution's output gradient) with the small-side one.
+/// For a transposed convolution both start from the same transform of the output gradient.
 #[allow(clippy::too_many_arguments)]
 fn winograd_backward(
     g: &ConvGeometry,
@@ -523,11 +524,15 @@ fn winograd_backward(
             for ((dy, y), x) in dout.chunks_mut(out_step).zip(out.chunks(out_step)).zip(inp.chunks(in_step)) {
                 act.backprop(y, dy);
                 add_column_sums(dy, db);
-                if let Some(dx) = dx_chunks.as_mut().and_then(Iterator::next) {
-                    winograd::correlate(dy, dx, size, &filter, &mut part.tiles);
+                let dx = dx_chunks.as_mut().and_then(Iterator::next);
+                if transpose {
+                    winograd::transpose_backward(dy, x, dx, size, &filter, acc, &mut part.tiles);
+                } else {
+                    if let Some(dx) = dx {
+                        winograd::correlate(dy, dx, size, &filter, &mut part.tiles);
+                    }
+                    winograd::accumulate_kernel_grad(x, dy, size, (a, b), acc, &mut part.tiles);
                 }
-                let (big_side, small_side): (&[f32], &[f32]) = if transpose { (dy, x) } else { (x, dy) };
-                winograd::accumulate_kernel_grad(big_side, small_side, size, a, b, acc, &mut part.tiles);
             }
             winograd::finish_kernel_grad(acc, a, b, dw);
         });

@@ -391,30 +391,49 @@ pub(crate) fn correlate(
     scratch: &mut TileScratch,
 ) {
     let TileScratch { a: tiles_in, b: tiles_out } = scratch;
-    let (inputs, outputs) = (filter.inputs, filter.outputs);
     let grid = Grid::new(height, width);
-    let tiles = input.len() / (height * width * inputs) * grid.per_image();
+    let tiles = input.len() / (height * width * filter.inputs) * grid.per_image();
     for first in (0..tiles).step_by(BLOCK) {
-        let count = BLOCK.min(tiles - first);
-        transform_inputs(input, grid, inputs, (first, count), tiles_in);
-        for p in 0..POINTS {
-            let v = point_matrix(tiles_in, p, count, inputs);
-            let m = &mut tiles_out[p * outputs..];
-            matmul_strided(m, POINTS * outputs, v, filter.point(p), false, Threads::Serial);
-        }
-        transform_outputs(tiles_out, grid, outputs, (first, count), output);
+        let span = (first, BLOCK.min(tiles - first));
+        transform_inputs(input, grid, filter.inputs, span, tiles_in);
+        correlate_block(tiles_in, tiles_out, grid, span, filter, output);
+    }
+}
+
+/// The GEMMs and output transform of one block whose inputs are already transformed.
+fn correlate_block(
+    tiles_in: &[f32],
+    tiles_out: &mut [f32],
+    grid: Grid,
+    span: (usize, usize),
+    filter: &Filter<'_>,
+    output: &mut [f32],
+) {
+    let (inputs, outputs) = (filter.inputs, filter.outputs);
+    for p in 0..POINTS {
+        let v = point_matrix(tiles_in, p, span.1, inputs);
+        let m = &mut tiles_out[p * outputs..];
+        matmul_strided(m, POINTS * outputs, v, filter.point(p), false, Threads::Serial);
+    }
+    transform_outputs(tiles_out, grid, outputs, span, output);
+}
+
+/// `acc[p] += V_pᵀ · D_p` for every point of one block of transformed tiles.
+fn accumulate_block(tiles_a: &[f32], tiles_b: &[f32], count: usize, (a, b): (usize, usize), acc: &mut [f32]) {
+    for p in 0..POINTS {
+        let va = point_matrix(tiles_a, p, count, a).transpose();
+        let vb = point_matrix(tiles_b, p, count, b);
+        matmul(&mut acc[p * a * b..], va, vb, true, Threads::Serial);
     }
 }
 
 /// Adds, in the transformed domain, the kernel gradient `Σ a[s + tap − 1] · b[s]` of a batch to
 /// `acc` (`[POINTS][a_channels][b_channels]`); [`finish_kernel_grad`] turns it into taps.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn accumulate_kernel_grad(
     a: &[f32],
     b: &[f32],
     (height, width): (usize, usize),
-    a_channels: usize,
-    b_channels: usize,
+    (a_channels, b_channels): (usize, usize),
     acc: &mut [f32],
     scratch: &mut TileScratch,
 ) {
@@ -422,14 +441,38 @@ pub(crate) fn accumulate_kernel_grad(
     let grid = Grid::new(height, width);
     let tiles = a.len() / (height * width * a_channels) * grid.per_image();
     for first in (0..tiles).step_by(BLOCK) {
-        let count = BLOCK.min(tiles - first);
-        transform_inputs(a, grid, a_channels, (first, count), tiles_a);
-        transform_output_grads(b, grid, b_channels, (first, count), tiles_b);
-        for p in 0..POINTS {
-            let va = point_matrix(tiles_a, p, count, a_channels).transpose();
-            let vb = point_matrix(tiles_b, p, count, b_channels);
-            matmul(&mut acc[p * a_channels * b_channels..], va, vb, true, Threads::Serial);
+        let span = (first, BLOCK.min(tiles - first));
+        transform_inputs(a, grid, a_channels, span, tiles_a);
+        transform_output_grads(b, grid, b_channels, span, tiles_b);
+        accumulate_block(tiles_a, tiles_b, span.1, (a_channels, b_channels), acc);
+    }
+}
+
+/// A transposed convolution's backward pass over a few images, whose input gradient (a
+/// correlation of `dy` with the kernel as stored, when `dx` is asked for) and kernel gradient
+/// (pairing `dy` with the input `x`) start from the same transform of `dy`: it is done once.
+pub(crate) fn transpose_backward(
+    dy: &[f32],
+    x: &[f32],
+    dx: Option<&mut [f32]>,
+    (height, width): (usize, usize),
+    filter: &Filter<'_>,
+    acc: &mut [f32],
+    scratch: &mut TileScratch,
+) {
+    let TileScratch { a: tiles_dy, b: tiles_other } = scratch;
+    let (big, small) = (filter.inputs, filter.outputs);
+    let grid = Grid::new(height, width);
+    let tiles = dy.len() / (height * width * big) * grid.per_image();
+    let mut dx = dx;
+    for first in (0..tiles).step_by(BLOCK) {
+        let span = (first, BLOCK.min(tiles - first));
+        transform_inputs(dy, grid, big, span, tiles_dy);
+        if let Some(dx) = dx.as_deref_mut() {
+            correlate_block(tiles_dy, tiles_other, grid, span, filter, dx);
         }
+        transform_output_grads(x, grid, small, span, tiles_other);
+        accumulate_block(tiles_dy, tiles_other, span.1, (big, small), acc);
     }
 }
 
