@@ -1,11 +1,12 @@
 //! `cargo bench`: every layer of the tutorial's model forward and backward, a whole training
-//! step and a forward pass, batch 50. `ae bench` prints the same in one table.
+//! step and a forward pass, batch 50 (`ae bench` prints the same in one table); and the two
+//! largest stride-1 layers computed by im2col and by Winograd, to show what the fast path gains.
 
 use ae::bench::LayerBench;
 use ae::config::{Preset, RunConfig};
-use ae::model::{Activations, Autoencoder};
+use ae::model::{Activations, Autoencoder, LayerKind};
 use ae::training::Trainer;
-use ae_engine::Workspace;
+use ae_engine::{Algorithm, Workspace};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const BATCH: usize = 50;
@@ -37,5 +38,24 @@ fn model(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, layers, model);
+fn algorithms(c: &mut Criterion) {
+    let base = Autoencoder::new(&RunConfig::preset(Preset::Seed).model, 0).unwrap();
+    let mut group = c.benchmark_group("algorithm");
+    group.sample_size(10);
+    for name in ["encoder.conv3", "decoder.convt1"] {
+        let index = base.layers.iter().position(|l| l.name == name).expect("the seed model's layer");
+        for algorithm in [Algorithm::Im2col, Algorithm::Winograd] {
+            let mut model = base.clone();
+            if let LayerKind::Conv(g) | LayerKind::ConvTranspose(g) = &mut model.layers[index].kind {
+                *g = g.with_algorithm(algorithm);
+            }
+            let mut bench = LayerBench::new(&model, index, BATCH);
+            group.bench_function(format!("{name}/{algorithm:?}/forward"), |b| b.iter(|| bench.forward()));
+            group.bench_function(format!("{name}/{algorithm:?}/backward"), |b| b.iter(|| bench.backward()));
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, layers, model, algorithms);
 criterion_main!(benches);
