@@ -744,9 +744,14 @@ mod tests {
     /// Sizes that leave partial Winograd tiles and channel counts that leave partial lane groups.
     #[test]
     fn winograd_matches_im2col() {
-        for (h, w, big_c, small_c, transpose) in
-            [(7, 6, 20, 17, false), (9, 5, 3, 33, true), (16, 16, 32, 16, false), (6, 11, 16, 40, true)]
-        {
+        for (h, w, big_c, small_c, transpose) in [
+            (7, 6, 20, 17, false),
+            (9, 5, 3, 33, true),
+            (16, 16, 32, 16, false),
+            (6, 11, 16, 40, true),
+            (2, 3, 9, 8, false),
+            (1, 1, 8, 12, true),
+        ] {
             let g = ConvGeometry::same(Shape::new(h, w, big_c), small_c, 3, 1, Padding::TfSame);
             assert_matches_im2col(g, Algorithm::Winograd, transpose);
         }
