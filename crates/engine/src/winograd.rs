@@ -158,6 +158,19 @@ fn load<const S: usize>(
     tile: &mut [[Lanes; S]; S],
 ) {
     let lanes = LANES.min(channels - c0);
+    let inside = top >= 0 && left >= 0 && top as usize + S <= grid.height && left as usize + S <= grid.width;
+    if inside && lanes == LANES {
+        // The common case: no padding and a full lane group, so no per-pixel checks.
+        let row_len = grid.width * channels;
+        let start = (top as usize * grid.width + left as usize) * channels + c0;
+        for (dy, row) in tile.iter_mut().enumerate() {
+            let src = &image[start + dy * row_len..][..(S - 1) * channels + LANES];
+            for (dx, px) in row.iter_mut().enumerate() {
+                *px = lanes_at(src, dx * channels);
+            }
+        }
+        return;
+    }
     for (dy, row) in tile.iter_mut().enumerate() {
         let y = top + dy as isize;
         for (dx, px) in row.iter_mut().enumerate() {
@@ -185,9 +198,16 @@ fn at(t: usize, p: usize, channels: usize) -> usize {
 #[inline(always)]
 fn scatter_points(tile: &[[Lanes; ALPHA]; ALPHA], dst: &mut [f32], t: usize, channels: usize, c0: usize) {
     let lanes = LANES.min(channels - c0);
+    let out = &mut dst[at(t, 0, channels) + c0..][..(POINTS - 1) * channels + lanes];
     for (p, v) in tile.iter().flatten().enumerate() {
-        store_lanes(v, &mut dst[at(t, p, channels) + c0..][..lanes]);
+        store_lanes(v, &mut out[p * channels..p * channels + lanes]);
     }
+}
+
+/// The full lane group at `at`.
+#[inline(always)]
+fn lanes_at(src: &[f32], at: usize) -> Lanes {
+    *<&Lanes>::try_from(&src[at..at + LANES]).expect("LANES values")
 }
 
 /// Point `p` of a block of `count` transformed tiles, as a `count × channels` matrix.
@@ -248,12 +268,26 @@ fn transform_outputs(
     for t in 0..count {
         let (image, top, left) = grid.locate(first + t);
         let image = &mut output[image * image_len..][..image_len];
+        let whole = top + TILE <= grid.height && left + TILE <= grid.width;
         for c0 in (0..channels).step_by(LANES) {
             let lanes = LANES.min(channels - c0);
+            let points = &src[at(t, 0, channels) + c0..][..(POINTS - 1) * channels + lanes];
             for (p, v) in m.iter_mut().flatten().enumerate() {
-                copy_lanes(&src[at(t, p, channels) + c0..][..lanes], v);
+                copy_lanes(&points[p * channels..p * channels + lanes], v);
             }
             transform_2d(&m, &mut y, output_1d);
+            if whole && lanes == LANES {
+                // The common case: the tile lies inside the image and the lane group is full.
+                let row_len = grid.width * channels;
+                let start = (top * grid.width + left) * channels + c0;
+                for (dy, row) in y.iter().enumerate() {
+                    let dst = &mut image[start + dy * row_len..][..(TILE - 1) * channels + LANES];
+                    for (dx, v) in row.iter().enumerate() {
+                        store_lanes(v, &mut dst[dx * channels..dx * channels + LANES]);
+                    }
+                }
+                continue;
+            }
             for (dy, row) in y.iter().enumerate().take(grid.height - top) {
                 for (dx, v) in row.iter().enumerate().take(grid.width - left) {
                     let at = ((top + dy) * grid.width + left + dx) * channels + c0;
