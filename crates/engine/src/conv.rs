@@ -775,18 +775,32 @@ mod tests {
     }
 
     #[test]
-    fn forward_matches_direct_loops() {
-        let g = ConvGeometry::same(Shape::new(7, 6, 3), 4, 3, 2, Padding::TfSame);
-        let x: Vec<f32> = (0..2 * g.big.len()).map(|i| (i as f32 * 0.13).sin()).collect();
-        let w: Vec<f32> = (0..g.weight_len()).map(|i| (i as f32 * 0.29).cos()).collect();
-        let b = vec![0.0; 4];
-        let mut y = vec![0.0; 2 * g.small.len()];
-        let mut ws = Workspace::new(2);
-        conv_forward(&g, &x, &w, &b, Activation::Identity, &mut y, &mut ws);
-        for img in 0..2 {
-            let expect = reference_conv(&g, &x[img * g.big.len()..][..g.big.len()], &w);
-            for (a, e) in y[img * g.small.len()..][..g.small.len()].iter().zip(&expect) {
-                assert!((*a as f64 - e).abs() < 1e-4);
+    fn every_algorithm_matches_the_f64_definition() {
+        // Every algorithm against the f64 definition: im2col and the direct loops at stride 2,
+        // Winograd at stride 1 with 40 input channels (f32 sums over 360 products per output).
+        let cases = [
+            (Shape::new(7, 6, 3), 4, 2, Algorithm::Im2col),
+            (Shape::new(7, 6, 24), 3, 2, Algorithm::Direct),
+            (Shape::new(9, 10, 40), 24, 1, Algorithm::Winograd),
+        ];
+        for (big, small_c, stride, algorithm) in cases {
+            let g = ConvGeometry::same(big, small_c, 3, stride, Padding::TfSame).with_algorithm(algorithm);
+            let x: Vec<f32> = (0..2 * g.big.len()).map(|i| (i as f32 * 0.13).sin()).collect();
+            let w: Vec<f32> = (0..g.weight_len()).map(|i| (i as f32 * 0.29).cos()).collect();
+            let b = vec![0.0; small_c];
+            let mut y = vec![0.0; 2 * g.small.len()];
+            let mut ws = Workspace::new(2);
+            conv_forward(&g, &x, &w, &b, Activation::Identity, &mut y, &mut ws);
+            for img in 0..2 {
+                let x = &x[img * g.big.len()..][..g.big.len()];
+                let expect = reference_conv(&g, x, &w);
+                // f32 rounding is bounded by the sum of the products' magnitudes, Σ|x|·|w|.
+                let abs = |v: &[f32]| v.iter().map(|v| v.abs()).collect::<Vec<_>>();
+                let magnitude = reference_conv(&g, &abs(x), &abs(&w));
+                let got = &y[img * g.small.len()..][..g.small.len()];
+                for ((a, e), m) in got.iter().zip(&expect).zip(&magnitude) {
+                    assert!((*a as f64 - e).abs() <= 1e-6 * m, "{algorithm:?}: {a} vs {e} (Σ|x||w| {m})");
+                }
             }
         }
     }
