@@ -10,6 +10,9 @@ use crate::matmul::{matmul, MatRef, Threads};
 use crate::workspace::Workspace;
 use rayon::prelude::*;
 
+/// Rows of the weight gradient computed per `gemm` call in the backward pass.
+const DW_ROWS: usize = 1024;
+
 /// Sizes of a dense layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DenseShape {
@@ -85,8 +88,14 @@ pub fn dense_backward(
     grads.weight.par_chunks_mut(per * s.outputs).zip(ws.parts_mut().par_iter_mut()).enumerate().for_each(
         |(p, (dw, part))| {
             let (k0, k1) = (p * per, ((p + 1) * per).min(s.inputs));
-            let x_t = MatRef::strided(&input[k0..], k1 - k0, n, 1, s.inputs);
-            matmul(dw, x_t, dy, false, Threads::Serial);
+            // ∂W rows k0..k1 = x[:, k0..k1]ᵀ · ∂y, a block of rows at a time: `gemm` runs this
+            // thin product (inner size = the batch) a third faster in blocks than whole, with the
+            // same sums in the same order.
+            for (r0, dw) in (k0..k1).step_by(DW_ROWS).zip(dw.chunks_mut(DW_ROWS * s.outputs)) {
+                let rows = DW_ROWS.min(k1 - r0);
+                let x_t = MatRef::strided(&input[r0..], rows, n, 1, s.inputs);
+                matmul(dw, x_t, dy, false, Threads::Serial);
+            }
             if want_dx {
                 let w_t = MatRef::transposed(&weight[k0 * s.outputs..k1 * s.outputs], k1 - k0, s.outputs);
                 matmul(&mut part.cols[..n * (k1 - k0)], dy, w_t, false, Threads::Serial);
