@@ -76,21 +76,39 @@ fn transform_2d<const I: usize, const O: usize>(
     dst: &mut [[Lanes; O]; O],
     f: impl Fn([f32; I]) -> [f32; O],
 ) {
+    transform_2d_with(|y, x| src[y][x], |o, p, v| dst[o][p] = *v, f);
+}
+
+/// [`transform_2d`] reading the tile through `read(row, column)` and handing each result to
+/// `write(row, column, lanes)`, so that callers can read and write memory in place: the same
+/// operations in the same order, so the same rounding.
+#[inline(always)]
+fn transform_2d_with<const I: usize, const O: usize>(
+    read: impl Fn(usize, usize) -> Lanes,
+    mut write: impl FnMut(usize, usize, &Lanes),
+    f: impl Fn([f32; I]) -> [f32; O],
+) {
     let mut mid = [[[0.0f32; LANES]; I]; O];
+    #[allow(clippy::needless_range_loop)] // `x` picks a column across all rows
     for x in 0..I {
+        let column: [Lanes; I] = std::array::from_fn(|y| read(y, x));
         for l in 0..LANES {
-            let col = f(std::array::from_fn(|y| src[y][x][l]));
+            let col = f(std::array::from_fn(|y| column[y][l]));
             for (o, v) in col.into_iter().enumerate() {
                 mid[o][x][l] = v;
             }
         }
     }
     for (o, row) in mid.iter().enumerate() {
+        let mut out = [[0.0f32; LANES]; O];
         for l in 0..LANES {
-            let out = f(std::array::from_fn(|x| row[x][l]));
-            for (p, v) in out.into_iter().enumerate() {
-                dst[o][p][l] = v;
+            let values = f(std::array::from_fn(|x| row[x][l]));
+            for (p, v) in values.into_iter().enumerate() {
+                out[p][l] = v;
             }
+        }
+        for (p, v) in out.iter().enumerate() {
+            write(o, p, v);
         }
     }
 }
@@ -286,10 +304,25 @@ fn transform_output_grads(
     dst: &mut [f32],
 ) {
     let image_len = grid.height * grid.width * channels;
+    let row_len = grid.width * channels;
     let (mut y, mut v) = ([[[0.0; LANES]; TILE]; TILE], [[[0.0; LANES]; ALPHA]; ALPHA]);
     for t in 0..count {
         let (image, top, left) = grid.locate(first + t);
         let image = &grads[image * image_len..][..image_len];
+        if top + TILE <= grid.height && left + TILE <= grid.width && channels.is_multiple_of(LANES) {
+            // The common case: read the tile's rows and write its points in place.
+            let start = (top * grid.width + left) * channels;
+            let window = &image[start..][..(TILE - 1) * (row_len + channels) + channels];
+            let points = &mut dst[at(t, 0, channels)..][..POINTS * channels];
+            for c0 in (0..channels).step_by(LANES) {
+                transform_2d_with(
+                    |r, c| lanes_at(window, r * row_len + c * channels + c0),
+                    |r, c, v| store_lanes(v, &mut points[(r * ALPHA + c) * channels + c0..][..LANES]),
+                    output_grad_1d,
+                );
+            }
+            continue;
+        }
         for c0 in (0..channels).step_by(LANES) {
             load(image, grid, channels, c0, top as isize, left as isize, &mut y);
             transform_2d(&y, &mut v, output_grad_1d);
@@ -313,6 +346,21 @@ fn transform_outputs(
         let (image, top, left) = grid.locate(first + t);
         let image = &mut output[image * image_len..][..image_len];
         let whole = top + TILE <= grid.height && left + TILE <= grid.width;
+        if whole && channels.is_multiple_of(LANES) {
+            // The common case: read the tile's points and write its pixels in place.
+            let points = &src[at(t, 0, channels)..][..POINTS * channels];
+            let row_len = grid.width * channels;
+            let start = (top * grid.width + left) * channels;
+            let window = &mut image[start..][..(TILE - 1) * (row_len + channels) + channels];
+            for c0 in (0..channels).step_by(LANES) {
+                transform_2d_with(
+                    |r, c| lanes_at(points, (r * ALPHA + c) * channels + c0),
+                    |r, c, v| store_lanes(v, &mut window[r * row_len + c * channels + c0..][..LANES]),
+                    output_1d,
+                );
+            }
+            continue;
+        }
         for c0 in (0..channels).step_by(LANES) {
             let lanes = LANES.min(channels - c0);
             let points = &src[at(t, 0, channels) + c0..][..(POINTS - 1) * channels + lanes];
@@ -320,18 +368,6 @@ fn transform_outputs(
                 copy_lanes(&points[p * channels..p * channels + lanes], v);
             }
             transform_2d(&m, &mut y, output_1d);
-            if whole && lanes == LANES {
-                // The common case: the tile lies inside the image and the lane group is full.
-                let row_len = grid.width * channels;
-                let start = (top * grid.width + left) * channels + c0;
-                for (dy, row) in y.iter().enumerate() {
-                    let dst = &mut image[start + dy * row_len..][..(TILE - 1) * channels + LANES];
-                    for (dx, v) in row.iter().enumerate() {
-                        store_lanes(v, &mut dst[dx * channels..dx * channels + LANES]);
-                    }
-                }
-                continue;
-            }
             for (dy, row) in y.iter().enumerate().take(grid.height - top) {
                 for (dx, v) in row.iter().enumerate().take(grid.width - left) {
                     let at = ((top + dy) * grid.width + left + dx) * channels + c0;
