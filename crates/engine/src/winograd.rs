@@ -245,11 +245,18 @@ fn transform_inputs(input: &[f32], grid: Grid, channels: usize, span: (usize, us
         let image = &input[image * image_len..][..image_len];
         let inside = top >= 1 && left >= 1 && top + TILE < grid.height && left + TILE < grid.width;
         if inside && channels.is_multiple_of(LANES) {
-            // The common case, without the copies in and out of a tile buffer.
-            let window = &image[((top - 1) * grid.width + left - 1) * channels..];
-            let tile = &mut dst[at(t, 0, channels)..][..POINTS * channels];
+            // The common case: read the window's rows and write the tile's points in place. The
+            // window is read transposed (rows transformed first), which gives the transpose of
+            // `Bᵀ d B`, written back transposed.
+            let start = ((top - 1) * grid.width + left - 1) * channels;
+            let window = &image[start..][..(ALPHA - 1) * (row_len + channels) + channels];
+            let points = &mut dst[at(t, 0, channels)..][..POINTS * channels];
             for c0 in (0..channels).step_by(LANES) {
-                input_tile(&window[c0..], row_len, channels, &mut tile[c0..]);
+                transform_2d_with(
+                    |r, c| lanes_at(window, c * row_len + r * channels + c0),
+                    |r, c, v| store_lanes(v, &mut points[(c * ALPHA + r) * channels + c0..][..LANES]),
+                    input_1d,
+                );
             }
             continue;
         }
@@ -257,39 +264,6 @@ fn transform_inputs(input: &[f32], grid: Grid, channels: usize, span: (usize, us
             load(image, grid, channels, c0, top as isize - 1, left as isize - 1, &mut d);
             transform_2d(&d, &mut v, input_1d);
             scatter_points(&v, dst, t, channels, c0);
-        }
-    }
-}
-
-/// `Bᵀ d B` of one full lane group of a window that lies inside the image: each row of the window
-/// is read and transformed (`d B`), then each column (`Bᵀ ·`) is transformed and written to its
-/// points. `window` starts at the lane group of the window's top-left pixel, `tile` at point 0's.
-#[inline(always)]
-fn input_tile(window: &[f32], row_len: usize, channels: usize, tile: &mut [f32]) {
-    let mut rows = [[[0.0f32; LANES]; ALPHA]; ALPHA];
-    for (y, out) in rows.iter_mut().enumerate() {
-        let src = &window[y * row_len..][..(ALPHA - 1) * channels + LANES];
-        let px: [Lanes; ALPHA] = std::array::from_fn(|x| lanes_at(src, x * channels));
-        for l in 0..LANES {
-            let v = input_1d(std::array::from_fn(|x| px[x][l]));
-            for (j, v) in v.into_iter().enumerate() {
-                out[j][l] = v;
-            }
-        }
-    }
-    let tile = &mut tile[..(POINTS - 1) * channels + LANES];
-    #[allow(clippy::needless_range_loop)] // `j` picks a column across all rows
-    for j in 0..ALPHA {
-        let mut col = [[0.0f32; LANES]; ALPHA];
-        for l in 0..LANES {
-            let v = input_1d(std::array::from_fn(|y| rows[y][j][l]));
-            for (i, v) in v.into_iter().enumerate() {
-                col[i][l] = v;
-            }
-        }
-        for (i, v) in col.iter().enumerate() {
-            let p = (i * ALPHA + j) * channels;
-            store_lanes(v, &mut tile[p..p + LANES]);
         }
     }
 }
