@@ -10,7 +10,7 @@ use crate::activation::{add_column_sums, Activation};
 use crate::direct;
 use crate::matmul::{matmul, MatRef, Threads};
 use crate::winograd::{self, Filter, Kernel};
-use crate::workspace::{split_batch, Workspace};
+use crate::workspace::{split_batch, Part, Workspace};
 use rayon::prelude::*;
 
 /// Height, width and channels of one NHWC image.
@@ -290,48 +290,32 @@ pub fn conv_backward(
         Algorithm::Direct => return direct_backward(g, weight, act, sides, grads, ws, false, n),
         Algorithm::Im2col => {}
     }
-    let Sides { input, output, output_grad, input_grad } = sides;
     ws.reserve(g.cols_len(), g.weight_len(), g.small.channels);
     let per = split_batch(n, ws.len());
-    let parts = n.div_ceil(per);
-    let mut input_grads = optional_chunks(input_grad, per * g.big.len(), parts);
-    output_grad
-        .par_chunks_mut(per * g.small.len())
-        .zip(output.par_chunks(per * g.small.len()))
-        .zip(input.par_chunks(per * g.big.len()))
-        .zip(input_grads.par_iter_mut())
-        .zip(ws.parts_mut().par_iter_mut())
-        .for_each(|((((dout, out), inp), dinp), part)| {
-            let cols = &mut part.cols[..g.cols_len()];
-            let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..g.small.channels]);
-            dw.fill(0.0);
-            db.fill(0.0);
-            act.backprop(out, dout);
-            for (i, (dy, x)) in
-                dout.chunks_exact(g.small.len()).zip(inp.chunks_exact(g.big.len())).enumerate()
-            {
-                add_column_sums(dy, db);
-                g.im2col(x, cols);
-                let dy_mat = MatRef::new(dy, g.small.pixels(), g.small.channels);
-                // ∂W += colsᵀ · ∂y
-                matmul(
-                    dw,
-                    MatRef::transposed(cols, g.small.pixels(), g.window()),
-                    dy_mat,
-                    true,
-                    Threads::Serial,
-                );
-                if let Some(dx) = dinp.as_deref_mut() {
-                    // ∂cols = ∂y · Wᵀ, scattered back onto the input image.
-                    let w_t = MatRef::transposed(weight, g.window(), g.small.channels);
-                    matmul(cols, dy_mat, w_t, false, Threads::Serial);
-                    let dx = &mut dx[i * g.big.len()..][..g.big.len()];
-                    dx.fill(0.0);
-                    g.col2im_add(cols, dx);
-                }
+    let lens = (g.big.len(), g.small.len());
+    for_each_part(sides, lens, per, ws.parts_mut(), |PartSlices { dout, out, inp, mut dinp }, part| {
+        let cols = &mut part.cols[..g.cols_len()];
+        let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..g.small.channels]);
+        dw.fill(0.0);
+        db.fill(0.0);
+        act.backprop(out, dout);
+        for (i, (dy, x)) in dout.chunks_exact(g.small.len()).zip(inp.chunks_exact(g.big.len())).enumerate() {
+            add_column_sums(dy, db);
+            g.im2col(x, cols);
+            let dy_mat = MatRef::new(dy, g.small.pixels(), g.small.channels);
+            // ∂W += colsᵀ · ∂y
+            matmul(dw, MatRef::transposed(cols, g.small.pixels(), g.window()), dy_mat, true, Threads::Serial);
+            if let Some(dx) = dinp.as_deref_mut() {
+                // ∂cols = ∂y · Wᵀ, scattered back onto the input image.
+                let w_t = MatRef::transposed(weight, g.window(), g.small.channels);
+                matmul(cols, dy_mat, w_t, false, Threads::Serial);
+                let dx = &mut dx[i * g.big.len()..][..g.big.len()];
+                dx.fill(0.0);
+                g.col2im_add(cols, dx);
             }
-        });
-    reduce_partials(ws, parts, grads);
+        }
+    });
+    reduce_partials(ws, n.div_ceil(per), grads);
 }
 
 /// Transposed convolution forward: `output (big) = act(col2im(input · Wᵀ) + b)`.
@@ -392,46 +376,30 @@ pub fn conv_transpose_backward(
         Algorithm::Direct => return direct_backward(g, weight, act, sides, grads, ws, true, n),
         Algorithm::Im2col => {}
     }
-    let Sides { input, output, output_grad, input_grad } = sides;
     ws.reserve(g.cols_len(), g.weight_len(), g.big.channels);
     let per = split_batch(n, ws.len());
-    let parts = n.div_ceil(per);
-    let mut input_grads = optional_chunks(input_grad, per * g.small.len(), parts);
-    output_grad
-        .par_chunks_mut(per * g.big.len())
-        .zip(output.par_chunks(per * g.big.len()))
-        .zip(input.par_chunks(per * g.small.len()))
-        .zip(input_grads.par_iter_mut())
-        .zip(ws.parts_mut().par_iter_mut())
-        .for_each(|((((dout, out), inp), dinp), part)| {
-            let cols = &mut part.cols[..g.cols_len()];
-            let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..g.big.channels]);
-            dw.fill(0.0);
-            db.fill(0.0);
-            act.backprop(out, dout);
-            for (i, (dy, x)) in
-                dout.chunks_exact(g.big.len()).zip(inp.chunks_exact(g.small.len())).enumerate()
-            {
-                add_column_sums(dy, db);
-                g.im2col(dy, cols);
-                let cols_t = MatRef::transposed(cols, g.small.pixels(), g.window());
-                // ∂W += im2col(∂y)ᵀ · x
-                matmul(dw, cols_t, MatRef::new(x, g.small.pixels(), g.small.channels), true, Threads::Serial);
-                if let Some(dx) = dinp.as_deref_mut() {
-                    // ∂x = im2col(∂y) · W: a plain convolution of the output gradient.
-                    let dx = &mut dx[i * g.small.len()..][..g.small.len()];
-                    let cols = MatRef::new(cols, g.small.pixels(), g.window());
-                    matmul(
-                        dx,
-                        cols,
-                        MatRef::new(weight, g.window(), g.small.channels),
-                        false,
-                        Threads::Serial,
-                    );
-                }
+    let lens = (g.small.len(), g.big.len());
+    for_each_part(sides, lens, per, ws.parts_mut(), |PartSlices { dout, out, inp, mut dinp }, part| {
+        let cols = &mut part.cols[..g.cols_len()];
+        let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..g.big.channels]);
+        dw.fill(0.0);
+        db.fill(0.0);
+        act.backprop(out, dout);
+        for (i, (dy, x)) in dout.chunks_exact(g.big.len()).zip(inp.chunks_exact(g.small.len())).enumerate() {
+            add_column_sums(dy, db);
+            g.im2col(dy, cols);
+            let cols_t = MatRef::transposed(cols, g.small.pixels(), g.window());
+            // ∂W += im2col(∂y)ᵀ · x
+            matmul(dw, cols_t, MatRef::new(x, g.small.pixels(), g.small.channels), true, Threads::Serial);
+            if let Some(dx) = dinp.as_deref_mut() {
+                // ∂x = im2col(∂y) · W: a plain convolution of the output gradient.
+                let dx = &mut dx[i * g.small.len()..][..g.small.len()];
+                let cols = MatRef::new(cols, g.small.pixels(), g.window());
+                matmul(dx, cols, MatRef::new(weight, g.window(), g.small.channels), false, Threads::Serial);
             }
-        });
-    reduce_partials(ws, parts, grads);
+        }
+    });
+    reduce_partials(ws, n.div_ceil(per), grads);
 }
 
 /// Forward pass of either layer by Winograd: the convolution correlates with its kernel as
@@ -499,44 +467,36 @@ fn winograd_backward(
     ws.reserve(0, g.weight_len(), outputs);
     ws.reserve_tiles(Filter::buffer_len(a, b), a.max(b), winograd::filter_len(a, b));
     let per = split_batch(n, ws.len());
-    let parts = n.div_ceil(per);
-    let mut input_grads = optional_chunks(sides.input_grad, per * pixels * inputs, parts);
-    let (buf, ws_parts) = ws.filter_and_parts_mut();
+    let (buf, parts) = ws.filter_and_parts_mut();
     let input_grad_kernel = if transpose { Kernel::AsStored } else { Kernel::Rotated };
     let filter = Filter::transform(weight, a, b, input_grad_kernel, buf);
-    sides
-        .output_grad
-        .par_chunks_mut(per * pixels * outputs)
-        .zip(sides.output.par_chunks(per * pixels * outputs))
-        .zip(sides.input.par_chunks(per * pixels * inputs))
-        .zip(input_grads.par_iter_mut())
-        .zip(ws_parts.par_iter_mut())
-        .for_each(|((((dout, out), inp), dinp), part)| {
-            let size = (g.small.height, g.small.width);
-            let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..outputs]);
-            db.fill(0.0);
-            let acc = &mut part.kernel_acc[..winograd::filter_len(a, b)];
-            acc.fill(0.0);
-            // A few images at a time, so every pass over the output gradient finds it in cache.
-            let step = winograd::images_per_block(size);
-            let (out_step, in_step) = (step * pixels * outputs, step * pixels * inputs);
-            let mut dx_chunks = dinp.as_deref_mut().map(|dx| dx.chunks_mut(in_step));
-            for ((dy, y), x) in dout.chunks_mut(out_step).zip(out.chunks(out_step)).zip(inp.chunks(in_step)) {
-                act.backprop(y, dy);
-                add_column_sums(dy, db);
-                let dx = dx_chunks.as_mut().and_then(Iterator::next);
-                if transpose {
-                    winograd::transpose_backward(dy, x, dx, size, &filter, acc, &mut part.tiles);
-                } else {
-                    if let Some(dx) = dx {
-                        winograd::correlate(dy, dx, size, &filter, &mut part.tiles);
-                    }
-                    winograd::accumulate_kernel_grad(x, dy, size, (a, b), acc, &mut part.tiles);
+    let lens = (pixels * inputs, pixels * outputs);
+    for_each_part(sides, lens, per, parts, |PartSlices { dout, out, inp, mut dinp }, part| {
+        let size = (g.small.height, g.small.width);
+        let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..outputs]);
+        db.fill(0.0);
+        let acc = &mut part.kernel_acc[..winograd::filter_len(a, b)];
+        acc.fill(0.0);
+        // A few images at a time, so every pass over the output gradient finds it in cache.
+        let step = winograd::images_per_block(size);
+        let (out_step, in_step) = (step * pixels * outputs, step * pixels * inputs);
+        let mut dx_chunks = dinp.as_deref_mut().map(|dx| dx.chunks_mut(in_step));
+        for ((dy, y), x) in dout.chunks_mut(out_step).zip(out.chunks(out_step)).zip(inp.chunks(in_step)) {
+            act.backprop(y, dy);
+            add_column_sums(dy, db);
+            let dx = dx_chunks.as_mut().and_then(Iterator::next);
+            if transpose {
+                winograd::transpose_backward(dy, x, dx, size, &filter, acc, &mut part.tiles);
+            } else {
+                if let Some(dx) = dx {
+                    winograd::correlate(dy, dx, size, &filter, &mut part.tiles);
                 }
+                winograd::accumulate_kernel_grad(x, dy, size, (a, b), acc, &mut part.tiles);
             }
-            winograd::finish_kernel_grad(acc, a, b, dw);
-        });
-    reduce_partials(ws, parts, grads);
+        }
+        winograd::finish_kernel_grad(acc, a, b, dw);
+    });
+    reduce_partials(ws, n.div_ceil(per), grads);
 }
 
 /// Forward pass of either layer by direct loops: a transposed convolution scatters each small-side
@@ -588,16 +548,12 @@ fn direct_backward(
     };
     ws.reserve(0, g.weight_len(), bias_len);
     let per = split_batch(n, ws.len());
-    let parts = n.div_ceil(per);
-    let mut input_grads = optional_chunks(sides.input_grad, per * in_len, parts);
-    sides
-        .output_grad
-        .par_chunks_mut(per * out_len)
-        .zip(sides.output.par_chunks(per * out_len))
-        .zip(sides.input.par_chunks(per * in_len))
-        .zip(input_grads.par_iter_mut())
-        .zip(ws.parts_mut().par_iter_mut())
-        .for_each(|((((dout, out), inp), dinp), part)| {
+    for_each_part(
+        sides,
+        (in_len, out_len),
+        per,
+        ws.parts_mut(),
+        |PartSlices { dout, out, inp, mut dinp }, part| {
             let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..bias_len]);
             dw.fill(0.0);
             db.fill(0.0);
@@ -619,8 +575,41 @@ fn direct_backward(
                     }
                 }
             }
+        },
+    );
+    reduce_partials(ws, n.div_ceil(per), grads);
+}
+
+/// One part's share of a backward call: its images' output gradient (turned into ∂L/∂pre-activation
+/// in place), outputs, inputs, and input gradient when one is asked for.
+struct PartSlices<'a> {
+    dout: &'a mut [f32],
+    out: &'a [f32],
+    inp: &'a [f32],
+    dinp: Option<&'a mut [f32]>,
+}
+
+/// Splits a backward call's tensors `per` images a part and runs `body` on every part in parallel,
+/// with that part's scratch; `lens` are one image's input and output lengths.
+fn for_each_part(
+    sides: Sides<'_, '_>,
+    (in_len, out_len): (usize, usize),
+    per: usize,
+    parts: &mut [Part],
+    body: impl Fn(PartSlices<'_>, &mut Part) + Sync + Send,
+) {
+    let count = (sides.output.len() / out_len).div_ceil(per);
+    let mut input_grads = optional_chunks(sides.input_grad, per * in_len, count);
+    sides
+        .output_grad
+        .par_chunks_mut(per * out_len)
+        .zip(sides.output.par_chunks(per * out_len))
+        .zip(sides.input.par_chunks(per * in_len))
+        .zip(input_grads.par_iter_mut())
+        .zip(parts.par_iter_mut())
+        .for_each(|((((dout, out), inp), dinp), part)| {
+            body(PartSlices { dout, out, inp, dinp: dinp.as_deref_mut() }, part)
         });
-    reduce_partials(ws, parts, grads);
 }
 
 /// Splits an optional gradient buffer into one optional chunk per part.
