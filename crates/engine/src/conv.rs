@@ -152,7 +152,7 @@ impl ConvGeometry {
 
     /// The big-side pixel a kernel tap reads, or `None` in the padding.
     #[inline]
-    fn source(&self, out: usize, tap: usize, pad: usize, limit: usize) -> Option<usize> {
+    pub(crate) fn source(&self, out: usize, tap: usize, pad: usize, limit: usize) -> Option<usize> {
         (out * self.stride + tap).checked_sub(pad).filter(|&i| i < limit)
     }
 

@@ -21,13 +21,12 @@ fn for_each_tap(g: &ConvGeometry, mut f: impl FnMut(usize, usize, usize)) {
     let k = g.kernel;
     for sy in 0..g.small.height {
         for kh in 0..k {
-            let Some(by) = (sy * g.stride + kh).checked_sub(g.pad_top).filter(|&y| y < g.big.height) else {
+            let Some(by) = g.source(sy, kh, g.pad_top, g.big.height) else {
                 continue;
             };
             for sx in 0..g.small.width {
                 for kw in 0..k {
-                    let Some(bx) = (sx * g.stride + kw).checked_sub(g.pad_left).filter(|&x| x < g.big.width)
-                    else {
+                    let Some(bx) = g.source(sx, kw, g.pad_left, g.big.width) else {
                         continue;
                     };
                     f(sy * g.small.width + sx, by * g.big.width + bx, kh * k + kw);
