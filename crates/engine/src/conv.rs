@@ -417,11 +417,11 @@ fn winograd_forward(
     n: usize,
 ) {
     let (a, b) = (g.big.channels, g.small.channels);
-    let (inputs, outputs) = if kernel == Kernel::AsStored { (a, b) } else { (b, a) };
     ws.reserve_tiles(Filter::buffer_len(a, b), a.max(b), 0);
     let per = split_batch(n, ws.len());
     let (buf, parts) = ws.filter_and_parts_mut();
     let filter = Filter::transform(weight, a, b, kernel, buf);
+    let (inputs, outputs) = (filter.inputs, filter.outputs);
     output
         .par_chunks_mut(per * g.small.pixels() * outputs)
         .zip(input.par_chunks(per * g.small.pixels() * inputs))

@@ -20,11 +20,11 @@ const TILE: usize = 4;
 /// Input tile side: `TILE + 3 − 1`.
 const ALPHA: usize = 6;
 /// Points of the transformed tile, one GEMM each.
-pub(crate) const POINTS: usize = ALPHA * ALPHA;
+const POINTS: usize = ALPHA * ALPHA;
 /// Channels transformed together: one 512-bit register of `f32`.
 const LANES: usize = 16;
 /// Tiles per GEMM block: small enough that a block's transformed tiles stay in cache.
-pub(crate) const BLOCK: usize = 64;
+const BLOCK: usize = 64;
 
 type Lanes = [f32; LANES];
 
@@ -131,6 +131,13 @@ impl Grid {
         self.rows * self.cols
     }
 
+    /// `(first tile, tile count)` of each block over a batch of `values` values of `channels`
+    /// channels per pixel.
+    fn blocks(&self, values: usize, channels: usize) -> impl Iterator<Item = (usize, usize)> {
+        let tiles = values / (self.height * self.width * channels) * self.per_image();
+        (0..tiles).step_by(BLOCK).map(move |first| (first, BLOCK.min(tiles - first)))
+    }
+
     /// Image index and top-left output pixel of tile `t` of the batch.
     fn locate(&self, t: usize) -> (usize, usize, usize) {
         let (image, rest) = (t / self.per_image(), t % self.per_image());
@@ -164,7 +171,8 @@ fn store_lanes(src: &Lanes, dst: &mut [f32]) {
 }
 
 /// Reads lane group `c0..` of the `S×S` pixels starting at `(top, left)` (which may lie in the
-/// padding), zeros outside the image or past `channels`.
+/// padding), zeros outside the image or past `channels`: the general path, for tiles on the border
+/// or channel counts that are not whole lane groups.
 #[inline(always)]
 fn load<const S: usize>(
     image: &[f32],
@@ -176,19 +184,6 @@ fn load<const S: usize>(
     tile: &mut [[Lanes; S]; S],
 ) {
     let lanes = LANES.min(channels - c0);
-    let inside = top >= 0 && left >= 0 && top as usize + S <= grid.height && left as usize + S <= grid.width;
-    if inside && lanes == LANES {
-        // The common case: no padding and a full lane group, so no per-pixel checks.
-        let row_len = grid.width * channels;
-        let start = (top as usize * grid.width + left as usize) * channels + c0;
-        for (dy, row) in tile.iter_mut().enumerate() {
-            let src = &image[start + dy * row_len..][..(S - 1) * channels + LANES];
-            for (dx, px) in row.iter_mut().enumerate() {
-                *px = lanes_at(src, dx * channels);
-            }
-        }
-        return;
-    }
     for (dy, row) in tile.iter_mut().enumerate() {
         let y = top + dy as isize;
         for (dx, px) in row.iter_mut().enumerate() {
@@ -235,8 +230,13 @@ fn point_matrix(block: &[f32], p: usize, count: usize, channels: usize) -> MatRe
 
 /// `Bᵀ d B` of the 6×6 input windows of tiles `first..first + count` into `dst`.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
-fn transform_inputs(input: &[f32], grid: Grid, channels: usize, span: (usize, usize), dst: &mut [f32]) {
-    let (first, count) = span;
+fn transform_inputs(
+    input: &[f32],
+    grid: Grid,
+    channels: usize,
+    (first, count): (usize, usize),
+    dst: &mut [f32],
+) {
     let image_len = grid.height * grid.width * channels;
     let (mut d, mut v) = ([[[0.0; LANES]; ALPHA]; ALPHA], [[[0.0; LANES]; ALPHA]; ALPHA]);
     let row_len = grid.width * channels;
@@ -268,7 +268,7 @@ fn transform_inputs(input: &[f32], grid: Grid, channels: usize, span: (usize, us
     }
 }
 
-/// `A y Aᵀ` of the 4×4 output-gradient tiles `first..first + count` into `dst` (point-major).
+/// `A y Aᵀ` of the 4×4 output-gradient tiles `first..first + count` into `dst`.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
 fn transform_output_grads(
     grads: &[f32],
@@ -305,7 +305,7 @@ fn transform_output_grads(
     }
 }
 
-/// `Aᵀ m A` of tiles `first..first + count` from point-major `src`, written into `output`.
+/// `Aᵀ m A` of tiles `first..first + count` from a block of transformed tiles, into `output`.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
 fn transform_outputs(
     src: &[f32],
@@ -419,8 +419,8 @@ fn add_scaled(dst: &mut [f32], w: f32, src: &[f32]) {
 /// `[POINTS][inputs][outputs]`, ready to be each point's GEMM operand.
 pub(crate) struct Filter<'a> {
     data: &'a [f32],
-    inputs: usize,
-    outputs: usize,
+    pub(crate) inputs: usize,
+    pub(crate) outputs: usize,
 }
 
 impl<'a> Filter<'a> {
@@ -480,9 +480,7 @@ pub(crate) fn correlate(
 ) {
     let TileScratch { a: tiles_in, b: tiles_out } = scratch;
     let grid = Grid::new(height, width);
-    let tiles = input.len() / (height * width * filter.inputs) * grid.per_image();
-    for first in (0..tiles).step_by(BLOCK) {
-        let span = (first, BLOCK.min(tiles - first));
+    for span in grid.blocks(input.len(), filter.inputs) {
         transform_inputs(input, grid, filter.inputs, span, tiles_in);
         correlate_block(tiles_in, tiles_out, grid, span, filter, output);
     }
@@ -527,9 +525,7 @@ pub(crate) fn accumulate_kernel_grad(
 ) {
     let TileScratch { a: tiles_a, b: tiles_b } = scratch;
     let grid = Grid::new(height, width);
-    let tiles = a.len() / (height * width * a_channels) * grid.per_image();
-    for first in (0..tiles).step_by(BLOCK) {
-        let span = (first, BLOCK.min(tiles - first));
+    for span in grid.blocks(a.len(), a_channels) {
         transform_inputs(a, grid, a_channels, span, tiles_a);
         transform_output_grads(b, grid, b_channels, span, tiles_b);
         accumulate_block(tiles_a, tiles_b, span.1, (a_channels, b_channels), acc);
@@ -542,7 +538,7 @@ pub(crate) fn accumulate_kernel_grad(
 pub(crate) fn transpose_backward(
     dy: &[f32],
     x: &[f32],
-    dx: Option<&mut [f32]>,
+    mut dx: Option<&mut [f32]>,
     (height, width): (usize, usize),
     filter: &Filter<'_>,
     acc: &mut [f32],
@@ -551,10 +547,7 @@ pub(crate) fn transpose_backward(
     let TileScratch { a: tiles_dy, b: tiles_other } = scratch;
     let (big, small) = (filter.inputs, filter.outputs);
     let grid = Grid::new(height, width);
-    let tiles = dy.len() / (height * width * big) * grid.per_image();
-    let mut dx = dx;
-    for first in (0..tiles).step_by(BLOCK) {
-        let span = (first, BLOCK.min(tiles - first));
+    for span in grid.blocks(dy.len(), big) {
         transform_inputs(dy, grid, big, span, tiles_dy);
         if let Some(dx) = dx.as_deref_mut() {
             correlate_block(tiles_dy, tiles_other, grid, span, filter, dx);
