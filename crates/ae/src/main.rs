@@ -207,23 +207,18 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    if let Some(threads) = cli.threads {
-        if threads == 0 {
-            bail!("--threads must be at least 1");
-        }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global()
-            .context("cannot start the thread pool")?;
+    if cli.threads == Some(0) {
+        bail!("--threads must be at least 1");
     }
-    match cli.command {
+    ae_engine::threads::init_global_pool(cli.threads).context("cannot start the thread pool")?;
+    ae_engine::threads::flushing_denormals(|| match cli.command {
         Command::Train(args) => train_command(args),
         Command::Reconstruct(args) => reconstruct_command(args),
         Command::Encode(args) => encode_command(args),
         Command::Eval(args) => eval_command(args),
         Command::Denoise(args) => denoise_command(args),
         Command::Bench(args) => bench_command(args),
-    }
+    })
 }
 
 fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {

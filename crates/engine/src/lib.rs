@@ -10,6 +10,7 @@ pub mod conv;
 pub mod dense;
 mod direct;
 pub mod matmul;
+pub mod threads;
 mod winograd;
 pub mod workspace;
 
