@@ -9,6 +9,7 @@ pub mod adam;
 pub mod conv;
 pub mod dense;
 mod direct;
+mod lanes;
 pub mod matmul;
 pub mod threads;
 mod winograd;

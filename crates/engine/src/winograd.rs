@@ -11,9 +11,11 @@
 //! (stride 1, one pixel of zero padding on every side); channels are transformed 16 at a time,
 //! which is where the vectorisation comes from.
 
+use crate::lanes::{dispatch, Lane16, Lanes, LANES};
 use crate::matmul::{matmul, matmul_strided, MatRef, Threads};
 use multiversion::multiversion;
 use rayon::prelude::*;
+use std::ops::{Add, Mul, Sub};
 
 /// Output tile side.
 const TILE: usize = 4;
@@ -21,16 +23,15 @@ const TILE: usize = 4;
 const ALPHA: usize = 6;
 /// Points of the transformed tile, one GEMM each.
 const POINTS: usize = ALPHA * ALPHA;
-/// Channels transformed together: one 512-bit register of `f32`.
-const LANES: usize = 16;
 /// Tiles per GEMM block: small enough that a block's transformed tiles stay in cache.
 const BLOCK: usize = 64;
 
-type Lanes = [f32; LANES];
-
 /// `Bᵀ d` for one column of six input values.
 #[inline(always)]
-fn input_1d(d: [f32; 6]) -> [f32; 6] {
+fn input_1d<T: Copy + Add<Output = T> + Sub<Output = T>>(d: [T; 6]) -> [T; 6]
+where
+    f32: Mul<T, Output = T>,
+{
     [
         4.0 * d[0] - 5.0 * d[2] + d[4],
         -4.0 * (d[1] + d[2]) + d[3] + d[4],
@@ -43,7 +44,10 @@ fn input_1d(d: [f32; 6]) -> [f32; 6] {
 
 /// `Aᵀ m`: six transformed values back to four outputs.
 #[inline(always)]
-fn output_1d(m: [f32; 6]) -> [f32; 4] {
+fn output_1d<T: Copy + Add<Output = T> + Sub<Output = T>>(m: [T; 6]) -> [T; 4]
+where
+    f32: Mul<T, Output = T>,
+{
     let (p12, m12) = (m[1] + m[2], m[1] - m[2]);
     let (p34, m34) = (m[3] + m[4], m[3] - m[4]);
     [m[0] + p12 + p34, m12 + 2.0 * m34, p12 + 4.0 * p34, m12 + 8.0 * m34 + m[5]]
@@ -51,10 +55,57 @@ fn output_1d(m: [f32; 6]) -> [f32; 4] {
 
 /// `A y`: the transpose of [`output_1d`], four output gradients to six transformed values.
 #[inline(always)]
-fn output_grad_1d(y: [f32; 4]) -> [f32; 6] {
+fn output_grad_1d<T: Copy + Add<Output = T> + Sub<Output = T>>(y: [T; 4]) -> [T; 6]
+where
+    f32: Mul<T, Output = T>,
+{
     let (even, odd) = (y[0] + y[2], y[1] + y[3]);
     let (even4, odd8) = (y[0] + 4.0 * y[2], 2.0 * y[1] + 8.0 * y[3]);
     [y[0], even + odd, even - odd, even4 + odd8, even4 - odd8, y[3]]
+}
+
+/// A 1-D transform as a type, so that the 2-D transform inlines it into the vectorised caller.
+trait Transform1d<const I: usize, const O: usize> {
+    fn apply<L: Lane16>(x: [L; I]) -> [L; O]
+    where
+        f32: Mul<L, Output = L>;
+}
+
+/// [`input_1d`].
+struct Input;
+/// [`output_1d`].
+struct Output;
+/// [`output_grad_1d`].
+struct OutputGrad;
+
+impl Transform1d<ALPHA, ALPHA> for Input {
+    #[inline(always)]
+    fn apply<L: Lane16>(x: [L; ALPHA]) -> [L; ALPHA]
+    where
+        f32: Mul<L, Output = L>,
+    {
+        input_1d(x)
+    }
+}
+
+impl Transform1d<ALPHA, TILE> for Output {
+    #[inline(always)]
+    fn apply<L: Lane16>(x: [L; ALPHA]) -> [L; TILE]
+    where
+        f32: Mul<L, Output = L>,
+    {
+        output_1d(x)
+    }
+}
+
+impl Transform1d<TILE, ALPHA> for OutputGrad {
+    #[inline(always)]
+    fn apply<L: Lane16>(x: [L; TILE]) -> [L; ALPHA]
+    where
+        f32: Mul<L, Output = L>,
+    {
+        output_grad_1d(x)
+    }
 }
 
 /// `G g` in f64: a 3-tap kernel to six transformed values.
@@ -69,45 +120,33 @@ fn filter_1d(g: [f64; 3]) -> [f64; 6] {
     ]
 }
 
-/// Applies a 1-D transform along columns, then along rows, of an `I×I` tile of lanes: `T x Tᵀ`.
+/// Applies a 1-D transform along columns, then along rows, of an `I×I` tile of lane groups,
+/// `T x Tᵀ`, reading the tile through `read(row, column)` and handing each result to
+/// `write(row, column, lanes)` so that callers can read and write memory in place. The tile
+/// stays in registers.
 #[inline(always)]
-fn transform_2d<const I: usize, const O: usize>(
-    src: &[[Lanes; I]; I],
-    dst: &mut [[Lanes; O]; O],
-    f: impl Fn([f32; I]) -> [f32; O],
-) {
-    transform_2d_with(|y, x| src[y][x], |o, p, v| dst[o][p] = *v, f);
-}
-
-/// [`transform_2d`] reading the tile through `read(row, column)` and handing each result to
-/// `write(row, column, lanes)`, so that callers can read and write memory in place: the same
-/// operations in the same order, so the same rounding.
-#[inline(always)]
-fn transform_2d_with<const I: usize, const O: usize>(
-    read: impl Fn(usize, usize) -> Lanes,
-    mut write: impl FnMut(usize, usize, &Lanes),
-    f: impl Fn([f32; I]) -> [f32; O],
-) {
-    let mut mid = [[[0.0f32; LANES]; I]; O];
-    #[allow(clippy::needless_range_loop)] // `x` picks a column across all rows
-    for x in 0..I {
-        let column: [Lanes; I] = std::array::from_fn(|y| read(y, x));
-        for l in 0..LANES {
-            let col = f(std::array::from_fn(|y| column[y][l]));
-            for (o, v) in col.into_iter().enumerate() {
-                mid[o][x][l] = v;
-            }
+fn transform_2d<L: Lane16, F: Transform1d<I, O>, const I: usize, const O: usize>(
+    read: impl Fn(usize, usize) -> L,
+    mut write: impl FnMut(usize, usize, L),
+) where
+    f32: Mul<L, Output = L>,
+{
+    // Plain loops, no closures of its own (neither `array::from_fn`'s nor a local one is always
+    // inlined into the vectorised callers); arrays start as copies of one value, overwritten.
+    let mut columns = [[read(0, 0); O]; I];
+    for (x, transformed) in columns.iter_mut().enumerate() {
+        let mut column = [read(0, x); I];
+        for (y, v) in column.iter_mut().enumerate().skip(1) {
+            *v = read(y, x);
         }
+        *transformed = F::apply(column);
     }
-    for (o, row) in mid.iter().enumerate() {
-        let mut out = [[0.0f32; LANES]; O];
-        for l in 0..LANES {
-            let values = f(std::array::from_fn(|x| row[x][l]));
-            for (p, v) in values.into_iter().enumerate() {
-                out[p][l] = v;
-            }
+    for o in 0..O {
+        let mut row = [columns[0][o]; I];
+        for (v, column) in row.iter_mut().zip(&columns).skip(1) {
+            *v = column[o];
         }
-        for (p, v) in out.iter().enumerate() {
+        for (p, v) in F::apply(row).into_iter().enumerate() {
             write(o, p, v);
         }
     }
@@ -219,8 +258,14 @@ fn scatter_points(tile: &[[Lanes; ALPHA]; ALPHA], dst: &mut [f32], t: usize, cha
 
 /// The full lane group at `at`.
 #[inline(always)]
-fn lanes_at(src: &[f32], at: usize) -> Lanes {
-    *<&Lanes>::try_from(&src[at..at + LANES]).expect("LANES values")
+fn lanes_at(src: &[f32], at: usize) -> &Lanes {
+    <&Lanes>::try_from(&src[at..at + LANES]).expect("LANES values")
+}
+
+/// The full lane group at `at`, to write.
+#[inline(always)]
+fn lanes_at_mut(dst: &mut [f32], at: usize) -> &mut Lanes {
+    <&mut Lanes>::try_from(&mut dst[at..at + LANES]).expect("LANES values")
 }
 
 /// Point `p` of a block of `count` transformed tiles, as a `count × channels` matrix.
@@ -228,15 +273,22 @@ fn point_matrix(block: &[f32], p: usize, count: usize, channels: usize) -> MatRe
     MatRef::strided(&block[p * channels..], count, channels, POINTS * channels, 1)
 }
 
-/// `Bᵀ d B` of the 6×6 input windows of tiles `first..first + count` into `dst`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
-fn transform_inputs(
+dispatch! {
+    /// `Bᵀ d B` of the 6×6 input windows of tiles `first..first + count` into `dst`.
+    fn transform_inputs(input: &[f32], grid: Grid, channels: usize, span: (usize, usize), dst: &mut [f32])
+        => transform_inputs_with
+}
+
+#[inline(always)]
+fn transform_inputs_with<L: Lane16>(
     input: &[f32],
     grid: Grid,
     channels: usize,
     (first, count): (usize, usize),
     dst: &mut [f32],
-) {
+) where
+    f32: Mul<L, Output = L>,
+{
     let image_len = grid.height * grid.width * channels;
     let (mut d, mut v) = ([[[0.0; LANES]; ALPHA]; ALPHA], [[[0.0; LANES]; ALPHA]; ALPHA]);
     let row_len = grid.width * channels;
@@ -252,31 +304,37 @@ fn transform_inputs(
             let window = &image[start..][..(ALPHA - 1) * (row_len + channels) + channels];
             let points = &mut dst[at(t, 0, channels)..][..POINTS * channels];
             for c0 in (0..channels).step_by(LANES) {
-                transform_2d_with(
-                    |r, c| lanes_at(window, c * row_len + r * channels + c0),
-                    |r, c, v| store_lanes(v, &mut points[(c * ALPHA + r) * channels + c0..][..LANES]),
-                    input_1d,
+                transform_2d::<L, Input, ALPHA, ALPHA>(
+                    |r, c| L::load(lanes_at(window, c * row_len + r * channels + c0)),
+                    |r, c, v| v.store(lanes_at_mut(points, (c * ALPHA + r) * channels + c0)),
                 );
             }
             continue;
         }
         for c0 in (0..channels).step_by(LANES) {
             load(image, grid, channels, c0, top as isize - 1, left as isize - 1, &mut d);
-            transform_2d(&d, &mut v, input_1d);
+            transform_2d::<L, Input, ALPHA, ALPHA>(|y, x| L::load(&d[y][x]), |o, p, w| w.store(&mut v[o][p]));
             scatter_points(&v, dst, t, channels, c0);
         }
     }
 }
 
-/// `A y Aᵀ` of the 4×4 output-gradient tiles `first..first + count` into `dst`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
-fn transform_output_grads(
+dispatch! {
+    /// `A y Aᵀ` of the 4×4 output-gradient tiles `first..first + count` into `dst`.
+    fn transform_output_grads(grads: &[f32], grid: Grid, channels: usize, span: (usize, usize), dst: &mut [f32])
+        => transform_output_grads_with
+}
+
+#[inline(always)]
+fn transform_output_grads_with<L: Lane16>(
     grads: &[f32],
     grid: Grid,
     channels: usize,
     (first, count): (usize, usize),
     dst: &mut [f32],
-) {
+) where
+    f32: Mul<L, Output = L>,
+{
     let image_len = grid.height * grid.width * channels;
     let row_len = grid.width * channels;
     let (mut y, mut v) = ([[[0.0; LANES]; TILE]; TILE], [[[0.0; LANES]; ALPHA]; ALPHA]);
@@ -289,31 +347,40 @@ fn transform_output_grads(
             let window = &image[start..][..(TILE - 1) * (row_len + channels) + channels];
             let points = &mut dst[at(t, 0, channels)..][..POINTS * channels];
             for c0 in (0..channels).step_by(LANES) {
-                transform_2d_with(
-                    |r, c| lanes_at(window, r * row_len + c * channels + c0),
-                    |r, c, v| store_lanes(v, &mut points[(r * ALPHA + c) * channels + c0..][..LANES]),
-                    output_grad_1d,
+                transform_2d::<L, OutputGrad, TILE, ALPHA>(
+                    |r, c| L::load(lanes_at(window, r * row_len + c * channels + c0)),
+                    |r, c, v| v.store(lanes_at_mut(points, (r * ALPHA + c) * channels + c0)),
                 );
             }
             continue;
         }
         for c0 in (0..channels).step_by(LANES) {
             load(image, grid, channels, c0, top as isize, left as isize, &mut y);
-            transform_2d(&y, &mut v, output_grad_1d);
+            transform_2d::<L, OutputGrad, TILE, ALPHA>(
+                |r, c| L::load(&y[r][c]),
+                |o, p, w| w.store(&mut v[o][p]),
+            );
             scatter_points(&v, dst, t, channels, c0);
         }
     }
 }
 
-/// `Aᵀ m A` of tiles `first..first + count` from a block of transformed tiles, into `output`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
-fn transform_outputs(
+dispatch! {
+    /// `Aᵀ m A` of tiles `first..first + count` from a block of transformed tiles, into `output`.
+    fn transform_outputs(src: &[f32], grid: Grid, channels: usize, span: (usize, usize), output: &mut [f32])
+        => transform_outputs_with
+}
+
+#[inline(always)]
+fn transform_outputs_with<L: Lane16>(
     src: &[f32],
     grid: Grid,
     channels: usize,
     (first, count): (usize, usize),
     output: &mut [f32],
-) {
+) where
+    f32: Mul<L, Output = L>,
+{
     let image_len = grid.height * grid.width * channels;
     let (mut m, mut y) = ([[[0.0; LANES]; ALPHA]; ALPHA], [[[0.0; LANES]; TILE]; TILE]);
     for t in 0..count {
@@ -327,10 +394,9 @@ fn transform_outputs(
             let start = (top * grid.width + left) * channels;
             let window = &mut image[start..][..(TILE - 1) * (row_len + channels) + channels];
             for c0 in (0..channels).step_by(LANES) {
-                transform_2d_with(
-                    |r, c| lanes_at(points, (r * ALPHA + c) * channels + c0),
-                    |r, c, v| store_lanes(v, &mut window[r * row_len + c * channels + c0..][..LANES]),
-                    output_1d,
+                transform_2d::<L, Output, ALPHA, TILE>(
+                    |r, c| L::load(lanes_at(points, (r * ALPHA + c) * channels + c0)),
+                    |r, c, v| v.store(lanes_at_mut(window, r * row_len + c * channels + c0)),
                 );
             }
             continue;
@@ -341,7 +407,7 @@ fn transform_outputs(
             for (p, v) in m.iter_mut().flatten().enumerate() {
                 copy_lanes(&points[p * channels..p * channels + lanes], v);
             }
-            transform_2d(&m, &mut y, output_1d);
+            transform_2d::<L, Output, ALPHA, TILE>(|r, c| L::load(&m[r][c]), |o, p, w| w.store(&mut y[o][p]));
             for (dy, row) in y.iter().enumerate().take(grid.height - top) {
                 for (dx, v) in row.iter().enumerate().take(grid.width - left) {
                     let at = ((top + dy) * grid.width + left + dx) * channels + c0;
@@ -584,6 +650,66 @@ mod tests {
         for (i, y) in y.into_iter().enumerate() {
             let expect: f32 = (0..3).map(|k| g[k] * d[i + k]).sum();
             assert!((y - expect).abs() < 1e-5, "y[{i}] = {y}, expected {expect}");
+        }
+    }
+
+    /// Every lane implementation this CPU can run gives the same bits as plain Rust, on interior
+    /// and border tiles, whole and partial lane groups.
+    #[test]
+    fn lane_implementations_agree_bit_for_bit() {
+        type Transform = fn(&[f32], Grid, usize, (usize, usize), &mut [f32]);
+        let mut implementations: Vec<(&str, [Transform; 3])> = vec![(
+            "portable",
+            [
+                transform_inputs_with::<crate::lanes::Portable>,
+                transform_output_grads_with::<crate::lanes::Portable>,
+                transform_outputs_with::<crate::lanes::Portable>,
+            ],
+        )];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use crate::lanes::{Avx2, Avx512};
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let avx2: [Transform; 3] = [
+                    transform_inputs_with::<Avx2>,
+                    transform_output_grads_with::<Avx2>,
+                    transform_outputs_with::<Avx2>,
+                ];
+                implementations.push(("avx2", avx2));
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                let avx512: [Transform; 3] = [
+                    transform_inputs_with::<Avx512>,
+                    transform_output_grads_with::<Avx512>,
+                    transform_outputs_with::<Avx512>,
+                ];
+                implementations.push(("avx512", avx512));
+            }
+        }
+        for (height, width, channels) in [(13, 11, 32), (9, 7, 40)] {
+            let grid = Grid::new(height, width);
+            let images = 2;
+            let values = images * height * width * channels;
+            let image: Vec<f32> = (0..values).map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 1.3).collect();
+            let tiles = images * grid.per_image();
+            let points: Vec<f32> =
+                (0..tiles * POINTS * channels).map(|i| (i * 53 % 97) as f32 / 48.0 - 1.0).collect();
+            let run = |transforms: &[Transform; 3]| {
+                let (mut a, mut b) = (vec![0.0; points.len()], vec![0.0; points.len()]);
+                let mut c = vec![0.0; values];
+                transforms[0](&image, grid, channels, (0, tiles), &mut a);
+                transforms[1](&image, grid, channels, (0, tiles), &mut b);
+                transforms[2](&points, grid, channels, (0, tiles), &mut c);
+                [a, b, c]
+            };
+            let expected = run(&implementations[0].1);
+            for (name, transforms) in &implementations[1..] {
+                let got = run(transforms);
+                for (which, (g, e)) in got.iter().zip(&expected).enumerate() {
+                    let same = g.iter().zip(e).all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(same, "{name}, transform {which}, {height}×{width}×{channels}");
+                }
+            }
         }
     }
 
