@@ -7,7 +7,7 @@ use crate::training::Trainer;
 use ae_engine::matmul::{matmul, MatRef, Threads};
 use ae_engine::{
     conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, dense_backward,
-    dense_forward, ParamGrads, Workspace,
+    dense_forward, AlignedVec, ParamGrads, Workspace,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -44,6 +44,12 @@ pub fn time_median(warmup: usize, runs: usize, mut f: impl FnMut()) -> f64 {
 
 fn random(rng: &mut ChaCha8Rng, len: usize, lo: f32, hi: f32) -> Vec<f32> {
     (0..len).map(|_| rng.random_range(lo..hi)).collect()
+}
+
+fn aligned(values: &[f32]) -> AlignedVec {
+    let mut v = AlignedVec::zeros(values.len());
+    v.copy_from_slice(values);
+    v
 }
 
 /// Best GFLOP/s of a square single-precision GEMM of side `n` through the engine's `matmul`,
@@ -150,10 +156,11 @@ fn time_adam(model: &Autoencoder, runs: usize) -> f64 {
 pub struct LayerBench<'a> {
     model: &'a Autoencoder,
     index: usize,
-    x: Vec<f32>,
-    y: Vec<f32>,
-    dy: Vec<f32>,
-    dx: Vec<f32>,
+    /// Aligned like the model's activations.
+    x: AlignedVec,
+    y: AlignedVec,
+    dy: AlignedVec,
+    dx: AlignedVec,
     dw: Vec<f32>,
     db: Vec<f32>,
     ws: Workspace,
@@ -163,13 +170,13 @@ impl<'a> LayerBench<'a> {
     pub fn new(model: &'a Autoencoder, index: usize, batch: usize) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(index as u64);
         let layer = &model.layers[index];
-        let x = random(&mut rng, batch * layer.input_len(), 0.0, 1.0);
+        let x = aligned(&random(&mut rng, batch * layer.input_len(), 0.0, 1.0));
         Self {
             model,
             index,
-            y: vec![0.0; batch * layer.output_len()],
-            dy: random(&mut rng, batch * layer.output_len(), -1.0, 1.0),
-            dx: vec![0.0; x.len()],
+            y: AlignedVec::zeros(batch * layer.output_len()),
+            dy: aligned(&random(&mut rng, batch * layer.output_len(), -1.0, 1.0)),
+            dx: AlignedVec::zeros(x.len()),
             x,
             dw: vec![0.0; model.params[2 * index].len()],
             db: vec![0.0; model.params[2 * index + 1].len()],

@@ -4,7 +4,7 @@
 use crate::config::{ConfigError, ModelConfig};
 use ae_engine::{
     conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, dense_backward,
-    dense_forward, Activation, ConvGeometry, DenseShape, ParamGrads, Shape, Workspace,
+    dense_forward, Activation, AlignedVec, ConvGeometry, DenseShape, ParamGrads, Shape, Workspace,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -290,15 +290,16 @@ impl Autoencoder {
 pub struct Activations {
     capacity: usize,
     batch: usize,
-    /// Each layer's output; the last one holds the logits of the output sigmoid.
-    outputs: Vec<Vec<f32>>,
+    /// Each layer's output; the last one holds the logits of the output sigmoid. Aligned to
+    /// cache lines, as the engine's vector loads prefer.
+    outputs: Vec<AlignedVec>,
     reconstruction: Vec<f32>,
 }
 
 impl Activations {
     pub fn new(model: &Autoencoder, capacity: usize) -> Self {
         assert!(capacity > 0, "buffers for an empty batch");
-        let outputs = model.layers.iter().map(|l| vec![0.0; capacity * l.output_len()]).collect();
+        let outputs = model.layers.iter().map(|l| AlignedVec::zeros(capacity * l.output_len())).collect();
         Self { capacity, batch: 0, outputs, reconstruction: vec![0.0; capacity * model.input_len()] }
     }
 
@@ -322,7 +323,7 @@ impl Activations {
 /// Parameter gradients and per-layer output gradients, allocated once.
 pub struct Gradients {
     pub params: Vec<Vec<f32>>,
-    outputs: Vec<Vec<f32>>,
+    outputs: Vec<AlignedVec>,
     image_len: usize,
 }
 
@@ -330,7 +331,7 @@ impl Gradients {
     pub fn new(model: &Autoencoder, capacity: usize) -> Self {
         Self {
             params: model.params.iter().map(|p| vec![0.0; p.len()]).collect(),
-            outputs: model.layers.iter().map(|l| vec![0.0; capacity * l.output_len()]).collect(),
+            outputs: model.layers.iter().map(|l| AlignedVec::zeros(capacity * l.output_len())).collect(),
             image_len: model.input_len(),
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod activation;
 pub mod adam;
+pub mod aligned;
 pub mod conv;
 pub mod dense;
 mod direct;
@@ -17,6 +18,7 @@ pub mod workspace;
 
 pub use activation::Activation;
 pub use adam::{AdamConfig, AdamMoments};
+pub use aligned::AlignedVec;
 pub use conv::{
     conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, Algorithm, ConvGeometry,
     Padding, ParamGrads, Shape,

@@ -11,8 +11,9 @@
 //! (stride 1, one pixel of zero padding on every side); channels are transformed 16 at a time,
 //! which is where the vectorisation comes from.
 
+use crate::aligned::AlignedVec;
 use crate::lanes::{dispatch, Lane16, Lanes, LANES};
-use crate::matmul::{matmul, matmul_strided, MatRef, Threads};
+use crate::matmul::{matmul_small, MatRef};
 use multiversion::multiversion;
 use rayon::prelude::*;
 use std::ops::{Add, Mul, Sub};
@@ -239,11 +240,20 @@ fn load<const S: usize>(
 
 /// Where point `p` of tile `t` starts in a block of transformed tiles. The layout is tile-major,
 /// `[tile][point][channel]`, so a tile is written to one contiguous run; the GEMM of point `p`
-/// reads its rows `POINTS × channels` apart. (Point-major blocks put the 36 writes of a tile a
+/// reads its rows [`tile_stride`] apart. (Point-major blocks put the 36 writes of a tile a
 /// power-of-two stride apart, into one cache set, and ran the transforms 2× slower.)
 #[inline(always)]
 fn at(t: usize, p: usize, channels: usize) -> usize {
-    (t * POINTS + p) * channels
+    t * tile_stride(channels) + p * channels
+}
+
+/// Distance between consecutive tiles in a block: their points plus one unused cache line, so
+/// that a GEMM's rows (one per tile) do not all fall into the same few cache sets, as they did
+/// at `POINTS × channels` (9 KB for 64 channels: the 64 rows of a block shared 16 of the 64
+/// sets of the level-1 cache).
+#[inline(always)]
+fn tile_stride(channels: usize) -> usize {
+    POINTS * channels + LANES
 }
 
 /// Writes a transformed tile's lane group `c0..` into a block of transformed tiles.
@@ -270,7 +280,7 @@ fn lanes_at_mut(dst: &mut [f32], at: usize) -> &mut Lanes {
 
 /// Point `p` of a block of `count` transformed tiles, as a `count × channels` matrix.
 fn point_matrix(block: &[f32], p: usize, count: usize, channels: usize) -> MatRef<'_> {
-    MatRef::strided(&block[p * channels..], count, channels, POINTS * channels, 1)
+    MatRef::strided(&block[p * channels..], count, channels, tile_stride(channels), 1)
 }
 
 dispatch! {
@@ -421,17 +431,15 @@ fn transform_outputs_with<L: Lane16>(
 /// One thread's scratch: two blocks of transformed tiles.
 #[derive(Default)]
 pub(crate) struct TileScratch {
-    a: Vec<f32>,
-    b: Vec<f32>,
+    a: AlignedVec,
+    b: AlignedVec,
 }
 
 impl TileScratch {
     /// Room for blocks of tiles with up to `channels` channels.
     pub(crate) fn reserve(&mut self, channels: usize) {
         for buf in [&mut self.a, &mut self.b] {
-            if buf.len() < block_len(channels) {
-                buf.resize(block_len(channels), 0.0);
-            }
+            crate::workspace::grow_aligned(buf, block_len(channels));
         }
     }
 }
@@ -449,7 +457,7 @@ pub(crate) fn filter_len(a: usize, b: usize) -> usize {
 
 /// Length of a block of `channels`-wide transformed tiles.
 fn block_len(channels: usize) -> usize {
-    POINTS * BLOCK * channels
+    BLOCK * tile_stride(channels)
 }
 
 /// How a stored `[3][3][a][b]` weight is read as a correlation kernel.
@@ -565,7 +573,7 @@ fn correlate_block(
     for p in 0..POINTS {
         let v = point_matrix(tiles_in, p, span.1, inputs);
         let m = &mut tiles_out[p * outputs..];
-        matmul_strided(m, POINTS * outputs, v, filter.point(p), false, Threads::Serial);
+        matmul_small(m, tile_stride(outputs), v, filter.point(p), false);
     }
     transform_outputs(tiles_out, grid, outputs, span, output);
 }
@@ -575,7 +583,7 @@ fn accumulate_block(tiles_a: &[f32], tiles_b: &[f32], count: usize, (a, b): (usi
     for p in 0..POINTS {
         let va = point_matrix(tiles_a, p, count, a).transpose();
         let vb = point_matrix(tiles_b, p, count, b);
-        matmul(&mut acc[p * a * b..], va, vb, true, Threads::Serial);
+        matmul_small(&mut acc[p * a * b..], b, va, vb, true);
     }
 }
 
@@ -693,7 +701,7 @@ mod tests {
             let image: Vec<f32> = (0..values).map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 1.3).collect();
             let tiles = images * grid.per_image();
             let points: Vec<f32> =
-                (0..tiles * POINTS * channels).map(|i| (i * 53 % 97) as f32 / 48.0 - 1.0).collect();
+                (0..tiles * tile_stride(channels)).map(|i| (i * 53 % 97) as f32 / 48.0 - 1.0).collect();
             let run = |transforms: &[Transform; 3]| {
                 let (mut a, mut b) = (vec![0.0; points.len()], vec![0.0; points.len()]);
                 let mut c = vec![0.0; values];

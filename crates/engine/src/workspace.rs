@@ -1,5 +1,6 @@
 //! Scratch memory reused across training steps, one part per thread.
 
+use crate::aligned::AlignedVec;
 use crate::winograd::TileScratch;
 
 /// One thread's scratch: an im2col buffer, transformed Winograd tiles and partial weight/bias
@@ -8,7 +9,7 @@ use crate::winograd::TileScratch;
 pub struct Part {
     pub(crate) cols: Vec<f32>,
     pub(crate) tiles: TileScratch,
-    pub(crate) kernel_acc: Vec<f32>,
+    pub(crate) kernel_acc: AlignedVec,
     pub(crate) weight_grad: Vec<f32>,
     pub(crate) bias_grad: Vec<f32>,
 }
@@ -18,13 +19,13 @@ pub struct Part {
 pub struct Workspace {
     parts: Vec<Part>,
     /// A Winograd-transformed kernel, shared by every part.
-    filter: Vec<f32>,
+    filter: AlignedVec,
 }
 
 impl Workspace {
     /// Scratch for `parts` batch slices processed in parallel (normally the thread count).
     pub fn new(parts: usize) -> Self {
-        Self { parts: (0..parts.max(1)).map(|_| Part::default()).collect(), filter: Vec::new() }
+        Self { parts: (0..parts.max(1)).map(|_| Part::default()).collect(), filter: AlignedVec::default() }
     }
 
     /// One part per thread of the current rayon pool.
@@ -59,10 +60,10 @@ impl Workspace {
     /// Grows the Winograd buffers: the shared transformed kernel, two tile blocks and a
     /// transformed kernel-gradient accumulator per part.
     pub(crate) fn reserve_tiles(&mut self, filter: usize, channels: usize, kernel_acc: usize) {
-        grow(&mut self.filter, filter);
+        grow_aligned(&mut self.filter, filter);
         for part in &mut self.parts {
             part.tiles.reserve(channels);
-            grow(&mut part.kernel_acc, kernel_acc);
+            grow_aligned(&mut part.kernel_acc, kernel_acc);
         }
     }
 
@@ -75,6 +76,12 @@ impl Workspace {
 fn grow(buf: &mut Vec<f32>, len: usize) {
     if buf.len() < len {
         buf.resize(len, 0.0);
+    }
+}
+
+pub(crate) fn grow_aligned(buf: &mut AlignedVec, len: usize) {
+    if buf.len() < len {
+        buf.resize(len);
     }
 }
 
