@@ -14,6 +14,7 @@ pub(crate) type Lanes = [f32; LANES];
 
 /// Sixteen lanes in registers.
 pub(crate) trait Lane16: Copy + Add<Output = Self> + Sub<Output = Self> {
+    fn zero() -> Self;
     fn load(src: &Lanes) -> Self;
     fn store(self, dst: &mut Lanes);
 }
@@ -45,6 +46,10 @@ impl Sub for Portable {
 }
 
 impl Lane16 for Portable {
+    #[inline(always)]
+    fn zero() -> Self {
+        Self([0.0; LANES])
+    }
     #[inline(always)]
     fn load(src: &Lanes) -> Self {
         Self(*src)
@@ -106,6 +111,11 @@ mod x86 {
 
     impl Lane16 for Avx512 {
         #[inline(always)]
+        fn zero() -> Self {
+            // SAFETY: see the module comment.
+            unsafe { Self(_mm512_setzero_ps()) }
+        }
+        #[inline(always)]
         fn load(src: &Lanes) -> Self {
             // SAFETY: see the module comment; `src` holds 16 values.
             unsafe { Self(_mm512_loadu_ps(src.as_ptr())) }
@@ -145,6 +155,11 @@ mod x86 {
     }
 
     impl Lane16 for Avx2 {
+        #[inline(always)]
+        fn zero() -> Self {
+            // SAFETY: see the module comment.
+            unsafe { Self(_mm256_setzero_ps(), _mm256_setzero_ps()) }
+        }
         #[inline(always)]
         fn load(src: &Lanes) -> Self {
             // SAFETY: see the module comment; `src` holds 16 values.
