@@ -4,7 +4,8 @@
 use crate::config::{ConfigError, ModelConfig};
 use ae_engine::{
     conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, dense_backward,
-    dense_forward, Activation, AlignedVec, ConvGeometry, DenseShape, ParamGrads, Shape, Workspace,
+    dense_backward_adam, dense_forward, Activation, AdamStep, AlignedVec, ConvGeometry, DenseShape,
+    ParamGrads, Shape, Workspace,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -245,13 +246,16 @@ impl Autoencoder {
     /// Back-propagates `grads.output_mut(..)` (∂L/∂logits of the output sigmoid, set by the loss)
     /// through the layers of the last [`forward`](Self::forward) on the same `input`.
     /// `code_l1` adds the gradient of an L1 penalty `code_l1 · Σ|code|` on the (positive) code.
+    /// With `code_update`, the code layer's weight is updated by Adam during the pass (see
+    /// [`dense_backward_adam`]) and its gradient is not stored; every other gradient is.
     pub fn backward(
-        &self,
+        &mut self,
         input: &[f32],
         acts: &Activations,
         grads: &mut Gradients,
         ws: &mut Workspace,
         code_l1: f32,
+        mut code_update: Option<AdamStep<'_>>,
     ) {
         let n = acts.batch;
         assert_eq!(input.len(), n * self.input_len(), "backward on a different batch than forward");
@@ -266,16 +270,23 @@ impl Autoencoder {
             let dy = &mut rest[0][..n * layer.output_len()];
             let dx = (i > 0).then(|| &mut before[i - 1][..n * self.layers[i - 1].output_len()]);
             let (dw, db) = grads.params.split_at_mut(2 * i + 1);
+            let act = layer.activation;
+            if let (LayerKind::Dense(d), true) = (layer.kind, i == self.code_layer) {
+                if let Some(update) = code_update.take() {
+                    let w = &mut self.params[2 * i];
+                    dense_backward_adam(&d, x, w, act, y, dy, dx, &mut db[0], update, ws);
+                    continue;
+                }
+            }
             let pg = ParamGrads { weight: &mut dw[2 * i], bias: &mut db[0] };
             let w = &self.params[2 * i];
             match layer.kind {
-                LayerKind::Conv(g) => conv_backward(&g, x, w, layer.activation, y, dy, dx, pg, ws),
-                LayerKind::Dense(d) => dense_backward(&d, x, w, layer.activation, y, dy, dx, pg, ws),
-                LayerKind::ConvTranspose(g) => {
-                    conv_transpose_backward(&g, x, w, layer.activation, y, dy, dx, pg, ws)
-                }
+                LayerKind::Conv(g) => conv_backward(&g, x, w, act, y, dy, dx, pg, ws),
+                LayerKind::Dense(d) => dense_backward(&d, x, w, act, y, dy, dx, pg, ws),
+                LayerKind::ConvTranspose(g) => conv_transpose_backward(&g, x, w, act, y, dy, dx, pg, ws),
             }
         }
+        assert!(code_update.is_none(), "the code layer is dense and takes the update");
     }
 
     fn batch_len(&self, input: &[f32], capacity: usize) -> usize {
@@ -478,7 +489,7 @@ mod tests {
         for ((g, r), y) in grads.output_mut(n).iter_mut().zip(&weights).zip(&recon) {
             *g = r * y * (1.0 - y); // through the output sigmoid
         }
-        model.backward(&input, &acts, &mut grads, &mut ws, 0.0);
+        model.backward(&input, &acts, &mut grads, &mut ws, 0.0, None);
 
         let h = 1e-2f32;
         let mut checked = 0;

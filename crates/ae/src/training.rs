@@ -9,7 +9,7 @@ use crate::inference::predict;
 use crate::model::{Activations, Autoencoder, Gradients};
 use crate::noise::Noise;
 use crate::report::{save_grid, save_loss_curve, MetricsLog, RunDir};
-use ae_engine::{AdamConfig, AdamMoments, Workspace};
+use ae_engine::{AdamConfig, AdamMoments, AdamStep, Workspace};
 use anyhow::{bail, Context};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -183,12 +183,19 @@ impl Trainer {
         );
         let code = CodeSums::of(self.acts.code(&self.model));
         let l1 = self.config.sparsity as f32;
-        self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, l1);
         self.step += 1;
-        for ((param, grad), moments) in
-            self.model.params.iter_mut().zip(&self.grads.params).zip(&mut self.moments)
+        // The code layer's weight (97 % of the parameters) is updated inside its backward pass,
+        // while its gradient is in cache; the rest afterwards. Same numbers either way.
+        let code_weight = 2 * self.model.code_layer;
+        let update =
+            AdamStep { config: &self.adam, step: self.step, moments: &mut self.moments[code_weight] };
+        self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, l1, Some(update));
+        for (i, ((param, grad), moments)) in
+            self.model.params.iter_mut().zip(&self.grads.params).zip(&mut self.moments).enumerate()
         {
-            self.adam.update(self.step, param, grad, moments);
+            if i != code_weight {
+                self.adam.update(self.step, param, grad, moments);
+            }
         }
         (loss, code)
     }

@@ -36,27 +36,51 @@ const CHUNK: usize = 1 << 14;
 impl AdamConfig {
     /// Applies update number `step` (1-based) to `param` in place.
     pub fn update(&self, step: u64, param: &mut [f32], grad: &[f32], moments: &mut AdamMoments) {
-        assert!(step >= 1, "Adam steps count from 1");
         assert!(
             param.len() == grad.len() && moments.m.len() == param.len() && moments.v.len() == param.len()
         );
-        let t = step as f64;
-        let lr_t =
-            (self.learning_rate * (1.0 - self.beta2.powf(t)).sqrt() / (1.0 - self.beta1.powf(t))) as f32;
-        let (b1, b2, eps) = (self.beta1 as f32, self.beta2 as f32, self.epsilon as f32);
+        let lr_t = self.step_size(step);
         param
             .par_chunks_mut(CHUNK)
             .zip(grad.par_chunks(CHUNK))
             .zip(moments.m.par_chunks_mut(CHUNK))
             .zip(moments.v.par_chunks_mut(CHUNK))
-            .for_each(|(((p, g), m), v)| {
-                for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                    *m = b1 * *m + (1.0 - b1) * g;
-                    *v = b2 * *v + (1.0 - b2) * g * g;
-                    *p -= lr_t * *m / (v.sqrt() + eps);
-                }
-            });
+            .for_each(|(((p, g), m), v)| self.update_slice(lr_t, p, g, m, v));
     }
+
+    /// The step size of update number `step`, with both bias corrections folded in.
+    pub(crate) fn step_size(&self, step: u64) -> f32 {
+        assert!(step >= 1, "Adam steps count from 1");
+        let t = step as f64;
+        (self.learning_rate * (1.0 - self.beta2.powf(t)).sqrt() / (1.0 - self.beta1.powf(t))) as f32
+    }
+
+    /// The update of a run of parameters, element by element: the same numbers however the
+    /// parameters are split.
+    pub(crate) fn update_slice(
+        &self,
+        lr_t: f32,
+        param: &mut [f32],
+        grad: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+    ) {
+        let (b1, b2, eps) = (self.beta1 as f32, self.beta2 as f32, self.epsilon as f32);
+        for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            *p -= lr_t * *m / (v.sqrt() + eps);
+        }
+    }
+}
+
+/// An Adam update to apply to a weight during its backward pass (see
+/// [`dense_backward_adam`](crate::dense::dense_backward_adam)).
+pub struct AdamStep<'a> {
+    pub config: &'a AdamConfig,
+    /// 1-based update number.
+    pub step: u64,
+    pub moments: &'a mut AdamMoments,
 }
 
 #[cfg(test)]

@@ -17,11 +17,11 @@ mod winograd;
 pub mod workspace;
 
 pub use activation::Activation;
-pub use adam::{AdamConfig, AdamMoments};
+pub use adam::{AdamConfig, AdamMoments, AdamStep};
 pub use aligned::AlignedVec;
 pub use conv::{
     conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, Algorithm, ConvGeometry,
     Padding, ParamGrads, Shape,
 };
-pub use dense::{dense_backward, dense_forward, DenseShape};
+pub use dense::{dense_backward, dense_backward_adam, dense_forward, DenseShape};
 pub use workspace::Workspace;

@@ -65,50 +65,6 @@ where
     [y[0], even + odd, even - odd, even4 + odd8, even4 - odd8, y[3]]
 }
 
-/// A 1-D transform as a type, so that the 2-D transform inlines it into the vectorised caller.
-trait Transform1d<const I: usize, const O: usize> {
-    fn apply<L: Lane16>(x: [L; I]) -> [L; O]
-    where
-        f32: Mul<L, Output = L>;
-}
-
-/// [`input_1d`].
-struct Input;
-/// [`output_1d`].
-struct Output;
-/// [`output_grad_1d`].
-struct OutputGrad;
-
-impl Transform1d<ALPHA, ALPHA> for Input {
-    #[inline(always)]
-    fn apply<L: Lane16>(x: [L; ALPHA]) -> [L; ALPHA]
-    where
-        f32: Mul<L, Output = L>,
-    {
-        input_1d(x)
-    }
-}
-
-impl Transform1d<ALPHA, TILE> for Output {
-    #[inline(always)]
-    fn apply<L: Lane16>(x: [L; ALPHA]) -> [L; TILE]
-    where
-        f32: Mul<L, Output = L>,
-    {
-        output_1d(x)
-    }
-}
-
-impl Transform1d<TILE, ALPHA> for OutputGrad {
-    #[inline(always)]
-    fn apply<L: Lane16>(x: [L; TILE]) -> [L; ALPHA]
-    where
-        f32: Mul<L, Output = L>,
-    {
-        output_grad_1d(x)
-    }
-}
-
 /// `G g` in f64: a 3-tap kernel to six transformed values.
 fn filter_1d(g: [f64; 3]) -> [f64; 6] {
     [
@@ -121,36 +77,56 @@ fn filter_1d(g: [f64; 3]) -> [f64; 6] {
     ]
 }
 
-/// Applies a 1-D transform along columns, then along rows, of an `I×I` tile of lane groups,
-/// `T x Tᵀ`, reading the tile through `read(row, column)` and handing each result to
-/// `write(row, column, lanes)` so that callers can read and write memory in place. The tile
-/// stays in registers.
+/// Applies a 1-D transform `f` along columns, then along rows, of a square tile of lane groups
+/// (`T x Tᵀ`), reading the tile through `read(row, column)` and handing each result to
+/// `write(row, column, lanes)`, so that callers read and write memory in place. Written out in
+/// full for literal index lists: with no loop or closure in between, LLVM keeps the whole tile
+/// in registers (as generic loops over the sizes it spilled them to the stack).
+macro_rules! transform_2d {
+    ($read:ident, $write:ident, $f:path, $inputs:tt, $outputs:tt) => {{
+        let columns = transform_2d!(@columns $read, $f, $inputs, $inputs);
+        transform_2d!(@rows $write, $f, columns, $inputs, $outputs, $outputs);
+    }};
+    (@rows $write:ident, $f:path, $columns:ident, $inputs:tt, $outputs:tt, [$($r:tt)*]) => {
+        $( transform_2d!(@row $write, $f, $columns, $r, $inputs, $outputs); )*
+    };
+    (@columns $read:ident, $f:path, $rows:tt, [$($x:tt)*]) => {
+        [$( transform_2d!(@column $read, $f, $x, $rows) ),*]
+    };
+    (@column $read:ident, $f:path, $x:tt, [$($y:tt)*]) => {
+        $f([$( $read($y, $x) ),*])
+    };
+    (@row $write:ident, $f:path, $columns:ident, $r:tt, [$($x:tt)*], [$($p:tt)*]) => {{
+        let row = $f([$( $columns[$x][$r] ),*]);
+        $( $write($r, $p, row[$p]); )*
+    }};
+}
+
+/// `Bᵀ d B` of a 6×6 tile.
 #[inline(always)]
-fn transform_2d<L: Lane16, F: Transform1d<I, O>, const I: usize, const O: usize>(
-    read: impl Fn(usize, usize) -> L,
-    mut write: impl FnMut(usize, usize, L),
-) where
+fn transform_input<L: Lane16>(read: impl Fn(usize, usize) -> L, mut write: impl FnMut(usize, usize, L))
+where
     f32: Mul<L, Output = L>,
 {
-    // Plain loops, no closures of its own (neither `array::from_fn`'s nor a local one is always
-    // inlined into the vectorised callers); arrays start as copies of one value, overwritten.
-    let mut columns = [[read(0, 0); O]; I];
-    for (x, transformed) in columns.iter_mut().enumerate() {
-        let mut column = [read(0, x); I];
-        for (y, v) in column.iter_mut().enumerate().skip(1) {
-            *v = read(y, x);
-        }
-        *transformed = F::apply(column);
-    }
-    for o in 0..O {
-        let mut row = [columns[0][o]; I];
-        for (v, column) in row.iter_mut().zip(&columns).skip(1) {
-            *v = column[o];
-        }
-        for (p, v) in F::apply(row).into_iter().enumerate() {
-            write(o, p, v);
-        }
-    }
+    transform_2d!(read, write, input_1d, [0 1 2 3 4 5], [0 1 2 3 4 5]);
+}
+
+/// `Aᵀ m A`: a 6×6 transformed tile to 4×4 outputs.
+#[inline(always)]
+fn transform_output<L: Lane16>(read: impl Fn(usize, usize) -> L, mut write: impl FnMut(usize, usize, L))
+where
+    f32: Mul<L, Output = L>,
+{
+    transform_2d!(read, write, output_1d, [0 1 2 3 4 5], [0 1 2 3]);
+}
+
+/// `A y Aᵀ`: a 4×4 output-gradient tile to 6×6 transformed values.
+#[inline(always)]
+fn transform_output_grad<L: Lane16>(read: impl Fn(usize, usize) -> L, mut write: impl FnMut(usize, usize, L))
+where
+    f32: Mul<L, Output = L>,
+{
+    transform_2d!(read, write, output_grad_1d, [0 1 2 3], [0 1 2 3 4 5]);
 }
 
 /// The tiles covering one image, and where each tile's window starts.
@@ -314,7 +290,7 @@ fn transform_inputs_with<L: Lane16>(
             let window = &image[start..][..(ALPHA - 1) * (row_len + channels) + channels];
             let points = &mut dst[at(t, 0, channels)..][..POINTS * channels];
             for c0 in (0..channels).step_by(LANES) {
-                transform_2d::<L, Input, ALPHA, ALPHA>(
+                transform_input::<L>(
                     |r, c| L::load(lanes_at(window, c * row_len + r * channels + c0)),
                     |r, c, v| v.store(lanes_at_mut(points, (c * ALPHA + r) * channels + c0)),
                 );
@@ -328,7 +304,7 @@ fn transform_inputs_with<L: Lane16>(
             let (y0, x0) = (top.wrapping_sub(1), left.wrapping_sub(1));
             let points = &mut dst[at(t, 0, channels)..][..POINTS * channels];
             for c0 in (0..channels).step_by(LANES) {
-                transform_2d::<L, Input, ALPHA, ALPHA>(
+                transform_input::<L>(
                     |r, c| {
                         let (y, x) = (y0.wrapping_add(r), x0.wrapping_add(c));
                         if y < grid.height && x < grid.width {
@@ -344,7 +320,7 @@ fn transform_inputs_with<L: Lane16>(
         }
         for c0 in (0..channels).step_by(LANES) {
             load(image, grid, channels, c0, top as isize - 1, left as isize - 1, &mut d);
-            transform_2d::<L, Input, ALPHA, ALPHA>(|y, x| L::load(&d[y][x]), |o, p, w| w.store(&mut v[o][p]));
+            transform_input::<L>(|y, x| L::load(&d[y][x]), |o, p, w| w.store(&mut v[o][p]));
             scatter_points(&v, dst, t, channels, c0);
         }
     }
@@ -378,7 +354,7 @@ fn transform_output_grads_with<L: Lane16>(
             let window = &image[start..][..(TILE - 1) * (row_len + channels) + channels];
             let points = &mut dst[at(t, 0, channels)..][..POINTS * channels];
             for c0 in (0..channels).step_by(LANES) {
-                transform_2d::<L, OutputGrad, TILE, ALPHA>(
+                transform_output_grad::<L>(
                     |r, c| L::load(lanes_at(window, r * row_len + c * channels + c0)),
                     |r, c, v| v.store(lanes_at_mut(points, (r * ALPHA + c) * channels + c0)),
                 );
@@ -387,10 +363,7 @@ fn transform_output_grads_with<L: Lane16>(
         }
         for c0 in (0..channels).step_by(LANES) {
             load(image, grid, channels, c0, top as isize, left as isize, &mut y);
-            transform_2d::<L, OutputGrad, TILE, ALPHA>(
-                |r, c| L::load(&y[r][c]),
-                |o, p, w| w.store(&mut v[o][p]),
-            );
+            transform_output_grad::<L>(|r, c| L::load(&y[r][c]), |o, p, w| w.store(&mut v[o][p]));
             scatter_points(&v, dst, t, channels, c0);
         }
     }
@@ -425,7 +398,7 @@ fn transform_outputs_with<L: Lane16>(
             let start = (top * grid.width + left) * channels;
             let window = &mut image[start..][..(TILE - 1) * (row_len + channels) + channels];
             for c0 in (0..channels).step_by(LANES) {
-                transform_2d::<L, Output, ALPHA, TILE>(
+                transform_output::<L>(
                     |r, c| L::load(lanes_at(points, (r * ALPHA + c) * channels + c0)),
                     |r, c, v| v.store(lanes_at_mut(window, r * row_len + c * channels + c0)),
                 );
@@ -438,7 +411,7 @@ fn transform_outputs_with<L: Lane16>(
             for (p, v) in m.iter_mut().flatten().enumerate() {
                 copy_lanes(&points[p * channels..p * channels + lanes], v);
             }
-            transform_2d::<L, Output, ALPHA, TILE>(|r, c| L::load(&m[r][c]), |o, p, w| w.store(&mut y[o][p]));
+            transform_output::<L>(|r, c| L::load(&m[r][c]), |o, p, w| w.store(&mut y[o][p]));
             for (dy, row) in y.iter().enumerate().take(grid.height - top) {
                 for (dx, v) in row.iter().enumerate().take(grid.width - left) {
                     let at = ((top + dy) * grid.width + left + dx) * channels + c0;
