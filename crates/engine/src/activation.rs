@@ -1,4 +1,10 @@
 //! Element-wise activations, applied fused with the bias add, and their derivatives.
+//!
+//! The passes are compiled for AVX-512 and AVX2 as well as the baseline (`multiversion`, picked
+//! at run time) and written without branches, so that they vectorise: a branchy ReLU derivative
+//! on SSE2 took 17 % of the largest layer's backward pass.
+
+use multiversion::multiversion;
 
 /// The non-linearity after a layer. Derivatives are taken from the layer's *output*, so the
 /// pre-activation values never need to be kept.
@@ -21,11 +27,7 @@ impl Activation {
 
     /// `y[p, c] = act(y[p, c] + bias[c])` for every row `p` of a row-major `rows × bias.len()` block.
     pub fn add_bias_and_apply(self, y: &mut [f32], bias: &[f32]) {
-        for row in y.chunks_exact_mut(bias.len()) {
-            for (v, b) in row.iter_mut().zip(bias) {
-                *v = self.eval(*v + b);
-            }
-        }
+        add_bias_and_apply(self, y, bias);
     }
 
     /// `out[i] = act(input[i])`, leaving `input` as it is.
@@ -39,23 +41,48 @@ impl Activation {
     pub fn backprop(self, output: &[f32], grad: &mut [f32]) {
         match self {
             Activation::Identity => {}
-            Activation::Relu => {
-                for (g, &y) in grad.iter_mut().zip(output) {
-                    if y <= 0.0 {
-                        *g = 0.0;
-                    }
-                }
-            }
-            Activation::Sigmoid => {
-                for (g, &y) in grad.iter_mut().zip(output) {
-                    *g *= y * (1.0 - y);
-                }
-            }
+            Activation::Relu => relu_backprop(output, grad),
+            Activation::Sigmoid => sigmoid_backprop(output, grad),
         }
     }
 }
 
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
+fn add_bias_and_apply(act: Activation, y: &mut [f32], bias: &[f32]) {
+    // One loop per activation, so that each vectorises on its own.
+    match act {
+        Activation::Identity => add_bias_rows(y, bias, |v| v),
+        Activation::Relu => add_bias_rows(y, bias, |v| v.max(0.0)),
+        Activation::Sigmoid => add_bias_rows(y, bias, |v| Activation::Sigmoid.eval(v)),
+    }
+}
+
+#[inline(always)]
+fn add_bias_rows(y: &mut [f32], bias: &[f32], f: impl Fn(f32) -> f32) {
+    for row in y.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v = f(*v + b);
+        }
+    }
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
+fn relu_backprop(output: &[f32], grad: &mut [f32]) {
+    for (g, &y) in grad.iter_mut().zip(output) {
+        // A select, not a conditional store: the same values, and it vectorises.
+        *g = if y <= 0.0 { 0.0 } else { *g };
+    }
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
+fn sigmoid_backprop(output: &[f32], grad: &mut [f32]) {
+    for (g, &y) in grad.iter_mut().zip(output) {
+        *g *= y * (1.0 - y);
+    }
+}
+
 /// `sums[c] += Σ_p rows[p, c]`: the bias gradient of a row-major block.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
 pub fn add_column_sums(rows: &[f32], sums: &mut [f32]) {
     for row in rows.chunks_exact(sums.len()) {
         for (s, v) in sums.iter_mut().zip(row) {
