@@ -1,5 +1,6 @@
 //! Adam, in TensorFlow's form (bias correction folded into the step size, ε added to √v).
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 /// Adam hyperparameters; TensorFlow's and the tutorial's defaults.
@@ -66,11 +67,24 @@ impl AdamConfig {
         v: &mut [f32],
     ) {
         let (b1, b2, eps) = (self.beta1 as f32, self.beta2 as f32, self.epsilon as f32);
-        for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
-            *m = b1 * *m + (1.0 - b1) * g;
-            *v = b2 * *v + (1.0 - b2) * g * g;
-            *p -= lr_t * *m / (v.sqrt() + eps);
-        }
+        update_elements([b1, b2, eps, lr_t], param, grad, m, v);
+    }
+}
+
+/// The element-wise update, compiled for AVX-512 and AVX2 too (square roots and divisions are
+/// exact in any vector width, so every version gives the same bits).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
+fn update_elements(
+    [b1, b2, eps, lr_t]: [f32; 4],
+    param: &mut [f32],
+    grad: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+) {
+    for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *m = b1 * *m + (1.0 - b1) * g;
+        *v = b2 * *v + (1.0 - b2) * g * g;
+        *p -= lr_t * *m / (v.sqrt() + eps);
     }
 }
 

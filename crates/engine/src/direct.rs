@@ -6,8 +6,10 @@
 //! The three products below are the whole layer: [`scatter`] is a transposed convolution's
 //! forward pass (and a convolution's input gradient), [`gather`] its adjoint, and
 //! [`kernel_grad`] the weight gradient of both, with the weight read as `[tap][big][small]`.
+//! Each is compiled for AVX-512 and AVX2 as well as the baseline, picked at run time.
 
 use crate::conv::ConvGeometry;
+use multiversion::multiversion;
 
 /// The most small-side channels the direct loops are chosen for.
 pub(crate) const MAX_SMALL_CHANNELS: usize = 4;
@@ -57,6 +59,7 @@ fn dot_lanes<const S: usize>(pixel: &[f32], taps: &[f32]) -> [f32; S] {
 }
 
 /// `big[p] += W[tap] · small[s]` for every tap of one image; `big` must start zeroed.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
 pub(crate) fn scatter(g: &ConvGeometry, small: &[f32], weight: &[f32], big: &mut [f32]) {
     match g.small.channels {
         1 => scatter_n::<1>(g, small, weight, big),
@@ -67,6 +70,7 @@ pub(crate) fn scatter(g: &ConvGeometry, small: &[f32], weight: &[f32], big: &mut
     }
 }
 
+#[inline(always)]
 fn scatter_n<const S: usize>(g: &ConvGeometry, small: &[f32], weight: &[f32], big: &mut [f32]) {
     let b = g.big.channels;
     for_each_tap(g, |s, p, tap| {
@@ -79,6 +83,7 @@ fn scatter_n<const S: usize>(g: &ConvGeometry, small: &[f32], weight: &[f32], bi
 }
 
 /// `small[s] += W[tap]ᵀ · big[p]` for every tap of one image; `small` must start zeroed.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
 pub(crate) fn gather(g: &ConvGeometry, big: &[f32], weight: &[f32], small: &mut [f32]) {
     match g.small.channels {
         1 => gather_n::<1>(g, big, weight, small),
@@ -89,6 +94,7 @@ pub(crate) fn gather(g: &ConvGeometry, big: &[f32], weight: &[f32], small: &mut 
     }
 }
 
+#[inline(always)]
 fn gather_n<const S: usize>(g: &ConvGeometry, big: &[f32], weight: &[f32], small: &mut [f32]) {
     let b = g.big.channels;
     for_each_tap(g, |s, p, tap| {
@@ -100,6 +106,7 @@ fn gather_n<const S: usize>(g: &ConvGeometry, big: &[f32], weight: &[f32], small
 }
 
 /// `dW[tap] += big[p] ⊗ small[s]` for every tap of one image.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
 pub(crate) fn kernel_grad(g: &ConvGeometry, big: &[f32], small: &[f32], grad: &mut [f32]) {
     match g.small.channels {
         1 => kernel_grad_n::<1>(g, big, small, grad),
@@ -110,6 +117,7 @@ pub(crate) fn kernel_grad(g: &ConvGeometry, big: &[f32], small: &[f32], grad: &m
     }
 }
 
+#[inline(always)]
 fn kernel_grad_n<const S: usize>(g: &ConvGeometry, big: &[f32], small: &[f32], grad: &mut [f32]) {
     let b = g.big.channels;
     for_each_tap(g, |s, p, tap| {
