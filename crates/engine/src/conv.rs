@@ -432,7 +432,7 @@ fn winograd_forward(
             let (out_step, in_step) = (step * g.small.pixels() * outputs, step * g.small.pixels() * inputs);
             // A few images at a time, so the bias and activation find the output still in cache.
             for (y, x) in out.chunks_mut(out_step).zip(inp.chunks(in_step)) {
-                winograd::correlate(x, y, size, &filter, &mut part.tiles);
+                winograd::correlate(x, y, size, &filter, &mut part.tiles, false);
                 act.add_bias_and_apply(y, bias);
             }
         });
@@ -445,6 +445,10 @@ struct Sides<'a, 'b> {
     output_grad: &'a mut [f32],
     input_grad: Option<&'b mut [f32]>,
 }
+
+/// Input gradients of at least this many values (8 MB, four times a core's level-2 cache) are
+/// written with streamed stores.
+const STREAM_VALUES: usize = 1 << 21;
 
 /// Backward pass of either layer by Winograd. The input gradient correlates the output gradient
 /// with the kernel the forward pass did not use; the kernel gradient pairs the big-side tensor
@@ -471,6 +475,9 @@ fn winograd_backward(
     let input_grad_kernel = if transpose { Kernel::AsStored } else { Kernel::Rotated };
     let filter = Filter::transform(weight, a, b, input_grad_kernel, buf);
     let lens = (pixels * inputs, pixels * outputs);
+    // An input gradient too big to stay in cache until the next layer reads it is written
+    // around the caches, saving the read of every line before its write.
+    let stream_dx = n * lens.0 >= STREAM_VALUES;
     for_each_part(sides, lens, per, parts, |PartSlices { dout, out, inp, mut dinp }, part| {
         let size = (g.small.height, g.small.width);
         let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..outputs]);
@@ -486,10 +493,10 @@ fn winograd_backward(
             add_column_sums(dy, db);
             let dx = dx_chunks.as_mut().and_then(Iterator::next);
             if transpose {
-                winograd::transpose_backward(dy, x, dx, size, &filter, acc, &mut part.tiles);
+                winograd::transpose_backward(dy, x, dx, size, &filter, acc, &mut part.tiles, stream_dx);
             } else {
                 if let Some(dx) = dx {
-                    winograd::correlate(dy, dx, size, &filter, &mut part.tiles);
+                    winograd::correlate(dy, dx, size, &filter, &mut part.tiles, stream_dx);
                 }
                 winograd::accumulate_kernel_grad(x, dy, size, (a, b), acc, &mut part.tiles);
             }

@@ -17,6 +17,15 @@ pub(crate) trait Lane16: Copy + Add<Output = Self> + Sub<Output = Self> {
     fn zero() -> Self;
     fn load(src: &Lanes) -> Self;
     fn store(self, dst: &mut Lanes);
+    /// A store that bypasses the caches where the CPU has one, for results nobody reads soon;
+    /// `dst` must start a cache line. Finish a run of them with [`fence`](Self::fence).
+    #[inline(always)]
+    fn stream(self, dst: &mut Lanes) {
+        self.store(dst);
+    }
+    /// Orders earlier [`stream`](Self::stream)s before later stores.
+    #[inline(always)]
+    fn fence() {}
 }
 
 /// Plain Rust, for CPUs without AVX2.
@@ -124,6 +133,17 @@ mod x86 {
         fn store(self, dst: &mut Lanes) {
             // SAFETY: see the module comment; `dst` holds 16 values.
             unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), self.0) }
+        }
+        #[inline(always)]
+        fn stream(self, dst: &mut Lanes) {
+            debug_assert_eq!(dst.as_ptr() as usize % 64, 0, "streamed stores start a cache line");
+            // SAFETY: see the module comment; `dst` holds 16 values and starts a cache line.
+            unsafe { _mm512_stream_ps(dst.as_mut_ptr(), self.0) }
+        }
+        #[inline(always)]
+        fn fence() {
+            // SAFETY: see the module comment.
+            unsafe { _mm_sfence() }
         }
     }
 

@@ -371,8 +371,9 @@ fn transform_output_grads_with<L: Lane16>(
 }
 
 dispatch! {
-    /// `Aᵀ m A` of tiles `first..first + count` from a block of transformed tiles, into `output`.
-    fn transform_outputs(src: &[f32], grid: Grid, channels: usize, span: (usize, usize), output: &mut [f32])
+    /// `Aᵀ m A` of tiles `first..first + count` from a block of transformed tiles, into `output`;
+    /// with `stream`, through stores that bypass the caches where `output` allows it.
+    fn transform_outputs(src: &[f32], grid: Grid, channels: usize, span: (usize, usize), output: &mut [f32], stream: bool)
         => transform_outputs_with
 }
 
@@ -383,10 +384,13 @@ fn transform_outputs_with<L: Lane16>(
     channels: usize,
     (first, count): (usize, usize),
     output: &mut [f32],
+    stream: bool,
 ) where
     f32: Mul<L, Output = L>,
 {
     let image_len = grid.height * grid.width * channels;
+    // Streamed stores need every lane group to start a cache line.
+    let stream = stream && (output.as_ptr() as usize).is_multiple_of(64) && channels.is_multiple_of(LANES);
     let (mut m, mut y) = ([[[0.0; LANES]; ALPHA]; ALPHA], [[[0.0; LANES]; TILE]; TILE]);
     for t in 0..count {
         let (image, top, left) = grid.locate(first + t);
@@ -399,10 +403,16 @@ fn transform_outputs_with<L: Lane16>(
             let start = (top * grid.width + left) * channels;
             let window = &mut image[start..][..(TILE - 1) * (row_len + channels) + channels];
             for c0 in (0..channels).step_by(LANES) {
-                transform_output::<L>(
-                    |r, c| L::load(lanes_at(points, (r * ALPHA + c) * channels + c0)),
-                    |r, c, v| v.store(lanes_at_mut(window, r * row_len + c * channels + c0)),
-                );
+                let read = |r, c| L::load(lanes_at(points, (r * ALPHA + c) * channels + c0));
+                if stream {
+                    transform_output::<L>(read, |r, c, v| {
+                        v.stream(lanes_at_mut(window, r * row_len + c * channels + c0))
+                    });
+                } else {
+                    transform_output::<L>(read, |r, c, v| {
+                        v.store(lanes_at_mut(window, r * row_len + c * channels + c0))
+                    });
+                }
             }
             continue;
         }
@@ -420,6 +430,9 @@ fn transform_outputs_with<L: Lane16>(
                 }
             }
         }
+    }
+    if stream {
+        L::fence();
     }
 }
 
@@ -546,12 +559,13 @@ pub(crate) fn correlate(
     (height, width): (usize, usize),
     filter: &Filter<'_>,
     scratch: &mut TileScratch,
+    stream: bool,
 ) {
     let TileScratch { a: tiles_in, b: tiles_out } = scratch;
     let grid = Grid::new(height, width);
     for span in grid.blocks(input.len(), filter.inputs) {
         transform_inputs(input, grid, filter.inputs, span, tiles_in);
-        correlate_block(tiles_in, tiles_out, grid, span, filter, output);
+        correlate_block(tiles_in, tiles_out, grid, span, filter, output, stream);
     }
 }
 
@@ -563,6 +577,7 @@ fn correlate_block(
     span: (usize, usize),
     filter: &Filter<'_>,
     output: &mut [f32],
+    stream: bool,
 ) {
     let (inputs, outputs) = (filter.inputs, filter.outputs);
     for p in 0..POINTS {
@@ -570,7 +585,7 @@ fn correlate_block(
         let m = &mut tiles_out[p * outputs..];
         matmul_small(m, tile_stride(outputs), v, filter.point(p), false);
     }
-    transform_outputs(tiles_out, grid, outputs, span, output);
+    transform_outputs(tiles_out, grid, outputs, span, output, stream);
 }
 
 /// `acc[p] += V_pᵀ · D_p` for every point of one block of transformed tiles.
@@ -604,6 +619,7 @@ pub(crate) fn accumulate_kernel_grad(
 /// A transposed convolution's backward pass over a few images, whose input gradient (a
 /// correlation of `dy` with the kernel as stored, when `dx` is asked for) and kernel gradient
 /// (pairing `dy` with the input `x`) start from the same transform of `dy`: it is done once.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn transpose_backward(
     dy: &[f32],
     x: &[f32],
@@ -612,6 +628,7 @@ pub(crate) fn transpose_backward(
     filter: &Filter<'_>,
     acc: &mut [f32],
     scratch: &mut TileScratch,
+    stream_dx: bool,
 ) {
     let TileScratch { a: tiles_dy, b: tiles_other } = scratch;
     let (big, small) = (filter.inputs, filter.outputs);
@@ -619,7 +636,7 @@ pub(crate) fn transpose_backward(
     for span in grid.blocks(dy.len(), big) {
         transform_inputs(dy, grid, big, span, tiles_dy);
         if let Some(dx) = dx.as_deref_mut() {
-            correlate_block(tiles_dy, tiles_other, grid, span, filter, dx);
+            correlate_block(tiles_dy, tiles_other, grid, span, filter, dx, stream_dx);
         }
         transform_output_grads(x, grid, small, span, tiles_other);
         accumulate_block(tiles_dy, tiles_other, span.1, (big, small), acc);
@@ -656,6 +673,18 @@ mod tests {
         }
     }
 
+    fn outputs_stored<L: Lane16>(
+        src: &[f32],
+        grid: Grid,
+        channels: usize,
+        span: (usize, usize),
+        out: &mut [f32],
+    ) where
+        f32: Mul<L, Output = L>,
+    {
+        transform_outputs_with::<L>(src, grid, channels, span, out, false);
+    }
+
     /// Every lane implementation this CPU can run gives the same bits as plain Rust, on interior
     /// and border tiles, whole and partial lane groups.
     #[test]
@@ -666,7 +695,7 @@ mod tests {
             [
                 transform_inputs_with::<crate::lanes::Portable>,
                 transform_output_grads_with::<crate::lanes::Portable>,
-                transform_outputs_with::<crate::lanes::Portable>,
+                outputs_stored::<crate::lanes::Portable>,
             ],
         )];
         #[cfg(target_arch = "x86_64")]
@@ -676,7 +705,7 @@ mod tests {
                 let avx2: [Transform; 3] = [
                     transform_inputs_with::<Avx2>,
                     transform_output_grads_with::<Avx2>,
-                    transform_outputs_with::<Avx2>,
+                    outputs_stored::<Avx2>,
                 ];
                 implementations.push(("avx2", avx2));
             }
@@ -684,7 +713,7 @@ mod tests {
                 let avx512: [Transform; 3] = [
                     transform_inputs_with::<Avx512>,
                     transform_output_grads_with::<Avx512>,
-                    transform_outputs_with::<Avx512>,
+                    outputs_stored::<Avx512>,
                 ];
                 implementations.push(("avx512", avx512));
             }
@@ -714,6 +743,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Streamed stores (into a buffer that starts a cache line) write the same values.
+    #[test]
+    fn streamed_outputs_match_stored_ones() {
+        let (grid, channels) = (Grid::new(12, 8), 32);
+        let tiles = 2 * grid.per_image();
+        let points: Vec<f32> =
+            (0..tiles * tile_stride(channels)).map(|i| (i * 29 % 83) as f32 / 41.0 - 1.0).collect();
+        let values = 2 * 12 * 8 * channels;
+        let (mut stored, mut streamed) = (AlignedVec::zeros(values), AlignedVec::zeros(values));
+        transform_outputs(&points, grid, channels, (0, tiles), &mut stored, false);
+        transform_outputs(&points, grid, channels, (0, tiles), &mut streamed, true);
+        assert!(stored.iter().zip(streamed.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(stored.iter().any(|&v| v != 0.0));
     }
 
     /// The output-gradient transform is the transpose of the output transform: `<T x, y> = <x, Tᵀ y>`.
