@@ -39,6 +39,42 @@ impl DenseShape {
     fn slice(&self, parts: usize) -> usize {
         self.inputs.div_ceil(parts.max(1))
     }
+
+    /// The inputs `k0..k1` of slice `p` when slices hold `per` inputs.
+    fn slice_range(&self, p: usize, per: usize) -> (usize, usize) {
+        (p * per, ((p + 1) * per).min(self.inputs))
+    }
+}
+
+/// The start of both backward passes: `output_grad` becomes ∂L/∂pre-activation in place and
+/// `bias_grad` its column sums.
+fn backprop_to_bias(act: Activation, output: &[f32], output_grad: &mut [f32], bias_grad: &mut [f32]) {
+    act.backprop(output, output_grad);
+    bias_grad.fill(0.0);
+    add_column_sums(output_grad, bias_grad);
+}
+
+/// Rows `r0..r0 + rows` of ∂W = xᵀ · ∂y into `dst`; both backward passes compute them this way,
+/// so the fused one gives the same sums.
+fn weight_grad_rows(
+    s: &DenseShape,
+    input: &[f32],
+    dy: MatRef<'_>,
+    (r0, rows): (usize, usize),
+    dst: &mut [f32],
+) {
+    let x_t = MatRef::strided(&input[r0..], rows, input.len() / s.inputs, 1, s.inputs);
+    matmul(dst, x_t, dy, false, Threads::Serial);
+}
+
+/// Copies every slice's columns of ∂x from its part's scratch (`batch × slice` values) into `dx`.
+fn gather_input_grad(s: &DenseShape, per: usize, ws: &Workspace, dx: &mut [f32]) {
+    for (p, part) in ws.parts().iter().enumerate().take(s.inputs.div_ceil(per)) {
+        let (k0, k1) = s.slice_range(p, per);
+        for (row, src) in dx.chunks_exact_mut(s.inputs).zip(part.cols.chunks_exact(k1 - k0)) {
+            row[k0..k1].copy_from_slice(src);
+        }
+    }
 }
 
 pub fn dense_forward(
@@ -55,7 +91,7 @@ pub fn dense_forward(
     ws.reserve(n * s.outputs, 0, 0);
     let used = s.inputs.div_ceil(per);
     ws.parts_mut()[..used].par_iter_mut().enumerate().for_each(|(p, part)| {
-        let (k0, k1) = (p * per, ((p + 1) * per).min(s.inputs));
+        let (k0, k1) = s.slice_range(p, per);
         // Columns k0..k1 of x times rows k0..k1 of W.
         let x = MatRef::strided(&input[k0..], n, k1 - k0, s.inputs, 1);
         let w = MatRef::new(&weight[k0 * s.outputs..k1 * s.outputs], k1 - k0, s.outputs);
@@ -82,9 +118,7 @@ pub fn dense_backward(
     ws: &mut Workspace,
 ) {
     let n = s.batch(input, output, weight, grads.bias);
-    act.backprop(output, output_grad);
-    grads.bias.fill(0.0);
-    add_column_sums(output_grad, grads.bias);
+    backprop_to_bias(act, output, output_grad, grads.bias);
     let dy = MatRef::new(output_grad, n, s.outputs);
     let per = s.slice(ws.len());
     let want_dx = input_grad.is_some();
@@ -92,14 +126,12 @@ pub fn dense_backward(
     // Each thread owns rows k0..k1 of ∂W and columns k0..k1 of ∂x (into its scratch first).
     grads.weight.par_chunks_mut(per * s.outputs).zip(ws.parts_mut().par_iter_mut()).enumerate().for_each(
         |(p, (dw, part))| {
-            let (k0, k1) = (p * per, ((p + 1) * per).min(s.inputs));
+            let (k0, k1) = s.slice_range(p, per);
             // ∂W rows k0..k1 = x[:, k0..k1]ᵀ · ∂y, a block of rows at a time: `gemm` runs this
             // thin product (inner size = the batch) a third faster in blocks than whole, with the
             // same sums in the same order.
             for (r0, dw) in (k0..k1).step_by(DW_ROWS).zip(dw.chunks_mut(DW_ROWS * s.outputs)) {
-                let rows = DW_ROWS.min(k1 - r0);
-                let x_t = MatRef::strided(&input[r0..], rows, n, 1, s.inputs);
-                matmul(dw, x_t, dy, false, Threads::Serial);
+                weight_grad_rows(s, input, dy, (r0, DW_ROWS.min(k1 - r0)), dw);
             }
             if want_dx {
                 let w_t = MatRef::transposed(&weight[k0 * s.outputs..k1 * s.outputs], k1 - k0, s.outputs);
@@ -108,12 +140,7 @@ pub fn dense_backward(
         },
     );
     if let Some(dx) = input_grad {
-        for (p, part) in ws.parts().iter().enumerate().take(s.inputs.div_ceil(per)) {
-            let (k0, k1) = (p * per, ((p + 1) * per).min(s.inputs));
-            for (row, src) in dx.chunks_exact_mut(s.inputs).zip(part.cols.chunks_exact(k1 - k0)) {
-                row[k0..k1].copy_from_slice(src);
-            }
-        }
+        gather_input_grad(s, per, ws, dx);
     }
 }
 
@@ -140,9 +167,7 @@ pub fn dense_backward_adam(
     let AdamStep { config, step, moments } = adam;
     assert!(moments.m.len() == weight.len() && moments.v.len() == weight.len(), "moments match the weight");
     let lr_t = config.step_size(step);
-    act.backprop(output, output_grad);
-    bias_grad.fill(0.0);
-    add_column_sums(output_grad, bias_grad);
+    backprop_to_bias(act, output, output_grad, bias_grad);
     let dy = MatRef::new(output_grad, n, s.outputs);
     let per = s.slice(ws.len());
     let want_dx = input_grad.is_some();
@@ -155,7 +180,7 @@ pub fn dense_backward_adam(
         .zip(ws.parts_mut().par_iter_mut())
         .enumerate()
         .for_each(|(p, (((w, m), v), part))| {
-            let (k0, k1) = (p * per, ((p + 1) * per).min(s.inputs));
+            let (k0, k1) = s.slice_range(p, per);
             let block = FUSED_ROWS * s.outputs;
             for (r0, ((w, m), v)) in (k0..k1)
                 .step_by(FUSED_ROWS)
@@ -168,18 +193,12 @@ pub fn dense_backward_adam(
                     matmul_strided(&mut part.cols[r0 - k0..], k1 - k0, dy, w_t, false, Threads::Serial);
                 }
                 let grad = &mut part.weight_grad[..rows * s.outputs];
-                let x_t = MatRef::strided(&input[r0..], rows, n, 1, s.inputs);
-                matmul(grad, x_t, dy, false, Threads::Serial);
+                weight_grad_rows(s, input, dy, (r0, rows), grad);
                 config.update_slice(lr_t, w, grad, m, v);
             }
         });
     if let Some(dx) = input_grad {
-        for (p, part) in ws.parts().iter().enumerate().take(s.inputs.div_ceil(per)) {
-            let (k0, k1) = (p * per, ((p + 1) * per).min(s.inputs));
-            for (row, src) in dx.chunks_exact_mut(s.inputs).zip(part.cols.chunks_exact(k1 - k0)) {
-                row[k0..k1].copy_from_slice(src);
-            }
-        }
+        gather_input_grad(s, per, ws, dx);
     }
 }
 
