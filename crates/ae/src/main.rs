@@ -198,6 +198,11 @@ struct BenchArgs {
     json: bool,
 }
 
+/// Buffers of 2 MB or more on transparent huge pages: a training step is 6 % faster than on
+/// 4 KB pages (see `ae_engine::huge_pages`).
+#[global_allocator]
+static ALLOCATOR: ae_engine::huge_pages::HugePageAllocator = ae_engine::huge_pages::HugePageAllocator;
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {

@@ -5,28 +5,29 @@
 //! twice as much. The engine's big scratch buffers and the activations use this instead.
 //!
 //! The Winograd transforms read 6×6 windows whose rows lie a whole image row apart (16 KB in the
-//! decoder), so a block of tiles touches hundreds of 4 KB pages and the TLB misses often. On
-//! Linux, buffers of 2 MB or more are therefore advised onto transparent huge pages before their
-//! first write; where the kernel has them off (`/sys/kernel/mm/transparent_hugepage/enabled`
-//! set to `never`), nothing changes.
+//! decoder), so a block of tiles touches hundreds of 4 KB pages and the TLB misses often.
+//! Buffers of 256 KB or more therefore start on a huge page and are advised onto transparent
+//! huge pages before their first write (see [`crate::huge_pages`], which does the same for every
+//! allocation of 2 MB or more when installed as the global allocator).
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
+use crate::huge_pages::{advise, HUGE_PAGE};
+
 /// Bytes per cache line.
 const LINE_BYTES: usize = 64;
 
-/// Size of a transparent huge page on x86-64 and most aarch64 kernels.
-const HUGE_PAGE: usize = 2 << 20;
-
-/// Buffers of at least this many bytes start on a huge page, and all their whole huge pages are
-/// advised (the activations and gradients of the big layers); the last, partial one is not, so
-/// no memory is spent on rounding up.
-const HUGE_FROM: usize = HUGE_PAGE;
+/// Buffers of at least this many bytes start on a huge page and have their whole huge pages
+/// advised. Those smaller than one huge page (the Winograd tile blocks, transformed kernels and
+/// kernel-gradient accumulators, 295 KB to 1.2 MB) are rounded up to one, which is where most of
+/// the gain lies; larger ones are not rounded (their last, partial huge page stays on 4 KB pages),
+/// so that the activations cost no more memory.
+const HUGE_FROM: usize = 256 << 10;
 
 /// A zero-initialised, growable `f32` buffer whose first value starts a 64-byte cache line (a
-/// 2 MB huge page when it is that large).
+/// 2 MB huge page from 256 KB on).
 pub struct AlignedVec {
     ptr: NonNull<f32>,
     len: usize,
@@ -68,7 +69,7 @@ impl AlignedVec {
         let Some(fresh) = NonNull::new(fresh) else { handle_alloc_error(room) };
         if room.align() == HUGE_PAGE {
             // Before the first write: the advice only takes for pages not yet touched.
-            advise_huge_pages(fresh.as_ptr().cast(), room.size() / HUGE_PAGE * HUGE_PAGE);
+            advise(fresh.as_ptr().cast(), room.size() / HUGE_PAGE * HUGE_PAGE);
         }
         if self.cap > 0 {
             // SAFETY: the old allocation holds `self.len` initialised values and the new one
@@ -83,10 +84,12 @@ impl AlignedVec {
     }
 }
 
-/// The capacity allocated for `len` values: whole cache lines.
+/// The capacity allocated for `len` values: one whole huge page for the mid-sized buffers (see
+/// [`HUGE_FROM`]), whole cache lines otherwise.
 fn capacity_for(len: usize) -> usize {
     let bytes = len * size_of::<f32>();
-    bytes.next_multiple_of(LINE_BYTES) / size_of::<f32>()
+    let unit = if (HUGE_FROM..HUGE_PAGE).contains(&bytes) { HUGE_PAGE } else { LINE_BYTES };
+    bytes.next_multiple_of(unit) / size_of::<f32>()
 }
 
 /// The allocation of `cap` values (a result of [`capacity_for`]).
@@ -95,18 +98,6 @@ fn layout(cap: usize) -> Layout {
     let align = if bytes >= HUGE_FROM { HUGE_PAGE } else { LINE_BYTES };
     Layout::from_size_align(bytes, align).expect("buffer size fits the address space")
 }
-
-/// Asks the kernel to back `bytes` from `start` (a huge-page boundary; whole huge pages) with
-/// huge pages. Advice only: a kernel without them, or any error, leaves ordinary pages.
-#[cfg(target_os = "linux")]
-fn advise_huge_pages(start: *mut u8, bytes: usize) {
-    // SAFETY: the range is an allocation this buffer owns; MADV_HUGEPAGE changes how its pages
-    // are backed, never their contents.
-    unsafe { libc::madvise(start.cast(), bytes, libc::MADV_HUGEPAGE) };
-}
-
-#[cfg(not(target_os = "linux"))]
-fn advise_huge_pages(_start: *mut u8, _bytes: usize) {}
 
 impl Default for AlignedVec {
     fn default() -> Self {
@@ -182,6 +173,8 @@ mod tests {
     #[test]
     fn large_buffers_start_on_a_huge_page_and_keep_their_values_when_grown() {
         let mut v = AlignedVec::zeros(100_000);
+        assert_eq!(v.as_ptr() as usize % HUGE_PAGE, 0, "400 KB start on a huge page");
+        assert_eq!(AlignedVec::zeros(60_000).as_ptr() as usize % 64, 0);
         v.iter_mut().enumerate().for_each(|(i, x)| *x = i as f32);
         v.resize(1_000_000);
         assert_eq!(v.as_ptr() as usize % HUGE_PAGE, 0, "4 MB start on a huge page");

@@ -10,6 +10,7 @@ pub mod aligned;
 pub mod conv;
 pub mod dense;
 mod direct;
+pub mod huge_pages;
 mod lanes;
 pub mod matmul;
 pub mod threads;
