@@ -87,9 +87,10 @@ impl AlignedVec {
 /// The capacity allocated for `len` values: one whole huge page for the mid-sized buffers (see
 /// [`HUGE_FROM`]), whole cache lines otherwise.
 fn capacity_for(len: usize) -> usize {
-    let bytes = len * size_of::<f32>();
+    let fits = "buffer size fits the address space";
+    let bytes = len.checked_mul(size_of::<f32>()).expect(fits);
     let unit = if (HUGE_FROM..HUGE_PAGE).contains(&bytes) { HUGE_PAGE } else { LINE_BYTES };
-    bytes.next_multiple_of(unit) / size_of::<f32>()
+    bytes.checked_next_multiple_of(unit).expect(fits) / size_of::<f32>()
 }
 
 /// The allocation of `cap` values (a result of [`capacity_for`]).
