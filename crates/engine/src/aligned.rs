@@ -88,9 +88,12 @@ impl AlignedVec {
 /// [`HUGE_FROM`]), whole cache lines otherwise.
 fn capacity_for(len: usize) -> usize {
     let fits = "buffer size fits the address space";
-    let bytes = len.checked_mul(size_of::<f32>()).expect(fits);
-    let unit = if (HUGE_FROM..HUGE_PAGE).contains(&bytes) { HUGE_PAGE } else { LINE_BYTES };
-    bytes.checked_next_multiple_of(unit).expect(fits) / size_of::<f32>()
+    // Whole lines first, then the test `layout` makes on the same bytes: a length just under
+    // `HUGE_FROM` that rounds up to it is aligned to a huge page there, so it is rounded here too.
+    let lines = len.checked_mul(size_of::<f32>()).and_then(|b| b.checked_next_multiple_of(LINE_BYTES));
+    let bytes = lines.expect(fits);
+    let bytes = if (HUGE_FROM..HUGE_PAGE).contains(&bytes) { HUGE_PAGE } else { bytes };
+    bytes / size_of::<f32>()
 }
 
 /// The allocation of `cap` values (a result of [`capacity_for`]).
