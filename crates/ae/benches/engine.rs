@@ -32,7 +32,7 @@ fn model(c: &mut Criterion) {
     group.sample_size(10);
     let mut acts = Activations::new(&model, BATCH);
     let mut ws = Workspace::for_current_pool();
-    group.bench_function("forward", |b| b.iter(|| model.forward(&input, &mut acts, &mut ws)));
+    group.bench_function("forward", |b| b.iter(|| model.forward(&input, &mut acts, &mut ws, false)));
     let mut trainer = Trainer::new(model.clone(), &config.training, ae::noise::Noise::None);
     group.bench_function("train_step", |b| b.iter(|| trainer.train_step(&input, &input)));
     group.finish();

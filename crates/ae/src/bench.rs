@@ -6,8 +6,9 @@ use crate::model::{Activations, Autoencoder, LayerKind};
 use crate::training::Trainer;
 use ae_engine::matmul::{matmul, MatRef, Threads};
 use ae_engine::{
-    conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, dense_backward,
-    dense_backward_adam, dense_forward, AlignedVec, ParamGrads, Workspace,
+    batch_norm_backward, batch_norm_forward_train, conv_backward, conv_forward, conv_transpose_backward,
+    conv_transpose_forward, dense_backward, dense_backward_adam, dense_forward, AlignedVec, ParamGrads,
+    Workspace,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -115,7 +116,7 @@ pub fn run(config: &ModelConfig, batch: usize, steps: usize, warmup: usize) -> a
     let code_with_adam_ms = 1e3 * time_code_with_adam(&model, batch, steps.clamp(1, 10));
     let mut acts = Activations::new(&model, batch);
     let mut ws = Workspace::for_current_pool();
-    let forward = time_median(warmup, steps, || model.forward(&input, &mut acts, &mut ws));
+    let forward = time_median(warmup, steps, || model.forward(&input, &mut acts, &mut ws, false));
 
     let training = crate::config::RunConfig::preset(crate::config::Preset::Default).training;
     let config = crate::config::TrainingConfig { batch_size: batch, ..training };
@@ -180,6 +181,8 @@ pub struct LayerBench<'a> {
     dw: Vec<f32>,
     db: Vec<f32>,
     ws: Workspace,
+    /// A normalisation's batch statistics, from `forward` for `backward`.
+    stats: ae_engine::BatchStats,
 }
 
 impl<'a> LayerBench<'a> {
@@ -187,7 +190,7 @@ impl<'a> LayerBench<'a> {
         let mut rng = ChaCha8Rng::seed_from_u64(index as u64);
         let layer = &model.layers[index];
         let x = aligned(&random(&mut rng, batch * layer.input_len(), 0.0, 1.0));
-        Self {
+        let mut bench = Self {
             model,
             index,
             y: AlignedVec::zeros(batch * layer.output_len()),
@@ -197,7 +200,11 @@ impl<'a> LayerBench<'a> {
             dw: vec![0.0; model.params[2 * index].len()],
             db: vec![0.0; model.params[2 * index + 1].len()],
             ws: Workspace::for_current_pool(),
-        }
+            stats: ae_engine::BatchStats::default(),
+        };
+        // A normalisation's backward pass needs the batch statistics of a forward one.
+        bench.forward();
+        bench
     }
 
     pub fn name(&self) -> &str {
@@ -212,6 +219,7 @@ impl<'a> LayerBench<'a> {
             LayerKind::Conv(g) => conv_forward(&g, x, w, b, act, y, ws),
             LayerKind::Dense(d) => dense_forward(&d, x, w, b, act, y, ws),
             LayerKind::ConvTranspose(g) => conv_transpose_forward(&g, x, w, b, act, y, ws),
+            LayerKind::BatchNorm { .. } => batch_norm_forward_train(x, w, b, act, y, &mut self.stats),
         }
     }
 
@@ -226,6 +234,7 @@ impl<'a> LayerBench<'a> {
             LayerKind::Conv(g) => conv_backward(&g, x, w, act, y, dy, dx, pg, ws),
             LayerKind::Dense(d) => dense_backward(&d, x, w, act, y, dy, dx, pg, ws),
             LayerKind::ConvTranspose(g) => conv_transpose_backward(&g, x, w, act, y, dy, dx, pg, ws),
+            LayerKind::BatchNorm { .. } => batch_norm_backward(x, w, act, y, dy, &self.stats, dx, pg),
         }
     }
 }
@@ -259,6 +268,7 @@ fn time_layers(model: &Autoencoder, n: usize, runs: usize) -> Vec<LayerTiming> {
                     format!("{:?}", g.algorithm).to_lowercase()
                 }
                 LayerKind::Dense(_) => "gemm".to_string(),
+                LayerKind::BatchNorm { .. } => "batch-norm".to_string(),
             };
             LayerTiming {
                 name: bench.name().to_string(),

@@ -2,7 +2,9 @@
 //!
 //! Layouts: `encoder.convI.weight` is `[out, in, kh, kw]` (`nn.Conv2d`), `code.weight` is
 //! `[code_length, C·H·W]` over a C,H,W flatten (`nn.Linear` after `torch.flatten`), and
-//! `decoder.convtI.weight` is `[in, out, kh, kw]` (`nn.ConvTranspose2d`).
+//! `decoder.convtI.weight` is `[in, out, kh, kw]` (`nn.ConvTranspose2d`). A normalisation
+//! (`code_norm`) is `nn.BatchNorm1d`'s `weight`, `bias`, `running_mean`, `running_var` and
+//! `num_batches_tracked` (int64).
 
 use crate::config::{DataConfig, ModelConfig};
 use crate::model::{Autoencoder, LayerKind};
@@ -101,6 +103,7 @@ fn layout(model: &Autoencoder, i: usize) -> Layout {
         }
         // Engine [inputs, outputs], each in H, W, C order → Linear [outputs, inputs], each in C, H, W
         // order (the order of PyTorch's flatten and reshape).
+        LayerKind::BatchNorm { channels } => (vec![channels], vec![0]),
         LayerKind::Dense(d) => {
             let input = match i.checked_sub(1).map(|p| model.layers[p].kind) {
                 Some(LayerKind::Conv(g)) => g.small,
@@ -124,23 +127,26 @@ fn layout(model: &Autoencoder, i: usize) -> Layout {
 
 /// Writes the model, its config and `recipe` to `path`.
 pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> anyhow::Result<()> {
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    for ((layer, layout), pair) in model.layers.iter().zip(layouts(model)).zip(model.params.chunks(2)) {
+    let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let f32s = |name: String, shape: Vec<usize>, values: &[f32]| {
+        (name, Dtype::F32, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    };
+    for (((layer, layout), pair), running) in
+        model.layers.iter().zip(layouts(model)).zip(model.params.chunks(2)).zip(&model.running)
+    {
         let weight = permute(&pair[0], &layout.engine, &layout.axes);
-        tensors.push((
-            format!("{}.weight", layer.name),
-            layout.stored,
-            weight.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        ));
-        tensors.push((
-            format!("{}.bias", layer.name),
-            vec![pair[1].len()],
-            pair[1].iter().flat_map(|v| v.to_le_bytes()).collect(),
-        ));
+        tensors.push(f32s(format!("{}.weight", layer.name), layout.stored, &weight));
+        tensors.push(f32s(format!("{}.bias", layer.name), vec![pair[1].len()], &pair[1]));
+        if let Some(r) = running {
+            tensors.push(f32s(format!("{}.running_mean", layer.name), vec![r.mean.len()], &r.mean));
+            tensors.push(f32s(format!("{}.running_var", layer.name), vec![r.var.len()], &r.var));
+            let batches = (r.batches as i64).to_le_bytes().to_vec();
+            tensors.push((format!("{}.num_batches_tracked", layer.name), Dtype::I64, vec![], batches));
+        }
     }
     let views = tensors
         .iter()
-        .map(|(name, shape, bytes)| Ok((name.clone(), TensorView::new(Dtype::F32, shape.clone(), bytes)?)))
+        .map(|(name, dtype, shape, bytes)| Ok((name.clone(), TensorView::new(*dtype, shape.clone(), bytes)?)))
         .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
     let metadata = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
@@ -179,6 +185,21 @@ pub fn load(path: &Path) -> Result<(Autoencoder, DataRecipe), CheckpointError> {
         let bias_len = model.params[2 * i + 1].len();
         model.params[2 * i + 1] =
             read_tensor(&tensors, &format!("{name}.bias"), &[bias_len]).map_err(&invalid)?;
+        if let Some(running) = &mut model.running[i] {
+            let c = running.mean.len();
+            running.mean = read_tensor(&tensors, &format!("{name}.running_mean"), &[c]).map_err(&invalid)?;
+            running.var = read_tensor(&tensors, &format!("{name}.running_var"), &[c]).map_err(&invalid)?;
+            if running.var.iter().any(|&v| v < 0.0) {
+                return Err(invalid(format!("tensor `{name}.running_var` holds negative variances")));
+            }
+            let key = format!("{name}.num_batches_tracked");
+            running.batches = match tensors.tensor(&key) {
+                Ok(t) if t.dtype() == Dtype::I64 && t.shape().is_empty() => {
+                    i64::from_le_bytes(t.data().try_into().expect("8 bytes")).max(0) as u64
+                }
+                _ => return Err(invalid(format!("tensor `{key}` is missing or not an int64 scalar"))),
+            };
+        }
     }
     Ok((model, recipe))
 }
@@ -264,6 +285,44 @@ mod tests {
         let engine = &model.params[2 * (model.code_layer + 1)];
         assert_eq!(torch[(256 + 3) * 32 + 5], engine[5 * 512 + 7]);
         assert_eq!(load(&path).unwrap().0, model);
+    }
+
+    #[test]
+    fn a_normalised_code_round_trips_as_torch_batch_norm() {
+        let mut config = ModelConfig::tutorial(PaddingMode::Symmetric);
+        config.code_norm = crate::config::CodeNorm::Batch;
+        let mut model = Autoencoder::new(&config, 7).unwrap();
+        let i = model.code_output();
+        model.params[2 * i][3] = 1.5;
+        model.params[2 * i + 1][4] = -0.25;
+        let running = model.running[i].as_mut().unwrap();
+        running.mean[5] = 0.75;
+        running.var[6] = 2.5;
+        running.batches = 1234;
+        let recipe = DataRecipe {
+            data: crate::config::RunConfig::preset(crate::config::Preset::Default).data,
+            seed: 7,
+            noise: Noise::None,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bn.safetensors");
+        save(&model, &recipe, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        for name in ["weight", "bias", "running_mean", "running_var"] {
+            let t = st.tensor(&format!("code_norm.{name}")).unwrap();
+            assert_eq!((t.dtype(), t.shape()), (Dtype::F32, &[256][..]), "{name}");
+        }
+        let tracked = st.tensor("code_norm.num_batches_tracked").unwrap();
+        assert_eq!((tracked.dtype(), tracked.shape()), (Dtype::I64, &[][..]));
+        assert_eq!(i64::from_le_bytes(tracked.data().try_into().unwrap()), 1234);
+        assert_eq!(load(&path).unwrap().0, model);
+
+        // A negative variance would make inference divide by the root of a negative number.
+        model.running[i].as_mut().unwrap().var[0] = -1.0;
+        save(&model, &recipe, &path).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("code_norm.running_var") && err.contains("negative"), "{err}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub fn predict(model: &Autoencoder, images: &Images, batch_size: usize) -> Predi
     let mut reconstructions = Vec::with_capacity(images.data.len());
     let mut codes = Vec::with_capacity(images.len() * model.config.code_length);
     for chunk in images.data.chunks(batch_size.max(1) * model.input_len()) {
-        model.forward(chunk, &mut acts, &mut ws);
+        model.forward(chunk, &mut acts, &mut ws, false);
         reconstructions.extend_from_slice(acts.reconstruction());
         codes.extend_from_slice(acts.code(model));
     }

@@ -2,7 +2,7 @@
 //! library function and prints; every failure is one line on stderr and exit code 1.
 
 use ae::checkpoint::{self, DataRecipe};
-use ae::config::{BadImages, DatasetName, Loss, Preset, RunConfig, SplitBy, Storage};
+use ae::config::{BadImages, CodeNorm, DatasetName, Loss, Preset, RunConfig, Schedule, SplitBy, Storage};
 use ae::data::{images_for_model, is_olivetti, load_dataset, split_for, Images};
 use ae::evaluation::{quality, Quality};
 use ae::inference::predict;
@@ -76,13 +76,29 @@ struct TrainArgs {
     /// Images per Adam step [default: 50].
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Adam learning rate [default: 0.001].
+    /// Adam learning rate [default: 0.003; 0.001 with --preset seed and seed-denoise].
     #[arg(long)]
     learning_rate: Option<f64>,
+    /// The learning rate's course: constant, or cosine (down to zero at the last epoch)
+    /// [default: cosine; constant with --preset seed and seed-denoise].
+    #[arg(long, value_enum)]
+    schedule: Option<Schedule>,
+    /// Multiplies the learning rate of the code layer's weight [default: 0.1; 1 with --preset seed
+    /// and seed-denoise].
+    #[arg(long)]
+    code_lr_scale: Option<f64>,
+    /// Steps over which the learning rate rises linearly to its full value [default: 100; 0 with
+    /// --preset seed and seed-denoise].
+    #[arg(long)]
+    warmup_steps: Option<u64>,
     /// Units in the sigmoid code [default: 256]. A length that does not reshape to the decoder's first
     /// feature map (16×16 for 32×32 images) gets a dense projection to it.
     #[arg(long)]
     code_length: Option<usize>,
+    /// Normalise the code's pre-activations before its sigmoid: batch (batch normalisation) or none
+    /// [default: batch; none with --preset seed and seed-denoise].
+    #[arg(long, value_enum)]
+    code_norm: Option<CodeNorm>,
     /// Fraction of images held out of training and evaluated every epoch [default: 0.1; 0 with --preset seed].
     #[arg(long)]
     holdout: Option<f64>,
@@ -263,8 +279,20 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     if let Some(v) = args.learning_rate {
         config.training.learning_rate = v;
     }
+    if let Some(v) = args.schedule {
+        config.training.schedule = v;
+    }
+    if let Some(v) = args.code_lr_scale {
+        config.training.code_lr_scale = v;
+    }
+    if let Some(v) = args.warmup_steps {
+        config.training.warmup_steps = v;
+    }
     if let Some(v) = args.code_length {
         config.model.code_length = v;
+    }
+    if let Some(v) = args.code_norm {
+        config.model.code_norm = v;
     }
     if let Some(v) = args.holdout {
         config.data.holdout = v;

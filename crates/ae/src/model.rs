@@ -1,11 +1,12 @@
 //! The convolutional autoencoder: layers derived and checked from a [`ModelConfig`], Glorot-uniform
 //! weights, and forward/backward passes over reusable buffers.
 
-use crate::config::{ConfigError, ModelConfig};
+use crate::config::{CodeNorm, ConfigError, ModelConfig};
 use ae_engine::{
-    conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, dense_backward,
-    dense_backward_adam, dense_forward, Activation, AdamStep, AlignedVec, ConvGeometry, DenseShape,
-    ParamGrads, Shape, Workspace,
+    batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train, conv_backward, conv_forward,
+    conv_transpose_backward, conv_transpose_forward, dense_backward, dense_backward_adam, dense_forward,
+    Activation, AdamStep, AlignedVec, BatchStats, ConvGeometry, DenseShape, ParamGrads, RunningStats, Shape,
+    Workspace,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -16,6 +17,10 @@ pub enum LayerKind {
     Conv(ConvGeometry),
     Dense(DenseShape),
     ConvTranspose(ConvGeometry),
+    /// Batch normalisation over `channels` values per image; its weight and bias are γ and β.
+    BatchNorm {
+        channels: usize,
+    },
 }
 
 /// One layer; its weight and bias are `params[2i]` and `params[2i + 1]` of the model.
@@ -33,6 +38,7 @@ impl Layer {
             LayerKind::Conv(g) => g.big.len(),
             LayerKind::Dense(d) => d.inputs,
             LayerKind::ConvTranspose(g) => g.small.len(),
+            LayerKind::BatchNorm { channels } => channels,
         }
     }
 
@@ -41,6 +47,7 @@ impl Layer {
             LayerKind::Conv(g) => g.small.len(),
             LayerKind::Dense(d) => d.outputs,
             LayerKind::ConvTranspose(g) => g.big.len(),
+            LayerKind::BatchNorm { channels } => channels,
         }
     }
 
@@ -48,6 +55,7 @@ impl Layer {
         match self.kind {
             LayerKind::Conv(g) | LayerKind::ConvTranspose(g) => g.weight_len(),
             LayerKind::Dense(d) => d.inputs * d.outputs,
+            LayerKind::BatchNorm { channels } => channels,
         }
     }
 
@@ -56,18 +64,21 @@ impl Layer {
             LayerKind::Conv(g) => g.small.channels,
             LayerKind::Dense(d) => d.outputs,
             LayerKind::ConvTranspose(g) => g.big.channels,
+            LayerKind::BatchNorm { channels } => channels,
         }
     }
 
-    /// Glorot-uniform bound `√(6 / (fan_in + fan_out))`, as TensorFlow computes it for this kernel.
-    fn glorot_limit(&self) -> f64 {
+    /// Glorot-uniform bound `√(6 / (fan_in + fan_out))`, as TensorFlow computes it for this kernel;
+    /// `None` for a normalisation, whose γ starts at 1.
+    fn glorot_limit(&self) -> Option<f64> {
         let fans = match self.kind {
             LayerKind::Conv(g) | LayerKind::ConvTranspose(g) => {
                 g.kernel * g.kernel * (g.big.channels + g.small.channels)
             }
             LayerKind::Dense(d) => d.inputs + d.outputs,
+            LayerKind::BatchNorm { .. } => return None,
         };
-        (6.0 / fans as f64).sqrt()
+        Some((6.0 / fans as f64).sqrt())
     }
 
     /// Multiply-adds of one image's forward pass.
@@ -75,6 +86,7 @@ impl Layer {
         match self.kind {
             LayerKind::Conv(g) | LayerKind::ConvTranspose(g) => g.macs(),
             LayerKind::Dense(d) => d.inputs * d.outputs,
+            LayerKind::BatchNorm { .. } => 0,
         }
     }
 }
@@ -88,6 +100,8 @@ pub struct Autoencoder {
     pub params: Vec<Vec<f32>>,
     /// Index of the dense code layer.
     pub code_layer: usize,
+    /// The running estimates of each batch-normalisation layer (`None` for other layers).
+    pub running: Vec<Option<RunningStats>>,
 }
 
 fn model_err(key: &str, problem: String) -> ConfigError {
@@ -131,11 +145,21 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
     }
     let code_layer = layers.len();
     let dense = DenseShape { inputs: shape.len(), outputs: config.code_length };
-    layers.push(Layer {
-        name: "code".into(),
-        kind: LayerKind::Dense(dense),
-        activation: Activation::Sigmoid,
-    });
+    let code = |name: &str, kind, norm| {
+        let activation = if norm { Activation::Identity } else { Activation::Sigmoid };
+        Layer { name: name.into(), kind, activation }
+    };
+    let norm = config.code_norm == CodeNorm::Batch;
+    layers.push(code("code", LayerKind::Dense(dense), norm));
+    if norm {
+        // sigmoid(BN(x·W + b)): the sigmoid moves to the normalisation.
+        let channels = config.code_length;
+        layers.push(Layer {
+            name: "code_norm".into(),
+            kind: LayerKind::BatchNorm { channels },
+            activation: Activation::Sigmoid,
+        });
+    }
 
     // The decoder starts from the code reshaped to C×(H/P)×(W/P), P the product of its strides.
     let upscale: usize = config.decoder.iter().map(|s| s.stride).product();
@@ -192,8 +216,13 @@ impl Autoencoder {
         let mut model = Self::zeros(config)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for (layer, weight) in model.layers.iter().zip(model.params.iter_mut().step_by(2)) {
-            let limit = layer.glorot_limit() as f32;
-            weight.iter_mut().for_each(|w| *w = rng.random_range(-limit..limit));
+            match layer.glorot_limit() {
+                Some(limit) => {
+                    let limit = limit as f32;
+                    weight.iter_mut().for_each(|w| *w = rng.random_range(-limit..limit));
+                }
+                None => weight.fill(1.0),
+            }
         }
         Ok(model)
     }
@@ -203,7 +232,36 @@ impl Autoencoder {
         let (layers, code_layer) = plan(config)?;
         let params =
             layers.iter().flat_map(|l| [vec![0.0; l.weight_len()], vec![0.0; l.bias_len()]]).collect();
-        Ok(Self { config: config.clone(), layers, params, code_layer })
+        let running = layers
+            .iter()
+            .map(|l| match l.kind {
+                LayerKind::BatchNorm { channels } => Some(RunningStats::new(channels)),
+                _ => None,
+            })
+            .collect();
+        Ok(Self { config: config.clone(), layers, params, code_layer, running })
+    }
+
+    /// Index of the layer whose output is the code: the code layer, or its normalisation.
+    pub fn code_output(&self) -> usize {
+        match self.layers.get(self.code_layer + 1).map(|l| l.kind) {
+            Some(LayerKind::BatchNorm { .. }) => self.code_layer + 1,
+            _ => self.code_layer,
+        }
+    }
+
+    /// Whether a batch of one image can be trained (batch normalisation needs two or more).
+    pub fn trains_on_single_images(&self) -> bool {
+        self.running.iter().all(Option::is_none)
+    }
+
+    /// Folds the batch statistics of the last training-mode forward pass into the running estimates.
+    pub fn track_running_stats(&mut self, acts: &Activations) {
+        for (running, stats) in self.running.iter_mut().zip(&acts.norm_stats) {
+            if let Some(running) = running {
+                running.update(stats);
+            }
+        }
     }
 
     pub fn input_shape(&self) -> Shape {
@@ -224,27 +282,65 @@ impl Autoencoder {
         self.layers.iter().map(Layer::macs).sum()
     }
 
-    /// Runs every layer on `input` (a batch of up to `acts.capacity` images).
-    pub fn forward(&self, input: &[f32], acts: &mut Activations, ws: &mut Workspace) {
+    /// Runs every layer on `input` (a batch of up to `acts.capacity` images). With `train`,
+    /// normalisations use the batch's statistics (kept in `acts` for the backward pass and for
+    /// [`track_running_stats`](Self::track_running_stats)); without, their running estimates.
+    pub fn forward(&self, input: &[f32], acts: &mut Activations, ws: &mut Workspace, train: bool) {
         let n = self.batch_len(input, acts.capacity);
         acts.batch = n;
         for (i, layer) in self.layers.iter().enumerate() {
             let (before, rest) = acts.outputs.split_at_mut(i);
             let x = if i == 0 { input } else { &before[i - 1][..n * self.layers[i - 1].output_len()] };
             let y = &mut rest[0][..n * layer.output_len()];
-            let (w, b) = (&self.params[2 * i], &self.params[2 * i + 1]);
-            match layer.kind {
-                LayerKind::Conv(g) => conv_forward(&g, x, w, b, layer.activation, y, ws),
-                LayerKind::Dense(d) => dense_forward(&d, x, w, b, layer.activation, y, ws),
-                LayerKind::ConvTranspose(g) => conv_transpose_forward(&g, x, w, b, layer.activation, y, ws),
-            }
+            let stats = train.then_some(&mut acts.norm_stats[i]);
+            self.layer_forward(i, layer.activation, x, y, ws, stats);
         }
         let logits = &acts.outputs[self.layers.len() - 1][..n * self.input_len()];
         Activation::Sigmoid.apply_into(logits, &mut acts.reconstruction[..n * self.input_len()]);
     }
 
+    /// Layer `i` on `x` into `y` with activation `act`; a normalisation uses the batch's statistics
+    /// (written to `stats`) when given them, else its running estimates.
+    fn layer_forward(
+        &self,
+        i: usize,
+        act: Activation,
+        x: &[f32],
+        y: &mut [f32],
+        ws: &mut Workspace,
+        stats: Option<&mut BatchStats>,
+    ) {
+        let (w, b) = (&self.params[2 * i], &self.params[2 * i + 1]);
+        match self.layers[i].kind {
+            LayerKind::Conv(g) => conv_forward(&g, x, w, b, act, y, ws),
+            LayerKind::Dense(d) => dense_forward(&d, x, w, b, act, y, ws),
+            LayerKind::ConvTranspose(g) => conv_transpose_forward(&g, x, w, b, act, y, ws),
+            LayerKind::BatchNorm { .. } => match stats {
+                Some(stats) => batch_norm_forward_train(x, w, b, act, y, stats),
+                None => {
+                    let running = self.running[i].as_ref().expect("a normalisation keeps running estimates");
+                    batch_norm_forward_eval(x, w, b, running, act, y)
+                }
+            },
+        }
+    }
+
+    /// The code layer's pre-activations `x·W + b` for `input` (`images × code_length`), before any
+    /// normalisation or sigmoid: what saturates when the code collapses. Inference-mode layers.
+    pub fn code_preactivations(&self, input: &[f32], ws: &mut Workspace) -> Vec<f32> {
+        let n = self.batch_len(input, usize::MAX);
+        let mut x = input.to_vec();
+        for (i, layer) in self.layers.iter().enumerate().take(self.code_layer + 1) {
+            let act = if i == self.code_layer { Activation::Identity } else { layer.activation };
+            let mut y = vec![0.0; n * layer.output_len()];
+            self.layer_forward(i, act, &x, &mut y, ws, None);
+            x = y;
+        }
+        x
+    }
+
     /// Back-propagates `grads.output_mut(..)` (∂L/∂logits of the output sigmoid, set by the loss)
-    /// through the layers of the last [`forward`](Self::forward) on the same `input`.
+    /// through the layers of the last training-mode [`forward`](Self::forward) on the same `input`.
     /// `code_l1` adds the gradient of an L1 penalty `code_l1 · Σ|code|` on the (positive) code.
     /// With `code_update`, the code layer's weight is updated by Adam during the pass (see
     /// [`dense_backward_adam`]) and its gradient is not stored; every other gradient is.
@@ -259,8 +355,9 @@ impl Autoencoder {
     ) {
         let n = acts.batch;
         assert_eq!(input.len(), n * self.input_len(), "backward on a different batch than forward");
+        let code_output = self.code_output();
         for (i, layer) in self.layers.iter().enumerate().rev() {
-            if i == self.code_layer && code_l1 != 0.0 {
+            if i == code_output && code_l1 != 0.0 {
                 // The sigmoid code is positive, so ∂|c|/∂c = 1.
                 grads.outputs[i][..n * self.config.code_length].iter_mut().for_each(|g| *g += code_l1);
             }
@@ -284,6 +381,9 @@ impl Autoencoder {
                 LayerKind::Conv(g) => conv_backward(&g, x, w, act, y, dy, dx, pg, ws),
                 LayerKind::Dense(d) => dense_backward(&d, x, w, act, y, dy, dx, pg, ws),
                 LayerKind::ConvTranspose(g) => conv_transpose_backward(&g, x, w, act, y, dy, dx, pg, ws),
+                LayerKind::BatchNorm { .. } => {
+                    batch_norm_backward(x, w, act, y, dy, &acts.norm_stats[i], dx, pg)
+                }
             }
         }
         assert!(code_update.is_none(), "the code layer is dense and takes the update");
@@ -305,13 +405,21 @@ pub struct Activations {
     /// cache lines, as the engine's vector loads prefer.
     outputs: Vec<AlignedVec>,
     reconstruction: Vec<f32>,
+    /// Each normalisation's batch statistics from the last training-mode pass (empty for others).
+    norm_stats: Vec<BatchStats>,
 }
 
 impl Activations {
     pub fn new(model: &Autoencoder, capacity: usize) -> Self {
         assert!(capacity > 0, "buffers for an empty batch");
         let outputs = model.layers.iter().map(|l| AlignedVec::zeros(capacity * l.output_len())).collect();
-        Self { capacity, batch: 0, outputs, reconstruction: vec![0.0; capacity * model.input_len()] }
+        Self {
+            capacity,
+            batch: 0,
+            outputs,
+            reconstruction: vec![0.0; capacity * model.input_len()],
+            norm_stats: vec![BatchStats::default(); model.layers.len()],
+        }
     }
 
     /// The reconstructions of the last forward pass (after the output sigmoid).
@@ -327,7 +435,14 @@ impl Activations {
 
     /// The codes of the last forward pass (`batch × code_length`).
     pub fn code(&self, model: &Autoencoder) -> &[f32] {
-        &self.outputs[model.code_layer][..self.batch * model.config.code_length]
+        &self.outputs[model.code_output()][..self.batch * model.config.code_length]
+    }
+
+    /// The code layer's pre-activations of the last forward pass (`batch × code_length`), when
+    /// they are kept: with a normalisation, they are its input.
+    pub fn code_preactivations(&self, model: &Autoencoder) -> Option<&[f32]> {
+        (model.code_output() != model.code_layer)
+            .then(|| &self.outputs[model.code_layer][..self.batch * model.config.code_length])
     }
 }
 
@@ -454,26 +569,95 @@ mod tests {
     }
 
     #[test]
-    fn whole_model_gradients_match_finite_differences() {
-        // The layers are checked one by one in the engine; this checks how the model wires them.
+    fn a_normalised_code_has_its_own_layer_with_running_estimates() {
+        let mut config = ModelConfig::tutorial(PaddingMode::Symmetric);
+        config.code_norm = CodeNorm::Batch;
+        let model = Autoencoder::new(&config, 0).unwrap();
+        let (code, norm) = (&model.layers[model.code_layer], &model.layers[model.code_output()]);
+        assert_eq!((code.name.as_str(), code.activation), ("code", Activation::Identity));
+        assert_eq!(norm.name, "code_norm");
+        assert_eq!(
+            (norm.kind, norm.activation),
+            (LayerKind::BatchNorm { channels: 256 }, Activation::Sigmoid)
+        );
+        // γ = 1, β = 0, running mean 0 and variance 1 (PyTorch's start); the weights before it are
+        // drawn as without the normalisation.
+        let i = model.code_output();
+        assert!(
+            model.params[2 * i].iter().all(|&g| g == 1.0)
+                && model.params[2 * i + 1].iter().all(|&b| b == 0.0)
+        );
+        assert_eq!(model.running[i], Some(RunningStats::new(256)));
+        let plain = Autoencoder::new(&ModelConfig::tutorial(PaddingMode::Symmetric), 0).unwrap();
+        assert_eq!(model.params[..2 * i], plain.params[..2 * i]);
+        assert_eq!(model.params[2 * i + 2..], plain.params[2 * i..]);
+        assert!(!model.trains_on_single_images() && plain.trains_on_single_images());
+    }
+
+    #[test]
+    fn training_mode_uses_batch_statistics_and_inference_the_running_ones() {
+        let mut config = tiny_config();
+        config.code_norm = CodeNorm::Batch;
+        let mut model = Autoencoder::new(&config, 2).unwrap();
+        let n = 4;
+        let input: Vec<f32> = (0..n * 64).map(|i| ((i as f32 * 0.37).sin() + 1.0) / 2.0).collect();
+        let mut ws = Workspace::new(2);
+        let mut acts = Activations::new(&model, n);
+        model.forward(&input, &mut acts, &mut ws, true);
+        // The kept pre-activations are what `code_preactivations` recomputes.
+        let z = model.code_preactivations(&input, &mut ws);
+        assert_eq!(acts.code_preactivations(&model).unwrap(), &z[..]);
+        // Over the batch every normalised unit has mean 0, so the sigmoid code averages near 0.5.
+        let code = acts.code(&model).to_vec();
+        let mean = code.iter().sum::<f32>() / code.len() as f32;
+        assert!((mean - 0.5).abs() < 0.05, "{mean}");
+        model.track_running_stats(&acts);
+        let running = model.running[model.code_output()].as_ref().unwrap();
+        assert_eq!(running.batches, 1);
+        let unit0: Vec<f64> = z.iter().step_by(16).map(|&v| v as f64).collect();
+        let want = 0.1 * unit0.iter().sum::<f64>() / n as f64;
+        assert!((running.mean[0] as f64 - want).abs() < 1e-6, "{} vs {want}", running.mean[0]);
+        // Inference normalises by the running estimates instead: a different code.
+        model.forward(&input, &mut acts, &mut ws, false);
+        assert_ne!(acts.code(&model), &code[..]);
+    }
+
+    fn tiny_config() -> ModelConfig {
         let mut config = ModelConfig::tutorial(PaddingMode::TfSame);
         config.input = [8, 8, 1];
         config.encoder.iter_mut().for_each(|s| s.filters = 3);
         config.decoder.iter_mut().for_each(|s| s.filters = 3);
         config.code_length = 16;
+        config
+    }
+
+    #[test]
+    fn whole_model_gradients_match_finite_differences() {
+        check_whole_model_gradients(CodeNorm::None);
+    }
+
+    #[test]
+    fn whole_model_gradients_match_finite_differences_with_a_normalised_code() {
+        check_whole_model_gradients(CodeNorm::Batch);
+    }
+
+    fn check_whole_model_gradients(code_norm: CodeNorm) {
+        // The layers are checked one by one in the engine; this checks how the model wires them.
+        let config = ModelConfig { code_norm, ..tiny_config() };
         let mut model = Autoencoder::new(&config, 9).unwrap();
         // Non-zero biases, so bias gradients are not trivially checked at a symmetric point.
         for bias in model.params.iter_mut().skip(1).step_by(2) {
             bias.iter_mut().enumerate().for_each(|(i, b)| *b = 0.05 * ((i % 5) as f32 - 2.0));
         }
-        let n = 2;
+        // Three images: batch statistics of two would normalise every unit to ±1.
+        let n = 3;
         let input: Vec<f32> = (0..n * 64).map(|i| ((i as f32 * 0.61).sin() + 1.0) / 2.0).collect();
         let weights: Vec<f32> = (0..n * 64).map(|i| (i as f32 * 0.37).cos()).collect();
         let mut ws = Workspace::new(2);
         let mut acts = Activations::new(&model, n);
         // The loss, and which ReLU outputs are positive: a difference that flips one straddles a kink.
         let loss = |model: &Autoencoder, acts: &mut Activations, ws: &mut Workspace| {
-            model.forward(&input, acts, ws);
+            model.forward(&input, acts, ws, true);
             let value = acts
                 .reconstruction()
                 .iter()
@@ -511,7 +695,7 @@ mod tests {
                 let err = (numeric - analytic).abs() / (numeric.abs() + analytic.abs() + 1e-3);
                 assert!(
                     err < 0.02,
-                    "param {p} ({}) [{i}]: analytic {analytic} vs numeric {numeric}",
+                    "{code_norm:?}: param {p} ({}) [{i}]: analytic {analytic} vs numeric {numeric}",
                     model.layers[p / 2].name
                 );
             }

@@ -116,6 +116,8 @@ pub struct Trainer {
     adam: AdamConfig,
     moments: Vec<AdamMoments>,
     step: u64,
+    /// What the schedule makes of the learning rate for the next step.
+    lr_factor: f64,
     acts: Activations,
     grads: Gradients,
     ws: Workspace,
@@ -145,6 +147,7 @@ impl Trainer {
             },
             moments: model.params.iter().map(|p| AdamMoments::zeros(p.len())).collect(),
             step: 0,
+            lr_factor: 1.0,
             acts: Activations::new(&model, capacity),
             grads: Gradients::new(&model, capacity),
             ws: Workspace::for_current_pool(),
@@ -173,7 +176,8 @@ impl Trainer {
     /// One Adam step from `input` towards `target`; returns the batch's summed loss and code sums.
     pub fn train_step(&mut self, input: &[f32], target: &[f32]) -> (f64, CodeSums) {
         let n = input.len() / self.model.input_len();
-        self.model.forward(input, &mut self.acts, &mut self.ws);
+        self.model.forward(input, &mut self.acts, &mut self.ws, true);
+        self.model.track_running_stats(&self.acts);
         let loss = loss_and_grad(
             self.config.loss,
             self.acts.logits(),
@@ -182,19 +186,24 @@ impl Trainer {
             self.grads.output_mut(n),
         );
         let code = CodeSums::of(self.acts.code(&self.model));
-        let l1 = self.config.sparsity as f32;
+        // λ·P·mean_k|c_k| per image: ∂/∂c_k = λ·P/K (see `TrainingConfig::sparsity`).
+        let per_value = self.model.input_len() as f64 / self.model.config.code_length as f64;
+        let l1 = (self.config.sparsity * per_value) as f32;
         self.step += 1;
         // The code layer's weight (97 % of the parameters) is updated inside its backward pass,
         // while its gradient is in cache; the rest afterwards. Same numbers either way.
         let code_weight = 2 * self.model.code_layer;
+        let lr = self.adam.learning_rate * self.lr_factor;
+        let adam = AdamConfig { learning_rate: lr, ..self.adam };
+        let code_adam = AdamConfig { learning_rate: lr * self.config.code_lr_scale, ..self.adam };
         let update =
-            AdamStep { config: &self.adam, step: self.step, moments: &mut self.moments[code_weight] };
+            AdamStep { config: &code_adam, step: self.step, moments: &mut self.moments[code_weight] };
         self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, l1, Some(update));
         for (i, ((param, grad), moments)) in
             self.model.params.iter_mut().zip(&self.grads.params).zip(&mut self.moments).enumerate()
         {
             if i != code_weight {
-                self.adam.update(self.step, param, grad, moments);
+                adam.update(self.step, param, grad, moments);
             }
         }
         (loss, code)
@@ -216,12 +225,19 @@ impl Trainer {
         // Like the tutorial's in-place `np.random.shuffle`, each epoch permutes the previous order.
         self.order.shuffle(&mut self.shuffle_rng);
         let bs = self.config.batch_size;
-        let starts: Vec<usize> = match self.config.batching {
+        let mut starts: Vec<usize> = match self.config.batching {
             Batching::Tutorial => (0..n.saturating_sub(bs)).step_by(bs).collect(),
             Batching::All => (0..n).step_by(bs).collect(),
         };
+        // Batch normalisation has no statistics of a single image: such a last batch waits for
+        // the next epoch's shuffle (PyTorch's `drop_last` for that one image).
+        if n > 1 && !self.model.trains_on_single_images() && starts.last() == Some(&(n - 1)) {
+            starts.pop();
+        }
         let (mut loss, mut code, mut trained) = (0.0, CodeSums::default(), 0);
         for (i, &start) in starts.iter().enumerate() {
+            let progress = ((epoch - 1) as f64 + i as f64 / starts.len() as f64) / self.config.epochs as f64;
+            self.lr_factor = self.config.schedule.factor(progress) * self.config.warmup(self.step + 1);
             let end = (start + bs).min(n);
             let mut clean = std::mem::take(&mut self.clean);
             clean.clear();
@@ -263,7 +279,7 @@ impl Trainer {
         let mut loss = 0.0;
         let len = self.config.batch_size * self.model.input_len();
         for (input, target) in inputs.data.chunks(len).zip(targets.data.chunks(len)) {
-            self.model.forward(input, &mut self.acts, &mut self.ws);
+            self.model.forward(input, &mut self.acts, &mut self.ws, false);
             let n = input.len() / self.model.input_len();
             let (logits, recon) = (self.acts.logits(), self.acts.reconstruction());
             loss += loss_and_grad(self.config.loss, logits, recon, target, self.grads.output_mut(n));
@@ -419,7 +435,7 @@ pub fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ModelConfig, PaddingMode, Preset, RunConfig};
+    use crate::config::{CodeNorm, ModelConfig, PaddingMode, Preset, RunConfig};
     use ae_engine::Shape;
 
     fn tiny_config() -> ModelConfig {
@@ -507,6 +523,20 @@ mod tests {
         training.batching = Batching::All;
         let mut trainer = Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &training, Noise::None);
         assert_eq!(trainer.run_epoch(1, &data, |_, _| {}).steps, 3);
+    }
+
+    #[test]
+    fn with_batch_norm_a_last_batch_of_one_image_waits_for_the_next_epoch() {
+        let mut training = RunConfig::preset(Preset::Default).training;
+        training.batch_size = 8;
+        let data = blobs(17);
+        let steps = |code_norm| {
+            let config = ModelConfig { code_norm, ..tiny_config() };
+            let mut trainer = Trainer::new(Autoencoder::new(&config, 3).unwrap(), &training, Noise::None);
+            trainer.run_epoch(1, &data, |_, _| {}).steps
+        };
+        assert_eq!(steps(CodeNorm::None), 3);
+        assert_eq!(steps(CodeNorm::Batch), 2);
     }
 
     #[test]

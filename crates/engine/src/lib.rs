@@ -7,6 +7,7 @@
 pub mod activation;
 pub mod adam;
 pub mod aligned;
+pub mod batch_norm;
 pub mod conv;
 pub mod dense;
 mod direct;
@@ -20,6 +21,9 @@ pub mod workspace;
 pub use activation::Activation;
 pub use adam::{AdamConfig, AdamMoments, AdamStep};
 pub use aligned::AlignedVec;
+pub use batch_norm::{
+    batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train, BatchStats, RunningStats,
+};
 pub use conv::{
     conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, Algorithm, ConvGeometry,
     Padding, ParamGrads, Shape,

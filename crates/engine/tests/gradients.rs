@@ -199,6 +199,42 @@ fn dense_sigmoid() {
     check("dense bias", &mut b, &db, |b| loss_and_pattern(&forward(&x0, &w0, b), &r));
 }
 
+fn check_batch_norm(act: Activation) {
+    // 6 rows of 5 channels: a dense layer's batch × units, or a feature map's pixels × channels.
+    let (rows, c) = (6, 5);
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut x: Vec<f32> =
+        random(&mut rng, rows * c, 2.0).iter().enumerate().map(|(i, v)| v + (i % c) as f32).collect();
+    let mut gamma: Vec<f32> = random(&mut rng, c, 0.5).iter().map(|v| v + 1.0).collect();
+    let mut beta = random(&mut rng, c, 0.5);
+    let r = random(&mut rng, rows * c, 1.0);
+    let forward = |x: &[f32], gamma: &[f32], beta: &[f32]| {
+        let mut y = vec![0.0; rows * c];
+        batch_norm_forward_train(x, gamma, beta, act, &mut y, &mut BatchStats::default());
+        y
+    };
+    let mut stats = BatchStats::default();
+    let mut y = vec![0.0; rows * c];
+    batch_norm_forward_train(&x, &gamma, &beta, act, &mut y, &mut stats);
+    let (mut dy, mut dx, mut dg, mut db) = (r.clone(), vec![0.0; x.len()], vec![0.0; c], vec![0.0; c]);
+    let grads = ParamGrads { weight: &mut dg, bias: &mut db };
+    batch_norm_backward(&x, &gamma, act, &y, &mut dy, &stats, Some(&mut dx), grads);
+    let (x0, g0, b0) = (x.clone(), gamma.clone(), beta.clone());
+    check("batch norm input", &mut x, &dx, |x| loss_and_pattern(&forward(x, &g0, &b0), &r));
+    check("batch norm γ", &mut gamma, &dg, |g| loss_and_pattern(&forward(&x0, g, &b0), &r));
+    check("batch norm β", &mut beta, &db, |b| loss_and_pattern(&forward(&x0, &g0, b), &r));
+}
+
+#[test]
+fn batch_norm_sigmoid() {
+    check_batch_norm(Activation::Sigmoid);
+}
+
+#[test]
+fn batch_norm_relu() {
+    check_batch_norm(Activation::Relu);
+}
+
 #[test]
 fn results_are_identical_for_a_given_part_count() {
     for algorithm in [Algorithm::Im2col, Algorithm::Winograd] {

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Quality benchmark: trains the sweeps below with `ae`, evaluates every run on its held-out split and
+# prints a table per sweep (seed, epochs, held-out MSE / PSNR / SSIM, code mean, saturated fraction,
+# the last epoch still on the saturated plateau, time) with the minimum and median. Not part of the
+# tests: the full set takes about an hour and a quarter on a 2-core machine.
+#
+#   bench/quality.sh [SWEEP ...]        (default: faces faces-denoise mnist32 mnist256 faces600)
+#
+# Sweeps (each over seeds; the figures the issue "training that works for every seed" asks for):
+#   faces          default preset, 100 epochs, seeds 0-9
+#   faces-denoise  default preset with --noise gaussian:0.2, 100 epochs, seeds 0-4 (noisy vs denoised)
+#   mnist32        MNIST test set, 9000 / 1000 split, code 32, 20 epochs, seeds 0-4
+#   mnist256       the same with code 256
+#   faces600       default preset, 600 epochs, seeds 0-2 (training loss per sample at the end)
+#   faces-seed     the `seed` preset (the tutorial literally), 100 epochs, seeds 0-4
+#
+# Environment: AE (the binary; default: builds target/release/ae), OUT (run directories; default a
+# new temporary folder), SEEDS (overrides every sweep's seeds, e.g. "0 1"), EPOCHS (overrides the
+# epochs), EXTRA (more `ae train` flags for every run, e.g. "--code-norm none"), SHARED (default
+# ../shared).
+#
+# PEER_PYTHON (an interpreter with torch and numpy, e.g. .venv-peers/bin/python) also trains the same
+# architecture and recipe in PyTorch (bench/quality_torch.py) on each run's own split and epochs,
+# for the seeds in PEER_SEEDS (default "0"), and adds its held-out PSNR and time to the table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${SHARED:-../shared}
+FACES=$SHARED/datasets/olivettifaces.mat
+MNIST=$SHARED/datasets/mnist/t10k-images-idx3-ubyte.gz
+if [ -z "${AE:-}" ]; then
+    cargo build --release -q
+    AE=./target/release/ae
+fi
+OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
+SWEEPS=("$@")
+[ ${#SWEEPS[@]} -gt 0 ] || SWEEPS=(faces faces-denoise mnist32 mnist256 faces600)
+
+# One run: train, then evaluate on the held-out split; prints nothing but errors.
+run() {
+    local dir=$1
+    shift
+    [ -d "$dir" ] || "$AE" train --out "$dir" "$@" ${EXTRA:-} >"$dir.log" 2>&1
+    "$AE" eval "$dir" --json >"$dir/eval.json"
+}
+
+# The PyTorch peer on run $1's split: code length $2, epochs $3, seed $4.
+peer() {
+    local dir=$1
+    for split in train holdout; do
+        [ -d "$dir/$split-split" ] || "$AE" reconstruct "$dir" --split "$split" --out "$dir/$split-split" >/dev/null
+    done
+    [ -s "$dir/torch.json" ] || "$PEER_PYTHON" bench/quality_torch.py --train "$dir/train-split/originals.npy" \
+        --holdout "$dir/holdout-split/originals.npy" --code-length "$2" --epochs "$3" --seed "$4" >"$dir/torch.json"
+}
+
+# The table of one sweep from its run directories.
+table() {
+    python3 - "$@" <<'PY'
+import json, os, statistics, sys
+name, dirs = sys.argv[1], sys.argv[2:]
+rows = []
+for d in dirs:
+    epochs = [json.loads(l) for l in open(f"{d}/metrics.jsonl")]
+    ev = json.load(open(f"{d}/eval.json"))
+    last = epochs[-1]
+    plateau = [e["epoch"] for e in epochs if e["code_saturated"] >= 0.95]
+    rows.append(dict(
+        seed=d.rsplit("-s", 1)[1], epochs=last["epoch"], loss=last["loss_per_sample"],
+        mse=ev["mse"], psnr=ev["psnr_db"], ssim=ev["ssim"],
+        noisy=ev.get("noisy", {}).get("psnr_db"), denoised=ev.get("denoised", {}).get("psnr_db"),
+        code=last["code_mean"], sat=last["code_saturated"],
+        plateau=max(plateau) if plateau else None,
+        seconds=sum(e["seconds"] for e in epochs),
+        torch=json.load(open(f"{d}/torch.json")) if os.path.exists(f"{d}/torch.json") else None))
+print(f"\n## {name}\n")
+denoise = rows[0]["noisy"] is not None
+head = "| seed | epochs | train loss/sample | held-out MSE | PSNR dB | SSIM |"
+head += " noisy PSNR | denoised − noisy |" if denoise else ""
+print(head + " code mean | saturated | last plateau epoch | train s |")
+print("|" + "---|" * (head.count("|") + 4 - 1))
+for r in rows:
+    line = f"| {r['seed']} | {r['epochs']} | {r['loss']:.4f} | {r['mse']:.5f} | {r['psnr']:.2f} | {r['ssim']:.4f} |"
+    if denoise:
+        line += f" {r['noisy']:.2f} | {r['denoised'] - r['noisy']:+.2f} |"
+    line += f" {r['code']:.3f} | {r['sat']:.3f} | {r['plateau'] or '-'} | {r['seconds']:.0f} |"
+    print(line)
+for key in ["loss", "psnr", "ssim"] + (["denoised"] if denoise else []):
+    vals = [r[key] for r in rows]
+    print(f"- {key}: min {min(vals):.4f}, median {statistics.median(vals):.4f}, max {max(vals):.4f}")
+if denoise:
+    gains = [r["denoised"] - r["noisy"] for r in rows]
+    print(f"- denoised − noisy: min {min(gains):+.2f} dB")
+peers = [r for r in rows if r["torch"]]
+if peers:
+    print("\n| seed | ae PSNR dB | PyTorch PSNR dB | ae − PyTorch | ae train s | PyTorch train s | PyTorch code saturated |")
+    print("|---|---|---|---|---|---|---|")
+    for r in peers:
+        t = r["torch"]
+        print(f"| {r['seed']} | {r['psnr']:.2f} | {t['psnr_db']:.2f} | {r['psnr'] - t['psnr_db']:+.2f} |"
+              f" {r['seconds']:.0f} | {t['seconds']:.0f} | {t['code_saturated']:.3f} |")
+PY
+}
+
+for sweep in "${SWEEPS[@]}"; do
+    code=256
+    case $sweep in
+        faces) seeds="0 1 2 3 4 5 6 7 8 9"; epochs=100; args=(--data "$FACES") ;;
+        faces-denoise) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --noise gaussian:0.2) ;;
+        mnist32) seeds="0 1 2 3 4"; epochs=20; code=32; args=(--data "$MNIST" --holdout 0.1 --code-length 32) ;;
+        mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --holdout 0.1 --code-length 256) ;;
+        faces600) seeds="0 1 2"; epochs=600; args=(--data "$FACES") ;;
+        faces-seed) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset seed --holdout 0.1) ;;
+        *) echo "unknown sweep $sweep" >&2; exit 2 ;;
+    esac
+    dirs=()
+    for seed in ${SEEDS:-$seeds}; do
+        dir=$OUT/$sweep-s$seed
+        echo "$sweep seed $seed → $dir" >&2
+        run "$dir" "${args[@]}" --epochs "${EPOCHS:-$epochs}" --seed "$seed"
+        if [ -n "${PEER_PYTHON:-}" ] && [[ " ${PEER_SEEDS:-0} " == *" $seed "* ]] && [ "$sweep" != faces-denoise ] && [ "$sweep" != faces-seed ]; then
+            echo "$sweep seed $seed: PyTorch" >&2
+            peer "$dir" "$code" "${EPOCHS:-$epochs}" "$seed"
+        fi
+        dirs+=("$dir")
+    done
+    table "$sweep" "${dirs[@]}"
+done

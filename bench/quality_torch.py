@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""The default preset's model and recipe in PyTorch, for bench/quality.sh's comparison.
+
+Trains on the same images `ae` trained on (its split, exported by `ae reconstruct RUN --split train`
+and `--split holdout` as originals.npy) and prints one JSON line: held-out MSE and PSNR, the
+held-out code's mean and saturated fraction, the last epoch's training loss per sample, seconds.
+
+Model: conv 16/2, 32, 64, 128 (3x3, ReLU, padding 1) -> Linear code -> BatchNorm1d -> sigmoid ->
+reshape to the decoder's first map (or Linear + ReLU to one channel when the code does not
+reshape) -> transposed conv 128/2 (output_padding 1), 64, 32 (ReLU) -> channels, sigmoid.
+Recipe: Glorot-uniform weights, zero biases, Adam (beta 0.9/0.999, eps 1e-8) at 3e-3 with the code
+layer's weight at 0.1 x that, a 100-step linear warm-up and a cosine decay to zero over the run,
+batch 50 reshuffled every epoch (a last batch of one image is left for the next epoch), loss
+0.5 * sum((x_hat - x)^2) per batch. `--recipe tutorial` drops the normalisation and uses a constant
+1e-3 for every layer (the tutorial's recipe, with symmetric padding).
+
+    python bench/quality_torch.py --train train.npy --holdout holdout.npy --epochs 100 --seed 0
+"""
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def nchw(a):
+    a = np.asarray(a, dtype=np.float32)
+    if a.ndim == 3:
+        a = a[:, :, :, None]
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+
+
+class Autoencoder(nn.Module):
+    def __init__(self, channels, height, width, code_length, norm):
+        super().__init__()
+        self.encoder = nn.ModuleList([
+            nn.Conv2d(a, b, 3, stride=s, padding=1)
+            for a, b, s in [(channels, 16, 2), (16, 32, 1), (32, 64, 1), (64, 128, 1)]])
+        h0, w0 = height // 2, width // 2
+        self.code = nn.Linear(128 * h0 * w0, code_length)
+        self.code_norm = nn.BatchNorm1d(code_length) if norm else None
+        if code_length % (h0 * w0) == 0:
+            self.project, start = None, code_length // (h0 * w0)
+        else:
+            self.project, start = nn.Linear(code_length, h0 * w0), 1
+        self.start = (start, h0, w0)
+        self.decoder = nn.ModuleList([
+            nn.ConvTranspose2d(a, b, 3, stride=s, padding=1, output_padding=s - 1)
+            for a, b, s in [(start, 128, 2), (128, 64, 1), (64, 32, 1), (32, channels, 1)]])
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        for conv in self.encoder:
+            x = F.relu(conv(x))
+        z = self.code(x.flatten(1))
+        if self.code_norm is not None:
+            z = self.code_norm(z)
+        code = torch.sigmoid(z)
+        y = F.relu(self.project(code)) if self.project is not None else code
+        y = y.reshape(-1, *self.start)
+        *hidden, last = self.decoder
+        for convt in hidden:
+            y = F.relu(convt(y))
+        return torch.sigmoid(last(y)), code
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--train", required=True)
+    p.add_argument("--holdout", required=True)
+    p.add_argument("--code-length", type=int, default=256)
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--recipe", choices=["default", "tutorial"], default="default")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    train, holdout = nchw(np.load(args.train)), nchw(np.load(args.holdout))
+    _, c, h, w = train.shape
+    default = args.recipe == "default"
+    model = Autoencoder(c, h, w, args.code_length, norm=default)
+    lr, code_scale, warmup = (3e-3, 0.1, 100) if default else (1e-3, 1.0, 0)
+    rest = [p for name, p in model.named_parameters() if name != "code.weight"]
+    opt = torch.optim.Adam([{"params": rest, "base": lr}, {"params": [model.code.weight], "base": lr * code_scale}],
+                           lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    n, bs = len(train), 50
+    starts = list(range(0, n, bs))
+    if default and n > 1 and starts[-1] == n - 1:
+        starts.pop()
+    gen = torch.Generator().manual_seed(args.seed)
+    step, started = 0, time.time()
+    for epoch in range(args.epochs):
+        order = torch.randperm(n, generator=gen)
+        total = 0.0
+        model.train()
+        for i, s in enumerate(starts):
+            step += 1
+            progress = (epoch + i / len(starts)) / args.epochs
+            factor = (0.5 * (1 + math.cos(math.pi * progress)) if default else 1.0) * (min(1.0, step / warmup) if warmup else 1.0)
+            for g in opt.param_groups:
+                g["lr"] = g["base"] * factor
+            x = train[order[s:s + bs]]
+            recon, _ = model(x)
+            loss = 0.5 * ((recon - x) ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+    seconds = time.time() - started
+    model.eval()
+    with torch.no_grad():
+        recon, code = model(holdout)
+    mse = ((recon - holdout) ** 2).mean().item()
+    print(json.dumps({
+        "seed": args.seed, "epochs": args.epochs, "recipe": args.recipe,
+        "loss_per_sample": total / n, "mse": mse, "psnr_db": 10 * math.log10(1 / mse),
+        "code_mean": code.mean().item(), "code_saturated": ((code < 0.01) | (code > 0.99)).float().mean().item(),
+        "seconds": seconds, "steps": step}))
+
+
+if __name__ == "__main__":
+    main()

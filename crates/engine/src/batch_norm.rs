@@ -1,0 +1,229 @@
+//! Batch normalisation over the channels of a row-major `rows × channels` block (a dense layer's
+//! `batch × units`, or a feature map's `batch·H·W × C`), with PyTorch's semantics: training
+//! normalises by the batch's mean and biased variance, inference by running estimates that
+//! training keeps (momentum 0.1, unbiased variance), then `y = act(γ·x̂ + β)`.
+//!
+//! Sums are taken in f64: the blocks are small (the code layer's 50 × 256), and the backward
+//! pass subtracts sums of similar size.
+
+use crate::activation::Activation;
+use crate::conv::ParamGrads;
+
+/// Added to the variance before the square root (PyTorch's default).
+pub const EPSILON: f64 = 1e-5;
+/// Weight of the newest batch in the running estimates (PyTorch's default).
+pub const MOMENTUM: f64 = 0.1;
+
+/// The running estimates used at inference.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunningStats {
+    pub mean: Vec<f32>,
+    pub var: Vec<f32>,
+    /// Batches folded in so far (PyTorch's `num_batches_tracked`).
+    pub batches: u64,
+}
+
+impl RunningStats {
+    /// PyTorch's starting point: mean 0, variance 1.
+    pub fn new(channels: usize) -> Self {
+        Self { mean: vec![0.0; channels], var: vec![1.0; channels], batches: 0 }
+    }
+
+    /// Folds in the statistics of one training batch of `rows` rows.
+    pub fn update(&mut self, batch: &BatchStats) {
+        let m = batch.rows as f64;
+        // PyTorch keeps the unbiased variance; a single row has none to add.
+        let unbias = if batch.rows > 1 { m / (m - 1.0) } else { 1.0 };
+        for ((rm, rv), (&mean, &var)) in
+            self.mean.iter_mut().zip(&mut self.var).zip(batch.mean.iter().zip(&batch.var))
+        {
+            *rm = ((1.0 - MOMENTUM) * *rm as f64 + MOMENTUM * mean) as f32;
+            *rv = ((1.0 - MOMENTUM) * *rv as f64 + MOMENTUM * var * unbias) as f32;
+        }
+        self.batches += 1;
+    }
+}
+
+/// One training batch's per-channel mean and biased variance, kept for the backward pass.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BatchStats {
+    pub rows: usize,
+    pub mean: Vec<f64>,
+    pub var: Vec<f64>,
+}
+
+fn check(channels: usize, input: &[f32], output: &[f32], gamma: &[f32], beta: &[f32]) -> usize {
+    assert!(channels > 0, "batch norm over no channels");
+    assert_eq!(input.len() % channels, 0, "input is not a whole number of rows");
+    assert_eq!(output.len(), input.len(), "output does not match the input");
+    assert_eq!((gamma.len(), beta.len()), (channels, channels), "γ and β need one value per channel");
+    input.len() / channels
+}
+
+/// `y = act(γ·(x − μ)/√(σ² + ε) + β)` with `μ`, `σ²` from the batch; they are written to `stats`.
+pub fn batch_norm_forward_train(
+    input: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    act: Activation,
+    output: &mut [f32],
+    stats: &mut BatchStats,
+) {
+    let channels = gamma.len();
+    let rows = check(channels, input, output, gamma, beta);
+    assert!(rows > 0, "batch norm of an empty batch");
+    stats.rows = rows;
+    stats.mean.clear();
+    stats.mean.resize(channels, 0.0);
+    stats.var.clear();
+    stats.var.resize(channels, 0.0);
+    for row in input.chunks_exact(channels) {
+        stats.mean.iter_mut().zip(row).for_each(|(s, &x)| *s += x as f64);
+    }
+    stats.mean.iter_mut().for_each(|s| *s /= rows as f64);
+    for row in input.chunks_exact(channels) {
+        for ((v, &m), &x) in stats.var.iter_mut().zip(&stats.mean).zip(row) {
+            *v += (x as f64 - m) * (x as f64 - m);
+        }
+    }
+    stats.var.iter_mut().for_each(|v| *v /= rows as f64);
+    normalise(input, gamma, beta, &stats.mean, &stats.var, act, output);
+}
+
+/// The same with the running estimates in place of the batch's: what inference computes.
+pub fn batch_norm_forward_eval(
+    input: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    running: &RunningStats,
+    act: Activation,
+    output: &mut [f32],
+) {
+    check(gamma.len(), input, output, gamma, beta);
+    let mean: Vec<f64> = running.mean.iter().map(|&m| m as f64).collect();
+    let var: Vec<f64> = running.var.iter().map(|&v| v as f64).collect();
+    normalise(input, gamma, beta, &mean, &var, act, output);
+}
+
+fn normalise(
+    input: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f64],
+    var: &[f64],
+    act: Activation,
+    output: &mut [f32],
+) {
+    // y = x·scale + shift per channel.
+    let scale: Vec<f32> =
+        gamma.iter().zip(var).map(|(&g, &v)| (g as f64 / (v + EPSILON).sqrt()) as f32).collect();
+    let shift: Vec<f32> =
+        beta.iter().zip(mean).zip(&scale).map(|((&b, &m), &s)| (b as f64 - m * s as f64) as f32).collect();
+    let channels = gamma.len();
+    for (y_row, x_row) in output.chunks_exact_mut(channels).zip(input.chunks_exact(channels)) {
+        for ((y, &x), &s) in y_row.iter_mut().zip(x_row).zip(&scale) {
+            *y = x * s;
+        }
+    }
+    act.add_bias_and_apply(output, &shift);
+}
+
+/// Backward of a training-mode forward pass. `output_grad` (∂L/∂output) becomes ∂L/∂(γ·x̂ + β) in
+/// place; `grads.weight` gets ∂L/∂γ, `grads.bias` ∂L/∂β and `input_grad`, if given, ∂L/∂x:
+/// `∂x = γ/σ · (∂ŷ − mean(∂ŷ) − x̂·mean(∂ŷ·x̂))`, the batch statistics depending on every row.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_backward(
+    input: &[f32],
+    gamma: &[f32],
+    act: Activation,
+    output: &[f32],
+    output_grad: &mut [f32],
+    stats: &BatchStats,
+    input_grad: Option<&mut [f32]>,
+    grads: ParamGrads<'_>,
+) {
+    let channels = gamma.len();
+    let rows = check(channels, input, output, gamma, gamma);
+    assert_eq!(output_grad.len(), output.len(), "output gradient does not match the output");
+    assert_eq!(stats.rows, rows, "backward on a different batch than forward");
+    assert_eq!(
+        (grads.weight.len(), grads.bias.len()),
+        (channels, channels),
+        "one γ and β gradient per channel"
+    );
+    act.backprop(output, output_grad);
+    let inv_std: Vec<f64> = stats.var.iter().map(|&v| 1.0 / (v + EPSILON).sqrt()).collect();
+    let (mut sum_dy, mut sum_dy_xhat) = (vec![0.0f64; channels], vec![0.0f64; channels]);
+    for (dy_row, x_row) in output_grad.chunks_exact(channels).zip(input.chunks_exact(channels)) {
+        for c in 0..channels {
+            let xhat = (x_row[c] as f64 - stats.mean[c]) * inv_std[c];
+            sum_dy[c] += dy_row[c] as f64;
+            sum_dy_xhat[c] += dy_row[c] as f64 * xhat;
+        }
+    }
+    for c in 0..channels {
+        grads.weight[c] = sum_dy_xhat[c] as f32;
+        grads.bias[c] = sum_dy[c] as f32;
+    }
+    let Some(dx) = input_grad else { return };
+    assert_eq!(dx.len(), input.len(), "input gradient does not match the input");
+    let m = rows as f64;
+    for ((dx_row, dy_row), x_row) in dx
+        .chunks_exact_mut(channels)
+        .zip(output_grad.chunks_exact(channels))
+        .zip(input.chunks_exact(channels))
+    {
+        for c in 0..channels {
+            let xhat = (x_row[c] as f64 - stats.mean[c]) * inv_std[c];
+            let d = dy_row[c] as f64 - sum_dy[c] / m - xhat * sum_dy_xhat[c] / m;
+            dx_row[c] = (gamma[c] as f64 * inv_std[c] * d) as f32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn training_output_has_zero_mean_and_unit_variance_per_channel() {
+        let input: Vec<f32> = (0..40).map(|i| (i as f32 * 0.7).sin() * 5.0 + (i % 4) as f32 * 10.0).collect();
+        let (gamma, beta) = (vec![1.0; 4], vec![0.0; 4]);
+        let mut out = vec![0.0; 40];
+        let mut stats = BatchStats::default();
+        batch_norm_forward_train(&input, &gamma, &beta, Activation::Identity, &mut out, &mut stats);
+        for c in 0..4 {
+            let col: Vec<f64> = out.iter().skip(c).step_by(4).map(|&v| v as f64).collect();
+            let mean = col.iter().sum::<f64>() / 10.0;
+            let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 10.0;
+            assert!(mean.abs() < 1e-6, "channel {c}: mean {mean}");
+            assert!((var - 1.0).abs() < 1e-3, "channel {c}: variance {var}");
+        }
+    }
+
+    #[test]
+    fn running_stats_follow_pytorch() {
+        // torch.nn.BatchNorm1d(1) on [1, 2, 3, 4] in training mode: running_mean 0.25,
+        // running_var 0.9 + 0.1·(5/3) = 1.0666…, num_batches_tracked 1.
+        let mut stats = BatchStats::default();
+        let mut out = vec![0.0; 4];
+        batch_norm_forward_train(
+            &[1.0, 2.0, 3.0, 4.0],
+            &[1.0],
+            &[0.0],
+            Activation::Identity,
+            &mut out,
+            &mut stats,
+        );
+        let mut running = RunningStats::new(1);
+        running.update(&stats);
+        assert!((running.mean[0] - 0.25).abs() < 1e-7);
+        assert!((running.var[0] - (0.9 + 0.1 * 5.0 / 3.0)).abs() < 1e-6);
+        assert_eq!(running.batches, 1);
+        // Inference with those estimates.
+        let mut y = [0.0];
+        batch_norm_forward_eval(&[2.0], &[2.0], &[0.5], &running, Activation::Identity, &mut y);
+        let want = 2.0 * (2.0 - 0.25) / (running.var[0] as f64 + EPSILON).sqrt() + 0.5;
+        assert!((y[0] as f64 - want).abs() < 1e-5, "{} vs {want}", y[0]);
+    }
+}
