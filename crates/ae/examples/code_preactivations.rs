@@ -1,5 +1,6 @@
 //! Measures why the tutorial's code saturates: the code layer's pre-activations `x·W + b` over the
-//! first training steps of the default preset, per seed, without and with batch normalisation.
+//! first training steps of the default preset's data and model, per seed, without and with batch
+//! normalisation, both at the tutorial's learning rate (Adam, 1e-3 for every layer).
 //!
 //!     cargo run --release --example code_preactivations -- [DATA] [STEPS]
 //!
@@ -39,7 +40,12 @@ fn main() -> anyhow::Result<()> {
             let batch = config.training.batch_size * train.shape.len();
             let probe = &train.data[..batch.min(train.data.len())];
             let model = Autoencoder::new(&config.model, seed)?;
-            let training = ae::config::TrainingConfig { seed, ..config.training.clone() };
+            let training = ae::config::TrainingConfig {
+                seed,
+                learning_rate: 1e-3,
+                code_lr_scale: 1.0,
+                ..config.training.clone()
+            };
             let mut trainer = Trainer::new(model, &training, Noise::None);
             let mut ws = Workspace::for_current_pool();
             let mut batches = train.data.chunks(batch).cycle();

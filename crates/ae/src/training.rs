@@ -382,7 +382,7 @@ pub fn train(
             on_event(Event::Note(if saturated {
                 format!(
                     "epoch {epoch}: {:.0} % of the code is saturated at 0 or 1, so the encoder gets almost no gradient \
-                     and the loss may stall; it often recovers (see README), or try another --seed",
+                     and the loss may stall; it may recover (see README), or normalise the code (--code-norm batch)",
                     100.0 * stats.code_saturated
                 )
             } else {
