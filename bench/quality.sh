@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quality benchmark: trains the sweeps below with `ae`, evaluates every run on its held-out split and
 # prints a table per sweep (seed, epochs, held-out MSE / PSNR / SSIM, code mean, saturated fraction,
-# the last epoch still on the saturated plateau, time) with the minimum and median. Not part of the
+# the last epoch still on the saturated plateau, time) with the minimum and median. A denoiser's
+# MSE / PSNR / SSIM are of its clean inputs' reconstructions; its noisy and denoised PSNR follow. Not part of the
 # tests: the full set takes about an hour and a quarter on a 2-core machine.
 #
 #   bench/quality.sh [SWEEP ...]        (default: faces faces-denoise mnist32 mnist256 faces600)
@@ -76,13 +77,13 @@ for d in dirs:
 print(f"\n## {name}\n")
 denoise = rows[0]["noisy"] is not None
 head = "| seed | epochs | train loss/sample | held-out MSE | PSNR dB | SSIM |"
-head += " noisy PSNR | denoised − noisy |" if denoise else ""
+head += " noisy PSNR | denoised PSNR | denoised − noisy |" if denoise else ""
 print(head + " code mean | saturated | last plateau epoch | train s |")
 print("|" + "---|" * (head.count("|") + 4 - 1))
 for r in rows:
     line = f"| {r['seed']} | {r['epochs']} | {r['loss']:.4f} | {r['mse']:.5f} | {r['psnr']:.2f} | {r['ssim']:.4f} |"
     if denoise:
-        line += f" {r['noisy']:.2f} | {r['denoised'] - r['noisy']:+.2f} |"
+        line += f" {r['noisy']:.2f} | {r['denoised']:.2f} | {r['denoised'] - r['noisy']:+.2f} |"
     line += f" {r['code']:.3f} | {r['sat']:.3f} | {r['plateau'] or '-'} | {r['seconds']:.0f} |"
     print(line)
 for key in ["loss", "psnr", "ssim"] + (["denoised"] if denoise else []):
