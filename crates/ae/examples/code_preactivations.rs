@@ -44,6 +44,7 @@ fn main() -> anyhow::Result<()> {
                 seed,
                 learning_rate: 1e-3,
                 code_lr_scale: 1.0,
+                warmup_steps: 0,
                 ..config.training.clone()
             };
             let mut trainer = Trainer::new(model, &training, Noise::None);

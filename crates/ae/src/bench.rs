@@ -203,7 +203,9 @@ impl<'a> LayerBench<'a> {
             stats: ae_engine::BatchStats::default(),
         };
         // A normalisation's backward pass needs the batch statistics of a forward one.
-        bench.forward();
+        if matches!(layer.kind, LayerKind::BatchNorm { .. }) {
+            bench.forward();
+        }
         bench
     }
 

@@ -101,9 +101,9 @@ fn layout(model: &Autoencoder, i: usize) -> Layout {
         LayerKind::ConvTranspose(g) => {
             (vec![g.kernel, g.kernel, g.big.channels, g.small.channels], vec![3, 2, 0, 1])
         }
+        LayerKind::BatchNorm { channels } => (vec![channels], vec![0]),
         // Engine [inputs, outputs], each in H, W, C order → Linear [outputs, inputs], each in C, H, W
         // order (the order of PyTorch's flatten and reshape).
-        LayerKind::BatchNorm { channels } => (vec![channels], vec![0]),
         LayerKind::Dense(d) => {
             let input = match i.checked_sub(1).map(|p| model.layers[p].kind) {
                 Some(LayerKind::Conv(g)) => g.small,
@@ -261,21 +261,28 @@ mod tests {
         assert_eq!((back, r), (model, recipe));
     }
 
+    /// The default preset's data recipe with `seed`.
+    fn default_recipe(seed: u64) -> DataRecipe {
+        let data = crate::config::RunConfig::preset(crate::config::Preset::Default).data;
+        DataRecipe { data, seed, noise: Noise::None }
+    }
+
+    /// Saves `model` into a new temporary folder; returns the folder, the file and its bytes.
+    fn saved(model: &Autoencoder, recipe: &DataRecipe) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        save(model, recipe, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        (dir, path, bytes)
+    }
+
     #[test]
     fn a_projected_decoder_round_trips_in_torch_layout() {
         let mut config = ModelConfig::tutorial(PaddingMode::Symmetric);
         config.code_length = 32;
         config.decoder_input_channels = Some(2);
         let model = Autoencoder::new(&config, 6).unwrap();
-        let recipe = DataRecipe {
-            data: crate::config::RunConfig::preset(crate::config::Preset::Default).data,
-            seed: 6,
-            noise: Noise::None,
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.safetensors");
-        save(&model, &recipe, &path).unwrap();
-        let bytes = std::fs::read(&path).unwrap();
+        let (_dir, path, bytes) = saved(&model, &default_recipe(6));
         let st = SafeTensors::deserialize(&bytes).unwrap();
         let project = st.tensor("decoder.project.weight").unwrap();
         assert_eq!(project.shape(), [2 * 16 * 16, 32]);
@@ -299,15 +306,8 @@ mod tests {
         running.mean[5] = 0.75;
         running.var[6] = 2.5;
         running.batches = 1234;
-        let recipe = DataRecipe {
-            data: crate::config::RunConfig::preset(crate::config::Preset::Default).data,
-            seed: 7,
-            noise: Noise::None,
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("bn.safetensors");
-        save(&model, &recipe, &path).unwrap();
-        let bytes = std::fs::read(&path).unwrap();
+        let recipe = default_recipe(7);
+        let (_dir, path, bytes) = saved(&model, &recipe);
         let st = SafeTensors::deserialize(&bytes).unwrap();
         for name in ["weight", "bias", "running_mean", "running_var"] {
             let t = st.tensor(&format!("code_norm.{name}")).unwrap();

@@ -145,14 +145,11 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
     }
     let code_layer = layers.len();
     let dense = DenseShape { inputs: shape.len(), outputs: config.code_length };
-    let code = |name: &str, kind, norm| {
-        let activation = if norm { Activation::Identity } else { Activation::Sigmoid };
-        Layer { name: name.into(), kind, activation }
-    };
     let norm = config.code_norm == CodeNorm::Batch;
-    layers.push(code("code", LayerKind::Dense(dense), norm));
+    // sigmoid(BN(x·W + b)): with a normalisation the sigmoid moves to it.
+    let activation = if norm { Activation::Identity } else { Activation::Sigmoid };
+    layers.push(Layer { name: "code".into(), kind: LayerKind::Dense(dense), activation });
     if norm {
-        // sigmoid(BN(x·W + b)): the sigmoid moves to the normalisation.
         let channels = config.code_length;
         layers.push(Layer {
             name: "code_norm".into(),
@@ -437,13 +434,6 @@ impl Activations {
     pub fn code(&self, model: &Autoencoder) -> &[f32] {
         &self.outputs[model.code_output()][..self.batch * model.config.code_length]
     }
-
-    /// The code layer's pre-activations of the last forward pass (`batch × code_length`), when
-    /// they are kept: with a normalisation, they are its input.
-    pub fn code_preactivations(&self, model: &Autoencoder) -> Option<&[f32]> {
-        (model.code_output() != model.code_layer)
-            .then(|| &self.outputs[model.code_layer][..self.batch * model.config.code_length])
-    }
 }
 
 /// Parameter gradients and per-layer output gradients, allocated once.
@@ -606,7 +596,7 @@ mod tests {
         model.forward(&input, &mut acts, &mut ws, true);
         // The kept pre-activations are what `code_preactivations` recomputes.
         let z = model.code_preactivations(&input, &mut ws);
-        assert_eq!(acts.code_preactivations(&model).unwrap(), &z[..]);
+        assert_eq!(&acts.outputs[model.code_layer][..n * 16], &z[..]);
         // Over the batch every normalised unit has mean 0, so the sigmoid code averages near 0.5.
         let code = acts.code(&model).to_vec();
         let mean = code.iter().sum::<f32>() / code.len() as f32;

@@ -116,7 +116,8 @@ pub struct Trainer {
     adam: AdamConfig,
     moments: Vec<AdamMoments>,
     step: u64,
-    /// What the schedule makes of the learning rate for the next step.
+    /// The schedule's factor on the learning rate for the next step, set by `run_epoch` (which
+    /// knows the run's progress); the warm-up's follows from the step count.
     lr_factor: f64,
     acts: Activations,
     grads: Gradients,
@@ -193,7 +194,7 @@ impl Trainer {
         // The code layer's weight (97 % of the parameters) is updated inside its backward pass,
         // while its gradient is in cache; the rest afterwards. Same numbers either way.
         let code_weight = 2 * self.model.code_layer;
-        let lr = self.adam.learning_rate * self.lr_factor;
+        let lr = self.adam.learning_rate * (self.lr_factor * self.config.warmup(self.step));
         let adam = AdamConfig { learning_rate: lr, ..self.adam };
         let code_adam = AdamConfig { learning_rate: lr * self.config.code_lr_scale, ..self.adam };
         let update =
@@ -237,7 +238,7 @@ impl Trainer {
         let (mut loss, mut code, mut trained) = (0.0, CodeSums::default(), 0);
         for (i, &start) in starts.iter().enumerate() {
             let progress = ((epoch - 1) as f64 + i as f64 / starts.len() as f64) / self.config.epochs as f64;
-            self.lr_factor = self.config.schedule.factor(progress) * self.config.warmup(self.step + 1);
+            self.lr_factor = self.config.schedule.factor(progress);
             let end = (start + bs).min(n);
             let mut clean = std::mem::take(&mut self.clean);
             clean.clear();

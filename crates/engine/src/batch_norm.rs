@@ -52,11 +52,13 @@ pub struct BatchStats {
     pub var: Vec<f64>,
 }
 
-fn check(channels: usize, input: &[f32], output: &[f32], gamma: &[f32], beta: &[f32]) -> usize {
+/// Rows of `input` with one value per channel of `gamma`, checking `output` and, when given, `beta`.
+fn rows(input: &[f32], output: &[f32], gamma: &[f32], beta: Option<&[f32]>) -> usize {
+    let channels = gamma.len();
     assert!(channels > 0, "batch norm over no channels");
     assert_eq!(input.len() % channels, 0, "input is not a whole number of rows");
     assert_eq!(output.len(), input.len(), "output does not match the input");
-    assert_eq!((gamma.len(), beta.len()), (channels, channels), "γ and β need one value per channel");
+    assert!(beta.is_none_or(|b| b.len() == channels), "γ and β need one value per channel");
     input.len() / channels
 }
 
@@ -70,7 +72,7 @@ pub fn batch_norm_forward_train(
     stats: &mut BatchStats,
 ) {
     let channels = gamma.len();
-    let rows = check(channels, input, output, gamma, beta);
+    let rows = rows(input, output, gamma, Some(beta));
     assert!(rows > 0, "batch norm of an empty batch");
     stats.rows = rows;
     stats.mean.clear();
@@ -99,7 +101,7 @@ pub fn batch_norm_forward_eval(
     act: Activation,
     output: &mut [f32],
 ) {
-    check(gamma.len(), input, output, gamma, beta);
+    rows(input, output, gamma, Some(beta));
     let mean: Vec<f64> = running.mean.iter().map(|&m| m as f64).collect();
     let var: Vec<f64> = running.var.iter().map(|&v| v as f64).collect();
     normalise(input, gamma, beta, &mean, &var, act, output);
@@ -143,7 +145,7 @@ pub fn batch_norm_backward(
     grads: ParamGrads<'_>,
 ) {
     let channels = gamma.len();
-    let rows = check(channels, input, output, gamma, gamma);
+    let rows = rows(input, output, gamma, None);
     assert_eq!(output_grad.len(), output.len(), "output gradient does not match the output");
     assert_eq!(stats.rows, rows, "backward on a different batch than forward");
     assert_eq!(
