@@ -2,49 +2,80 @@
 """Loads an `ae` model into PyTorch and compares PyTorch's reconstructions with `ae reconstruct`'s.
 
     ae reconstruct RUN --split all --out REC
-    python scripts/check_torch.py RUN/model.safetensors REC [--tf-padding]
+    python scripts/check_torch.py RUN/model.safetensors REC [--tolerance 1e-5]
 
---tf-padding for models trained with the `seed` preset (TensorFlow's stride-2 padding). A model
-with a normalised code (the default preset) gets `code_norm`, a BatchNorm1d, used in eval mode.
-Needs numpy, torch and safetensors; not part of the tests.
+The network is built from the model file's own metadata (the `model` config `ae` writes): any
+encoder and decoder, code length, `decoder.project` for a code that does not reshape, TensorFlow's
+stride-2 padding for the `seed` preset, and `code_norm` (BatchNorm1d, used in eval mode) for a
+normalised code. Exits 1 when the largest difference exceeds the tolerance. Needs numpy, torch and
+safetensors; not part of the tests.
 """
 import argparse
+import json
+import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 
 class AE(nn.Module):
-    """The tutorial's network with the parameter names `ae` writes."""
+    """`ae`'s network for a `model` config, with the parameter names `ae` writes."""
 
-    def __init__(self, tf_padding=False, code_norm=False):
+    def __init__(self, config):
         super().__init__()
-        self.tf_padding = tf_padding
-        pad2 = 0 if tf_padding else 1
-        self.encoder = nn.ModuleDict({
-            f"conv{i}": nn.Conv2d(a, b, 3, stride=s, padding=pad2 if s == 2 else 1)
-            for i, (a, b, s) in enumerate([(1, 16, 2), (16, 32, 1), (32, 64, 1), (64, 128, 1)])})
-        self.code = nn.Linear(128 * 16 * 16, 256)
-        self.code_norm = nn.BatchNorm1d(256) if code_norm else nn.Identity()
-        self.decoder = nn.ModuleDict({
-            f"convt{i}": nn.ConvTranspose2d(a, b, 3, stride=s, padding=pad2 if s == 2 else 1,
-                                            output_padding=0 if tf_padding else s - 1)
-            for i, (a, b, s) in enumerate([(1, 128, 2), (128, 64, 1), (64, 32, 1), (32, 1, 1)])})
+        height, width, channels = config["input"]
+        k = config["kernel"]
+        self.tf_padding = config["padding"] == "tf-same"
+        pad2 = 0 if self.tf_padding else k // 2
+        convs, c, (h, w) = {}, channels, (height, width)
+        for i, spec in enumerate(config["encoder"]):
+            s = spec["stride"]
+            convs[f"conv{i}"] = nn.Conv2d(c, spec["filters"], k, stride=s, padding=pad2 if s == 2 else k // 2)
+            c, h, w = spec["filters"], -(-h // s), -(-w // s)
+        self.encoder = nn.ModuleDict(convs)
+        code = config["code_length"]
+        self.code = nn.Linear(c * h * w, code)
+        self.code_norm = nn.BatchNorm1d(code) if config.get("code_norm") == "batch" else nn.Identity()
+        up = int(np.prod([s["stride"] for s in config["decoder"]]))
+        h0, w0 = height // up, width // up
+        start = config.get("decoder_input_channels")
+        self.project = not (start is None and code % (h0 * w0) == 0)
+        if self.project:
+            start = start or 1  # files written before new runs recorded it
+            self.start = (start, h0, w0)
+        else:
+            self.start = (code // (h0 * w0), h0, w0)
+        specs = config["decoder"] + [{"filters": channels, "stride": 1}]
+        convts, c = {}, self.start[0]
+        for i, spec in enumerate(specs):
+            s = spec["stride"]
+            convts[f"convt{i}"] = nn.ConvTranspose2d(
+                c, spec["filters"], k, stride=s, padding=pad2 if s == 2 else k // 2,
+                output_padding=0 if self.tf_padding else s - 1)
+            c = spec["filters"]
+        if self.project:  # named `decoder.project` in the file
+            convts["project"] = nn.Linear(code, start * h0 * w0)
+        self.decoder = nn.ModuleDict(convts)
 
     def forward(self, x):
         for conv in self.encoder.values():
             if self.tf_padding and conv.stride[0] == 2:
                 x = F.pad(x, (0, 1, 0, 1))  # TensorFlow pads stride-2 "same" bottom/right only
             x = F.relu(conv(x))
-        z = torch.sigmoid(self.code_norm(self.code(x.flatten(1)))).reshape(-1, 1, 16, 16)
-        *hidden, last = self.decoder.values()
+        z = torch.sigmoid(self.code_norm(self.code(x.flatten(1))))
+        c, h, w = self.start
+        if self.project:  # its outputs are stored in C, H, W order, as PyTorch reshapes
+            z = F.relu(self.decoder["project"](z)).reshape(-1, c, h, w)
+        else:  # the code itself, which `ae` reshapes as H, W, C (TensorFlow's order)
+            z = z.reshape(-1, h, w, c).permute(0, 3, 1, 2)
+        *hidden, last = [m for name, m in self.decoder.items() if name != "project"]
         for convt in hidden:
-            z = convt(z)
-            if self.tf_padding and convt.stride[0] == 2:
-                z = z[:, :, :32, :32]
+            h, w = z.shape[2] * convt.stride[0], z.shape[3] * convt.stride[1]
+            z = convt(z)[:, :, :h, :w]  # TensorFlow's stride-2 "same" crops bottom/right
             z = F.relu(z)
         return torch.sigmoid(last(z))
 
@@ -53,17 +84,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
     parser.add_argument("reconstruct_dir")
-    parser.add_argument("--tf-padding", action="store_true")
+    parser.add_argument("--tolerance", type=float, default=1e-5,
+                        help="largest |PyTorch - ae| accepted (default 1e-5)")
     args = parser.parse_args()
-    state = load_file(args.model)
-    model = AE(args.tf_padding, code_norm="code_norm.weight" in state)
-    model.load_state_dict(state)
+    with safe_open(args.model, "pt") as f:
+        config = json.loads(f.metadata()["model"])
+    model = AE(config)
+    model.load_state_dict(load_file(args.model))  # strict: every name and shape must match
     model.eval()  # a normalised code uses its running estimates, as `ae reconstruct` does
-    x = torch.from_numpy(np.load(f"{args.reconstruct_dir}/originals.npy"))[:, None]
+    x = torch.from_numpy(np.load(f"{args.reconstruct_dir}/originals.npy"))
+    x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
     want = np.load(f"{args.reconstruct_dir}/reconstructions.npy")
     with torch.no_grad():
-        got = model(x)[:, 0].numpy()
-    print(f"{len(x)} images: max |PyTorch - ae| = {np.abs(got - want).max():.3g}")
+        got = model(x)
+    got = (got[:, 0] if want.ndim == 3 else got.permute(0, 2, 3, 1)).numpy()
+    diff = float(np.abs(got - want).max())
+    ok = diff <= args.tolerance
+    print(f"{len(x)} images: max |PyTorch - ae| = {diff:.3g} ({'within' if ok else 'above'} {args.tolerance:g})")
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

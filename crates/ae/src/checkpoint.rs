@@ -16,6 +16,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 const FORMAT: &str = "ae-autoencoder-v1";
+/// Metadata key of files whose biases are all in PyTorch's order. Before it, `decoder.project`'s
+/// bias was written in the engine's H, W, C order (the same bits when it had one channel); such
+/// files still load as they were written.
+const BIAS_ORDER: &str = "bias_order";
 
 /// How the model's inputs were made from the dataset, so the same can be done at inference.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -78,6 +82,10 @@ struct Layout {
     engine: Vec<usize>,
     axes: Vec<usize>,
     stored: Vec<usize>,
+    /// The bias's engine shape and the axes into PyTorch's order: a dense layer that feeds a
+    /// feature map (`decoder.project`) has its bias in H, W, C order, PyTorch's in C, H, W.
+    bias_engine: Vec<usize>,
+    bias_axes: Vec<usize>,
 }
 
 impl Layout {
@@ -118,11 +126,11 @@ fn layout(model: &Autoencoder, i: usize) -> Layout {
             (engine, vec![5, 3, 4, 2, 0, 1])
         }
     };
-    let stored = match model.layers[i].kind {
-        LayerKind::Dense(d) => vec![d.outputs, d.inputs],
-        _ => axes.iter().map(|&a| engine[a]).collect(),
+    let (stored, bias_engine, bias_axes) = match model.layers[i].kind {
+        LayerKind::Dense(d) => (vec![d.outputs, d.inputs], engine[3..].to_vec(), vec![2, 0, 1]),
+        _ => (axes.iter().map(|&a| engine[a]).collect(), vec![model.layers[i].bias_len()], vec![0]),
     };
-    Layout { engine, axes, stored }
+    Layout { engine, axes, stored, bias_engine, bias_axes }
 }
 
 /// Writes the model, its config and `recipe` to `path`.
@@ -136,7 +144,8 @@ pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> anyhow::Re
     {
         let weight = permute(&pair[0], &layout.engine, &layout.axes);
         tensors.push(f32s(format!("{}.weight", layer.name), layout.stored, &weight));
-        tensors.push(f32s(format!("{}.bias", layer.name), vec![pair[1].len()], &pair[1]));
+        let bias = permute(&pair[1], &layout.bias_engine, &layout.bias_axes);
+        tensors.push(f32s(format!("{}.bias", layer.name), vec![pair[1].len()], &bias));
         if let Some(r) = running {
             tensors.push(f32s(format!("{}.running_mean", layer.name), vec![r.mean.len()], &r.mean));
             tensors.push(f32s(format!("{}.running_var", layer.name), vec![r.var.len()], &r.var));
@@ -150,11 +159,28 @@ pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> anyhow::Re
         .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
     let metadata = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
+        (BIAS_ORDER.to_string(), "pytorch".to_string()),
         ("model".to_string(), serde_json::to_string(&model.config)?),
         ("data".to_string(), serde_json::to_string(recipe)?),
     ]);
-    safetensors::serialize_to_file(views, Some(metadata), path)
-        .map_err(|e| anyhow::anyhow!("cannot write model {}: {e}", path.display()))
+    let mut bytes = safetensors::serialize(views, Some(metadata))?;
+    sort_header(&mut bytes)?;
+    std::fs::write(path, bytes).map_err(|e| anyhow::anyhow!("cannot write model {}: {e}", path.display()))
+}
+
+/// Sorts the keys of a serialised safetensors header in place. safetensors writes its metadata map
+/// in hash order, which changes from one process to the next; sorted, a model file depends on the
+/// model alone (two runs with the same seed write the same bytes).
+fn sort_header(bytes: &mut [u8]) -> anyhow::Result<()> {
+    let len = u64::from_le_bytes(bytes[..8].try_into()?) as usize;
+    let header = &mut bytes[8..8 + len];
+    // Without serde_json's `preserve_order`, its maps are B-trees: they serialise sorted.
+    let sorted = serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(header)?)?;
+    // The same entries, compact: as long as safetensors' own header before its padding.
+    anyhow::ensure!(sorted.len() <= len, "the sorted model header grew");
+    header[..sorted.len()].copy_from_slice(&sorted);
+    header[sorted.len()..].fill(b' ');
+    Ok(())
 }
 
 /// Reads a model written by [`save`]; `path` may also be a run directory holding `model.safetensors`.
@@ -178,13 +204,19 @@ pub fn load(path: &Path) -> Result<(Autoencoder, DataRecipe), CheckpointError> {
     let mut model =
         Autoencoder::zeros(&config).map_err(|e| invalid(format!("model config in metadata: {e}")))?;
     let tensors = SafeTensors::deserialize(&bytes).map_err(not_st)?;
+    let pytorch_bias = meta.get(BIAS_ORDER).map(String::as_str) == Some("pytorch");
     let names: Vec<String> = model.layers.iter().map(|l| l.name.clone()).collect();
     for (i, (name, layout)) in names.iter().zip(layouts(&model)).enumerate() {
         let weight = read_tensor(&tensors, &format!("{name}.weight"), &layout.stored).map_err(&invalid)?;
         model.params[2 * i] = permute(&weight, &layout.permuted(), &inverse(&layout.axes));
         let bias_len = model.params[2 * i + 1].len();
-        model.params[2 * i + 1] =
-            read_tensor(&tensors, &format!("{name}.bias"), &[bias_len]).map_err(&invalid)?;
+        let bias = read_tensor(&tensors, &format!("{name}.bias"), &[bias_len]).map_err(&invalid)?;
+        model.params[2 * i + 1] = if pytorch_bias {
+            let stored: Vec<usize> = layout.bias_axes.iter().map(|&a| layout.bias_engine[a]).collect();
+            permute(&bias, &stored, &inverse(&layout.bias_axes))
+        } else {
+            bias
+        };
         if let Some(running) = &mut model.running[i] {
             let c = running.mean.len();
             running.mean = read_tensor(&tensors, &format!("{name}.running_mean"), &[c]).map_err(&invalid)?;
@@ -229,7 +261,14 @@ mod tests {
         let axes = [3, 2, 0, 1];
         let data: Vec<f32> = (0..24).map(|v| v as f32).collect();
         let there = permute(&data, &[1, 2, 3, 4], &axes);
-        let permuted = Layout { engine: vec![1, 2, 3, 4], axes: axes.to_vec(), stored: vec![] }.permuted();
+        let layout = Layout {
+            engine: vec![1, 2, 3, 4],
+            axes: axes.to_vec(),
+            stored: vec![],
+            bias_engine: vec![],
+            bias_axes: vec![],
+        };
+        let permuted = layout.permuted();
         assert_eq!(permute(&there, &permuted, &inverse(&axes)), data);
     }
 

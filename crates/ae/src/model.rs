@@ -172,7 +172,8 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
         None if config.code_length.is_multiple_of(h0 * w0) => {
             Shape::new(h0, w0, config.code_length / (h0 * w0))
         }
-        // Otherwise a dense ReLU layer maps the code to a C×h0×w0 feature map.
+        // Otherwise a dense ReLU layer maps the code to a C×h0×w0 feature map (C = 1: older
+        // files; new runs record theirs, see `ModelConfig::settle`).
         channels => {
             let start = Shape::new(h0, w0, channels.unwrap_or(1));
             if start.channels == 0 {
@@ -521,6 +522,13 @@ mod tests {
         config.decoder_input_channels = Some(4);
         let model = Autoencoder::new(&config, 0).unwrap();
         assert_eq!(model.layers[model.code_layer + 1].output_len(), 4 * 256);
+        // A new run records its projection's channels; a code that reshapes stays reshaped.
+        let mut settled = ModelConfig { code_length: 300, decoder_input_channels: None, ..config.clone() };
+        settled.settle();
+        assert_eq!(settled.decoder_input_channels, Some(ModelConfig::PROJECT_CHANNELS));
+        let mut tutorial = ModelConfig::tutorial(PaddingMode::TfSame);
+        tutorial.settle();
+        assert_eq!(tutorial, ModelConfig::tutorial(PaddingMode::TfSame));
     }
 
     #[test]
@@ -623,15 +631,23 @@ mod tests {
 
     #[test]
     fn whole_model_gradients_match_finite_differences() {
-        check_whole_model_gradients(CodeNorm::None);
+        check_whole_model_gradients(CodeNorm::None, 0.0);
+    }
+
+    #[test]
+    fn whole_model_gradients_with_the_sparsity_penalty_match_finite_differences() {
+        check_whole_model_gradients(CodeNorm::None, 0.7);
+        check_whole_model_gradients(CodeNorm::Batch, 0.7);
     }
 
     #[test]
     fn whole_model_gradients_match_finite_differences_with_a_normalised_code() {
-        check_whole_model_gradients(CodeNorm::Batch);
+        check_whole_model_gradients(CodeNorm::Batch, 0.0);
     }
 
-    fn check_whole_model_gradients(code_norm: CodeNorm) {
+    /// The loss here is a weighted sum of the reconstruction plus `l1 · Σ code` (the sparsity
+    /// penalty's form, see `Trainer::train_step`).
+    fn check_whole_model_gradients(code_norm: CodeNorm, l1: f32) {
         // The layers are checked one by one in the engine; this checks how the model wires them.
         let config = ModelConfig { code_norm, ..tiny_config() };
         let mut model = Autoencoder::new(&config, 9).unwrap();
@@ -653,7 +669,8 @@ mod tests {
                 .iter()
                 .zip(&weights)
                 .map(|(y, r)| (*y as f64) * (*r as f64))
-                .sum::<f64>();
+                .sum::<f64>()
+                + l1 as f64 * acts.code(model).iter().map(|&c| c as f64).sum::<f64>();
             let pattern: Vec<bool> = acts.outputs.iter().flatten().map(|v| *v > 0.0).collect();
             (value, pattern)
         };
@@ -663,7 +680,7 @@ mod tests {
         for ((g, r), y) in grads.output_mut(n).iter_mut().zip(&weights).zip(&recon) {
             *g = r * y * (1.0 - y); // through the output sigmoid
         }
-        model.backward(&input, &acts, &mut grads, &mut ws, 0.0, None);
+        model.backward(&input, &acts, &mut grads, &mut ws, l1, None);
 
         let h = 1e-2f32;
         let mut checked = 0;
@@ -685,7 +702,7 @@ mod tests {
                 let err = (numeric - analytic).abs() / (numeric.abs() + analytic.abs() + 1e-3);
                 assert!(
                     err < 0.02,
-                    "{code_norm:?}: param {p} ({}) [{i}]: analytic {analytic} vs numeric {numeric}",
+                    "{code_norm:?}, l1 {l1}: param {p} ({}) [{i}]: analytic {analytic} vs numeric {numeric}",
                     model.layers[p / 2].name
                 );
             }

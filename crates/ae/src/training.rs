@@ -129,6 +129,12 @@ pub struct Trainer {
     noise_rng: ChaCha8Rng,
 }
 
+/// The sparsity penalty's gradient at each code value: per image the penalty is `λ·P·mean_k|c_k|`
+/// (P pixels, K code units), so `∂/∂c_k = λ·P/K` (see `TrainingConfig::sparsity`).
+fn l1_gradient(sparsity: f64, model: &Autoencoder) -> f32 {
+    (sparsity * model.input_len() as f64 / model.config.code_length as f64) as f32
+}
+
 /// Independent random streams from one seed.
 fn stream(seed: u64, id: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -187,9 +193,7 @@ impl Trainer {
             self.grads.output_mut(n),
         );
         let code = CodeSums::of(self.acts.code(&self.model));
-        // λ·P·mean_k|c_k| per image: ∂/∂c_k = λ·P/K (see `TrainingConfig::sparsity`).
-        let per_value = self.model.input_len() as f64 / self.model.config.code_length as f64;
-        let l1 = (self.config.sparsity * per_value) as f32;
+        let l1 = l1_gradient(self.config.sparsity, &self.model);
         self.step += 1;
         // The code layer's weight (97 % of the parameters) is updated inside its backward pass,
         // while its gradient is in cache; the rest afterwards. Same numbers either way.
@@ -339,6 +343,7 @@ pub fn train(
     let mut config = config.clone();
     let shape = pixels.shape();
     config.model.input = [shape.height, shape.width, shape.channels];
+    config.model.settle();
     let config = &config;
     let model = Autoencoder::new(&config.model, config.training.seed)?;
     let split = split_for(&config.data, pixels.len(), config.training.seed)?;
@@ -515,15 +520,27 @@ mod tests {
 
     #[test]
     fn tutorial_batching_skips_the_last_batch_but_divides_by_all() {
+        // 24 copies of one image and a learning rate of 0: every image's loss is the same L, so
+        // the epoch's figure is (images trained)·L / 24 whatever the shuffle.
         let mut training = RunConfig::preset(Preset::Seed).training;
         training.batch_size = 8;
-        let data = blobs(24);
+        training.learning_rate = 0.0;
+        let one = blobs(1).to_images();
+        let data = Pixels::Floats(Images::new(one.shape, one.data.repeat(24)));
         let mut trainer = Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &training, Noise::None);
+        let each = trainer.evaluate(&one, &one);
         let stats = trainer.run_epoch(1, &data, |_, _| {});
         assert_eq!(stats.steps, 2);
+        assert!(
+            (stats.loss_per_sample - each * 16.0 / 24.0).abs() < 1e-9 * each,
+            "{} vs {each}",
+            stats.loss_per_sample
+        );
         training.batching = Batching::All;
         let mut trainer = Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &training, Noise::None);
-        assert_eq!(trainer.run_epoch(1, &data, |_, _| {}).steps, 3);
+        let stats = trainer.run_epoch(1, &data, |_, _| {});
+        assert_eq!(stats.steps, 3);
+        assert!((stats.loss_per_sample - each).abs() < 1e-9 * each, "{} vs {each}", stats.loss_per_sample);
     }
 
     #[test]
@@ -564,6 +581,22 @@ mod tests {
     }
 
     #[test]
+    fn the_sparsity_gradient_is_the_penalty_s_derivative() {
+        // Per image λ·P·mean_k c_k; its central difference in one code value, in f64.
+        let model = Autoencoder::new(&tiny_config(), 3).unwrap();
+        let (p, k) = (model.input_len() as f64, model.config.code_length);
+        let (lambda, h) = (0.3, 1e-3);
+        let code: Vec<f64> = (0..k).map(|i| 0.1 + 0.05 * i as f64).collect();
+        let penalty = |c: &[f64]| lambda * p * c.iter().sum::<f64>() / k as f64;
+        let (mut up, mut down) = (code.clone(), code.clone());
+        up[5] += h;
+        down[5] -= h;
+        let numeric = (penalty(&up) - penalty(&down)) / (2.0 * h);
+        assert!((numeric - l1_gradient(lambda, &model) as f64).abs() < 1e-5, "{numeric}");
+        assert_eq!(l1_gradient(0.0, &model), 0.0);
+    }
+
+    #[test]
     fn a_denoiser_trains_on_noisy_inputs_against_clean_targets() {
         let mut training = RunConfig::preset(Preset::Default).training;
         training.batch_size = 8;
@@ -574,17 +607,31 @@ mod tests {
         };
         // Same weights and order; only the inputs differ, so the losses do too.
         assert_ne!(first_loss(Noise::None), first_loss(Noise::Masking { p: 0.5 }));
-        // Held-out noise is fixed by the seed: evaluating twice gives the same figure.
-        let mut trainer = Trainer::new(
-            Autoencoder::new(&tiny_config(), 3).unwrap(),
-            &training,
-            Noise::Gaussian { sigma: 0.3 },
-        );
+        // Held-out noise is fixed by the seed, differs between seeds, and has the asked spread.
+        let noise = Noise::Gaussian { sigma: 0.1 };
+        // Trained a little, so that its output depends on its input.
+        let quick = TrainingConfig { learning_rate: 1e-2, warmup_steps: 0, ..training.clone() };
+        let mut trainer = Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &quick, noise);
+        for epoch in 1..=40 {
+            trainer.run_epoch(epoch, &data, |_, _| {});
+        }
         let data = data.to_images();
-        let noise = Noise::Gaussian { sigma: 0.3 };
         let noisy = corrupt(&data, noise, training.seed);
         assert_eq!(noisy, corrupt(&data, noise, training.seed));
-        assert_ne!(noisy, data);
-        assert_eq!(trainer.evaluate(&noisy, &data), trainer.evaluate(&noisy, &data));
+        assert_ne!(noisy, corrupt(&data, noise, training.seed + 1));
+        let spread = (noisy.data.iter().zip(&data.data).map(|(y, x)| ((y - x) as f64).powi(2)).sum::<f64>()
+            / data.data.len() as f64)
+            .sqrt();
+        assert!((0.08..0.1).contains(&spread), "σ 0.1 clipped to [0, 1] gave {spread}");
+        // A denoiser's held-out loss compares the reconstruction of the noisy input with the clean
+        // image: 0.5·Σ(x̂(noisy) − clean)² per image, worked out here from the reconstructions.
+        let loss = trainer.evaluate(&noisy, &data);
+        let recon = crate::inference::predict(&trainer.model, &noisy, 5).reconstructions;
+        let want =
+            recon.data.iter().zip(&data.data).map(|(y, x)| 0.5 * ((y - x) as f64).powi(2)).sum::<f64>()
+                / data.len() as f64;
+        assert!((loss - want).abs() < 1e-5 * want, "{loss} vs {want}");
+        let clean = trainer.evaluate(&data, &data);
+        assert!((clean - loss).abs() > 1e-3 * want, "the input must matter: {clean} vs {loss}");
     }
 }

@@ -34,9 +34,10 @@ fn faces_seed_0_learns_where_the_tutorial_recipe_saturates() {
     default.extend(["--epochs", "20"]);
     let (eval, metrics) = train_and_eval(&dir.path().join("default"), &default);
     let psnr = eval["psnr_db"].as_f64().unwrap();
-    // Collapsed, this split's faces are reconstructed at 17.1-17.3 dB (every face the same code);
-    // measured here: 21.7 dB.
-    assert!(psnr > 20.5, "held-out PSNR {psnr} dB after 20 epochs");
+    // Collapsed, this split's faces are reconstructed at 17.1-17.3 dB (every face the same code),
+    // about the mean training face's PSNR; measured here: 21.7 dB.
+    let mean = common::mean_image_psnr(&dir.path().join("default"));
+    assert!(psnr > 20.5 && psnr > mean + 3.0, "held-out PSNR {psnr} dB after 20 epochs, mean face {mean} dB");
     let worst = metrics.iter().map(|m| m["code_saturated"].as_f64().unwrap()).fold(0.0, f64::max);
     assert!(worst < 0.2, "up to {worst} of the code saturated");
 
@@ -52,14 +53,18 @@ fn faces_seed_0_learns_where_the_tutorial_recipe_saturates() {
 }
 
 #[test]
-fn mnist_at_code_32_learns_within_two_epochs() {
+fn mnist_at_code_32_learns_within_three_epochs() {
     let dir = tempfile::tempdir().unwrap();
     let data = common::datasets().join("mnist/t10k-images-idx3-ubyte.gz");
-    let args = ["--data", data.to_str().unwrap(), "--holdout", "0.1", "--code-length", "32", "--epochs", "2"];
+    // Three epochs: the 16-channel `decoder.project` starts slower than one channel did (2 epochs:
+    // 14.87 dB with one thread, against 16.5) and ends higher (20 epochs, seed 0: 21.45 dB against 20.23).
+    let args = ["--data", data.to_str().unwrap(), "--holdout", "0.1", "--code-length", "32", "--epochs", "3"];
     let (eval, metrics) = train_and_eval(&dir.path().join("mnist"), &args);
     assert_eq!(eval["images"].as_u64(), Some(1000));
     let psnr = eval["psnr_db"].as_f64().unwrap();
-    // Collapsed (every digit the same code, every code unit saturated) it is 11.7 dB.
-    assert!(psnr > 15.0, "held-out PSNR {psnr} dB after 2 epochs");
+    // Collapsed (every digit the same code, every code unit saturated) it is 11.7 dB, near the
+    // mean training digit's PSNR.
+    let mean = common::mean_image_psnr(&dir.path().join("mnist"));
+    assert!(psnr > 15.0 && psnr > mean + 3.0, "held-out PSNR {psnr} dB after 3 epochs, mean digit {mean} dB");
     assert!(last_saturated(&metrics) < 0.2, "{metrics:?}");
 }

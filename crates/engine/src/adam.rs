@@ -114,6 +114,27 @@ mod tests {
     }
 
     #[test]
+    fn three_steps_match_the_formula_worked_by_hand() {
+        // lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ), m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
+        // p −= lr_t·m/(√v + ε), worked in f64 outside this code base. β1, β2 and ε are distinct
+        // and ε is large, so swapping or dropping any of them moves every step.
+        let adam = AdamConfig { learning_rate: 0.01, beta1: 0.8, beta2: 0.95, epsilon: 0.1 };
+        let mut p = vec![1.0f32, -0.5];
+        let mut st = AdamMoments::zeros(2);
+        let steps: [([f32; 2], [f64; 2]); 3] = [
+            ([0.3, -2.0], [0.995985083759092, -0.49182743997631556]),
+            ([-0.1, -1.0], [0.9945488977224587, -0.48418158132701467]),
+            ([0.5, 0.25], [0.9904398121351873, -0.4793044278508861]),
+        ];
+        for (t, (grad, want)) in steps.iter().enumerate() {
+            adam.update(t as u64 + 1, &mut p, grad, &mut st);
+            for (got, want) in p.iter().zip(want) {
+                assert!((*got as f64 - want).abs() < 1e-6, "step {}: {got} vs {want}", t + 1);
+            }
+        }
+    }
+
+    #[test]
     fn minimises_a_quadratic() {
         let adam = AdamConfig { learning_rate: 0.05, ..Default::default() };
         let mut p = vec![3.0f32, -2.0];

@@ -708,6 +708,8 @@ mod tests {
                     outputs_stored::<Avx2>,
                 ];
                 implementations.push(("avx2", avx2));
+            } else {
+                eprintln!("lane_implementations_agree_bit_for_bit: skipped avx2 (not on this CPU)");
             }
             if std::arch::is_x86_feature_detected!("avx512f") {
                 let avx512: [Transform; 3] = [
@@ -716,8 +718,12 @@ mod tests {
                     outputs_stored::<Avx512>,
                 ];
                 implementations.push(("avx512", avx512));
+            } else {
+                eprintln!("lane_implementations_agree_bit_for_bit: skipped avx512 (not on this CPU)");
             }
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        eprintln!("lane_implementations_agree_bit_for_bit: only the portable lanes exist off x86-64");
         for (height, width, channels) in [(13, 11, 32), (9, 7, 40)] {
             let grid = Grid::new(height, width);
             let images = 2;

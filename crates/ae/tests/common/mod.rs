@@ -36,3 +36,24 @@ pub fn ae(args: &[&str]) -> std::process::Output {
         .output()
         .expect("the ae binary runs")
 }
+
+/// The PSNR (dB, peak 1) on run `run`'s held-out images of the trivial predictor: the mean of its
+/// training images, whatever the input. A model that ignores its input scores about this, so
+/// quality bars are set above it. Uses `ae reconstruct --split` to get both splits' originals.
+pub fn mean_image_psnr(run: &std::path::Path) -> f64 {
+    let originals = |split: &str| -> ndarray::ArrayD<f32> {
+        let dir = run.with_extension(format!("{split}-split"));
+        if !dir.exists() {
+            let out =
+                ae(&["reconstruct", run.to_str().unwrap(), "--split", split, "--out", dir.to_str().unwrap()]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        ndarray_npy::read_npy(dir.join("originals.npy")).expect("originals.npy")
+    };
+    let (train, holdout) = (originals("train"), originals("holdout"));
+    let mean = train.mean_axis(ndarray::Axis(0)).expect("training images");
+    let mse =
+        holdout.outer_iter().map(|image| (&image - &mean).mapv(|d| (d as f64).powi(2)).sum()).sum::<f64>()
+            / holdout.len() as f64;
+    10.0 * (1.0 / mse).log10()
+}
