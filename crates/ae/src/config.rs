@@ -467,6 +467,10 @@ mod tests {
         let mut config = RunConfig::preset(Preset::Default);
         config.training.batch_size = 0;
         assert_eq!(config.validate().unwrap_err().key, "training.batch_size");
+        // A noise model built in code (not parsed) is checked too.
+        let mut config = RunConfig::preset(Preset::Default);
+        config.noise = Noise::Gaussian { sigma: -0.1 };
+        assert_eq!(config.validate().unwrap_err().key, "noise");
     }
 
     #[test]

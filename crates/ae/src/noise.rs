@@ -197,6 +197,32 @@ mod tests {
     }
 
     #[test]
+    fn only_none_is_none() {
+        assert!(Noise::None.is_none());
+        for noise in ["gaussian:0", "hetero:0:0.1", "salt-pepper:0", "mask:0"] {
+            assert!(!noise.parse::<Noise>().unwrap().is_none(), "{noise}");
+        }
+    }
+
+    #[test]
+    fn gaussian_noise_adds_sigma_times_the_streams_normals() {
+        // x + σ·z, z the rng's standard normals in order, then clipped to [0, 1].
+        let clean: Vec<f32> = (0..64).map(|i| i as f32 / 63.0).collect();
+        let mut noisy = vec![0.0; clean.len()];
+        Noise::Gaussian { sigma: 0.3 }.apply(&clean, &mut noisy, &mut ChaCha8Rng::seed_from_u64(5));
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for (x, y) in clean.iter().zip(&noisy) {
+            let z: f32 = rng.sample(StandardNormal);
+            assert_eq!(*y, (x + 0.3 * z).clamp(0.0, 1.0));
+        }
+        // A heteroscedastic range of one value is that Gaussian (no σ is drawn).
+        let mut same = vec![0.0; clean.len()];
+        let hetero = Noise::Heteroscedastic { min: 0.3, max: 0.3 };
+        hetero.apply(&clean, &mut same, &mut ChaCha8Rng::seed_from_u64(5));
+        assert_eq!(same, noisy);
+    }
+
+    #[test]
     fn specs_parse_round_trip_and_reject_bad_values() {
         for spec in ["none", "gaussian:0.2", "hetero:0.05:0.3", "salt-pepper:0.1", "mask:0.5"] {
             let noise: Noise = spec.parse().unwrap();
@@ -214,5 +240,10 @@ mod tests {
             let err = bad.parse::<Noise>().unwrap_err();
             assert!(err.contains(bad.split(':').next().unwrap()), "{bad}: {err}");
         }
+        // The message names what the value must be.
+        for (bad, must) in [("mask:1", "p must be in [0, 1)"), ("salt-pepper:-0.2", "p must be in [0, 1)")] {
+            assert!(bad.parse::<Noise>().unwrap_err().contains(must), "{bad}");
+        }
+        assert!("hetero:0.3:0.1".parse::<Noise>().unwrap_err().contains("min ≤ max"));
     }
 }
