@@ -558,10 +558,36 @@ mod tests {
     }
 
     #[test]
+    fn the_first_step_moves_weights_by_the_warmed_up_rate_and_the_code_layer_by_its_share() {
+        // Adam's first step moves a weight by lr·g/(|g| + ε), about the rate, whatever g.
+        let training = RunConfig::preset(Preset::Default).training; // 3e-3, warm-up 100, code 0.1×
+        let before = Autoencoder::new(&tiny_config(), 3).unwrap();
+        let mut trainer = Trainer::new(before.clone(), &training, Noise::None);
+        let images = blobs(4).to_images();
+        trainer.train_step(&images.data, &images.data);
+        let largest_move = |p: usize| {
+            let moved =
+                trainer.model.params[p].iter().zip(&before.params[p]).map(|(a, b)| (a - b).abs() as f64);
+            moved.fold(0.0, f64::max)
+        };
+        let code = 2 * before.code_layer;
+        let rate = 3e-3 / 100.0; // step 1 of a 100-step warm-up
+        for p in [0, 2, code + 2] {
+            assert!((largest_move(p) / rate - 1.0).abs() < 0.01, "param {p}: {}", largest_move(p));
+        }
+        assert!((largest_move(code) / (0.1 * rate) - 1.0).abs() < 0.01, "code: {}", largest_move(code));
+    }
+
+    #[test]
     fn code_statistics_count_low_and_saturated_values() {
-        let sums = CodeSums::of(&[0.005, 0.05, 0.5, 0.995]);
-        assert_eq!((sums.below_0_1, sums.saturated), (2, 2));
-        assert!((sums.sum - 1.55).abs() < 1e-6);
+        // Unequal counts on either side of each bound, and a value on the 0.1 bound itself.
+        let sums = CodeSums::of(&[0.005, 0.05, 0.08, 0.1, 0.5, 0.995]);
+        assert_eq!((sums.below_0_1, sums.saturated), (3, 2));
+        assert!((sums.sum - 1.73).abs() < 1e-6);
+        let mut total = sums;
+        total.add(CodeSums::of(&[0.02, 1.0]));
+        assert_eq!((total.below_0_1, total.saturated), (4, 3));
+        assert!((total.sum - 2.75).abs() < 1e-6);
     }
 
     #[test]
