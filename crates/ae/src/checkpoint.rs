@@ -93,6 +93,11 @@ impl Layout {
     fn permuted(&self) -> Vec<usize> {
         self.axes.iter().map(|&a| self.engine[a]).collect()
     }
+
+    /// The bias's engine shape with its axes in PyTorch's order.
+    fn bias_permuted(&self) -> Vec<usize> {
+        self.bias_axes.iter().map(|&a| self.bias_engine[a]).collect()
+    }
 }
 
 /// Each layer's [`Layout`].
@@ -212,8 +217,7 @@ pub fn load(path: &Path) -> Result<(Autoencoder, DataRecipe), CheckpointError> {
         let bias_len = model.params[2 * i + 1].len();
         let bias = read_tensor(&tensors, &format!("{name}.bias"), &[bias_len]).map_err(&invalid)?;
         model.params[2 * i + 1] = if pytorch_bias {
-            let stored: Vec<usize> = layout.bias_axes.iter().map(|&a| layout.bias_engine[a]).collect();
-            permute(&bias, &stored, &inverse(&layout.bias_axes))
+            permute(&bias, &layout.bias_permuted(), &inverse(&layout.bias_axes))
         } else {
             bias
         };

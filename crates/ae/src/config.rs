@@ -220,11 +220,18 @@ impl ModelConfig {
     /// [`PROJECT_CHANNELS`](Self::PROJECT_CHANNELS), written into the run's files (where `None`
     /// keeps its older meaning, one channel).
     pub fn settle(&mut self) {
-        let upscale: usize = self.decoder.iter().map(|s| s.stride).product();
-        let start = (self.input[0] / upscale.max(1)) * (self.input[1] / upscale.max(1));
+        let (h0, w0) = self.decoder_start();
+        let start = h0 * w0;
         if self.decoder_input_channels.is_none() && start > 0 && !self.code_length.is_multiple_of(start) {
             self.decoder_input_channels = Some(Self::PROJECT_CHANNELS);
         }
+    }
+
+    /// Height and width of the decoder's first feature map: the input's over the product of the
+    /// decoder's strides (`model::plan` refuses strides that do not divide the input).
+    pub fn decoder_start(&self) -> (usize, usize) {
+        let upscale = self.decoder.iter().map(|s| s.stride).product::<usize>().max(1);
+        (self.input[0] / upscale, self.input[1] / upscale)
     }
 
     /// The tutorial's network: conv 16/2, 32, 64, 128 → dense 256 → 1×16×16 → convT 128/2, 64, 32 → 1.

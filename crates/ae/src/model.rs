@@ -166,7 +166,7 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
             format!("strides multiply to {upscale}, which does not divide the {height}×{width} input"),
         ));
     }
-    let (h0, w0) = (height / upscale, width / upscale);
+    let (h0, w0) = config.decoder_start();
     let mut shape = match config.decoder_input_channels {
         // The tutorial reshapes the code itself into the decoder's first feature map.
         None if config.code_length.is_multiple_of(h0 * w0) => {
