@@ -366,6 +366,74 @@ mod tests {
         save(&model, &recipe, &path).unwrap();
         let err = load(&path).unwrap_err().to_string();
         assert!(err.contains("code_norm.running_var") && err.contains("negative"), "{err}");
+
+        // A zero variance is a unit that never varied: it loads (inference adds ε).
+        model.running[i].as_mut().unwrap().var[0] = 0.0;
+        save(&model, &recipe, &path).unwrap();
+        assert_eq!(load(&path).unwrap().0, model);
+
+        // PyTorch writes `num_batches_tracked` as an int64 scalar; anything else is refused.
+        let tensors = SafeTensors::deserialize(&bytes).unwrap();
+        let metadata = SafeTensors::read_metadata(&bytes).unwrap().1.metadata().clone();
+        for (dtype, shape) in [(Dtype::F64, vec![]), (Dtype::I64, vec![1])] {
+            let views: Vec<(String, TensorView)> = tensors
+                .tensors()
+                .into_iter()
+                .map(|(name, t)| match name.as_str() {
+                    "code_norm.num_batches_tracked" => {
+                        (name, TensorView::new(dtype, shape.clone(), t.data()).unwrap())
+                    }
+                    _ => (name, t),
+                })
+                .collect();
+            std::fs::write(&path, safetensors::serialize(views, metadata.clone()).unwrap()).unwrap();
+            let err = load(&path).unwrap_err().to_string();
+            assert!(
+                err.contains("num_batches_tracked") && err.contains("int64 scalar"),
+                "{dtype:?} {shape:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_code_that_reshapes_to_channels_keeps_its_units_in_order() {
+        // Code 512 reshapes to 16×16×2 as TensorFlow does (H, W, C): `code.weight`'s rows are
+        // the code's units in their own order; only its columns follow PyTorch's C,H,W flatten.
+        let mut config = ModelConfig::tutorial(PaddingMode::Symmetric);
+        config.code_length = 512;
+        let model = Autoencoder::new(&config, 8).unwrap();
+        let (_dir, path, bytes) = saved(&model, &default_recipe(8));
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let code = st.tensor("code.weight").unwrap();
+        assert_eq!(code.shape(), [512, 32768]);
+        let torch: Vec<f32> =
+            code.data().chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let engine = &model.params[2 * model.code_layer];
+        // Input (c=0, h=0, w=0) is the first column in both orders.
+        for unit in 0..512 {
+            assert_eq!(torch[unit * 32768], engine[unit], "code unit {unit}");
+        }
+        assert_eq!(load(&path).unwrap().0, model);
+    }
+
+    #[test]
+    fn the_header_is_sorted_so_equal_models_write_equal_bytes() {
+        let model = Autoencoder::new(&ModelConfig::tutorial(PaddingMode::Symmetric), 9).unwrap();
+        let recipe = default_recipe(9);
+        let (_dir, path, first) = saved(&model, &recipe);
+        let len = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+        let header = std::str::from_utf8(&first[8..8 + len]).unwrap();
+        let at =
+            |key: &str| header.find(&format!("\"{key}\"")).unwrap_or_else(|| panic!("{key} in {header}"));
+        assert!(
+            at(BIAS_ORDER) < at("data") && at("data") < at("format") && at("format") < at("model"),
+            "{header}"
+        );
+        // Each save's metadata map has its own hash order; sorted, the bytes agree.
+        for _ in 0..4 {
+            save(&model, &recipe, &path).unwrap();
+            assert!(std::fs::read(&path).unwrap() == first);
+        }
     }
 
     #[test]
