@@ -46,8 +46,8 @@ fn algorithms(c: &mut Criterion) {
         let index = base.layers.iter().position(|l| l.name == name).expect("the seed model's layer");
         for algorithm in [Algorithm::Im2col, Algorithm::Winograd] {
             let mut model = base.clone();
-            if let LayerKind::Conv(g) | LayerKind::ConvTranspose(g) = &mut model.layers[index].kind {
-                *g = g.with_algorithm(algorithm);
+            if let LayerKind::Conv(c) = &mut model.layers[index].kind {
+                c.geometry = c.geometry.with_algorithm(algorithm);
             }
             let mut bench = LayerBench::new(&model, index, BATCH);
             group.bench_function(format!("{name}/{algorithm:?}/forward"), |b| b.iter(|| bench.forward()));

@@ -2,14 +2,10 @@
 //! and a GEMM peak to compare them with. Used by `ae bench` and the criterion benches.
 
 use crate::config::ModelConfig;
-use crate::model::{Activations, Autoencoder, LayerKind};
+use crate::model::{Activations, Autoencoder, Backward, Forward, LayerKind, Mode};
 use crate::training::Trainer;
 use ae_engine::matmul::{matmul, MatRef, Threads};
-use ae_engine::{
-    batch_norm_backward, batch_norm_forward_train, conv_backward, conv_forward, conv_transpose_backward,
-    conv_transpose_forward, dense_backward, dense_backward_adam, dense_forward, AlignedVec, ParamGrads,
-    Workspace,
-};
+use ae_engine::{dense_backward_adam, AlignedVec, ParamGrads, Workspace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -203,7 +199,7 @@ impl<'a> LayerBench<'a> {
             stats: ae_engine::BatchStats::default(),
         };
         // A normalisation's backward pass needs the batch statistics of a forward one.
-        if matches!(layer.kind, LayerKind::BatchNorm { .. }) {
+        if matches!(layer.kind, LayerKind::BatchNorm(_)) {
             bench.forward();
         }
         bench
@@ -217,12 +213,7 @@ impl<'a> LayerBench<'a> {
         let layer = &self.model.layers[self.index];
         let (w, b) = (&self.model.params[2 * self.index], &self.model.params[2 * self.index + 1]);
         let (x, y, act, ws) = (&self.x, &mut self.y, layer.activation, &mut self.ws);
-        match layer.kind {
-            LayerKind::Conv(g) => conv_forward(&g, x, w, b, act, y, ws),
-            LayerKind::Dense(d) => dense_forward(&d, x, w, b, act, y, ws),
-            LayerKind::ConvTranspose(g) => conv_transpose_forward(&g, x, w, b, act, y, ws),
-            LayerKind::BatchNorm { .. } => batch_norm_forward_train(x, w, b, act, y, &mut self.stats),
-        }
+        layer.part().forward(w, b, Forward { x, act, y, mode: Mode::Train(&mut self.stats) }, ws)
     }
 
     /// The backward pass; the first layer computes no input gradient, as in training.
@@ -232,12 +223,8 @@ impl<'a> LayerBench<'a> {
         let (x, y, dy, act, ws) = (&self.x, &self.y, &mut self.dy, layer.activation, &mut self.ws);
         let dx = (self.index > 0).then_some(&mut self.dx[..]);
         let pg = ParamGrads { weight: &mut self.dw, bias: &mut self.db };
-        match layer.kind {
-            LayerKind::Conv(g) => conv_backward(&g, x, w, act, y, dy, dx, pg, ws),
-            LayerKind::Dense(d) => dense_backward(&d, x, w, act, y, dy, dx, pg, ws),
-            LayerKind::ConvTranspose(g) => conv_transpose_backward(&g, x, w, act, y, dy, dx, pg, ws),
-            LayerKind::BatchNorm { .. } => batch_norm_backward(x, w, act, y, dy, &self.stats, dx, pg),
-        }
+        let pass = Backward { x, act, y, dy, dx, stats: &self.stats };
+        layer.part().backward(w, pass, pg, ws)
     }
 }
 
@@ -255,7 +242,7 @@ impl LayerBench<'_> {
         let dx = (self.index > 0).then_some(&mut self.dx[..]);
         let adam = ae_engine::AdamConfig::default();
         let update = ae_engine::AdamStep { config: &adam, step, moments };
-        dense_backward_adam(&d, x, weight, act, y, dy, dx, &mut self.db, update, ws);
+        dense_backward_adam(&d.shape(), x, weight, act, y, dy, dx, &mut self.db, update, ws);
     }
 }
 
@@ -265,13 +252,7 @@ fn time_layers(model: &Autoencoder, n: usize, runs: usize) -> Vec<LayerTiming> {
             let mut bench = LayerBench::new(model, i, n);
             let forward = time_median(1, runs, || bench.forward());
             let backward = time_median(1, runs, || bench.backward());
-            let algorithm = match model.layers[i].kind {
-                LayerKind::Conv(g) | LayerKind::ConvTranspose(g) => {
-                    format!("{:?}", g.algorithm).to_lowercase()
-                }
-                LayerKind::Dense(_) => "gemm".to_string(),
-                LayerKind::BatchNorm { .. } => "batch-norm".to_string(),
-            };
+            let algorithm = model.layers[i].part().kernel();
             LayerTiming {
                 name: bench.name().to_string(),
                 algorithm,

@@ -7,9 +7,8 @@
 //! `num_batches_tracked` (int64).
 
 use crate::config::{DataConfig, ModelConfig};
-use crate::model::{Autoencoder, LayerKind};
+use crate::model::{Autoencoder, TensorLayout, PARAM_NAMES};
 use crate::noise::Noise;
-use ae_engine::Shape;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -76,66 +75,9 @@ fn inverse(axes: &[usize]) -> Vec<usize> {
     inv
 }
 
-/// How one layer's weight is stored: the engine's shape, the axes that permute it into PyTorch's
-/// order, and the shape written to the file (a Linear's 2-D `[outputs, inputs]`).
-struct Layout {
-    engine: Vec<usize>,
-    axes: Vec<usize>,
-    stored: Vec<usize>,
-    /// The bias's engine shape and the axes into PyTorch's order: a dense layer that feeds a
-    /// feature map (`decoder.project`) has its bias in H, W, C order, PyTorch's in C, H, W.
-    bias_engine: Vec<usize>,
-    bias_axes: Vec<usize>,
-}
-
-impl Layout {
-    /// The engine's shape with its axes in PyTorch's order (before a Linear's flattening).
-    fn permuted(&self) -> Vec<usize> {
-        self.axes.iter().map(|&a| self.engine[a]).collect()
-    }
-
-    /// The bias's engine shape with its axes in PyTorch's order.
-    fn bias_permuted(&self) -> Vec<usize> {
-        self.bias_axes.iter().map(|&a| self.bias_engine[a]).collect()
-    }
-}
-
-/// Each layer's [`Layout`].
-fn layouts(model: &Autoencoder) -> Vec<Layout> {
-    (0..model.layers.len()).map(|i| layout(model, i)).collect()
-}
-
-/// Layer `i`'s [`Layout`].
-fn layout(model: &Autoencoder, i: usize) -> Layout {
-    let (engine, axes) = match model.layers[i].kind {
-        // Engine [kh, kw, in, out] → Conv2d [out, in, kh, kw].
-        LayerKind::Conv(g) => (vec![g.kernel, g.kernel, g.big.channels, g.small.channels], vec![3, 2, 0, 1]),
-        // Engine [kh, kw, out(big), in(small)] → ConvTranspose2d [in, out, kh, kw].
-        LayerKind::ConvTranspose(g) => {
-            (vec![g.kernel, g.kernel, g.big.channels, g.small.channels], vec![3, 2, 0, 1])
-        }
-        LayerKind::BatchNorm { channels } => (vec![channels], vec![0]),
-        // Engine [inputs, outputs], each in H, W, C order → Linear [outputs, inputs], each in C, H, W
-        // order (the order of PyTorch's flatten and reshape).
-        LayerKind::Dense(d) => {
-            let input = match i.checked_sub(1).map(|p| model.layers[p].kind) {
-                Some(LayerKind::Conv(g)) => g.small,
-                _ => Shape::new(1, 1, d.inputs),
-            };
-            let output = match model.layers.get(i + 1).map(|l| l.kind) {
-                Some(LayerKind::ConvTranspose(g)) if i != model.code_layer => g.small,
-                _ => Shape::new(1, 1, d.outputs),
-            };
-            let engine =
-                vec![input.height, input.width, input.channels, output.height, output.width, output.channels];
-            (engine, vec![5, 3, 4, 2, 0, 1])
-        }
-    };
-    let (stored, bias_engine, bias_axes) = match model.layers[i].kind {
-        LayerKind::Dense(d) => (vec![d.outputs, d.inputs], engine[3..].to_vec(), vec![2, 0, 1]),
-        _ => (axes.iter().map(|&a| engine[a]).collect(), vec![model.layers[i].bias_len()], vec![0]),
-    };
-    Layout { engine, axes, stored, bias_engine, bias_axes }
+/// Each layer's weight and bias layouts.
+fn layouts(model: &Autoencoder) -> Vec<[TensorLayout; 2]> {
+    model.layers.iter().map(|l| l.part().tensors()).collect()
 }
 
 /// Writes the model, its config and `recipe` to `path`.
@@ -144,13 +86,13 @@ pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> anyhow::Re
     let f32s = |name: String, shape: Vec<usize>, values: &[f32]| {
         (name, Dtype::F32, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
     };
-    for (((layer, layout), pair), running) in
+    for (((layer, layouts), pair), running) in
         model.layers.iter().zip(layouts(model)).zip(model.params.chunks(2)).zip(&model.running)
     {
-        let weight = permute(&pair[0], &layout.engine, &layout.axes);
-        tensors.push(f32s(format!("{}.weight", layer.name), layout.stored, &weight));
-        let bias = permute(&pair[1], &layout.bias_engine, &layout.bias_axes);
-        tensors.push(f32s(format!("{}.bias", layer.name), vec![pair[1].len()], &bias));
+        for ((param, layout), name) in pair.iter().zip(layouts).zip(PARAM_NAMES) {
+            let values = permute(param, &layout.engine, &layout.axes);
+            tensors.push(f32s(format!("{}.{name}", layer.name), layout.stored, &values));
+        }
         if let Some(r) = running {
             tensors.push(f32s(format!("{}.running_mean", layer.name), vec![r.mean.len()], &r.mean));
             tensors.push(f32s(format!("{}.running_var", layer.name), vec![r.var.len()], &r.var));
@@ -211,16 +153,18 @@ pub fn load(path: &Path) -> Result<(Autoencoder, DataRecipe), CheckpointError> {
     let tensors = SafeTensors::deserialize(&bytes).map_err(not_st)?;
     let pytorch_bias = meta.get(BIAS_ORDER).map(String::as_str) == Some("pytorch");
     let names: Vec<String> = model.layers.iter().map(|l| l.name.clone()).collect();
-    for (i, (name, layout)) in names.iter().zip(layouts(&model)).enumerate() {
-        let weight = read_tensor(&tensors, &format!("{name}.weight"), &layout.stored).map_err(&invalid)?;
-        model.params[2 * i] = permute(&weight, &layout.permuted(), &inverse(&layout.axes));
-        let bias_len = model.params[2 * i + 1].len();
-        let bias = read_tensor(&tensors, &format!("{name}.bias"), &[bias_len]).map_err(&invalid)?;
-        model.params[2 * i + 1] = if pytorch_bias {
-            permute(&bias, &layout.bias_permuted(), &inverse(&layout.bias_axes))
-        } else {
-            bias
-        };
+    for (i, (name, layouts)) in names.iter().zip(layouts(&model)).enumerate() {
+        for (p, (layout, param)) in layouts.iter().zip(PARAM_NAMES).enumerate() {
+            let values =
+                read_tensor(&tensors, &format!("{name}.{param}"), &layout.stored).map_err(&invalid)?;
+            // Older files wrote every bias in the engine's order.
+            let as_written = p == 1 && !pytorch_bias;
+            model.params[2 * i + p] = if as_written {
+                values
+            } else {
+                permute(&values, &layout.permuted(), &inverse(&layout.axes))
+            };
+        }
         if let Some(running) = &mut model.running[i] {
             let c = running.mean.len();
             running.mean = read_tensor(&tensors, &format!("{name}.running_mean"), &[c]).map_err(&invalid)?;
@@ -265,13 +209,7 @@ mod tests {
         let axes = [3, 2, 0, 1];
         let data: Vec<f32> = (0..24).map(|v| v as f32).collect();
         let there = permute(&data, &[1, 2, 3, 4], &axes);
-        let layout = Layout {
-            engine: vec![1, 2, 3, 4],
-            axes: axes.to_vec(),
-            stored: vec![],
-            bias_engine: vec![],
-            bias_axes: vec![],
-        };
+        let layout = TensorLayout { engine: vec![1, 2, 3, 4], axes: axes.to_vec(), stored: vec![] };
         let permuted = layout.permuted();
         assert_eq!(permute(&there, &permuted, &inverse(&axes)), data);
     }

@@ -1,95 +1,24 @@
 //! The convolutional autoencoder: layers derived and checked from a [`ModelConfig`], Glorot-uniform
-//! weights, and forward/backward passes over reusable buffers.
+//! weights, and forward/backward passes over reusable buffers. Each layer kind is a [`Part`] in a
+//! module of its own (see `layer.rs`).
+
+mod batch_norm;
+mod conv;
+mod dense;
+mod layer;
+
+pub use batch_norm::BatchNorm;
+pub use conv::Conv;
+pub use dense::Dense;
+pub use layer::{Backward, Forward, Layer, LayerKind, Mode, Part, TensorLayout, PARAM_NAMES};
 
 use crate::config::{CodeNorm, ConfigError, ModelConfig};
 use ae_engine::{
-    batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train, conv_backward, conv_forward,
-    conv_transpose_backward, conv_transpose_forward, dense_backward, dense_backward_adam, dense_forward,
-    Activation, AdamStep, AlignedVec, BatchStats, ConvGeometry, DenseShape, ParamGrads, RunningStats, Shape,
-    Workspace,
+    dense_backward_adam, Activation, AdamStep, AlignedVec, BatchStats, ConvGeometry, ParamGrads,
+    RunningStats, Shape, Workspace,
 };
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-/// What a layer computes.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum LayerKind {
-    Conv(ConvGeometry),
-    Dense(DenseShape),
-    ConvTranspose(ConvGeometry),
-    /// Batch normalisation over `channels` values per image; its weight and bias are γ and β.
-    BatchNorm {
-        channels: usize,
-    },
-}
-
-/// One layer; its weight and bias are `params[2i]` and `params[2i + 1]` of the model.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Layer {
-    /// The PyTorch-style module name, e.g. `encoder.conv0`, `code`, `decoder.convt3`.
-    pub name: String,
-    pub kind: LayerKind,
-    pub activation: Activation,
-}
-
-impl Layer {
-    pub fn input_len(&self) -> usize {
-        match self.kind {
-            LayerKind::Conv(g) => g.big.len(),
-            LayerKind::Dense(d) => d.inputs,
-            LayerKind::ConvTranspose(g) => g.small.len(),
-            LayerKind::BatchNorm { channels } => channels,
-        }
-    }
-
-    pub fn output_len(&self) -> usize {
-        match self.kind {
-            LayerKind::Conv(g) => g.small.len(),
-            LayerKind::Dense(d) => d.outputs,
-            LayerKind::ConvTranspose(g) => g.big.len(),
-            LayerKind::BatchNorm { channels } => channels,
-        }
-    }
-
-    pub fn weight_len(&self) -> usize {
-        match self.kind {
-            LayerKind::Conv(g) | LayerKind::ConvTranspose(g) => g.weight_len(),
-            LayerKind::Dense(d) => d.inputs * d.outputs,
-            LayerKind::BatchNorm { channels } => channels,
-        }
-    }
-
-    pub fn bias_len(&self) -> usize {
-        match self.kind {
-            LayerKind::Conv(g) => g.small.channels,
-            LayerKind::Dense(d) => d.outputs,
-            LayerKind::ConvTranspose(g) => g.big.channels,
-            LayerKind::BatchNorm { channels } => channels,
-        }
-    }
-
-    /// Glorot-uniform bound `√(6 / (fan_in + fan_out))`, as TensorFlow computes it for this kernel;
-    /// `None` for a normalisation, whose γ starts at 1.
-    fn glorot_limit(&self) -> Option<f64> {
-        let fans = match self.kind {
-            LayerKind::Conv(g) | LayerKind::ConvTranspose(g) => {
-                g.kernel * g.kernel * (g.big.channels + g.small.channels)
-            }
-            LayerKind::Dense(d) => d.inputs + d.outputs,
-            LayerKind::BatchNorm { .. } => return None,
-        };
-        Some((6.0 / fans as f64).sqrt())
-    }
-
-    /// Multiply-adds of one image's forward pass.
-    pub fn macs(&self) -> usize {
-        match self.kind {
-            LayerKind::Conv(g) | LayerKind::ConvTranspose(g) => g.macs(),
-            LayerKind::Dense(d) => d.inputs * d.outputs,
-            LayerKind::BatchNorm { .. } => 0,
-        }
-    }
-}
 
 /// The network and its parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,13 +67,15 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
         let g = ConvGeometry::same(shape, spec.filters, config.kernel, spec.stride, padding);
         layers.push(Layer {
             name: format!("encoder.conv{i}"),
-            kind: LayerKind::Conv(g),
+            kind: LayerKind::Conv(Conv { geometry: g, transposed: false }),
             activation: Activation::Relu,
         });
         shape = g.small;
     }
     let code_layer = layers.len();
-    let dense = DenseShape { inputs: shape.len(), outputs: config.code_length };
+    // The code is a vector; when it is reshaped for the decoder, it is in the engine's H, W, C order
+    // (TensorFlow's), so the model file keeps its units in that order.
+    let dense = Dense { input: shape, output: Shape::new(1, 1, config.code_length) };
     let norm = config.code_norm == CodeNorm::Batch;
     // sigmoid(BN(x·W + b)): with a normalisation the sigmoid moves to it.
     let activation = if norm { Activation::Identity } else { Activation::Sigmoid };
@@ -153,7 +84,7 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
         let channels = config.code_length;
         layers.push(Layer {
             name: "code_norm".into(),
-            kind: LayerKind::BatchNorm { channels },
+            kind: LayerKind::BatchNorm(BatchNorm { channels }),
             activation: Activation::Sigmoid,
         });
     }
@@ -179,7 +110,7 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
             if start.channels == 0 {
                 return Err(model_err("decoder_input_channels", "must be at least 1".into()));
             }
-            let project = DenseShape { inputs: config.code_length, outputs: start.len() };
+            let project = Dense { input: Shape::new(1, 1, config.code_length), output: start };
             layers.push(Layer {
                 name: "decoder.project".into(),
                 kind: LayerKind::Dense(project),
@@ -199,7 +130,7 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
         let activation = if i == last { Activation::Identity } else { Activation::Relu };
         layers.push(Layer {
             name: format!("decoder.convt{i}"),
-            kind: LayerKind::ConvTranspose(g),
+            kind: LayerKind::Conv(Conv { geometry: g, transposed: true }),
             activation,
         });
         shape = big;
@@ -214,13 +145,7 @@ impl Autoencoder {
         let mut model = Self::zeros(config)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for (layer, weight) in model.layers.iter().zip(model.params.iter_mut().step_by(2)) {
-            match layer.glorot_limit() {
-                Some(limit) => {
-                    let limit = limit as f32;
-                    weight.iter_mut().for_each(|w| *w = rng.random_range(-limit..limit));
-                }
-                None => weight.fill(1.0),
-            }
+            layer.part().init(weight, &mut rng);
         }
         Ok(model)
     }
@@ -228,22 +153,15 @@ impl Autoencoder {
     /// A model with every parameter zero, to be filled from a checkpoint.
     pub fn zeros(config: &ModelConfig) -> Result<Self, ConfigError> {
         let (layers, code_layer) = plan(config)?;
-        let params =
-            layers.iter().flat_map(|l| [vec![0.0; l.weight_len()], vec![0.0; l.bias_len()]]).collect();
-        let running = layers
-            .iter()
-            .map(|l| match l.kind {
-                LayerKind::BatchNorm { channels } => Some(RunningStats::new(channels)),
-                _ => None,
-            })
-            .collect();
+        let params = layers.iter().flat_map(|l| l.part().tensors().map(|t| vec![0.0; t.values()])).collect();
+        let running = layers.iter().map(|l| l.part().running_stats()).collect();
         Ok(Self { config: config.clone(), layers, params, code_layer, running })
     }
 
     /// Index of the layer whose output is the code: the code layer, or its normalisation.
     pub fn code_output(&self) -> usize {
         match self.layers.get(self.code_layer + 1).map(|l| l.kind) {
-            Some(LayerKind::BatchNorm { .. }) => self.code_layer + 1,
+            Some(LayerKind::BatchNorm(_)) => self.code_layer + 1,
             _ => self.code_layer,
         }
     }
@@ -309,18 +227,11 @@ impl Autoencoder {
         stats: Option<&mut BatchStats>,
     ) {
         let (w, b) = (&self.params[2 * i], &self.params[2 * i + 1]);
-        match self.layers[i].kind {
-            LayerKind::Conv(g) => conv_forward(&g, x, w, b, act, y, ws),
-            LayerKind::Dense(d) => dense_forward(&d, x, w, b, act, y, ws),
-            LayerKind::ConvTranspose(g) => conv_transpose_forward(&g, x, w, b, act, y, ws),
-            LayerKind::BatchNorm { .. } => match stats {
-                Some(stats) => batch_norm_forward_train(x, w, b, act, y, stats),
-                None => {
-                    let running = self.running[i].as_ref().expect("a normalisation keeps running estimates");
-                    batch_norm_forward_eval(x, w, b, running, act, y)
-                }
-            },
-        }
+        let mode = match stats {
+            Some(stats) => Mode::Train(stats),
+            None => Mode::Eval(self.running[i].as_ref()),
+        };
+        self.layers[i].part().forward(w, b, Forward { x, act, y, mode }, ws)
     }
 
     /// The code layer's pre-activations `x·W + b` for `input` (`images × code_length`), before any
@@ -369,20 +280,14 @@ impl Autoencoder {
             if let (LayerKind::Dense(d), true) = (layer.kind, i == self.code_layer) {
                 if let Some(update) = code_update.take() {
                     let w = &mut self.params[2 * i];
-                    dense_backward_adam(&d, x, w, act, y, dy, dx, &mut db[0], update, ws);
+                    dense_backward_adam(&d.shape(), x, w, act, y, dy, dx, &mut db[0], update, ws);
                     continue;
                 }
             }
             let pg = ParamGrads { weight: &mut dw[2 * i], bias: &mut db[0] };
             let w = &self.params[2 * i];
-            match layer.kind {
-                LayerKind::Conv(g) => conv_backward(&g, x, w, act, y, dy, dx, pg, ws),
-                LayerKind::Dense(d) => dense_backward(&d, x, w, act, y, dy, dx, pg, ws),
-                LayerKind::ConvTranspose(g) => conv_transpose_backward(&g, x, w, act, y, dy, dx, pg, ws),
-                LayerKind::BatchNorm { .. } => {
-                    batch_norm_backward(x, w, act, y, dy, &acts.norm_stats[i], dx, pg)
-                }
-            }
+            let pass = Backward { x, act, y, dy, dx, stats: &acts.norm_stats[i] };
+            layer.part().backward(w, pass, pg, ws);
         }
         assert!(code_update.is_none(), "the code layer is dense and takes the update");
     }
@@ -517,7 +422,8 @@ mod tests {
         let model = Autoencoder::new(&config, 0).unwrap();
         let project = &model.layers[model.code_layer + 1];
         assert_eq!(project.name, "decoder.project");
-        assert_eq!(project.kind, LayerKind::Dense(DenseShape { inputs: 300, outputs: 256 }));
+        let start = Shape::new(16, 16, 1);
+        assert_eq!(project.kind, LayerKind::Dense(Dense { input: Shape::new(1, 1, 300), output: start }));
         config.code_length = 256;
         config.decoder_input_channels = Some(4);
         let model = Autoencoder::new(&config, 0).unwrap();
@@ -561,7 +467,7 @@ mod tests {
         config.code_length = 512;
         let model = Autoencoder::new(&config, 0).unwrap();
         match model.layers[model.code_layer + 1].kind {
-            LayerKind::ConvTranspose(g) => assert_eq!(g.small, Shape::new(16, 16, 2)),
+            LayerKind::Conv(c) => assert!(c.transposed && c.geometry.small == Shape::new(16, 16, 2)),
             _ => unreachable!(),
         }
     }
@@ -576,7 +482,7 @@ mod tests {
         assert_eq!(norm.name, "code_norm");
         assert_eq!(
             (norm.kind, norm.activation),
-            (LayerKind::BatchNorm { channels: 256 }, Activation::Sigmoid)
+            (LayerKind::BatchNorm(BatchNorm { channels: 256 }), Activation::Sigmoid)
         );
         // γ = 1, β = 0, running mean 0 and variance 1 (PyTorch's start); the weights before it are
         // drawn as without the normalisation.

@@ -1,0 +1,58 @@
+//! Batch normalisation over the values of each image (`nn.BatchNorm1d`): its weight and bias are
+//! γ (starting at 1) and β, and it keeps running estimates of the mean and variance for inference.
+
+use super::layer::{Backward, Forward, Mode, Part, TensorLayout};
+use ae_engine::{
+    batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train, ParamGrads, RunningStats,
+    Workspace,
+};
+use rand_chacha::ChaCha8Rng;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNorm {
+    pub channels: usize,
+}
+
+impl Part for BatchNorm {
+    fn input_len(&self) -> usize {
+        self.channels
+    }
+
+    fn output_len(&self) -> usize {
+        self.channels
+    }
+
+    fn tensors(&self) -> [TensorLayout; 2] {
+        [TensorLayout::vector(self.channels), TensorLayout::vector(self.channels)]
+    }
+
+    fn init(&self, gamma: &mut [f32], _: &mut ChaCha8Rng) {
+        gamma.fill(1.0);
+    }
+
+    fn running_stats(&self) -> Option<RunningStats> {
+        Some(RunningStats::new(self.channels))
+    }
+
+    fn macs(&self) -> usize {
+        0
+    }
+
+    fn kernel(&self) -> String {
+        "batch-norm".into()
+    }
+
+    fn forward(&self, w: &[f32], b: &[f32], p: Forward, _: &mut Workspace) {
+        match p.mode {
+            Mode::Train(stats) => batch_norm_forward_train(p.x, w, b, p.act, p.y, stats),
+            Mode::Eval(running) => {
+                let running = running.expect("a normalisation keeps running estimates");
+                batch_norm_forward_eval(p.x, w, b, running, p.act, p.y)
+            }
+        }
+    }
+
+    fn backward(&self, w: &[f32], p: Backward, grads: ParamGrads, _: &mut Workspace) {
+        batch_norm_backward(p.x, w, p.act, p.y, p.dy, p.stats, p.dx, grads)
+    }
+}
