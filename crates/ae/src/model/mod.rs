@@ -189,6 +189,11 @@ impl Autoencoder {
         self.input_shape().len()
     }
 
+    /// Every parameter's name in the model file (`encoder.conv0.weight`, …), in `params` order.
+    pub fn param_names(&self) -> Vec<String> {
+        self.layers.iter().flat_map(|l| PARAM_NAMES.map(|p| format!("{}.{p}", l.name))).collect()
+    }
+
     pub fn parameter_count(&self) -> usize {
         self.params.iter().map(Vec::len).sum()
     }

@@ -9,13 +9,16 @@ use crate::inference::predict;
 use crate::model::{Activations, Autoencoder, Gradients};
 use crate::noise::Noise;
 use crate::report::{save_grid, save_loss_curve, MetricsLog, RunDir};
-use ae_engine::{AdamConfig, AdamMoments, AdamStep, Workspace};
+use ae_engine::{AdamConfig, Workspace};
 use anyhow::{bail, Context};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+mod optimizer;
+pub use optimizer::Adam;
 
 /// What one epoch did; one line of `metrics.jsonl`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,9 +116,10 @@ pub struct Trainer {
     pub model: Autoencoder,
     config: TrainingConfig,
     noise: Noise,
-    adam: AdamConfig,
-    moments: Vec<AdamMoments>,
-    step: u64,
+    optimizer: Adam,
+    /// Whether the code layer's backward pass applies its weight's update (the fast path; the
+    /// same bits as updating after the pass).
+    fuse_code_update: bool,
     /// The schedule's factor on the learning rate for the next step, set by `run_epoch` (which
     /// knows the run's progress); the warm-up's follows from the step count.
     lr_factor: f64,
@@ -146,14 +150,16 @@ impl Trainer {
     pub fn new(model: Autoencoder, config: &TrainingConfig, noise: Noise) -> Self {
         let capacity = config.batch_size;
         Self {
-            adam: AdamConfig {
-                learning_rate: config.learning_rate,
-                beta1: config.beta1,
-                beta2: config.beta2,
-                epsilon: config.epsilon,
-            },
-            moments: model.params.iter().map(|p| AdamMoments::zeros(p.len())).collect(),
-            step: 0,
+            optimizer: Adam::new(
+                AdamConfig {
+                    learning_rate: config.learning_rate,
+                    beta1: config.beta1,
+                    beta2: config.beta2,
+                    epsilon: config.epsilon,
+                },
+                &model,
+            ),
+            fuse_code_update: true,
             lr_factor: 1.0,
             acts: Activations::new(&model, capacity),
             grads: Gradients::new(&model, capacity),
@@ -177,7 +183,7 @@ impl Trainer {
 
     /// Steps taken so far.
     pub fn steps(&self) -> u64 {
-        self.step
+        self.optimizer.steps()
     }
 
     /// One Adam step from `input` towards `target`; returns the batch's summed loss and code sums.
@@ -194,23 +200,15 @@ impl Trainer {
         );
         let code = CodeSums::of(self.acts.code(&self.model));
         let l1 = l1_gradient(self.config.sparsity, &self.model);
-        self.step += 1;
-        // The code layer's weight (97 % of the parameters) is updated inside its backward pass,
-        // while its gradient is in cache; the rest afterwards. Same numbers either way.
+        let step = self.optimizer.begin();
+        let lr = self.optimizer.config.learning_rate * (self.lr_factor * self.config.warmup(step));
         let code_weight = 2 * self.model.code_layer;
-        let lr = self.adam.learning_rate * (self.lr_factor * self.config.warmup(self.step));
-        let adam = AdamConfig { learning_rate: lr, ..self.adam };
-        let code_adam = AdamConfig { learning_rate: lr * self.config.code_lr_scale, ..self.adam };
-        let update =
-            AdamStep { config: &code_adam, step: self.step, moments: &mut self.moments[code_weight] };
-        self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, l1, Some(update));
-        for (i, ((param, grad), moments)) in
-            self.model.params.iter_mut().zip(&self.grads.params).zip(&mut self.moments).enumerate()
-        {
-            if i != code_weight {
-                adam.update(self.step, param, grad, moments);
-            }
-        }
+        let rate = |p: usize| if p == code_weight { lr * self.config.code_lr_scale } else { lr };
+        let code_adam = AdamConfig { learning_rate: rate(code_weight), ..self.optimizer.config };
+        let fused = self.fuse_code_update.then(|| self.optimizer.fused(code_weight, &code_adam));
+        self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, l1, fused);
+        let fused = self.fuse_code_update.then_some(code_weight);
+        self.optimizer.update(&mut self.model.params, &self.grads.params, rate, fused);
         (loss, code)
     }
 
@@ -576,6 +574,24 @@ mod tests {
             assert!((largest_move(p) / rate - 1.0).abs() < 0.01, "param {p}: {}", largest_move(p));
         }
         assert!((largest_move(code) / (0.1 * rate) - 1.0).abs() < 0.01, "code: {}", largest_move(code));
+    }
+
+    #[test]
+    fn the_fused_code_update_gives_the_bits_of_the_update_after_the_pass() {
+        let training = RunConfig::preset(Preset::Default).training;
+        let model = Autoencoder::new(&tiny_config(), 4).unwrap();
+        let mut fused = Trainer::new(model.clone(), &training, Noise::None);
+        let mut after = Trainer::new(model, &training, Noise::None);
+        after.fuse_code_update = false;
+        let images = blobs(6).to_images();
+        for _ in 0..5 {
+            fused.train_step(&images.data, &images.data);
+            after.train_step(&images.data, &images.data);
+        }
+        assert_eq!(fused.optimizer, after.optimizer);
+        assert_eq!(fused.model, after.model);
+        let names: Vec<&str> = fused.optimizer.moments().map(|(name, _)| name).collect();
+        assert_eq!(names[..3], ["encoder.conv0.weight", "encoder.conv0.bias", "encoder.conv1.weight"]);
     }
 
     #[test]
