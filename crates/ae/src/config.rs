@@ -206,6 +206,12 @@ pub struct ModelConfig {
     /// Transposed convolutions (ReLU) from the reshaped code up; a final sigmoid layer back to the
     /// input's channels is added after them.
     pub decoder: Vec<ConvSpec>,
+    /// Fits the layers to a new run's input: stride-2 stages are added to the encoder and the
+    /// decoder until the map the code layer reads is at most this many pixels a side, so the code
+    /// layer stops growing with the image's area (see [`ModelConfig::settle`]). Absent (the seed
+    /// presets, files written before it): the layers as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_code_map_side: Option<usize>,
 }
 
 impl ModelConfig {
@@ -220,10 +226,41 @@ impl ModelConfig {
     /// [`PROJECT_CHANNELS`](Self::PROJECT_CHANNELS), written into the run's files (where `None`
     /// keeps its older meaning, one channel).
     pub fn settle(&mut self) {
+        self.fit_to_input();
         let (h0, w0) = self.decoder_start();
         let start = h0 * w0;
         if self.decoder_input_channels.is_none() && start > 0 && !self.code_length.is_multiple_of(start) {
             self.decoder_input_channels = Some(Self::PROJECT_CHANNELS);
+        }
+    }
+
+    /// Adds stride-2 stages while the encoder's last map is wider than
+    /// [`max_code_map_side`](Self::max_code_map_side): the first stride-1 layer of the encoder and
+    /// of the decoder becomes stride 2, or, when none is left, a layer as wide as the last is
+    /// appended. The decoder must rebuild the input exactly from whole maps, so a stage is added
+    /// only while the input's sides divide by the decoder's new upscale. Settled lists stay as they are.
+    fn fit_to_input(&mut self) {
+        let Some(side) = self.max_code_map_side else { return };
+        let product = |specs: &[ConvSpec]| specs.iter().map(|s| s.stride).product::<usize>().max(1);
+        let [height, width, _] = self.input;
+        loop {
+            let down = product(&self.encoder);
+            if height.div_ceil(down).max(width.div_ceil(down)) <= side.max(1) {
+                return;
+            }
+            let up = 2 * product(&self.decoder);
+            if !height.is_multiple_of(up) || !width.is_multiple_of(up) {
+                return;
+            }
+            for specs in [&mut self.encoder, &mut self.decoder] {
+                match specs.iter_mut().find(|s| s.stride == 1) {
+                    Some(spec) => spec.stride = 2,
+                    None => {
+                        let filters = specs.last().map_or(16, |s| s.filters);
+                        specs.push(ConvSpec { filters, stride: 2 });
+                    }
+                }
+            }
         }
     }
 
@@ -246,6 +283,7 @@ impl ModelConfig {
             code_norm: CodeNorm::None,
             decoder_input_channels: None,
             decoder: vec![conv(128, 2), conv(64, 1), conv(32, 1)],
+            max_code_map_side: None,
         }
     }
 }
@@ -357,6 +395,8 @@ impl RunConfig {
                 // Without it the code saturates within a few steps on some seeds and datasets
                 // (README, "Why the default normalises the code").
                 code_norm: if seed { CodeNorm::None } else { CodeNorm::Batch },
+                // At 32×32 the tutorial's map (16×16); larger images get more stages.
+                max_code_map_side: if seed { None } else { Some(16) },
                 ..ModelConfig::tutorial(if seed { PaddingMode::TfSame } else { PaddingMode::Symmetric })
             },
             training: TrainingConfig {
@@ -552,12 +592,51 @@ mod tests {
             (Noise::None, Some([32, 32]), Resize::Area)
         );
         assert_eq!((default.data.holdout, default.model.padding), (0.1, PaddingMode::Symmetric));
-        assert_eq!(default.model.code_norm, CodeNorm::Batch);
+        assert_eq!((default.model.code_norm, default.model.max_code_map_side), (CodeNorm::Batch, Some(16)));
         assert_eq!(
-            ModelConfig { code_norm: CodeNorm::None, padding: PaddingMode::TfSame, ..default.model },
+            ModelConfig {
+                code_norm: CodeNorm::None,
+                padding: PaddingMode::TfSame,
+                max_code_map_side: None,
+                ..default.model
+            },
             seed.model,
             "the default network is the tutorial's, normalised and padded symmetrically"
         );
+    }
+
+    #[test]
+    fn the_default_network_adds_stride_2_stages_for_larger_images() {
+        let strides = |specs: &[ConvSpec]| specs.iter().map(|s| (s.filters, s.stride)).collect::<Vec<_>>();
+        let fitted = |input: [usize; 3]| {
+            let mut model = RunConfig::preset(Preset::Default).model;
+            model.input = input;
+            model.settle();
+            let mut again = model.clone();
+            again.settle();
+            assert_eq!(again, model, "settling twice changes nothing");
+            model
+        };
+        // The tutorial's 32×32 and MNIST's 28×28 already reach 16×16 or less: unchanged.
+        for input in [[32, 32, 1], [28, 28, 1]] {
+            let m = fitted(input);
+            assert_eq!(strides(&m.encoder), [(16, 2), (32, 1), (64, 1), (128, 1)], "{input:?}");
+            assert_eq!(strides(&m.decoder), [(128, 2), (64, 1), (32, 1)], "{input:?}");
+        }
+        let m = fitted([64, 64, 1]);
+        assert_eq!(strides(&m.encoder), [(16, 2), (32, 2), (64, 1), (128, 1)]);
+        assert_eq!(strides(&m.decoder), [(128, 2), (64, 2), (32, 1)]);
+        let m = fitted([512, 512, 3]);
+        assert_eq!(strides(&m.encoder), [(16, 2), (32, 2), (64, 2), (128, 2), (128, 2)]);
+        assert_eq!(strides(&m.decoder), [(128, 2), (64, 2), (32, 2), (32, 2), (32, 2)]);
+        // 100 halves twice to 25; a third stage would leave the decoder short of 100.
+        let m = fitted([100, 100, 1]);
+        assert_eq!(strides(&m.encoder), [(16, 2), (32, 2), (64, 1), (128, 1)]);
+        // The seed presets keep the tutorial's layers at any size.
+        let mut seed = RunConfig::preset(Preset::Seed).model;
+        seed.input = [64, 64, 1];
+        seed.settle();
+        assert_eq!(strides(&seed.encoder), [(16, 2), (32, 1), (64, 1), (128, 1)]);
     }
 
     #[test]

@@ -114,6 +114,22 @@ mod tests {
         );
     }
 
+    #[test]
+    fn quality_averages_over_images() {
+        // Three 11×11 images: errors of 0.5 on every pixel of the first, none on the others.
+        let shape = Shape::new(11, 11, 1);
+        let clean: Vec<f32> = (0..3 * 121).map(|i| ((i * 7) % 13) as f32 / 13.0).collect();
+        let mut other = clean.clone();
+        other[..121].iter_mut().for_each(|v| *v = if *v < 0.5 { *v + 0.5 } else { *v - 0.5 });
+        let (a, b) = (Images::new(shape, clean), Images::new(shape, other));
+        let q = quality(&a, &b);
+        // Σ(x̂−x)² = 121·0.25 over 363 pixels and 3 images.
+        assert!((q.mse - 30.25 / 363.0).abs() < 1e-7, "{}", q.mse);
+        assert!((q.loss_per_sample - 0.5 * 30.25 / 3.0).abs() < 1e-5, "{}", q.loss_per_sample);
+        let mean = (ssim(&a, &b, 0) + 2.0) / 3.0;
+        assert!(ssim(&a, &b, 0) < 0.9 && (q.ssim - mean).abs() < 1e-12, "{} vs {mean}", q.ssim);
+    }
+
     /// Two 32×32 test images, built the same way in the script that produced the reference values.
     fn pair() -> (Images, Images) {
         let mut a = Vec::new();

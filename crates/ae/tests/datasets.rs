@@ -132,7 +132,12 @@ fn faces_train_at_64_by_64_without_resizing() {
         run.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(RunConfig::from_toml_file(&run.join("config.toml")).unwrap().model.input, [64, 64, 1]);
+    let model = RunConfig::from_toml_file(&run.join("config.toml")).unwrap().model;
+    assert_eq!(model.input, [64, 64, 1]);
+    // The default network adds a stride-2 stage so that the code layer reads 16×16, and the
+    // run's config says so.
+    let strides: Vec<usize> = model.encoder.iter().chain(&model.decoder).map(|s| s.stride).collect();
+    assert_eq!(strides, [2, 2, 1, 1, 2, 2, 1]);
 }
 
 #[test]

@@ -458,6 +458,18 @@ mod tests {
     }
 
     #[test]
+    fn the_default_network_reads_a_16_by_16_map_at_any_size_that_halves() {
+        for input in [[64, 64, 1], [128, 128, 3], [512, 512, 3]] {
+            let mut config = crate::config::RunConfig::preset(crate::config::Preset::Default).model;
+            config.input = input;
+            config.settle();
+            let model = Autoencoder::zeros(&config).unwrap();
+            assert_eq!(model.layers[model.code_layer].input_len(), 16 * 16 * 128, "{input:?}");
+            assert_eq!(model.layers.last().unwrap().output_len(), input.iter().product::<usize>());
+        }
+    }
+
+    #[test]
     fn shape_mismatches_are_named() {
         let mut config = ModelConfig::tutorial(PaddingMode::TfSame);
         config.decoder[1].stride = 3;
