@@ -99,7 +99,12 @@ pub struct BenchReport {
 }
 
 /// Times `steps` training steps and forward passes of `config` on random images, after `warmup`.
-pub fn run(config: &ModelConfig, batch: usize, steps: usize, warmup: usize) -> anyhow::Result<BenchReport> {
+pub fn run(
+    config: &ModelConfig,
+    batch: usize,
+    steps: usize,
+    warmup: usize,
+) -> Result<BenchReport, crate::config::ConfigError> {
     let model = Autoencoder::new(config, 0)?;
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let input = random(&mut rng, batch * model.input_len(), 0.0, 1.0);

@@ -41,6 +41,8 @@ pub enum CheckpointError {
     NotOurs { path: PathBuf },
     #[error("{path}: {problem}")]
     Invalid { path: PathBuf, problem: String },
+    #[error("cannot write model {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
 }
 
 /// Permutes a row-major tensor of `shape` by `axes` (output axis i is input axis `axes[i]`).
@@ -81,7 +83,9 @@ fn layouts(model: &Autoencoder) -> Vec<[TensorLayout; 2]> {
 }
 
 /// Writes the model, its config and `recipe` to `path`.
-pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> anyhow::Result<()> {
+pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> Result<(), CheckpointError> {
+    let failed =
+        |e: &dyn std::fmt::Display| CheckpointError::Write { path: path.into(), reason: e.to_string() };
     let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     let f32s = |name: String, shape: Vec<usize>, values: &[f32]| {
         (name, Dtype::F32, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
@@ -103,28 +107,32 @@ pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> anyhow::Re
     let views = tensors
         .iter()
         .map(|(name, dtype, shape, bytes)| Ok((name.clone(), TensorView::new(*dtype, shape.clone(), bytes)?)))
-        .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
+        .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()
+        .map_err(|e| failed(&e))?;
     let metadata = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
         (BIAS_ORDER.to_string(), "pytorch".to_string()),
-        ("model".to_string(), serde_json::to_string(&model.config)?),
-        ("data".to_string(), serde_json::to_string(recipe)?),
+        ("model".to_string(), serde_json::to_string(&model.config).expect("a model config serialises")),
+        ("data".to_string(), serde_json::to_string(recipe).expect("a data recipe serialises")),
     ]);
-    let mut bytes = safetensors::serialize(views, Some(metadata))?;
-    sort_header(&mut bytes)?;
-    std::fs::write(path, bytes).map_err(|e| anyhow::anyhow!("cannot write model {}: {e}", path.display()))
+    let mut bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| failed(&e))?;
+    sort_header(&mut bytes).map_err(|e| failed(&e))?;
+    std::fs::write(path, bytes).map_err(|e| failed(&e))
 }
 
 /// Sorts the keys of a serialised safetensors header in place. safetensors writes its metadata map
 /// in hash order, which changes from one process to the next; sorted, a model file depends on the
 /// model alone (two runs with the same seed write the same bytes).
-fn sort_header(bytes: &mut [u8]) -> anyhow::Result<()> {
-    let len = u64::from_le_bytes(bytes[..8].try_into()?) as usize;
+fn sort_header(bytes: &mut [u8]) -> Result<(), String> {
+    let len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
     let header = &mut bytes[8..8 + len];
     // Without serde_json's `preserve_order`, its maps are B-trees: they serialise sorted.
-    let sorted = serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(header)?)?;
+    let value = serde_json::from_slice::<serde_json::Value>(header).map_err(|e| e.to_string())?;
+    let sorted = serde_json::to_vec(&value).expect("a JSON value serialises");
     // The same entries, compact: as long as safetensors' own header before its padding.
-    anyhow::ensure!(sorted.len() <= len, "the sorted model header grew");
+    if sorted.len() > len {
+        return Err("the sorted model header grew".into());
+    }
     header[..sorted.len()].copy_from_slice(&sorted);
     header[sorted.len()..].fill(b' ');
     Ok(())

@@ -419,13 +419,11 @@ impl RunConfig {
     }
 
     /// Reads a TOML file; the result still needs [`validate`](Self::validate).
-    pub fn from_toml_file(path: &Path) -> anyhow::Result<Self> {
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let file = format!("config {}", path.display());
         let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| {
-            let msg = e.message().to_string();
-            anyhow::anyhow!("config {} is not valid: {msg}", path.display())
-        })
+            .map_err(|e| ConfigError::new(&file, format!("cannot read: {e}")))?;
+        toml::from_str(&text).map_err(|e| ConfigError::new(&file, format!("not valid: {}", e.message())))
     }
 
     pub fn to_toml(&self) -> String {

@@ -1,6 +1,8 @@
 //! Datasets: the Olivetti faces, image batches in NHWC order, resizing and the held-out split.
 
-use crate::config::{DataConfig, DatasetName, Resize, SplitBy, Storage};
+use crate::config::{ConfigError, DataConfig, DatasetName, Resize, SplitBy, Storage};
+use crate::download::DownloadError;
+use crate::idx::IdxError;
 use crate::mat::{self, MatClass, MatError};
 use ae_engine::Shape;
 use rand::seq::SliceRandom;
@@ -19,6 +21,34 @@ pub enum DataError {
     FacesShape { path: PathBuf, found: String },
     #[error("{path}: {problem}")]
     Values { path: PathBuf, problem: String },
+    #[error("{path} does not exist")]
+    Missing { path: PathBuf },
+    #[error(
+        "cannot tell the format of {path}: expected a .mat file, an IDX file (*-ubyte[.gz]), a .npy file or a folder of images"
+    )]
+    UnknownFormat { path: PathBuf },
+    #[error("{path} is not a usable IDX image file: {cause}")]
+    Idx { path: PathBuf, cause: IdxError },
+    #[error("{path}: {problem}; expected u8 or f32 of shape N×H×W or N×H×W×C (C 1 or 3)")]
+    Npy { path: PathBuf, problem: String },
+    #[error("cannot read folder {path}: {cause}")]
+    Folder { path: PathBuf, cause: walkdir::Error },
+    #[error("{path} holds no PNG or JPEG images")]
+    NoImages { path: PathBuf },
+    #[error("cannot decode {path}: {reason}")]
+    Decode { path: PathBuf, reason: String },
+    #[error("cannot decode {path}: {reason}; set data.bad_images = \"skip\" to leave such files out")]
+    BadImage { path: PathBuf, reason: String },
+    #[error("none of the {count} images in {path} could be decoded")]
+    NoneDecoded { path: PathBuf, count: usize },
+    #[error("{path} is {}×{} but the folder's first image is {}×{}; set data.size to resize them all", found[1], found[0], first[1], first[0])]
+    MixedSizes { path: PathBuf, found: [usize; 2], first: [usize; 2] },
+    #[error("{path} is {}×{}; this model takes {}×{} images or a whole multiple of that size", found[1], found[0], wanted[1], wanted[0])]
+    WrongSize { path: PathBuf, found: [usize; 2], wanted: [usize; 2] },
+    #[error(transparent)]
+    Download(#[from] DownloadError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// A batch of images, NHWC, values in [0, 1].
@@ -256,7 +286,7 @@ enum Format {
     Folder,
 }
 
-fn format_of(path: &Path) -> anyhow::Result<Format> {
+fn format_of(path: &Path) -> Result<Format, DataError> {
     let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     Ok(if path.is_dir() {
         Format::Folder
@@ -267,31 +297,25 @@ fn format_of(path: &Path) -> anyhow::Result<Format> {
     } else if name.contains("ubyte") || name.contains(".idx") {
         Format::Idx
     } else if !path.exists() {
-        anyhow::bail!("{} does not exist", path.display())
+        return Err(DataError::Missing { path: path.into() });
     } else {
-        anyhow::bail!(
-            "cannot tell the format of {}: expected a .mat file, an IDX file (*-ubyte[.gz]), a .npy file or a folder of images",
-            path.display()
-        )
+        return Err(DataError::UnknownFormat { path: path.into() });
     })
 }
 
-fn load_idx(path: &Path) -> anyhow::Result<Pixels> {
+fn load_idx(path: &Path) -> Result<Pixels, DataError> {
     let bytes = std::fs::read(path).map_err(|cause| DataError::Io { path: path.into(), cause })?;
-    let idx = crate::idx::parse(&bytes)
-        .map_err(|e| anyhow::anyhow!("{} is not a usable IDX image file: {e}", path.display()))?;
+    let idx = crate::idx::parse(&bytes).map_err(|cause| DataError::Idx { path: path.into(), cause })?;
     if idx.count == 0 {
-        anyhow::bail!("{} holds no images", path.display());
+        return Err(DataError::Values { path: path.into(), problem: "the file holds no images".into() });
     }
     Ok(Pixels::Bytes { shape: Shape::new(idx.rows, idx.cols, 1), data: idx.pixels })
 }
 
 /// An `.npy` array of N×H×W or N×H×W×C (C = 1 or 3), u8 (0–255) or f32 (0–1).
-fn load_npy(path: &Path) -> anyhow::Result<Pixels> {
+fn load_npy(path: &Path) -> Result<Pixels, DataError> {
     let bytes = std::fs::read(path).map_err(|cause| DataError::Io { path: path.into(), cause })?;
-    parse_npy(&bytes).map_err(|e| {
-        anyhow::anyhow!("{}: {e}; expected u8 or f32 of shape N×H×W or N×H×W×C (C 1 or 3)", path.display())
-    })
+    parse_npy(&bytes).map_err(|problem| DataError::Npy { path: path.into(), problem })
 }
 
 /// Checks an `.npy` header against the bytes that follow it before any reader trusts its sizes
@@ -361,7 +385,7 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Pixels, String> {
     Ok(Pixels::Floats(Images::new(shape, data)))
 }
 
-fn load_named(name: DatasetName) -> anyhow::Result<Pixels> {
+fn load_named(name: DatasetName) -> Result<Pixels, DataError> {
     let path = crate::download::locate(&crate::download::Source::named(name), None)?;
     match name {
         DatasetName::Olivetti => Ok(Pixels::Floats(load_olivetti(&path)?)),
@@ -371,7 +395,7 @@ fn load_named(name: DatasetName) -> anyhow::Result<Pixels> {
 
 /// Loads the dataset a config names (or `path_override`), resized to `data.size` and in the
 /// storage it asks for.
-pub fn load_dataset(data: &DataConfig, path_override: Option<&Path>) -> anyhow::Result<Pixels> {
+pub fn load_dataset(data: &DataConfig, path_override: Option<&Path>) -> Result<Pixels, DataError> {
     let filter = match data.resize {
         Resize::Subsample => image::imageops::FilterType::Nearest,
         Resize::Area => image::imageops::FilterType::Triangle,
@@ -388,12 +412,13 @@ pub fn load_dataset(data: &DataConfig, path_override: Option<&Path>) -> anyhow::
     let shape = pixels.shape();
     if let Some(c) = data.channels {
         if c != shape.channels {
-            anyhow::bail!("data.channels: the images have {} channel(s), not {c}", shape.channels);
+            let problem = format!("the images have {} channel(s), not {c}", shape.channels);
+            return Err(ConfigError::new("data.channels", problem).into());
         }
     }
     let pixels = match data.size {
         Some([h, w]) if (h, w) != (shape.height, shape.width) => Pixels::Floats(
-            pixels.to_images().downscale(h, w, data.resize).map_err(|e| anyhow::anyhow!("data.size: {e}"))?,
+            pixels.to_images().downscale(h, w, data.resize).map_err(|e| ConfigError::new("data.size", e))?,
         ),
         _ => pixels,
     };
@@ -411,10 +436,10 @@ pub fn is_olivetti(data: &DataConfig) -> bool {
 }
 
 /// The held-out split a config asks for; people can only be held out of the Olivetti faces.
-pub fn split_for(data: &DataConfig, n: usize, seed: u64) -> anyhow::Result<Split> {
+pub fn split_for(data: &DataConfig, n: usize, seed: u64) -> Result<Split, ConfigError> {
     match data.split {
         SplitBy::Subjects if !is_olivetti(data) => {
-            anyhow::bail!("data.split: holding out subjects works only for the Olivetti faces")
+            Err(ConfigError::new("data.split", "holding out subjects works only for the Olivetti faces"))
         }
         by => Ok(Split::olivetti(n, data.holdout, seed, by)),
     }
@@ -422,18 +447,15 @@ pub fn split_for(data: &DataConfig, n: usize, seed: u64) -> anyhow::Result<Split
 
 /// Image files prepared for a model with input `[height, width, channels]`: each must be that
 /// size or a whole multiple of it, and is downscaled with `resize`.
-pub fn images_for_model(paths: &[PathBuf], input: [usize; 3], resize: Resize) -> anyhow::Result<Images> {
+pub fn images_for_model(paths: &[PathBuf], input: [usize; 3], resize: Resize) -> Result<Images, DataError> {
     let [height, width, channels] = input;
     let mut data = Vec::with_capacity(paths.len() * height * width * channels);
     for path in paths {
         let img = crate::folder::read_image(path, channels)?;
-        let scaled = img.downscale(height, width, resize).map_err(|_| {
-            anyhow::anyhow!(
-                "{} is {}×{}; this model takes {height}×{width} images or a whole multiple of that size",
-                path.display(),
-                img.shape.width,
-                img.shape.height
-            )
+        let scaled = img.downscale(height, width, resize).map_err(|_| DataError::WrongSize {
+            path: path.clone(),
+            found: [img.shape.height, img.shape.width],
+            wanted: [height, width],
         })?;
         data.extend_from_slice(&scaled.data);
     }

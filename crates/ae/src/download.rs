@@ -80,9 +80,9 @@ impl Source {
 pub enum DownloadError {
     #[error("{path} (from {origin}) does not exist")]
     Missing { path: PathBuf, origin: String },
-    #[error("could not download {url}: {reason}. Pass a local copy with --data PATH or set {env_var}=PATH")]
+    #[error("could not download {url}: {reason}. Give a local copy as data.path or set {env_var}=PATH")]
     Fetch { url: String, reason: String, env_var: &'static str },
-    #[error("download of {url} has checksum {got}, expected {expected}; nothing was kept. Pass a local copy with --data PATH or set {env_var}=PATH")]
+    #[error("download of {url} has checksum {got}, expected {expected}; nothing was kept. Give a local copy as data.path or set {env_var}=PATH")]
     Checksum { url: String, got: String, expected: String, env_var: &'static str },
     #[error("cannot write the dataset cache {path}: {cause}")]
     Cache { path: PathBuf, cause: std::io::Error },
@@ -115,7 +115,7 @@ pub fn locate_in(
         }
     };
     if let Some(path) = explicit {
-        return must_exist(path.to_path_buf(), "--data".into());
+        return must_exist(path.to_path_buf(), "data.path".into());
     }
     if let Some(path) = from_env {
         return must_exist(path, format!("${}", source.env_var));

@@ -130,6 +130,37 @@ mod tests {
         assert!(ssim(&a, &b, 0) < 0.9 && (q.ssim - mean).abs() < 1e-12, "{} vs {mean}", q.ssim);
     }
 
+    #[test]
+    fn small_even_images_use_the_largest_odd_window_and_colour_averages_its_channels() {
+        // 8×8: a 7-tap window. The reference is a plain numpy evaluation of the same definition
+        // (full 7×7 window over the four valid positions), written outside this code base.
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for i in 0..8 {
+            for j in 0..8 {
+                let v = (((i * 5 + j * 3) % 11) as f64 / 10.0) as f32;
+                a.push(v);
+                b.push((v as f64 + 0.15 * ((i * 8 + j) as f64 * 0.7).cos()).clamp(0.0, 1.0) as f32);
+            }
+        }
+        let gray = |v: &[f32]| Images::new(Shape::new(8, 8, 1), v.to_vec());
+        let got = ssim(&gray(&a), &gray(&b), 0);
+        assert!((got - 0.9605098332616594).abs() < 1e-9, "{got}");
+        // Colour: each channel on its own, averaged. Channel 1 is the pair above, channel 0 the
+        // pair swapped in role, channel 2 identical images.
+        let interleave =
+            |channels: [&[f32]; 3]| -> Vec<f32> { (0..64).flat_map(|p| channels.map(|c| c[p])).collect() };
+        let rgb = |v: Vec<f32>| Images::new(Shape::new(8, 8, 3), v);
+        let x = rgb(interleave([&b, &a, &a]));
+        let y = rgb(interleave([&a, &b, &a]));
+        let inverted: Vec<f32> = a.iter().map(|v| 1.0 - v).collect();
+        let z = rgb(interleave([&b, &a, &inverted]));
+        let mean = (ssim(&gray(&b), &gray(&a), 0) + got + 1.0) / 3.0;
+        assert!((ssim(&x, &y, 0) - mean).abs() < 1e-12, "{} vs {mean}", ssim(&x, &y, 0));
+        let with_inverted =
+            (ssim(&gray(&b), &gray(&b), 0) + 1.0 + ssim(&gray(&a), &gray(&inverted), 0)) / 3.0;
+        assert!((ssim(&x, &z, 0) - with_inverted).abs() < 1e-12);
+    }
+
     /// Two 32×32 test images, built the same way in the script that produced the reference values.
     fn pair() -> (Images, Images) {
         let mut a = Vec::new();

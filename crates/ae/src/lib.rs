@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod download;
+pub mod error;
 pub mod evaluation;
 pub mod folder;
 pub mod idx;
@@ -17,3 +18,5 @@ pub mod model;
 pub mod noise;
 pub mod report;
 pub mod training;
+
+pub use error::{Error, Result};

@@ -220,12 +220,54 @@ struct BenchArgs {
 #[global_allocator]
 static ALLOCATOR: ae_engine::huge_pages::HugePageAllocator = ae_engine::huge_pages::HugePageAllocator;
 
+/// Prints the library's warnings (`log::warn!`, e.g. a skipped image file) on stderr.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            eprintln!("warning: {}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
 fn main() {
+    if log::set_logger(&StderrLog).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", with_flags(&format!("{e:#}")));
         std::process::exit(1);
     }
+}
+
+/// The library's messages name config keys; on the command line the same values are flags.
+const FLAGS: &[(&str, &str)] = &[
+    ("data.path", "--data"),
+    ("data.size", "--size"),
+    ("data.bad_images", "--bad-images"),
+    ("data.split", "--split-by"),
+    ("data.holdout", "--holdout"),
+    ("training.batch_size", "--batch-size"),
+    ("output directory", "--out"),
+];
+
+/// `message` with the flag of each config key it names, e.g. `… set data.size (--size) …`.
+fn with_flags(message: &str) -> String {
+    FLAGS.iter().fold(message.to_string(), |m, (key, flag)| {
+        if m.contains(key) && !m.contains(flag) {
+            m.replacen(key, &format!("{key} ({flag})"), 1)
+        } else {
+            m
+        }
+    })
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -335,7 +377,8 @@ fn train_command(args: TrainArgs) -> Result<()> {
     bar.set_style(
         ProgressStyle::with_template("  step {pos}/{len} {bar:30} {elapsed}").expect("a valid template"),
     );
-    let on_event = |event: Event<'_>| match event {
+    let on_event = |event: Event<'_>| {
+        match event {
         Event::Step { done, total } => {
             if done == 1 {
                 bar.reset();
@@ -344,7 +387,18 @@ fn train_command(args: TrainArgs) -> Result<()> {
             bar.set_position(done as u64);
         }
         Event::Epoch(stats) => bar.suspend(|| println!("{}", stats.line())),
-        Event::Note(note) => bar.suspend(|| eprintln!("note: {note}")),
+        Event::Saturation { epoch, fraction, saturated } => bar.suspend(|| {
+            let percent = 100.0 * fraction;
+            if saturated {
+                eprintln!(
+                    "note: epoch {epoch}: {percent:.0} % of the code is saturated at 0 or 1, so the encoder gets almost no \
+                     gradient and the loss may stall; it may recover (see README), or normalise the code (--code-norm batch)"
+                )
+            } else {
+                eprintln!("note: epoch {epoch}: the code is no longer saturated ({percent:.0} %)")
+            }
+        }),
+    }
     };
     let summary = train(&config, &out, on_event)?;
     bar.finish_and_clear();

@@ -2,10 +2,34 @@
 
 use crate::data::Images;
 use crate::training::EpochStats;
-use anyhow::{bail, Context, Result};
 use image::{imageops::FilterType, GrayImage, ImageBuffer, Luma, Rgb, RgbImage};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// Why a run's files could not be written, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("output directory {0} already exists; choose another or remove it")]
+    Exists(PathBuf),
+    #[error("{0} is left from an unfinished run; remove it or choose another output directory")]
+    Unfinished(PathBuf),
+    #[error("cannot {action} {path}: {cause}")]
+    Io { action: &'static str, path: PathBuf, cause: std::io::Error },
+    #[error("cannot write {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
+}
+
+type Result<T, E = ReportError> = std::result::Result<T, E>;
+
+/// An I/O failure `action` (`create`, `write`, …) on `path`.
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> ReportError + 'a {
+    move |cause| ReportError::Io { action, path: path.to_path_buf(), cause }
+}
+
+/// Any other failure to write `path`.
+fn write_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
+    ReportError::Write { path: path.to_path_buf(), reason: e.to_string() }
+}
 
 /// A run directory that is written as `<name>.partial` and renamed to `<name>` only when the run
 /// finished, so an interrupted run never looks complete and an existing one is never overwritten.
@@ -18,16 +42,15 @@ pub struct RunDir {
 impl RunDir {
     pub fn create(target: &Path) -> Result<Self> {
         if target.exists() {
-            bail!("output directory {} already exists; choose another --out or remove it", target.display());
+            return Err(ReportError::Exists(target.into()));
         }
         let mut partial = target.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         if partial.exists() {
-            bail!("{} is left from an unfinished run; remove it or choose another --out", partial.display());
+            return Err(ReportError::Unfinished(partial));
         }
-        std::fs::create_dir_all(&partial)
-            .with_context(|| format!("cannot create output directory {}", partial.display()))?;
+        std::fs::create_dir_all(&partial).map_err(io("create output directory", &partial))?;
         Ok(Self { target: target.to_path_buf(), partial })
     }
 
@@ -38,9 +61,8 @@ impl RunDir {
 
     /// Renames the directory to its final name.
     pub fn finish(self) -> Result<PathBuf> {
-        std::fs::rename(&self.partial, &self.target).with_context(|| {
-            format!("cannot rename {} to {}", self.partial.display(), self.target.display())
-        })?;
+        std::fs::rename(&self.partial, &self.target)
+            .map_err(io("rename to its final name", &self.partial))?;
         Ok(self.target)
     }
 }
@@ -53,14 +75,13 @@ pub struct MetricsLog {
 
 impl MetricsLog {
     pub fn create(path: &Path) -> Result<Self> {
-        let file =
-            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let file = std::fs::File::create(path).map_err(io("create", path))?;
         Ok(Self { file, path: path.to_path_buf() })
     }
 
     pub fn append(&mut self, stats: &EpochStats) -> Result<()> {
-        let line = serde_json::to_string(stats)?;
-        writeln!(self.file, "{line}").with_context(|| format!("cannot write {}", self.path.display()))
+        let line = serde_json::to_string(stats).expect("epoch statistics always serialise");
+        writeln!(self.file, "{line}").map_err(io("write", &self.path))
     }
 }
 
@@ -89,7 +110,7 @@ fn to_rgb(images: &Images, i: usize) -> RgbImage {
 pub fn save_grid(path: &Path, rows: &[&Images], columns: usize, side: usize) -> Result<()> {
     let columns = rows.iter().map(|r| r.len()).min().unwrap_or(0).min(columns);
     if columns == 0 {
-        bail!("no images to draw into {}", path.display());
+        return Err(write_err(path, "no images to draw"));
     }
     let gap = 2;
     let width = columns * (side + gap) + gap;
@@ -110,7 +131,7 @@ pub fn save_grid(path: &Path, rows: &[&Images], columns: usize, side: usize) -> 
             );
         }
     }
-    grid.save(path).with_context(|| format!("cannot write {}", path.display()))
+    grid.save(path).map_err(|e| write_err(path, e))
 }
 
 /// Saves each image as its own grayscale or RGB PNG: `dir/<prefix>NNNN.png`.
@@ -127,7 +148,7 @@ pub fn save_images(dir: &Path, prefix: &str, images: &Images) -> Result<()> {
         } else {
             to_rgb(images, i).save(&path)
         };
-        result.with_context(|| format!("cannot write {}", path.display()))?;
+        result.map_err(|e| write_err(&path, e))?;
     }
     Ok(())
 }
@@ -190,16 +211,15 @@ pub fn save_loss_curve(path: &Path, history: &[EpochStats]) -> Result<()> {
         root.present()?;
         Ok(())
     };
-    draw().map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))
+    draw().map_err(|e| write_err(path, e))
 }
 
 /// Writes `values` as a float32 `.npy` array of `shape`, readable by `numpy.load`.
 pub fn save_npy(path: &Path, shape: &[usize], values: &[f32]) -> Result<()> {
     use ndarray_npy::WriteNpyExt;
-    let array =
-        ndarray::ArrayViewD::from_shape(shape, values).context("array shape does not match its data")?;
-    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    array.write_npy(std::io::BufWriter::new(file)).with_context(|| format!("cannot write {}", path.display()))
+    let array = ndarray::ArrayViewD::from_shape(shape, values).map_err(|e| write_err(path, e))?;
+    let file = std::fs::File::create(path).map_err(io("create", path))?;
+    array.write_npy(std::io::BufWriter::new(file)).map_err(|e| write_err(path, e))
 }
 
 #[cfg(test)]

@@ -205,7 +205,7 @@ fn bad_folders_and_files_are_named() {
     rgb_folder(&mixed, 3, 16);
     image::RgbImage::new(20, 16).save(mixed.join("wide.png")).unwrap();
     let err = format!("{:#}", load_dataset(&data_config(&mixed), None).unwrap_err());
-    assert!(err.contains("wide.png is 20×16") && err.contains("--size"), "{err}");
+    assert!(err.contains("wide.png is 20×16") && err.contains("data.size"), "{err}");
 
     let broken = dir.path().join("broken");
     rgb_folder(&broken, 4, 16);
@@ -229,4 +229,27 @@ fn bad_folders_and_files_are_named() {
     std::fs::write(&unknown, "1,2,3").unwrap();
     let err = format!("{:#}", load_dataset(&data_config(&unknown), None).unwrap_err());
     assert!(err.contains("cannot tell the format"), "{err}");
+}
+
+#[test]
+fn the_command_line_names_its_flags_and_prints_the_library_s_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mixed = dir.path().join("mixed");
+    rgb_folder(&mixed, 3, 16);
+    image::RgbImage::new(20, 16).save(mixed.join("wide.png")).unwrap();
+    let out =
+        ae(&["train", "--data", mixed.to_str().unwrap(), "--out", dir.path().join("a").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("set data.size (--size) to resize"), "{err}");
+
+    let broken = dir.path().join("broken");
+    rgb_folder(&broken, 8, 16);
+    std::fs::write(broken.join("zz-corrupt.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let run = dir.path().join("b");
+    let args = ["--epochs", "1", "--batch-size", "4", "--bad-images", "skip", "--out", run.to_str().unwrap()];
+    let out = ae(&[&["train", "--data", broken.to_str().unwrap()][..], &args[..]].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning: skipping cannot decode") && err.contains("zz-corrupt.png"), "{err}");
+    assert!(err.contains("warning: skipped 1 of 9 image files"), "{err}");
 }

@@ -60,7 +60,7 @@ fn a_checksum_mismatch_keeps_nothing_and_says_how_to_pass_the_file() {
     let err = download(&src, &dest).unwrap_err();
     assert!(matches!(err, DownloadError::Checksum { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("--data") && msg.contains("AE_OLIVETTI") && !msg.contains('\n'), "{msg}");
+    assert!(msg.contains("data.path") && msg.contains("AE_OLIVETTI") && !msg.contains('\n'), "{msg}");
     assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
 }
 
@@ -72,7 +72,7 @@ fn offline_is_a_one_line_error() {
     let src = source(format!("http://127.0.0.1:{port}/x"), "00".into());
     let err = locate_in(&src, None, None, Some(cache.path().to_path_buf())).unwrap_err();
     assert!(matches!(err, DownloadError::Fetch { .. }), "{err}");
-    assert!(err.to_string().contains("--data PATH"));
+    assert!(err.to_string().contains("data.path"));
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn explicit_paths_and_the_environment_come_first() {
     assert_eq!(locate_in(&src, Some(&shared), None, None).unwrap(), shared);
     assert_eq!(locate_in(&src, None, Some(shared.clone()), None).unwrap(), shared);
     let err = locate_in(&src, Some(std::path::Path::new("/no/such/faces.mat")), None, None).unwrap_err();
-    assert!(err.to_string().contains("/no/such/faces.mat") && err.to_string().contains("--data"));
+    assert!(err.to_string().contains("/no/such/faces.mat") && err.to_string().contains("data.path"));
 }
 
 #[test]

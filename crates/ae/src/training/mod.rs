@@ -2,15 +2,15 @@
 //! the `train` job that leaves a run directory.
 
 use crate::checkpoint::{self, DataRecipe};
-use crate::config::{Batching, Loss, RunConfig, TrainingConfig};
+use crate::config::{Batching, ConfigError, Loss, RunConfig, TrainingConfig};
 use crate::data::{load_dataset, split_for, Images, Pixels};
 use crate::evaluation::{quality, Quality};
 use crate::inference::predict;
 use crate::model::{Activations, Autoencoder, Gradients};
 use crate::noise::Noise;
-use crate::report::{save_grid, save_loss_curve, MetricsLog, RunDir};
+use crate::report::{save_grid, save_loss_curve, MetricsLog, ReportError, RunDir};
+use crate::Error;
 use ae_engine::{AdamConfig, Workspace};
-use anyhow::{bail, Context};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -305,8 +305,14 @@ pub enum Event<'a> {
         total: usize,
     },
     Epoch(&'a EpochStats),
-    /// Something the user should know, e.g. that the code has saturated.
-    Note(String),
+    /// After an epoch, the fraction of code values saturated at 0 or 1 crossed
+    /// [`SATURATION_NOTE`] upwards (`saturated`) or back down: while it is saturated the encoder
+    /// gets almost no gradient and the loss may stall.
+    Saturation {
+        epoch: usize,
+        fraction: f64,
+        saturated: bool,
+    },
 }
 
 /// What a finished run produced.
@@ -325,7 +331,7 @@ pub struct TrainSummary {
 /// How many images the grids show.
 const GRID_COLUMNS: usize = 10;
 /// Above this fraction of saturated code values the run says so.
-const SATURATION_NOTE: f64 = 0.95;
+pub const SATURATION_NOTE: f64 = 0.95;
 
 /// The whole job: load the data, train, and leave a complete run directory at `out`
 /// (`config.toml`, `metrics.jsonl`, `model.safetensors`, `reconstructions.png`, `loss.png`, and
@@ -334,7 +340,7 @@ pub fn train(
     config: &RunConfig,
     out: &Path,
     mut on_event: impl FnMut(Event<'_>),
-) -> anyhow::Result<TrainSummary> {
+) -> crate::Result<TrainSummary> {
     config.validate()?;
     let pixels = load_dataset(&config.data, None)?;
     // The model's input is the data's shape (after `data.size`).
@@ -348,16 +354,21 @@ pub fn train(
     let (train_set, holdout) = (pixels.select(&split.train), pixels.select(&split.holdout).to_images());
     drop(pixels);
     if train_set.len() <= config.training.batch_size && config.training.batching == Batching::Tutorial {
-        bail!(
-            "training.batch_size: {} leaves the tutorial's batching no batch of the {} training images",
+        let problem = format!(
+            "{} leaves the tutorial's batching no batch of the {} training images",
             config.training.batch_size,
             train_set.len()
         );
+        return Err(ConfigError::new("training.batch_size", problem).into());
     }
 
     let run = RunDir::create(out)?;
-    std::fs::write(run.path().join("config.toml"), config.to_toml())
-        .with_context(|| format!("cannot write {}", run.path().join("config.toml").display()))?;
+    let config_file = run.path().join("config.toml");
+    std::fs::write(&config_file, config.to_toml()).map_err(|cause| ReportError::Io {
+        action: "write",
+        path: config_file,
+        cause,
+    })?;
     let mut metrics = MetricsLog::create(&run.path().join("metrics.jsonl"))?;
 
     // A denoiser's held-out inputs get their seeded noise once, the same for every epoch.
@@ -375,26 +386,11 @@ pub fn train(
         metrics.append(&stats)?;
         on_event(Event::Epoch(&stats));
         if !stats.loss_per_sample.is_finite() {
-            bail!(
-                "training diverged at epoch {epoch} (loss {}); the epochs so far are in {}",
-                stats.loss_per_sample,
-                run.path().display()
-            );
+            return Err(Error::Diverged { epoch, loss: stats.loss_per_sample, run: run.path().into() });
         }
         if (stats.code_saturated >= SATURATION_NOTE) != saturated {
             saturated = !saturated;
-            on_event(Event::Note(if saturated {
-                format!(
-                    "epoch {epoch}: {:.0} % of the code is saturated at 0 or 1, so the encoder gets almost no gradient \
-                     and the loss may stall; it may recover (see README), or normalise the code (--code-norm batch)",
-                    100.0 * stats.code_saturated
-                )
-            } else {
-                format!(
-                    "epoch {epoch}: the code is no longer saturated ({:.0} %)",
-                    100.0 * stats.code_saturated
-                )
-            }));
+            on_event(Event::Saturation { epoch, fraction: stats.code_saturated, saturated });
         }
         history.push(stats);
     }

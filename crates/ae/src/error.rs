@@ -1,0 +1,31 @@
+//! The library's error: what failed and where, naming the file or the config key (never a
+//! command-line flag; the `ae` binary adds those).
+
+use crate::checkpoint::CheckpointError;
+use crate::config::ConfigError;
+use crate::data::DataError;
+use crate::report::ReportError;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// The loss became NaN or infinite; the epochs so far are kept in the unfinished run directory.
+    #[error("training diverged at epoch {epoch} (loss {loss}); the epochs so far are in {}", run.display())]
+    Diverged { epoch: usize, loss: f64, run: PathBuf },
+}
+
+impl From<crate::download::DownloadError> for Error {
+    fn from(e: crate::download::DownloadError) -> Self {
+        Error::Data(e.into())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
