@@ -182,8 +182,8 @@ pub struct LayerBench<'a> {
     dw: Vec<f32>,
     db: Vec<f32>,
     ws: Workspace,
-    /// A normalisation's batch statistics, from `forward` for `backward`.
-    stats: ae_engine::BatchStats,
+    /// What `forward` keeps for `backward` (a normalisation's statistics, a sampling's draws).
+    cache: crate::model::Cache,
 }
 
 impl<'a> LayerBench<'a> {
@@ -201,12 +201,10 @@ impl<'a> LayerBench<'a> {
             dw: vec![0.0; model.params[2 * index].len()],
             db: vec![0.0; model.params[2 * index + 1].len()],
             ws: Workspace::for_current_pool(),
-            stats: ae_engine::BatchStats::default(),
+            cache: crate::model::Cache::new(index as u64),
         };
-        // A normalisation's backward pass needs the batch statistics of a forward one.
-        if matches!(layer.kind, LayerKind::BatchNorm(_)) {
-            bench.forward();
-        }
+        // A backward pass reads what a forward one keeps (a normalisation's statistics, draws).
+        bench.forward();
         bench
     }
 
@@ -218,7 +216,7 @@ impl<'a> LayerBench<'a> {
         let layer = &self.model.layers[self.index];
         let (w, b) = (&self.model.params[2 * self.index], &self.model.params[2 * self.index + 1]);
         let (x, y, act, ws) = (&self.x, &mut self.y, layer.activation, &mut self.ws);
-        layer.part().forward(w, b, Forward { x, act, y, mode: Mode::Train(&mut self.stats) }, ws)
+        layer.part().forward(w, b, Forward { x, act, y, mode: Mode::Train(&mut self.cache) }, ws)
     }
 
     /// The backward pass; the first layer computes no input gradient, as in training.
@@ -228,7 +226,7 @@ impl<'a> LayerBench<'a> {
         let (x, y, dy, act, ws) = (&self.x, &self.y, &mut self.dy, layer.activation, &mut self.ws);
         let dx = (self.index > 0).then_some(&mut self.dx[..]);
         let pg = ParamGrads { weight: &mut self.dw, bias: &mut self.db };
-        let pass = Backward { x, act, y, dy, dx, stats: &self.stats };
+        let pass = Backward { x, act, y, dy, dx, cache: &self.cache };
         layer.part().backward(w, pass, pg, ws)
     }
 }

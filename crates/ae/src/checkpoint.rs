@@ -6,7 +6,7 @@
 //! (`code_norm`) is `nn.BatchNorm1d`'s `weight`, `bias`, `running_mean`, `running_var` and
 //! `num_batches_tracked` (int64).
 
-use crate::config::{DataConfig, ModelConfig};
+use crate::config::{DataConfig, Loss, ModelConfig};
 use crate::model::{Autoencoder, TensorLayout, PARAM_NAMES};
 use crate::noise::Noise;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -29,6 +29,13 @@ pub struct DataRecipe {
     /// The noise the model was trained to remove (`none` for a plain autoencoder).
     #[serde(default)]
     pub noise: Noise,
+    /// The reconstruction loss it was trained with: a VAE's likelihood (absent: `l2`).
+    #[serde(default, skip_serializing_if = "is_l2")]
+    pub loss: Loss,
+}
+
+fn is_l2(loss: &Loss) -> bool {
+    *loss == Loss::L2
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +100,10 @@ pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> Result<(),
     for (((layer, layouts), pair), running) in
         model.layers.iter().zip(layouts(model)).zip(model.params.chunks(2)).zip(&model.running)
     {
-        for ((param, layout), name) in pair.iter().zip(layouts).zip(PARAM_NAMES) {
+        // A layer without parameters (a VAE's sampling) writes none.
+        for ((param, layout), name) in
+            pair.iter().zip(layouts).zip(PARAM_NAMES).filter(|((p, _), _)| !p.is_empty())
+        {
             let values = permute(param, &layout.engine, &layout.axes);
             tensors.push(f32s(format!("{}.{name}", layer.name), layout.stored, &values));
         }
@@ -162,7 +172,9 @@ pub fn load(path: &Path) -> Result<(Autoencoder, DataRecipe), CheckpointError> {
     let pytorch_bias = meta.get(BIAS_ORDER).map(String::as_str) == Some("pytorch");
     let names: Vec<String> = model.layers.iter().map(|l| l.name.clone()).collect();
     for (i, (name, layouts)) in names.iter().zip(layouts(&model)).enumerate() {
-        for (p, (layout, param)) in layouts.iter().zip(PARAM_NAMES).enumerate() {
+        for (p, (layout, param)) in
+            layouts.iter().zip(PARAM_NAMES).enumerate().filter(|(_, (l, _))| l.values() > 0)
+        {
             let values =
                 read_tensor(&tensors, &format!("{name}.{param}"), &layout.stored).map_err(&invalid)?;
             // Older files wrote every bias in the engine's order.
@@ -227,7 +239,7 @@ mod tests {
         let model = Autoencoder::new(&ModelConfig::tutorial(PaddingMode::TfSame), 5).unwrap();
         let mut data = crate::config::RunConfig::preset(crate::config::Preset::Seed).data;
         data.split = crate::config::SplitBy::Subjects;
-        let recipe = DataRecipe { data, seed: 5, noise: Noise::Gaussian { sigma: 0.2 } };
+        let recipe = DataRecipe { data, seed: 5, noise: Noise::Gaussian { sigma: 0.2 }, loss: Loss::Bce };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.safetensors");
         save(&model, &recipe, &path).unwrap();
@@ -253,7 +265,7 @@ mod tests {
     /// The default preset's data recipe with `seed`.
     fn default_recipe(seed: u64) -> DataRecipe {
         let data = crate::config::RunConfig::preset(crate::config::Preset::Default).data;
-        DataRecipe { data, seed, noise: Noise::None }
+        DataRecipe { data, seed, noise: Noise::None, loss: Loss::L2 }
     }
 
     /// Saves `model` into a new temporary folder; returns the folder, the file and its bytes.
@@ -380,6 +392,21 @@ mod tests {
             save(&model, &recipe, &path).unwrap();
             assert!(std::fs::read(&path).unwrap() == first);
         }
+    }
+
+    #[test]
+    fn a_vae_round_trips_without_tensors_for_its_sampling() {
+        let mut config = ModelConfig::tutorial(PaddingMode::Symmetric);
+        (config.kind, config.code_length) = (crate::config::ModelKind::Vae, 16);
+        config.settle();
+        let model = Autoencoder::new(&config, 3).unwrap();
+        let recipe = DataRecipe { loss: Loss::Bce, ..default_recipe(3) };
+        let (_dir, path, bytes) = saved(&model, &recipe);
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        // μ and log σ² heads in one tensor: rows 0..16 and 16..32.
+        assert_eq!(st.tensor("code.weight").unwrap().shape(), [32, 32768]);
+        assert!(st.names().iter().all(|n| !n.starts_with("sample.")), "{:?}", st.names());
+        assert_eq!(load(&path).unwrap(), (model, recipe));
     }
 
     #[test]

@@ -174,6 +174,25 @@ pub enum CodeNorm {
     Batch,
 }
 
+/// What the code is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// A deterministic code, `sigmoid(x·W + b)` (normalised or not).
+    #[default]
+    Autoencoder,
+    /// A variational autoencoder: the code layer gives μ and log σ² of a Gaussian code of
+    /// `code_length` units, sampled in training (`z = μ + σ·ε`) and its mean at inference; the loss
+    /// adds β·KL(q(z|x) ‖ N(0, I)).
+    Vae,
+}
+
+impl ModelKind {
+    fn is_autoencoder(&self) -> bool {
+        *self == ModelKind::Autoencoder
+    }
+}
+
 /// One convolution of the encoder or decoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -186,6 +205,9 @@ pub struct ConvSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
+    /// An autoencoder (absent in older files) or a VAE.
+    #[serde(default, skip_serializing_if = "ModelKind::is_autoencoder")]
+    pub kind: ModelKind,
     /// Input height, width and channels.
     pub input: [usize; 3],
     pub kernel: usize,
@@ -275,6 +297,7 @@ impl ModelConfig {
     pub fn tutorial(padding: PaddingMode) -> Self {
         let conv = |filters, stride| ConvSpec { filters, stride };
         Self {
+            kind: ModelKind::Autoencoder,
             input: [32, 32, 1],
             kernel: 3,
             padding,
@@ -348,9 +371,33 @@ pub struct TrainingConfig {
     /// rate; at 3e-3 that left MNIST's decoder with only dead ReLUs.
     #[serde(default)]
     pub warmup_steps: u64,
+    /// A VAE's weight β on the KL term (1: the ELBO; other values: a β-VAE).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub beta: f64,
+    /// Epochs over which a VAE's β rises linearly from 0 (0: none), so the decoder learns to use
+    /// the code before the KL term pulls it to the prior.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kl_warmup_epochs: usize,
+}
+
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl TrainingConfig {
+    /// A VAE's weight on the KL term at `epochs` into the run (fractional).
+    pub fn kl_weight(&self, epochs: f64) -> f64 {
+        if self.kl_warmup_epochs == 0 {
+            self.beta
+        } else {
+            self.beta * (epochs / self.kl_warmup_epochs as f64).clamp(0.0, 1.0)
+        }
+    }
+
     /// The warm-up's factor on the learning rate of step `step` (counted from 1).
     pub fn warmup(&self, step: u64) -> f64 {
         if step >= self.warmup_steps {
@@ -414,6 +461,8 @@ impl RunConfig {
                 schedule: if seed { Schedule::Constant } else { Schedule::Cosine },
                 code_lr_scale: if seed { 1.0 } else { 0.1 },
                 warmup_steps: if seed { 0 } else { 100 },
+                beta: 1.0,
+                kl_warmup_epochs: 0,
             },
         }
     }
@@ -468,6 +517,23 @@ impl RunConfig {
         }
         if !(t.sparsity.is_finite() && t.sparsity >= 0.0) {
             return Err(ConfigError::new("training.sparsity", format!("must be ≥ 0, got {}", t.sparsity)));
+        }
+        if !(t.beta.is_finite() && t.beta >= 0.0) {
+            return Err(ConfigError::new("training.beta", format!("must be ≥ 0, got {}", t.beta)));
+        }
+        if self.model.kind == ModelKind::Vae {
+            if self.model.code_norm != CodeNorm::None {
+                return Err(ConfigError::new(
+                    "model.code_norm",
+                    "a VAE's code is sampled, not normalised: use \"none\"",
+                ));
+            }
+            if t.sparsity != 0.0 {
+                return Err(ConfigError::new(
+                    "training.sparsity",
+                    "a VAE's code is kept near its prior by the KL term instead",
+                ));
+            }
         }
         crate::noise::check("noise", self.noise)?;
         if let Some(size) = self.data.size {

@@ -2,10 +2,12 @@
 //! library function and prints; every failure is one line on stderr and exit code 1.
 
 use ae::checkpoint::{self, DataRecipe};
-use ae::config::{BadImages, CodeNorm, DatasetName, Loss, Preset, RunConfig, Schedule, SplitBy, Storage};
+use ae::config::{
+    BadImages, CodeNorm, DatasetName, Loss, ModelKind, Preset, RunConfig, Schedule, SplitBy, Storage,
+};
 use ae::data::{images_for_model, is_olivetti, load_dataset, split_for, Images};
 use ae::evaluation::{quality, Quality};
-use ae::inference::predict;
+use ae::inference::{predict, vae_terms};
 use ae::noise::Noise;
 use ae::report::{save_grid, save_images, save_npy, RunDir};
 use ae::training::{corrupt, train, Event};
@@ -120,6 +122,19 @@ struct TrainArgs {
     /// Hold out images, or whole people (subjects) [default: images].
     #[arg(long, value_enum)]
     split_by: Option<SplitBy>,
+    /// What to train: autoencoder, or vae (a variational autoencoder: a Gaussian code sampled in
+    /// training, loss + β·KL; its code is not normalised) [default: autoencoder].
+    #[arg(long, value_enum)]
+    model: Option<ModelKind>,
+    /// Units of a VAE's Gaussian code (its code length) [default: 16 with --model vae].
+    #[arg(long, conflicts_with = "code_length")]
+    latent_dim: Option<usize>,
+    /// A VAE's weight on the KL term: 1 trains on the ELBO, others make a β-VAE [default: 1].
+    #[arg(long)]
+    beta: Option<f64>,
+    /// Epochs over which a VAE's β rises linearly from 0 [default: 0, none].
+    #[arg(long)]
+    kl_warmup_epochs: Option<usize>,
 }
 
 /// Which images of the dataset a command works on.
@@ -179,6 +194,9 @@ struct EvalArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
+    /// A VAE's importance samples per image for its negative log-likelihood [default: 200].
+    #[arg(long, default_value_t = 200)]
+    nll_samples: usize,
 }
 
 #[derive(Args)]
@@ -354,6 +372,23 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     }
     if let Some(v) = args.split_by {
         config.data.split = v;
+    }
+    if let Some(kind) = args.model {
+        config.model.kind = kind;
+        if kind == ModelKind::Vae {
+            // The presets' code is the tutorial's; a VAE's is a small Gaussian.
+            config.model.code_length = args.code_length.unwrap_or(16);
+            config.model.code_norm = args.code_norm.unwrap_or(CodeNorm::None);
+        }
+    }
+    if let Some(v) = args.latent_dim {
+        config.model.code_length = v;
+    }
+    if let Some(v) = args.beta {
+        config.training.beta = v;
+    }
+    if let Some(v) = args.kl_warmup_epochs {
+        config.training.kl_warmup_epochs = v;
     }
     config.validate()?;
     Ok(config)
@@ -535,6 +570,10 @@ fn eval_command(args: EvalArgs) -> Result<()> {
         let denoised = predict(&model, &noisy, batch).reconstructions;
         (quality(&images, &noisy), quality(&images, &denoised))
     });
+    // A VAE's terms under the likelihood it was trained with; the draws are seeded by its run.
+    let vae = model
+        .is_variational()
+        .then(|| vae_terms(&model, &images, recipe.loss, args.nll_samples, recipe.seed));
     if args.json {
         let mut value = serde_json::to_value(&q)?;
         value["split"] = split.into();
@@ -543,11 +582,29 @@ fn eval_command(args: EvalArgs) -> Result<()> {
             value["noisy"] = serde_json::to_value(noisy)?;
             value["denoised"] = serde_json::to_value(denoised)?;
         }
+        if let Some(vae) = &vae {
+            value["vae"] = serde_json::to_value(vae)?;
+        }
         println!("{value}");
     } else {
         println!("{split}: {} images, {}, loss per sample {:.4}", q.images, describe(&q), q.loss_per_sample);
         if let Some((noisy, denoised)) = &denoising {
             println!("with noise {noise}: noisy inputs {}; denoised {}", describe(noisy), describe(denoised));
+        }
+        if let Some(v) = &vae {
+            println!(
+                "VAE ({}), nats per image: reconstruction {:.2}, KL {:.2}, ELBO {:.2}; \
+                 NLL {:.2} ({} importance samples)",
+                match recipe.loss {
+                    Loss::Bce => "Bernoulli likelihood",
+                    Loss::L2 => "unit-variance Gaussian likelihood",
+                },
+                v.reconstruction,
+                v.kl,
+                v.elbo,
+                v.nll,
+                v.samples
+            );
         }
     }
     Ok(())

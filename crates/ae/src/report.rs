@@ -256,6 +256,8 @@ mod tests {
                 code_below_0_1: 0.0,
                 code_saturated: 0.0,
                 holdout_loss_per_sample: Some(12.0 / e as f64),
+                kl_per_sample: None,
+                holdout_kl_per_sample: None,
                 steps: 7,
                 seconds: 1.0,
             })

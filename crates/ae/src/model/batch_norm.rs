@@ -44,7 +44,7 @@ impl Part for BatchNorm {
 
     fn forward(&self, w: &[f32], b: &[f32], p: Forward, _: &mut Workspace) {
         match p.mode {
-            Mode::Train(stats) => batch_norm_forward_train(p.x, w, b, p.act, p.y, stats),
+            Mode::Train(cache) => batch_norm_forward_train(p.x, w, b, p.act, p.y, &mut cache.stats),
             Mode::Eval(running) => {
                 let running = running.expect("a normalisation keeps running estimates");
                 batch_norm_forward_eval(p.x, w, b, running, p.act, p.y)
@@ -53,6 +53,6 @@ impl Part for BatchNorm {
     }
 
     fn backward(&self, w: &[f32], p: Backward, grads: ParamGrads, _: &mut Workspace) {
-        batch_norm_backward(p.x, w, p.act, p.y, p.dy, p.stats, p.dx, grads)
+        batch_norm_backward(p.x, w, p.act, p.y, p.dy, &p.cache.stats, p.dx, grads)
     }
 }

@@ -1,11 +1,11 @@
 //! What every layer kind provides, and the list of kinds.
 //!
-//! A kind is one module beside this one (`conv.rs`, `dense.rs`, `batch_norm.rs`) implementing [`Part`]: its shapes, initialisation, forward and backward passes
+//! A kind is one module beside this one (`conv.rs`, `dense.rs`, `batch_norm.rs`, `sample.rs`) implementing [`Part`]: its shapes, initialisation, forward and backward passes
 //! and the PyTorch layout of its parameters. Adding a kind means one such module and one variant
 //! of [`LayerKind`] with its arm in [`LayerKind::part`]; the model, the trainer, the model file and
 //! the benchmarks reach every kind through [`Part`].
 
-use super::{BatchNorm, Conv, Dense};
+use super::{BatchNorm, Conv, Dense, Sample};
 use ae_engine::{Activation, BatchStats, ParamGrads, RunningStats, Workspace};
 use rand_chacha::ChaCha8Rng;
 
@@ -40,9 +40,30 @@ impl TensorLayout {
     }
 }
 
-/// Training mode keeps a normalisation's batch statistics; inference uses its running estimates.
+/// What a layer keeps from a training-mode forward pass for its backward pass, and the random
+/// stream of a layer that draws (a VAE's sampling).
+#[derive(Clone, Debug)]
+pub struct Cache {
+    /// A normalisation's batch statistics.
+    pub stats: BatchStats,
+    /// The draws of the last training-mode pass.
+    pub noise: Vec<f32>,
+    pub rng: ChaCha8Rng,
+}
+
+impl Cache {
+    /// A cache whose random stream is fixed by `seed`.
+    pub fn new(seed: u64) -> Self {
+        use rand::SeedableRng;
+        Self { stats: BatchStats::default(), noise: Vec::new(), rng: ChaCha8Rng::seed_from_u64(seed) }
+    }
+}
+
+/// Training mode keeps what the backward pass needs in the layer's cache (a normalisation's batch
+/// statistics, a sampling's draws); inference uses a normalisation's running estimates and draws
+/// nothing.
 pub enum Mode<'a> {
-    Train(&'a mut BatchStats),
+    Train(&'a mut Cache),
     Eval(Option<&'a RunningStats>),
 }
 
@@ -90,8 +111,8 @@ pub struct Backward<'a> {
     pub dy: &'a mut [f32],
     /// Where ∂L/∂x goes; `None` for the first layer.
     pub dx: Option<&'a mut [f32]>,
-    /// A normalisation's batch statistics from that forward pass.
-    pub stats: &'a BatchStats,
+    /// The layer's cache from that forward pass.
+    pub cache: &'a Cache,
 }
 
 /// Glorot-uniform draws in `±√(6 / fans)`, as TensorFlow initialises its kernels.
@@ -107,6 +128,7 @@ pub enum LayerKind {
     Conv(Conv),
     Dense(Dense),
     BatchNorm(BatchNorm),
+    Sample(Sample),
 }
 
 impl LayerKind {
@@ -116,6 +138,7 @@ impl LayerKind {
             LayerKind::Conv(p) => p,
             LayerKind::Dense(p) => p,
             LayerKind::BatchNorm(p) => p,
+            LayerKind::Sample(p) => p,
         }
     }
 }

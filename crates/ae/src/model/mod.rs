@@ -6,16 +6,18 @@ mod batch_norm;
 mod conv;
 mod dense;
 mod layer;
+mod sample;
 
 pub use batch_norm::BatchNorm;
 pub use conv::Conv;
 pub use dense::Dense;
-pub use layer::{Backward, Forward, Layer, LayerKind, Mode, Part, TensorLayout, PARAM_NAMES};
+pub use layer::{Backward, Cache, Forward, Layer, LayerKind, Mode, Part, TensorLayout, PARAM_NAMES};
+pub use sample::{add_kl_gradient, kl_divergence, Sample};
 
-use crate::config::{CodeNorm, ConfigError, ModelConfig};
+use crate::config::{CodeNorm, ConfigError, ModelConfig, ModelKind};
 use ae_engine::{
-    dense_backward_adam, Activation, AdamStep, AlignedVec, BatchStats, ConvGeometry, ParamGrads,
-    RunningStats, Shape, Workspace,
+    dense_backward_adam, Activation, AdamStep, AlignedVec, ConvGeometry, ParamGrads, RunningStats, Shape,
+    Workspace,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -75,12 +77,25 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
     let code_layer = layers.len();
     // The code is a vector; when it is reshaped for the decoder, it is in the engine's H, W, C order
     // (TensorFlow's), so the model file keeps its units in that order.
-    let dense = Dense { input: shape, output: Shape::new(1, 1, config.code_length) };
-    let norm = config.code_norm == CodeNorm::Batch;
-    // sigmoid(BN(x·W + b)): with a normalisation the sigmoid moves to it.
-    let activation = if norm { Activation::Identity } else { Activation::Sigmoid };
-    layers.push(Layer { name: "code".into(), kind: LayerKind::Dense(dense), activation });
-    if norm {
+    let latent = config.code_length;
+    if config.kind == ModelKind::Vae {
+        // Two heads in one layer: per image μ (units 0..L) then log σ² (L..2L), then the sampling.
+        let heads = Dense { input: shape, output: Shape::new(1, 1, 2 * latent) };
+        layers.push(Layer {
+            name: "code".into(),
+            kind: LayerKind::Dense(heads),
+            activation: Activation::Identity,
+        });
+        let sample = LayerKind::Sample(Sample { latent });
+        layers.push(Layer { name: "sample".into(), kind: sample, activation: Activation::Identity });
+    } else {
+        let dense = Dense { input: shape, output: Shape::new(1, 1, latent) };
+        let norm = config.code_norm == CodeNorm::Batch;
+        // sigmoid(BN(x·W + b)): with a normalisation the sigmoid moves to it.
+        let activation = if norm { Activation::Identity } else { Activation::Sigmoid };
+        layers.push(Layer { name: "code".into(), kind: LayerKind::Dense(dense), activation });
+    }
+    if config.kind == ModelKind::Autoencoder && config.code_norm == CodeNorm::Batch {
         let channels = config.code_length;
         layers.push(Layer {
             name: "code_norm".into(),
@@ -158,12 +173,18 @@ impl Autoencoder {
         Ok(Self { config: config.clone(), layers, params, code_layer, running })
     }
 
-    /// Index of the layer whose output is the code: the code layer, or its normalisation.
+    /// Index of the layer whose output is the code: the code layer, its normalisation, or a VAE's
+    /// sampling.
     pub fn code_output(&self) -> usize {
         match self.layers.get(self.code_layer + 1).map(|l| l.kind) {
-            Some(LayerKind::BatchNorm(_)) => self.code_layer + 1,
+            Some(LayerKind::BatchNorm(_) | LayerKind::Sample(_)) => self.code_layer + 1,
             _ => self.code_layer,
         }
+    }
+
+    /// Whether the code is a VAE's sampled Gaussian.
+    pub fn is_variational(&self) -> bool {
+        self.config.kind == ModelKind::Vae
     }
 
     /// Whether a batch of one image can be trained (batch normalisation needs two or more).
@@ -173,9 +194,9 @@ impl Autoencoder {
 
     /// Folds the batch statistics of the last training-mode forward pass into the running estimates.
     pub fn track_running_stats(&mut self, acts: &Activations) {
-        for (running, stats) in self.running.iter_mut().zip(&acts.norm_stats) {
+        for (running, cache) in self.running.iter_mut().zip(&acts.caches) {
             if let Some(running) = running {
-                running.update(stats);
+                running.update(&cache.stats);
             }
         }
     }
@@ -213,15 +234,15 @@ impl Autoencoder {
             let (before, rest) = acts.outputs.split_at_mut(i);
             let x = if i == 0 { input } else { &before[i - 1][..n * self.layers[i - 1].output_len()] };
             let y = &mut rest[0][..n * layer.output_len()];
-            let stats = train.then_some(&mut acts.norm_stats[i]);
-            self.layer_forward(i, layer.activation, x, y, ws, stats);
+            let cache = train.then_some(&mut acts.caches[i]);
+            self.layer_forward(i, layer.activation, x, y, ws, cache);
         }
         let logits = &acts.outputs[self.layers.len() - 1][..n * self.input_len()];
         Activation::Sigmoid.apply_into(logits, &mut acts.reconstruction[..n * self.input_len()]);
     }
 
-    /// Layer `i` on `x` into `y` with activation `act`; a normalisation uses the batch's statistics
-    /// (written to `stats`) when given them, else its running estimates.
+    /// Layer `i` on `x` into `y` with activation `act`: in training mode when given the layer's
+    /// cache, else in inference mode.
     fn layer_forward(
         &self,
         i: usize,
@@ -229,14 +250,26 @@ impl Autoencoder {
         x: &[f32],
         y: &mut [f32],
         ws: &mut Workspace,
-        stats: Option<&mut BatchStats>,
+        cache: Option<&mut Cache>,
     ) {
         let (w, b) = (&self.params[2 * i], &self.params[2 * i + 1]);
-        let mode = match stats {
-            Some(stats) => Mode::Train(stats),
+        let mode = match cache {
+            Some(cache) => Mode::Train(cache),
             None => Mode::Eval(self.running[i].as_ref()),
         };
         self.layers[i].part().forward(w, b, Forward { x, act, y, mode }, ws)
+    }
+
+    /// The output sigmoid's inputs for codes `z` (`images × code_length`): the decoder alone, in
+    /// inference mode.
+    pub fn decode_logits(&self, z: &[f32], ws: &mut Workspace) -> Vec<f32> {
+        let mut x = z.to_vec();
+        for (i, layer) in self.layers.iter().enumerate().skip(self.code_output() + 1) {
+            let mut y = vec![0.0; x.len() / layer.input_len() * layer.output_len()];
+            self.layer_forward(i, layer.activation, &x, &mut y, ws, None);
+            x = y;
+        }
+        x
     }
 
     /// The code layer's pre-activations `x·W + b` for `input` (`images × code_length`), before any
@@ -255,7 +288,8 @@ impl Autoencoder {
 
     /// Back-propagates `grads.output_mut(..)` (∂L/∂logits of the output sigmoid, set by the loss)
     /// through the layers of the last training-mode [`forward`](Self::forward) on the same `input`.
-    /// `code_l1` adds the gradient of an L1 penalty `code_l1 · Σ|code|` on the (positive) code.
+    /// `terms` add the gradients of the code's penalties: an L1 penalty `l1 · Σ|code|` on the
+    /// (positive) code, and a VAE's `kl · KL(q(z|x) ‖ N(0, I))`.
     /// With `code_update`, the code layer's weight is updated by Adam during the pass (see
     /// [`dense_backward_adam`]) and its gradient is not stored; every other gradient is.
     pub fn backward(
@@ -264,16 +298,16 @@ impl Autoencoder {
         acts: &Activations,
         grads: &mut Gradients,
         ws: &mut Workspace,
-        code_l1: f32,
+        terms: CodeTerms,
         mut code_update: Option<AdamStep<'_>>,
     ) {
         let n = acts.batch;
         assert_eq!(input.len(), n * self.input_len(), "backward on a different batch than forward");
         let code_output = self.code_output();
         for (i, layer) in self.layers.iter().enumerate().rev() {
-            if i == code_output && code_l1 != 0.0 {
+            if i == code_output && terms.l1 != 0.0 {
                 // The sigmoid code is positive, so ∂|c|/∂c = 1.
-                grads.outputs[i][..n * self.config.code_length].iter_mut().for_each(|g| *g += code_l1);
+                grads.outputs[i][..n * self.config.code_length].iter_mut().for_each(|g| *g += terms.l1);
             }
             let x = if i == 0 { input } else { &acts.outputs[i - 1][..n * self.layers[i - 1].output_len()] };
             let y = &acts.outputs[i][..n * layer.output_len()];
@@ -291,8 +325,11 @@ impl Autoencoder {
             }
             let pg = ParamGrads { weight: &mut dw[2 * i], bias: &mut db[0] };
             let w = &self.params[2 * i];
-            let pass = Backward { x, act, y, dy, dx, stats: &acts.norm_stats[i] };
+            let pass = Backward { x, act, y, dy, dx, cache: &acts.caches[i] };
             layer.part().backward(w, pass, pg, ws);
+            if let (LayerKind::Sample(s), true) = (layer.kind, terms.kl != 0.0) {
+                add_kl_gradient(x, s.latent, terms.kl, &mut grads.outputs[i - 1][..n * 2 * s.latent]);
+            }
         }
         assert!(code_update.is_none(), "the code layer is dense and takes the update");
     }
@@ -305,6 +342,15 @@ impl Autoencoder {
     }
 }
 
+/// Penalties on the code whose gradients [`Autoencoder::backward`] adds (zero: none).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CodeTerms {
+    /// Weight of `Σ|code|` (a sparse autoencoder).
+    pub l1: f32,
+    /// Weight of a VAE's KL term.
+    pub kl: f32,
+}
+
 /// Every layer's output for one batch, allocated once for up to `capacity` images.
 pub struct Activations {
     capacity: usize,
@@ -313,8 +359,9 @@ pub struct Activations {
     /// cache lines, as the engine's vector loads prefer.
     outputs: Vec<AlignedVec>,
     reconstruction: Vec<f32>,
-    /// Each normalisation's batch statistics from the last training-mode pass (empty for others).
-    norm_stats: Vec<BatchStats>,
+    /// What each layer kept from the last training-mode pass (a normalisation's batch
+    /// statistics, a sampling's draws), and its random stream.
+    caches: Vec<Cache>,
 }
 
 impl Activations {
@@ -326,7 +373,7 @@ impl Activations {
             batch: 0,
             outputs,
             reconstruction: vec![0.0; capacity * model.input_len()],
-            norm_stats: vec![BatchStats::default(); model.layers.len()],
+            caches: (0..model.layers.len()).map(|i| Cache::new(i as u64)).collect(),
         }
     }
 
@@ -339,6 +386,18 @@ impl Activations {
     pub fn logits(&self) -> &[f32] {
         let last = self.outputs.last().expect("a model has layers");
         &last[..self.batch * (last.len() / self.capacity)]
+    }
+
+    /// Seeds the random streams of the layers that draw (a VAE's sampling) from `seed`.
+    pub fn seed_draws(&mut self, seed: u64) {
+        for (i, cache) in self.caches.iter_mut().enumerate() {
+            *cache = Cache::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        }
+    }
+
+    /// A VAE's `[μ, log σ²]` rows of the last forward pass (`batch × 2·code_length`).
+    pub fn distribution(&self, model: &Autoencoder) -> &[f32] {
+        &self.outputs[model.code_layer][..self.batch * 2 * model.config.code_length]
     }
 
     /// The codes of the last forward pass (`batch × code_length`).
@@ -552,27 +611,36 @@ mod tests {
         config
     }
 
+    const AE: ModelKind = ModelKind::Autoencoder;
+
     #[test]
     fn whole_model_gradients_match_finite_differences() {
-        check_whole_model_gradients(CodeNorm::None, 0.0);
+        check_whole_model_gradients(AE, CodeNorm::None, CodeTerms::default());
     }
 
     #[test]
     fn whole_model_gradients_with_the_sparsity_penalty_match_finite_differences() {
-        check_whole_model_gradients(CodeNorm::None, 0.7);
-        check_whole_model_gradients(CodeNorm::Batch, 0.7);
+        let terms = CodeTerms { l1: 0.7, kl: 0.0 };
+        check_whole_model_gradients(AE, CodeNorm::None, terms);
+        check_whole_model_gradients(AE, CodeNorm::Batch, terms);
     }
 
     #[test]
     fn whole_model_gradients_match_finite_differences_with_a_normalised_code() {
-        check_whole_model_gradients(CodeNorm::Batch, 0.0);
+        check_whole_model_gradients(AE, CodeNorm::Batch, CodeTerms::default());
     }
 
-    /// The loss here is a weighted sum of the reconstruction plus `l1 · Σ code` (the sparsity
-    /// penalty's form, see `Trainer::train_step`).
-    fn check_whole_model_gradients(code_norm: CodeNorm, l1: f32) {
+    #[test]
+    fn whole_model_gradients_of_a_vae_match_finite_differences_for_fixed_draws() {
+        check_whole_model_gradients(ModelKind::Vae, CodeNorm::None, CodeTerms { l1: 0.0, kl: 0.8 });
+    }
+
+    /// The loss here is a weighted sum of the reconstruction plus `terms.l1 · Σ code` (the
+    /// sparsity penalty's form, see `Trainer::train_step`) plus a VAE's `terms.kl · KL`; a VAE
+    /// draws the same ε for every evaluation.
+    fn check_whole_model_gradients(kind: ModelKind, code_norm: CodeNorm, terms: CodeTerms) {
         // The layers are checked one by one in the engine; this checks how the model wires them.
-        let config = ModelConfig { code_norm, ..tiny_config() };
+        let config = ModelConfig { kind, code_norm, ..tiny_config() };
         let mut model = Autoencoder::new(&config, 9).unwrap();
         // Non-zero biases, so bias gradients are not trivially checked at a symmetric point.
         for bias in model.params.iter_mut().skip(1).step_by(2) {
@@ -586,15 +654,20 @@ mod tests {
         let mut acts = Activations::new(&model, n);
         // The loss, and which ReLU outputs are positive: a difference that flips one straddles a kink.
         let loss = |model: &Autoencoder, acts: &mut Activations, ws: &mut Workspace| {
+            acts.seed_draws(3);
             model.forward(&input, acts, ws, true);
+            let kl = if kind == ModelKind::Vae { kl_divergence(acts.distribution(model), 16) } else { 0.0 };
             let value = acts
                 .reconstruction()
                 .iter()
                 .zip(&weights)
                 .map(|(y, r)| (*y as f64) * (*r as f64))
                 .sum::<f64>()
-                + l1 as f64 * acts.code(model).iter().map(|&c| c as f64).sum::<f64>();
-            let pattern: Vec<bool> = acts.outputs.iter().flatten().map(|v| *v > 0.0).collect();
+                + terms.l1 as f64 * acts.code(model).iter().map(|&c| c as f64).sum::<f64>()
+                + terms.kl as f64 * kl;
+            let relu =
+                acts.outputs.iter().zip(&model.layers).filter(|(_, l)| l.activation == Activation::Relu);
+            let pattern: Vec<bool> = relu.flat_map(|(o, _)| o.iter()).map(|v| *v > 0.0).collect();
             (value, pattern)
         };
         loss(&model, &mut acts, &mut ws);
@@ -603,13 +676,13 @@ mod tests {
         for ((g, r), y) in grads.output_mut(n).iter_mut().zip(&weights).zip(&recon) {
             *g = r * y * (1.0 - y); // through the output sigmoid
         }
-        model.backward(&input, &acts, &mut grads, &mut ws, l1, None);
+        model.backward(&input, &acts, &mut grads, &mut ws, terms, None);
 
         let h = 1e-2f32;
         let mut checked = 0;
         for p in 0..model.params.len() {
             let len = model.params[p].len();
-            for i in (0..len).step_by((len / 7).max(1)) {
+            for i in (0..len).step_by((len / 9).max(1)) {
                 let keep = model.params[p][i];
                 model.params[p][i] = keep + h;
                 let (up, up_pattern) = loss(&model, &mut acts, &mut ws);
@@ -625,7 +698,7 @@ mod tests {
                 let err = (numeric - analytic).abs() / (numeric.abs() + analytic.abs() + 1e-3);
                 assert!(
                     err < 0.02,
-                    "{code_norm:?}, l1 {l1}: param {p} ({}) [{i}]: analytic {analytic} vs numeric {numeric}",
+                    "{kind:?}, {code_norm:?}, {terms:?}: param {p} ({}) [{i}]: analytic {analytic} vs numeric {numeric}",
                     model.layers[p / 2].name
                 );
             }

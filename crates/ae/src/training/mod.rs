@@ -6,7 +6,7 @@ use crate::config::{Batching, ConfigError, Loss, RunConfig, TrainingConfig};
 use crate::data::{load_dataset, split_for, Images, Pixels};
 use crate::evaluation::{quality, Quality};
 use crate::inference::predict;
-use crate::model::{Activations, Autoencoder, Gradients};
+use crate::model::{kl_divergence, Activations, Autoencoder, CodeTerms, Gradients};
 use crate::noise::Noise;
 use crate::report::{save_grid, save_loss_curve, MetricsLog, ReportError, RunDir};
 use crate::Error;
@@ -38,6 +38,12 @@ pub struct EpochStats {
     /// Loss per held-out sample after the epoch, if there is a held-out split.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub holdout_loss_per_sample: Option<f64>,
+    /// A VAE's KL(q(z|x) ‖ N(0, I)) per sample, in nats (its loss adds β times this to
+    /// `loss_per_sample`, the reconstruction term).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_per_sample: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_kl_per_sample: Option<f64>,
     pub steps: usize,
     pub seconds: f64,
 }
@@ -45,12 +51,17 @@ pub struct EpochStats {
 impl EpochStats {
     /// The tutorial's line, plus the held-out loss when there is one.
     pub fn line(&self) -> String {
-        let mut line = format!(
-            "Epoch {}) Average loss per sample: {} (Code mean: {})",
-            self.epoch, self.loss_per_sample, self.code_mean
-        );
+        let mut line = format!("Epoch {}) Average loss per sample: {}", self.epoch, self.loss_per_sample);
+        match self.kl_per_sample {
+            Some(kl) => line += &format!(" (KL per sample: {kl})"),
+            None => line += &format!(" (Code mean: {})", self.code_mean),
+        }
         if let Some(h) = self.holdout_loss_per_sample {
-            line += &format!(" (Held-out loss per sample: {h})");
+            line += &format!(" (Held-out loss per sample: {h}");
+            if let Some(kl) = self.holdout_kl_per_sample {
+                line += &format!(", KL: {kl}");
+            }
+            line += ")";
         }
         line
     }
@@ -111,6 +122,16 @@ impl CodeSums {
     }
 }
 
+/// What one training step summed over its batch.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepSums {
+    /// The reconstruction loss.
+    pub loss: f64,
+    pub code: CodeSums,
+    /// A VAE's KL term (0 for an autoencoder).
+    pub kl: f64,
+}
+
 /// A model with its optimiser state and every buffer a step needs, allocated once.
 pub struct Trainer {
     pub model: Autoencoder,
@@ -123,6 +144,8 @@ pub struct Trainer {
     /// The schedule's factor on the learning rate for the next step, set by `run_epoch` (which
     /// knows the run's progress); the warm-up's follows from the step count.
     lr_factor: f64,
+    /// A VAE's weight on the KL term for the next step (β after its warm-up), set likewise.
+    kl_weight: f64,
     acts: Activations,
     grads: Gradients,
     ws: Workspace,
@@ -161,7 +184,13 @@ impl Trainer {
             ),
             fuse_code_update: true,
             lr_factor: 1.0,
-            acts: Activations::new(&model, capacity),
+            kl_weight: config.kl_weight(0.0),
+            acts: {
+                let mut acts = Activations::new(&model, capacity);
+                // A VAE's draws have a stream of their own, like shuffles and noise.
+                acts.seed_draws(rand::RngCore::next_u64(&mut stream(config.seed, 4)));
+                acts
+            },
             grads: Gradients::new(&model, capacity),
             ws: Workspace::for_current_pool(),
             clean: Vec::with_capacity(capacity * model.input_len()),
@@ -186,8 +215,8 @@ impl Trainer {
         self.optimizer.steps()
     }
 
-    /// One Adam step from `input` towards `target`; returns the batch's summed loss and code sums.
-    pub fn train_step(&mut self, input: &[f32], target: &[f32]) -> (f64, CodeSums) {
+    /// One Adam step from `input` towards `target`; returns the batch's summed terms.
+    pub fn train_step(&mut self, input: &[f32], target: &[f32]) -> StepSums {
         let n = input.len() / self.model.input_len();
         self.model.forward(input, &mut self.acts, &mut self.ws, true);
         self.model.track_running_stats(&self.acts);
@@ -199,17 +228,26 @@ impl Trainer {
             self.grads.output_mut(n),
         );
         let code = CodeSums::of(self.acts.code(&self.model));
-        let l1 = l1_gradient(self.config.sparsity, &self.model);
+        let variational = self.model.is_variational();
+        let kl = if variational {
+            kl_divergence(self.acts.distribution(&self.model), self.model.config.code_length)
+        } else {
+            0.0
+        };
+        let terms = CodeTerms {
+            l1: l1_gradient(self.config.sparsity, &self.model),
+            kl: if variational { self.kl_weight as f32 } else { 0.0 },
+        };
         let step = self.optimizer.begin();
         let lr = self.optimizer.config.learning_rate * (self.lr_factor * self.config.warmup(step));
         let code_weight = 2 * self.model.code_layer;
         let rate = |p: usize| if p == code_weight { lr * self.config.code_lr_scale } else { lr };
         let code_adam = AdamConfig { learning_rate: rate(code_weight), ..self.optimizer.config };
         let fused = self.fuse_code_update.then(|| self.optimizer.fused(code_weight, &code_adam));
-        self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, l1, fused);
+        self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, terms, fused);
         let fused = self.fuse_code_update.then_some(code_weight);
         self.optimizer.update(&mut self.model.params, &self.grads.params, rate, fused);
-        (loss, code)
+        StepSums { loss, code, kl }
     }
 
     /// One pass over `data` in a fresh seeded order, with fresh noise on every batch.
@@ -237,17 +275,18 @@ impl Trainer {
         if n > 1 && !self.model.trains_on_single_images() && starts.last() == Some(&(n - 1)) {
             starts.pop();
         }
-        let (mut loss, mut code, mut trained) = (0.0, CodeSums::default(), 0);
+        let (mut loss, mut kl, mut code, mut trained) = (0.0, 0.0, CodeSums::default(), 0);
         for (i, &start) in starts.iter().enumerate() {
             let progress = ((epoch - 1) as f64 + i as f64 / starts.len() as f64) / self.config.epochs as f64;
             self.lr_factor = self.config.schedule.factor(progress);
+            self.kl_weight = self.config.kl_weight(progress * self.config.epochs as f64);
             let end = (start + bs).min(n);
             let mut clean = std::mem::take(&mut self.clean);
             clean.clear();
             for &idx in &self.order[start..end] {
                 data.push_image(idx, &mut clean);
             }
-            let (l, c) = if self.noise.is_none() {
+            let sums = if self.noise.is_none() {
                 self.train_step(&clean, &clean)
             } else {
                 let mut noisy = std::mem::take(&mut self.noisy);
@@ -257,8 +296,9 @@ impl Trainer {
                 result
             };
             self.clean = clean;
-            loss += l;
-            code.add(c);
+            loss += sums.loss;
+            kl += sums.kl;
+            code.add(sums.code);
             trained += end - start;
             on_step(i + 1, starts.len());
         }
@@ -271,23 +311,34 @@ impl Trainer {
             code_below_0_1: code.below_0_1 as f64 / values,
             code_saturated: code.saturated as f64 / values,
             holdout_loss_per_sample: None,
+            kl_per_sample: self.model.is_variational().then(|| kl / n.max(1) as f64),
+            holdout_kl_per_sample: None,
             steps: starts.len(),
             seconds: started.elapsed().as_secs_f64(),
         }
     }
 
     /// Loss per sample of reconstructing `targets` from `inputs` (the same images, or their
-    /// corrupted copies for a denoiser) without training.
+    /// corrupted copies for a denoiser) without training; a VAE's from the mean of its code.
     pub fn evaluate(&mut self, inputs: &Images, targets: &Images) -> f64 {
-        let mut loss = 0.0;
+        self.evaluate_terms(inputs, targets).0
+    }
+
+    /// [`evaluate`](Self::evaluate)'s loss and, for a VAE, its KL per sample.
+    pub fn evaluate_terms(&mut self, inputs: &Images, targets: &Images) -> (f64, Option<f64>) {
+        let (mut loss, mut kl) = (0.0, 0.0);
         let len = self.config.batch_size * self.model.input_len();
         for (input, target) in inputs.data.chunks(len).zip(targets.data.chunks(len)) {
             self.model.forward(input, &mut self.acts, &mut self.ws, false);
             let n = input.len() / self.model.input_len();
             let (logits, recon) = (self.acts.logits(), self.acts.reconstruction());
             loss += loss_and_grad(self.config.loss, logits, recon, target, self.grads.output_mut(n));
+            if self.model.is_variational() {
+                kl += kl_divergence(self.acts.distribution(&self.model), self.model.config.code_length);
+            }
         }
-        loss / targets.len().max(1) as f64
+        let per = |v: f64| v / targets.len().max(1) as f64;
+        (per(loss), self.model.is_variational().then(|| per(kl)))
     }
 }
 
@@ -373,6 +424,7 @@ pub fn train(
 
     // A denoiser's held-out inputs get their seeded noise once, the same for every epoch.
     let holdout_inputs = corrupt(&holdout, config.noise, config.training.seed);
+    let model_is_variational = model.is_variational();
     let mut trainer = Trainer::new(model, &config.training, config.noise);
     let mut history = Vec::with_capacity(config.training.epochs);
     let mut saturated = false;
@@ -381,14 +433,16 @@ pub fn train(
         let mut stats =
             trainer.run_epoch(epoch, &train_set, |done, total| on_event(Event::Step { done, total }));
         if !holdout.is_empty() {
-            stats.holdout_loss_per_sample = Some(trainer.evaluate(&holdout_inputs, &holdout));
+            let (loss, kl) = trainer.evaluate_terms(&holdout_inputs, &holdout);
+            (stats.holdout_loss_per_sample, stats.holdout_kl_per_sample) = (Some(loss), kl);
         }
         metrics.append(&stats)?;
         on_event(Event::Epoch(&stats));
         if !stats.loss_per_sample.is_finite() {
             return Err(Error::Diverged { epoch, loss: stats.loss_per_sample, run: run.path().into() });
         }
-        if (stats.code_saturated >= SATURATION_NOTE) != saturated {
+        // A VAE's code is Gaussian, not a sigmoid: it does not saturate.
+        if !model_is_variational && (stats.code_saturated >= SATURATION_NOTE) != saturated {
             saturated = !saturated;
             on_event(Event::Saturation { epoch, fraction: stats.code_saturated, saturated });
         }
@@ -399,7 +453,12 @@ pub fn train(
     // Free the optimiser state and gradients before the reports allocate their own buffers.
     let model = &trainer.into_model();
 
-    let recipe = DataRecipe { data: config.data.clone(), seed: config.training.seed, noise: config.noise };
+    let recipe = DataRecipe {
+        data: config.data.clone(),
+        seed: config.training.seed,
+        noise: config.noise,
+        loss: config.training.loss,
+    };
     checkpoint::save(model, &recipe, &run.path().join("model.safetensors"))?;
     // Quality is measured on the held-out images, or without them on (up to) the first thousand.
     let first_train = || train_set.select(&(0..train_set.len().min(1000)).collect::<Vec<_>>()).to_images();
@@ -588,6 +647,41 @@ mod tests {
         assert_eq!(fused.model, after.model);
         let names: Vec<&str> = fused.optimizer.moments().map(|(name, _)| name).collect();
         assert_eq!(names[..3], ["encoder.conv0.weight", "encoder.conv0.bias", "encoder.conv1.weight"]);
+    }
+
+    #[test]
+    fn a_vae_trains_on_its_elbo_with_its_kl_weight_warming_up() {
+        let mut model = ModelConfig { kind: crate::config::ModelKind::Vae, code_length: 4, ..tiny_config() };
+        model.settle();
+        let mut training = RunConfig::preset(Preset::Default).training;
+        (training.epochs, training.batch_size, training.loss) = (40, 8, Loss::Bce);
+        (training.learning_rate, training.warmup_steps, training.kl_warmup_epochs) = (1e-2, 0, 10);
+        assert_eq!([0.0, 5.0, 10.0, 20.0].map(|e| training.kl_weight(e)), [0.0, 0.5, 1.0, 1.0]);
+        let data = blobs(16);
+        let run = || {
+            let mut trainer = Trainer::new(Autoencoder::new(&model, 1).unwrap(), &training, Noise::None);
+            (1..=40).map(|e| trainer.run_epoch(e, &data, |_, _| {})).collect::<Vec<_>>()
+        };
+        let history = run();
+        let objective = |s: &EpochStats| s.loss_per_sample + s.kl_per_sample.expect("a VAE logs its KL");
+        // BCE against grey targets cannot reach 0: its floor is the targets' own entropy.
+        let floor: f64 = data
+            .to_images()
+            .data
+            .iter()
+            .map(|&x| (x as f64).clamp(1e-12, 1.0 - 1e-12))
+            .map(|x| -(x * x.ln() + (1.0 - x) * (1.0 - x).ln()))
+            .sum::<f64>()
+            / 16.0;
+        let (first, last) = (objective(&history[0]) - floor, objective(&history[39]) - floor);
+        assert!(last < 0.6 * first, "above the entropy {floor}: {first} → {last}");
+        assert!(history[39].kl_per_sample.unwrap() > 0.0);
+        // Seeded draws: the same run twice gives the same numbers.
+        let again = run();
+        assert_eq!(
+            history.iter().map(objective).collect::<Vec<_>>(),
+            again.iter().map(objective).collect::<Vec<_>>()
+        );
     }
 
     #[test]
