@@ -472,6 +472,26 @@ mod tests {
         assert_eq!(img.downscale(1, 2, Resize::Subsample).unwrap().data, vec![0., 2.]);
         assert_eq!(img.downscale(1, 2, Resize::Area).unwrap().data, vec![2.5, 4.5]);
         assert!(img.downscale(1, 3, Resize::Area).is_err());
+        // Each guard on its own: a zero side, a height or a width that does not divide, and
+        // unequal factors.
+        let big = Images::new(Shape::new(4, 8, 1), (0..32).map(|v| v as f32).collect());
+        for (h, w) in [(0, 4), (2, 0), (3, 4), (2, 3), (2, 8)] {
+            let err = big.downscale(h, w, Resize::Area).unwrap_err();
+            assert!(err.contains(&format!("to {h}×{w}")), "{h}×{w}: {err}");
+        }
+        assert_eq!(big.downscale(2, 4, Resize::Area).unwrap().shape, Shape::new(2, 4, 1));
+        // Two images of two colour channels, 4×4 → 2×2: each channel's 2×2 blocks averaged.
+        let rgb: Vec<f32> = (0..2 * 16 * 2).map(|v| (v * v % 23) as f32).collect();
+        let small = Images::new(Shape::new(4, 4, 2), rgb.clone()).downscale(2, 2, Resize::Area).unwrap();
+        let at = |i: usize, y: usize, x: usize, c: usize| rgb[i * 32 + (y * 4 + x) * 2 + c];
+        for (i, y, x, c) in [(0, 0, 0, 0), (0, 1, 1, 1), (1, 0, 1, 0), (1, 1, 0, 1)] {
+            let block = at(i, 2 * y, 2 * x, c)
+                + at(i, 2 * y, 2 * x + 1, c)
+                + at(i, 2 * y + 1, 2 * x, c)
+                + at(i, 2 * y + 1, 2 * x + 1, c);
+            assert_eq!(small.image(i)[(y * 2 + x) * 2 + c], block / 4.0, "image {i} ({y}, {x}) channel {c}");
+        }
+        assert!(!small.is_empty() && Images::new(small.shape, vec![]).is_empty());
     }
 
     #[test]

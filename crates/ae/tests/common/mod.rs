@@ -41,6 +41,30 @@ pub fn ae(args: &[&str]) -> std::process::Output {
 /// training images, whatever the input. A model that ignores its input scores about this, so
 /// quality bars are set above it. Uses `ae reconstruct --split` to get both splits' originals.
 pub fn mean_image_psnr(run: &std::path::Path) -> f64 {
+    let (mean, holdout) = mean_and_holdout(run);
+    let mse =
+        holdout.outer_iter().map(|image| (&image - &mean).mapv(|d| (d as f64).powi(2)).sum()).sum::<f64>()
+            / holdout.len() as f64;
+    10.0 * (1.0 / mse).log10()
+}
+
+/// The binary cross-entropy (nats per image) on run `run`'s held-out images of the same trivial
+/// predictor, the mean training image: the bar for a model trained with `--loss bce`.
+pub fn mean_image_bce(run: &std::path::Path) -> f64 {
+    let (mean, holdout) = mean_and_holdout(run);
+    let mean = mean.mapv(|m| (m as f64).clamp(1e-6, 1.0 - 1e-6));
+    let bce = |image: ndarray::ArrayViewD<f32>| -> f64 {
+        image
+            .iter()
+            .zip(mean.iter())
+            .map(|(&x, &m)| -(x as f64 * m.ln() + (1.0 - x as f64) * (1.0 - m).ln()))
+            .sum()
+    };
+    holdout.outer_iter().map(bce).sum::<f64>() / holdout.shape()[0] as f64
+}
+
+/// The mean of run `run`'s training images and its held-out images, from `ae reconstruct --split`.
+fn mean_and_holdout(run: &std::path::Path) -> (ndarray::ArrayD<f32>, ndarray::ArrayD<f32>) {
     let originals = |split: &str| -> ndarray::ArrayD<f32> {
         let dir = run.with_extension(format!("{split}-split"));
         if !dir.exists() {
@@ -51,9 +75,5 @@ pub fn mean_image_psnr(run: &std::path::Path) -> f64 {
         ndarray_npy::read_npy(dir.join("originals.npy")).expect("originals.npy")
     };
     let (train, holdout) = (originals("train"), originals("holdout"));
-    let mean = train.mean_axis(ndarray::Axis(0)).expect("training images");
-    let mse =
-        holdout.outer_iter().map(|image| (&image - &mean).mapv(|d| (d as f64).powi(2)).sum()).sum::<f64>()
-            / holdout.len() as f64;
-    10.0 * (1.0 / mse).log10()
+    (train.mean_axis(ndarray::Axis(0)).expect("training images"), holdout)
 }
