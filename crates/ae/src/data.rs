@@ -91,9 +91,8 @@ impl Images {
         if (height, width) == (s.height, s.width) {
             return Ok(self.clone());
         }
-        if height == 0
-            || width == 0
-            || !s.height.is_multiple_of(height)
+        // A side of 0 is refused here too: no image side is a multiple of 0.
+        if !s.height.is_multiple_of(height)
             || !s.width.is_multiple_of(width)
             || s.height / height != s.width / width
         {
@@ -492,6 +491,9 @@ mod tests {
             assert_eq!(small.image(i)[(y * 2 + x) * 2 + c], block / 4.0, "image {i} ({y}, {x}) channel {c}");
         }
         assert!(!small.is_empty() && Images::new(small.shape, vec![]).is_empty());
+        // A factor of 3: nine pixels a block.
+        let three = Images::new(Shape::new(3, 3, 1), (1..=9).map(|v| v as f32).collect());
+        assert_eq!(three.downscale(1, 1, Resize::Area).unwrap().data, [5.0]);
     }
 
     #[test]
@@ -537,5 +539,32 @@ mod tests {
         std::fs::write(&path, mat::write_matrix("faces", 9, &[2, 3], 2, &[1, 2, 3, 4, 5, 6])).unwrap();
         let err = load_olivetti(&path).unwrap_err().to_string();
         assert!(err.contains("uint8 array of 2×3") && err.contains("small.mat"), "{err}");
+    }
+
+    #[test]
+    fn faces_are_shifted_to_zero_scaled_to_one_and_transposed() {
+        // A synthetic file whose values run from 10 to 250 (the real one starts at 0): column j
+        // is image j, stored column-major.
+        let values: Vec<u8> = (0..4096 * 400).map(|i| 10 + (i * 7 % 241) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("faces.mat");
+        std::fs::write(&path, mat::write_matrix("faces", 9, &[4096, 400], 2, &values)).unwrap();
+        let faces = load_olivetti(&path).unwrap();
+        for (i, r, c) in [(0, 0, 0), (0, 1, 0), (3, 5, 17), (399, 63, 62)] {
+            let want = (values[i * 4096 + c * 64 + r] as f32 - 10.0) / 240.0;
+            assert_eq!(faces.image(i)[r * 64 + c], want, "image {i} ({r}, {c})");
+        }
+    }
+
+    #[test]
+    fn byte_storage_converts_the_images_it_is_asked_for() {
+        let shape = Shape::new(1, 2, 1);
+        let bytes = Pixels::Bytes { shape, data: vec![0, 51, 102, 153, 204, 255] };
+        let mut out = Vec::new();
+        bytes.push_image(2, &mut out);
+        bytes.push_image(1, &mut out);
+        assert_eq!(out, [0.8, 1.0, 0.4, 0.6]);
+        assert_eq!(bytes.select(&[2, 0]), Pixels::Bytes { shape, data: vec![204, 255, 0, 51] });
+        assert_eq!(bytes.select(&[1]).to_images().data, [0.4, 0.6]);
     }
 }
