@@ -31,6 +31,38 @@ pub fn predict(model: &Autoencoder, images: &Images, batch_size: usize) -> Predi
     Predictions { reconstructions: Images::new(images.shape, reconstructions), codes }
 }
 
+/// The decoder's images for codes `z` (`count × code_length`), after the output sigmoid.
+pub fn decode(model: &Autoencoder, z: &[f32]) -> Images {
+    let mut ws = Workspace::for_current_pool();
+    let mut data = model.decode_logits(z, &mut ws);
+    data.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp()));
+    Images::new(model.input_shape(), data)
+}
+
+/// `count` codes drawn from a VAE's prior N(0, I) with a stream fixed by `seed`, and their images.
+pub fn sample_prior(model: &Autoencoder, count: usize, seed: u64) -> (Vec<f32>, Images) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let z: Vec<f32> =
+        (0..count * model.config.code_length).map(|_| StandardNormal.sample(&mut rng)).collect();
+    let images = decode(model, &z);
+    (z, images)
+}
+
+/// The codes on the straight line from `from`'s code to `to`'s (`steps` of them, both ends
+/// included; a VAE's codes are its means) and their images.
+pub fn interpolate(model: &Autoencoder, from: &Images, to: &Images, steps: usize) -> (Vec<f32>, Images) {
+    let (a, b) = (predict(model, from, 1).codes, predict(model, to, 1).codes);
+    let steps = steps.max(2);
+    let z: Vec<f32> = (0..steps)
+        .flat_map(|k| {
+            let t = k as f32 / (steps - 1) as f32;
+            a.iter().zip(&b).map(move |(a, b)| a + t * (b - a)).collect::<Vec<_>>()
+        })
+        .collect();
+    let images = decode(model, &z);
+    (z, images)
+}
+
 /// A VAE's terms on a set of images, in nats per image.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VaeTerms {

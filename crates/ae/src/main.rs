@@ -7,7 +7,7 @@ use ae::config::{
 };
 use ae::data::{images_for_model, is_olivetti, load_dataset, split_for, Images};
 use ae::evaluation::{quality, Quality};
-use ae::inference::{predict, vae_terms};
+use ae::inference::{interpolate, predict, sample_prior, vae_terms};
 use ae::noise::Noise;
 use ae::report::{save_grid, save_images, save_npy, RunDir};
 use ae::training::{corrupt, train, Event};
@@ -43,6 +43,43 @@ enum Command {
     Denoise(DenoiseArgs),
     /// Time training steps, forward passes and each layer of the tutorial's model on random images.
     Bench(BenchArgs),
+    /// Draw codes from a VAE's prior N(0, I) and decode them: a PNG grid and .npy arrays.
+    Sample(SampleArgs),
+    /// Decode the straight line between the codes of two images: a PNG row and .npy arrays.
+    Interpolate(InterpolateArgs),
+}
+
+#[derive(Args)]
+struct SampleArgs {
+    /// A VAE's model file or run directory.
+    model: PathBuf,
+    /// Codes to draw.
+    #[arg(long, default_value_t = 64)]
+    count: usize,
+    /// Seed of the draws.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output directory to create; must not exist [default: samples beside the model].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct InterpolateArgs {
+    #[command(flatten)]
+    input: ModelInput,
+    /// Index of the first image in the chosen split.
+    #[arg(long)]
+    from: usize,
+    /// Index of the last image in the chosen split.
+    #[arg(long)]
+    to: usize,
+    /// Images on the line, both ends included.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Output directory to create; must not exist [default: interpolate-FROM-TO beside the model].
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -300,6 +337,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval_command(args),
         Command::Denoise(args) => denoise_command(args),
         Command::Bench(args) => bench_command(args),
+        Command::Sample(args) => sample_command(args),
+        Command::Interpolate(args) => interpolate_command(args),
     })
 }
 
@@ -533,6 +572,62 @@ fn reconstruct_command(args: ReconstructArgs) -> Result<()> {
         q.images,
         q.mse,
         q.psnr_db,
+        out.display()
+    );
+    Ok(())
+}
+
+fn sample_command(args: SampleArgs) -> Result<()> {
+    let input = ModelInput { model: args.model.clone(), data: None, split: None, batch_size: 50 };
+    let (model, _) = load_model(&input)?;
+    if !model.is_variational() {
+        bail!(
+            "{} is not a VAE: only a VAE's codes follow N(0, I) (train one with --model vae)",
+            args.model.display()
+        );
+    }
+    if args.count == 0 {
+        bail!("--count must be at least 1");
+    }
+    let out = args.out.clone().unwrap_or_else(|| beside_model(&args.model, "samples"));
+    let run = RunDir::create(&out)?;
+    let (z, images) = sample_prior(&model, args.count, args.seed);
+    let columns = (args.count as f64).sqrt().ceil() as usize;
+    let rows: Vec<Images> = (0..args.count)
+        .step_by(columns)
+        .map(|start| images.select(&(start..(start + columns).min(args.count)).collect::<Vec<_>>()))
+        .collect();
+    // A last row shorter than the others is left out of the grid (the .npy has every sample).
+    let full: Vec<&Images> = rows.iter().filter(|r| r.len() == columns).collect();
+    save_grid(&run.path().join("samples.png"), &full, columns, 64)?;
+    save_npy(&run.path().join("samples.npy"), &npy_shape(&images), &images.data)?;
+    save_npy(&run.path().join("codes.npy"), &[args.count, model.config.code_length], &z)?;
+    let out = run.finish()?;
+    println!("Decoded {} codes drawn from N(0, I) (seed {}) into {}", args.count, args.seed, out.display());
+    Ok(())
+}
+
+fn interpolate_command(args: InterpolateArgs) -> Result<()> {
+    let (model, _, images, split) = load_inputs(&args.input)?;
+    for (flag, i) in [("--from", args.from), ("--to", args.to)] {
+        if i >= images.len() {
+            bail!("{flag} {i}: the {split} split has {} images", images.len());
+        }
+    }
+    let name = format!("interpolate-{}-{}", args.from, args.to);
+    let out = args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, &name));
+    let run = RunDir::create(&out)?;
+    let (from, to) = (images.select(&[args.from]), images.select(&[args.to]));
+    let (z, line) = interpolate(&model, &from, &to, args.steps);
+    save_grid(&run.path().join("interpolation.png"), &[&line], line.len(), 64)?;
+    save_npy(&run.path().join("images.npy"), &npy_shape(&line), &line.data)?;
+    save_npy(&run.path().join("codes.npy"), &[line.len(), model.config.code_length], &z)?;
+    let out = run.finish()?;
+    println!(
+        "Decoded {} codes from {split} image {} to {} into {}",
+        line.len(),
+        args.from,
+        args.to,
         out.display()
     );
     Ok(())

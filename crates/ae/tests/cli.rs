@@ -303,6 +303,18 @@ fn denoise_refuses_a_plain_autoencoder() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = ae(&["denoise", run.to_str().unwrap(), "--data", data.to_str().unwrap()]);
     assert_one_line_error(&out, "not a denoiser");
+    // Nor does it sample: an autoencoder's codes have no prior.
+    assert_one_line_error(&ae(&["sample", run.to_str().unwrap()]), "not a VAE");
+    // An interpolation between two faces works for any model; indices past the split are refused.
+    let (faces, run_str) = (data.to_str().unwrap(), run.to_str().unwrap());
+    let out = ae(&["interpolate", run_str, "--data", faces, "--from", "0", "--to", "40"]);
+    assert_one_line_error(&out, "--to 40: the holdout split has 40 images");
+    let out = ae(&["interpolate", run_str, "--data", faces, "--from", "3", "--to", "7", "--steps", "4"]);
+    assert!(
+        out.status.success() && run.join("interpolate-3-7/interpolation.png").exists(),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The run directory's files, with `metrics.jsonl`'s `seconds` (the only timing, so the only

@@ -295,4 +295,41 @@ fn a_vae_learns_mnist_and_reports_its_elbo_and_likelihood() {
     let (nll, elbo) = (vae["nll"].as_f64().unwrap(), vae["elbo"].as_f64().unwrap());
     // Importance sampling tightens the bound: −ELBO ≥ NLL, both below the mean digit's.
     assert!(nll <= -elbo + 0.5 && nll < bar - 30.0 && vae["samples"] == 5, "{report}");
+
+    // Samples from the prior: seeded, images in (0, 1).
+    let sample = |out: &Path| {
+        let out = ae(&[
+            "sample",
+            run.to_str().unwrap(),
+            "--count",
+            "9",
+            "--seed",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let (a, b) = (dir.path().join("s1"), dir.path().join("s2"));
+    sample(&a);
+    sample(&b);
+    let samples: ndarray::Array3<f32> = ndarray_npy::read_npy(a.join("samples.npy")).unwrap();
+    assert_eq!(samples.shape(), [9, 28, 28]);
+    assert!(samples.iter().all(|&v| v > 0.0 && v < 1.0) && a.join("samples.png").exists());
+    assert_eq!(std::fs::read(a.join("codes.npy")).unwrap(), std::fs::read(b.join("codes.npy")).unwrap());
+    // An interpolation runs from the first image's code (its mean) to the second's.
+    let out = ae(&["interpolate", run.to_str().unwrap(), "--from", "0", "--to", "1", "--steps", "5"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = run.join("interpolate-0-1");
+    let codes: ndarray::Array2<f32> = ndarray_npy::read_npy(line.join("codes.npy")).unwrap();
+    let encoded = dir.path().join("codes.npy");
+    assert!(ae(&["encode", run.to_str().unwrap(), "--out", encoded.to_str().unwrap()]).status.success());
+    let means: ndarray::Array2<f32> = ndarray_npy::read_npy(&encoded).unwrap();
+    // (Encoded one image at a time there and 50 here: the kernels sum in another order.)
+    let near = |a: ndarray::ArrayView1<f32>, b: &ndarray::Array1<f32>| {
+        a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-4)
+    };
+    let (first, last) = (means.row(0).to_owned(), means.row(1).to_owned());
+    assert!(near(codes.row(0), &first) && near(codes.row(4), &last), "{codes} vs {means}");
+    assert!(near(codes.row(2), &((&first + &last) / 2.0)));
 }
