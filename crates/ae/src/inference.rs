@@ -63,6 +63,19 @@ pub fn interpolate(model: &Autoencoder, from: &Images, to: &Images, steps: usize
     (z, images)
 }
 
+/// A latent traversal: for each code unit (a row), `steps` codes equal to `base` but for that unit,
+/// which runs evenly over `[−range, range]`, and their images (row-major: unit, then value).
+pub fn traverse(model: &Autoencoder, base: &[f32], range: f32, steps: usize) -> (Vec<f32>, Images) {
+    let steps = steps.max(2);
+    let values: Vec<f32> = (0..steps).map(|k| -range + 2.0 * range * k as f32 / (steps - 1) as f32).collect();
+    let z: Vec<f32> = (0..base.len())
+        .flat_map(|unit| values.iter().map(move |&v| (unit, v)))
+        .flat_map(|(unit, v)| base.iter().enumerate().map(move |(j, &b)| if j == unit { v } else { b }))
+        .collect();
+    let images = decode(model, &z);
+    (z, images)
+}
+
 /// A VAE's terms on a set of images, in nats per image.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VaeTerms {

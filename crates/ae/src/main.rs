@@ -7,7 +7,7 @@ use ae::config::{
 };
 use ae::data::{images_for_model, is_olivetti, load_dataset, split_for, Images};
 use ae::evaluation::{quality, Quality};
-use ae::inference::{interpolate, predict, sample_prior, vae_terms};
+use ae::inference::{interpolate, predict, sample_prior, traverse, vae_terms};
 use ae::noise::Noise;
 use ae::report::{save_grid, save_images, save_npy, RunDir};
 use ae::training::{corrupt, train, Event};
@@ -47,6 +47,26 @@ enum Command {
     Sample(SampleArgs),
     /// Decode the straight line between the codes of two images: a PNG row and .npy arrays.
     Interpolate(InterpolateArgs),
+    /// Vary one code unit at a time around an image's code: a PNG grid (a row per unit) and .npy arrays.
+    Traverse(TraverseArgs),
+}
+
+#[derive(Args)]
+struct TraverseArgs {
+    #[command(flatten)]
+    input: ModelInput,
+    /// Index of the image in the chosen split whose code (a VAE's mean) the rows start from.
+    #[arg(long, default_value_t = 0)]
+    image: usize,
+    /// Each unit runs over [−RANGE, RANGE] (a VAE's prior has σ 1).
+    #[arg(long, default_value_t = 3.0)]
+    range: f32,
+    /// Values per unit.
+    #[arg(long, default_value_t = 9)]
+    steps: usize,
+    /// Output directory to create; must not exist [default: traverse-IMAGE beside the model].
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -339,6 +359,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench_command(args),
         Command::Sample(args) => sample_command(args),
         Command::Interpolate(args) => interpolate_command(args),
+        Command::Traverse(args) => traverse_command(args),
     })
 }
 
@@ -628,6 +649,38 @@ fn interpolate_command(args: InterpolateArgs) -> Result<()> {
         line.len(),
         args.from,
         args.to,
+        out.display()
+    );
+    Ok(())
+}
+
+fn traverse_command(args: TraverseArgs) -> Result<()> {
+    let (model, _, images, split) = load_inputs(&args.input)?;
+    if args.image >= images.len() {
+        bail!("--image {}: the {split} split has {} images", args.image, images.len());
+    }
+    if !(args.range.is_finite() && args.range > 0.0) {
+        bail!("--range must be a positive number, got {}", args.range);
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| beside_model(&args.input.model, &format!("traverse-{}", args.image)));
+    let run = RunDir::create(&out)?;
+    let base = predict(&model, &images.select(&[args.image]), 1).codes;
+    let steps = args.steps.max(2);
+    let (z, grid) = traverse(&model, &base, args.range, steps);
+    let rows: Vec<Images> =
+        (0..base.len()).map(|u| grid.select(&(u * steps..(u + 1) * steps).collect::<Vec<_>>())).collect();
+    save_grid(&run.path().join("traversal.png"), &rows.iter().collect::<Vec<_>>(), steps, 64)?;
+    save_npy(&run.path().join("images.npy"), &npy_shape(&grid), &grid.data)?;
+    save_npy(&run.path().join("codes.npy"), &[grid.len(), base.len()], &z)?;
+    let out = run.finish()?;
+    println!(
+        "Decoded {} units × {steps} values in ±{} around {split} image {}'s code into {}",
+        base.len(),
+        args.range,
+        args.image,
         out.display()
     );
     Ok(())

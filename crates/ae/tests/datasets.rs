@@ -332,4 +332,11 @@ fn a_vae_learns_mnist_and_reports_its_elbo_and_likelihood() {
     let (first, last) = (means.row(0).to_owned(), means.row(1).to_owned());
     assert!(near(codes.row(0), &first) && near(codes.row(4), &last), "{codes} vs {means}");
     assert!(near(codes.row(2), &((&first + &last) / 2.0)));
+    // A traversal: row u varies unit u over [−2, 2] around image 0's code.
+    let out = ae(&["traverse", run.to_str().unwrap(), "--image", "0", "--range", "2", "--steps", "3"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let codes: ndarray::Array2<f32> = ndarray_npy::read_npy(run.join("traverse-0/codes.npy")).unwrap();
+    assert_eq!(codes.shape(), [16 * 3, 16]);
+    assert_eq!([codes[[15, 5]], codes[[16, 5]], codes[[17, 5]]], [-2.0, 0.0, 2.0]);
+    assert!((codes[[16, 4]] - first[4]).abs() < 1e-4 && run.join("traverse-0/traversal.png").exists());
 }
