@@ -406,6 +406,13 @@ mod tests {
         // μ and log σ² heads in one tensor: rows 0..16 and 16..32.
         assert_eq!(st.tensor("code.weight").unwrap().shape(), [32, 32768]);
         assert!(st.names().iter().all(|n| !n.starts_with("sample.")), "{:?}", st.names());
+        // The recipe names a loss other than l2, the default of files written before it.
+        let data = |bytes: &[u8]| {
+            SafeTensors::read_metadata(bytes).unwrap().1.metadata().clone().unwrap()["data"].clone()
+        };
+        assert!(data(&bytes).contains("\"loss\":\"bce\""), "{}", data(&bytes));
+        let (_dir2, _, plain) = saved(&model, &default_recipe(3));
+        assert!(!data(&plain).contains("loss"), "{}", data(&plain));
         assert_eq!(load(&path).unwrap(), (model, recipe));
     }
 
