@@ -417,6 +417,22 @@ mod tests {
     }
 
     #[test]
+    fn sorting_a_header_keeps_its_length_and_refuses_to_grow_it() {
+        let framed = |json: &str| -> Vec<u8> {
+            let mut bytes = (json.len() as u64).to_le_bytes().to_vec();
+            bytes.extend(json.as_bytes());
+            bytes
+        };
+        // Already compact, no padding: sorted in place, the same length.
+        let mut bytes = framed(r#"{"b":1,"a":2}"#);
+        sort_header(&mut bytes).unwrap();
+        assert_eq!(&bytes[8..], br#"{"a":2,"b":1}"#);
+        // A number serde_json writes longer (1e2 → 100.0) would overflow the header: refused.
+        let mut bytes = framed(r#"{"a":1e2}"#);
+        assert!(sort_header(&mut bytes).unwrap_err().contains("grew"));
+    }
+
+    #[test]
     fn foreign_and_broken_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.safetensors");
