@@ -331,26 +331,40 @@ mod tests {
         assert_eq!(load(&path).unwrap().0, model);
 
         // PyTorch writes `num_batches_tracked` as an int64 scalar; anything else is refused.
-        let tensors = SafeTensors::deserialize(&bytes).unwrap();
-        let metadata = SafeTensors::read_metadata(&bytes).unwrap().1.metadata().clone();
         for (dtype, shape) in [(Dtype::F64, vec![]), (Dtype::I64, vec![1])] {
-            let views: Vec<(String, TensorView)> = tensors
-                .tensors()
-                .into_iter()
-                .map(|(name, t)| match name.as_str() {
-                    "code_norm.num_batches_tracked" => {
-                        (name, TensorView::new(dtype, shape.clone(), t.data()).unwrap())
-                    }
-                    _ => (name, t),
-                })
-                .collect();
-            std::fs::write(&path, safetensors::serialize(views, metadata.clone()).unwrap()).unwrap();
+            std::fs::write(&path, rewritten(&bytes, "code_norm.num_batches_tracked", dtype, shape.clone()))
+                .unwrap();
             let err = load(&path).unwrap_err().to_string();
             assert!(
                 err.contains("num_batches_tracked") && err.contains("int64 scalar"),
                 "{dtype:?} {shape:?}: {err}"
             );
         }
+        // A weight of the right size but another shape, or of the right shape in another dtype
+        // (the same bytes as half as many f64 values), is refused, not misread.
+        for (dtype, shape) in [(Dtype::F32, vec![32768, 256]), (Dtype::F64, vec![256, 16384])] {
+            std::fs::write(&path, rewritten(&bytes, "code.weight", dtype, shape.clone())).unwrap();
+            let err = load(&path).unwrap_err().to_string();
+            assert!(err.contains("code.weight") && err.contains("expected F32 [256, 32768]"), "{err}");
+        }
+    }
+
+    /// The file `bytes` with tensor `name`'s data relabelled as `dtype` of `shape`.
+    fn rewritten(bytes: &[u8], name: &str, dtype: Dtype, shape: Vec<usize>) -> Vec<u8> {
+        let tensors = SafeTensors::deserialize(bytes).unwrap();
+        let metadata = SafeTensors::read_metadata(bytes).unwrap().1.metadata().clone();
+        let views: Vec<(String, TensorView)> = tensors
+            .tensors()
+            .into_iter()
+            .map(|(n, t)| {
+                if n == name {
+                    (n, TensorView::new(dtype, shape.clone(), t.data()).unwrap())
+                } else {
+                    (n, t)
+                }
+            })
+            .collect();
+        safetensors::serialize(views, metadata).unwrap()
     }
 
     #[test]
