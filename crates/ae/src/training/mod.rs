@@ -644,6 +644,7 @@ mod tests {
             after.train_step(&images.data, &images.data);
         }
         assert_eq!(fused.optimizer, after.optimizer);
+        assert_eq!((fused.steps(), after.steps()), (5, 5));
         assert_eq!(fused.model, after.model);
         let names: Vec<&str> = fused.optimizer.moments().map(|(name, _)| name).collect();
         assert_eq!(names[..3], ["encoder.conv0.weight", "encoder.conv0.bias", "encoder.conv1.weight"]);
