@@ -25,12 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def nchw(a):
-    a = np.asarray(a, dtype=np.float32)
-    if a.ndim == 3:
-        a = a[:, :, :, None]
-    return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+from quality_torch import nchw  # beside this file: the same .npy → NCHW conversion
 
 
 class Vae(nn.Module):

@@ -102,7 +102,7 @@ pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> Result<(),
     {
         // A layer without parameters (a VAE's sampling) writes none.
         for ((param, layout), name) in
-            pair.iter().zip(layouts).zip(PARAM_NAMES).filter(|((p, _), _)| !p.is_empty())
+            pair.iter().zip(layouts).zip(PARAM_NAMES).filter(|((_, l), _)| l.values() > 0)
         {
             let values = permute(param, &layout.engine, &layout.axes);
             tensors.push(f32s(format!("{}.{name}", layer.name), layout.stored, &values));

@@ -22,10 +22,4 @@ pub enum Error {
     Diverged { epoch: usize, loss: f64, run: PathBuf },
 }
 
-impl From<crate::download::DownloadError> for Error {
-    fn from(e: crate::download::DownloadError) -> Self {
-        Error::Data(e.into())
-    }
-}
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -158,17 +158,13 @@ pub fn vae_terms(model: &Autoencoder, images: &Images, loss: Loss, samples: usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ModelConfig, ModelKind, PaddingMode};
+    use crate::config::{ModelKind, PaddingMode};
     use ae_engine::Shape;
 
     /// A VAE with a one-unit code on 8×8 images, whose likelihood can be integrated numerically.
     fn tiny_vae() -> Autoencoder {
-        let mut config = ModelConfig::tutorial(PaddingMode::Symmetric);
-        config.kind = ModelKind::Vae;
-        config.input = [8, 8, 1];
-        config.encoder.iter_mut().for_each(|s| s.filters = 3);
-        config.decoder.iter_mut().for_each(|s| s.filters = 3);
-        config.code_length = 1;
+        let mut config = crate::model::tiny(PaddingMode::Symmetric, 3);
+        (config.kind, config.code_length) = (ModelKind::Vae, 1);
         config.settle();
         let mut model = Autoencoder::new(&config, 4).unwrap();
         // q(z|x) off the prior: μ ≈ 0.3, σ² ≈ e^0.5 (wider, so importance sampling stays accurate).

@@ -598,6 +598,29 @@ fn reconstruct_command(args: ReconstructArgs) -> Result<()> {
     Ok(())
 }
 
+/// `images` cut into rows of `columns` (the last may be shorter), for a grid.
+fn rows_of(images: &Images, columns: usize) -> Vec<Images> {
+    (0..images.len())
+        .step_by(columns.max(1))
+        .map(|start| images.select(&(start..(start + columns).min(images.len())).collect::<Vec<_>>()))
+        .collect()
+}
+
+/// Decoded `images` as `dir/<name>` and the codes `z` they came from as `dir/codes.npy`.
+fn save_decoded(dir: &Path, name: &str, images: &Images, z: &[f32]) -> Result<()> {
+    save_npy(&dir.join(name), &npy_shape(images), &images.data)?;
+    save_npy(&dir.join("codes.npy"), &[images.len(), z.len() / images.len().max(1)], z)?;
+    Ok(())
+}
+
+/// Refuses `flag`'s image index `i` past the `split`'s `count` images.
+fn check_index(flag: &str, i: usize, count: usize, split: &str) -> Result<()> {
+    if i >= count {
+        bail!("{flag} {i}: the {split} split has {count} images");
+    }
+    Ok(())
+}
+
 fn sample_command(args: SampleArgs) -> Result<()> {
     let input = ModelInput { model: args.model.clone(), data: None, split: None, batch_size: 50 };
     let (model, _) = load_model(&input)?;
@@ -614,15 +637,11 @@ fn sample_command(args: SampleArgs) -> Result<()> {
     let run = RunDir::create(&out)?;
     let (z, images) = sample_prior(&model, args.count, args.seed);
     let columns = (args.count as f64).sqrt().ceil() as usize;
-    let rows: Vec<Images> = (0..args.count)
-        .step_by(columns)
-        .map(|start| images.select(&(start..(start + columns).min(args.count)).collect::<Vec<_>>()))
-        .collect();
+    let rows = rows_of(&images, columns);
     // A last row shorter than the others is left out of the grid (the .npy has every sample).
     let full: Vec<&Images> = rows.iter().filter(|r| r.len() == columns).collect();
     save_grid(&run.path().join("samples.png"), &full, columns, 64)?;
-    save_npy(&run.path().join("samples.npy"), &npy_shape(&images), &images.data)?;
-    save_npy(&run.path().join("codes.npy"), &[args.count, model.config.code_length], &z)?;
+    save_decoded(run.path(), "samples.npy", &images, &z)?;
     let out = run.finish()?;
     println!("Decoded {} codes drawn from N(0, I) (seed {}) into {}", args.count, args.seed, out.display());
     Ok(())
@@ -630,19 +649,15 @@ fn sample_command(args: SampleArgs) -> Result<()> {
 
 fn interpolate_command(args: InterpolateArgs) -> Result<()> {
     let (model, _, images, split) = load_inputs(&args.input)?;
-    for (flag, i) in [("--from", args.from), ("--to", args.to)] {
-        if i >= images.len() {
-            bail!("{flag} {i}: the {split} split has {} images", images.len());
-        }
-    }
+    check_index("--from", args.from, images.len(), split)?;
+    check_index("--to", args.to, images.len(), split)?;
     let name = format!("interpolate-{}-{}", args.from, args.to);
     let out = args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, &name));
     let run = RunDir::create(&out)?;
     let (from, to) = (images.select(&[args.from]), images.select(&[args.to]));
     let (z, line) = interpolate(&model, &from, &to, args.steps);
     save_grid(&run.path().join("interpolation.png"), &[&line], line.len(), 64)?;
-    save_npy(&run.path().join("images.npy"), &npy_shape(&line), &line.data)?;
-    save_npy(&run.path().join("codes.npy"), &[line.len(), model.config.code_length], &z)?;
+    save_decoded(run.path(), "images.npy", &line, &z)?;
     let out = run.finish()?;
     println!(
         "Decoded {} codes from {split} image {} to {} into {}",
@@ -656,9 +671,7 @@ fn interpolate_command(args: InterpolateArgs) -> Result<()> {
 
 fn traverse_command(args: TraverseArgs) -> Result<()> {
     let (model, _, images, split) = load_inputs(&args.input)?;
-    if args.image >= images.len() {
-        bail!("--image {}: the {split} split has {} images", args.image, images.len());
-    }
+    check_index("--image", args.image, images.len(), split)?;
     if !(args.range.is_finite() && args.range > 0.0) {
         bail!("--range must be a positive number, got {}", args.range);
     }
@@ -670,11 +683,9 @@ fn traverse_command(args: TraverseArgs) -> Result<()> {
     let base = predict(&model, &images.select(&[args.image]), 1).codes;
     let steps = args.steps.max(2);
     let (z, grid) = traverse(&model, &base, args.range, steps);
-    let rows: Vec<Images> =
-        (0..base.len()).map(|u| grid.select(&(u * steps..(u + 1) * steps).collect::<Vec<_>>())).collect();
+    let rows = rows_of(&grid, steps);
     save_grid(&run.path().join("traversal.png"), &rows.iter().collect::<Vec<_>>(), steps, 64)?;
-    save_npy(&run.path().join("images.npy"), &npy_shape(&grid), &grid.data)?;
-    save_npy(&run.path().join("codes.npy"), &[grid.len(), base.len()], &z)?;
+    save_decoded(run.path(), "images.npy", &grid, &z)?;
     let out = run.finish()?;
     println!(
         "Decoded {} units × {steps} values in ±{} around {split} image {}'s code into {}",

@@ -429,6 +429,17 @@ impl Gradients {
     }
 }
 
+/// The tutorial's layers on 8×8 images with `filters` per convolution and a code of 16: a model
+/// the tests can check by finite differences in milliseconds.
+#[cfg(test)]
+pub(crate) fn tiny(padding: crate::config::PaddingMode, filters: usize) -> ModelConfig {
+    let mut config = ModelConfig::tutorial(padding);
+    config.input = [8, 8, 1];
+    config.encoder.iter_mut().chain(&mut config.decoder).for_each(|s| s.filters = filters);
+    config.code_length = 16;
+    config
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,12 +614,7 @@ mod tests {
     }
 
     fn tiny_config() -> ModelConfig {
-        let mut config = ModelConfig::tutorial(PaddingMode::TfSame);
-        config.input = [8, 8, 1];
-        config.encoder.iter_mut().for_each(|s| s.filters = 3);
-        config.decoder.iter_mut().for_each(|s| s.filters = 3);
-        config.code_length = 16;
-        config
+        tiny(PaddingMode::TfSame, 3)
     }
 
     const AE: ModelKind = ModelKind::Autoencoder;

@@ -424,7 +424,6 @@ pub fn train(
 
     // A denoiser's held-out inputs get their seeded noise once, the same for every epoch.
     let holdout_inputs = corrupt(&holdout, config.noise, config.training.seed);
-    let model_is_variational = model.is_variational();
     let mut trainer = Trainer::new(model, &config.training, config.noise);
     let mut history = Vec::with_capacity(config.training.epochs);
     let mut saturated = false;
@@ -442,7 +441,7 @@ pub fn train(
             return Err(Error::Diverged { epoch, loss: stats.loss_per_sample, run: run.path().into() });
         }
         // A VAE's code is Gaussian, not a sigmoid: it does not saturate.
-        if !model_is_variational && (stats.code_saturated >= SATURATION_NOTE) != saturated {
+        if !trainer.model.is_variational() && (stats.code_saturated >= SATURATION_NOTE) != saturated {
             saturated = !saturated;
             on_event(Event::Saturation { epoch, fraction: stats.code_saturated, saturated });
         }
@@ -498,12 +497,7 @@ mod tests {
     use ae_engine::Shape;
 
     fn tiny_config() -> ModelConfig {
-        let mut config = ModelConfig::tutorial(PaddingMode::TfSame);
-        config.input = [8, 8, 1];
-        config.encoder.iter_mut().for_each(|s| s.filters = 4);
-        config.decoder.iter_mut().for_each(|s| s.filters = 4);
-        config.code_length = 16;
-        config
+        crate::model::tiny(PaddingMode::TfSame, 4)
     }
 
     fn blobs(n: usize) -> Pixels {
