@@ -23,7 +23,8 @@ impl ConfigError {
 }
 
 /// The built-in starting points for a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Preset {
     /// The tutorial, literally: subsampled inputs, TensorFlow padding, 7 of 8 batches, loss / 400.
@@ -75,7 +76,8 @@ impl From<PaddingMode> for Padding {
 }
 
 /// How the held-out images are chosen.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum SplitBy {
     /// A seeded fraction of the images.
@@ -87,7 +89,8 @@ pub enum SplitBy {
 }
 
 /// The training objective between reconstruction and clean image.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Loss {
     /// `0.5·Σ(x̂−x)²` (TensorFlow's `l2_loss`; a Gaussian likelihood).
@@ -99,7 +102,8 @@ pub enum Loss {
 }
 
 /// The datasets `ae` can find or download by name.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetName {
     /// The 400 Olivetti faces, 64×64 grayscale (scikit-learn's copy).
@@ -112,7 +116,8 @@ pub enum DatasetName {
 }
 
 /// What to do with an image file that cannot be decoded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum BadImages {
     /// Stop with an error naming the file.
@@ -123,7 +128,8 @@ pub enum BadImages {
 }
 
 /// How the images are held in memory during training.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Storage {
     /// 32-bit floats, ready to use.
@@ -163,7 +169,8 @@ pub struct DataConfig {
 }
 
 /// What normalises the code layer's pre-activations before its sigmoid.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum CodeNorm {
     /// Nothing: the tutorial's `sigmoid(x·W + b)`, which can saturate within a few steps.
@@ -175,7 +182,8 @@ pub enum CodeNorm {
 }
 
 /// What the code is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
     /// A deterministic code, `sigmoid(x·W + b)` (normalised or not).
@@ -312,7 +320,8 @@ impl ModelConfig {
 }
 
 /// How the learning rate changes over a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Schedule {
     /// The same rate for every step (the tutorial).
@@ -389,15 +398,6 @@ fn is_zero(v: &usize) -> bool {
 }
 
 impl TrainingConfig {
-    /// A VAE's weight on the KL term at `epochs` into the run (fractional).
-    pub fn kl_weight(&self, epochs: f64) -> f64 {
-        if self.kl_warmup_epochs == 0 {
-            self.beta
-        } else {
-            self.beta * (epochs / self.kl_warmup_epochs as f64).clamp(0.0, 1.0)
-        }
-    }
-
     /// The warm-up's factor on the learning rate of step `step` (counted from 1).
     pub fn warmup(&self, step: u64) -> f64 {
         if step >= self.warmup_steps {

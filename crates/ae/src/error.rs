@@ -4,6 +4,7 @@
 use crate::checkpoint::CheckpointError;
 use crate::config::ConfigError;
 use crate::data::DataError;
+use crate::memory::MemoryError;
 use crate::report::ReportError;
 use std::path::PathBuf;
 
@@ -17,6 +18,9 @@ pub enum Error {
     Checkpoint(#[from] CheckpointError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// A job that would need more memory than the limit, refused before allocating.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
     /// The loss became NaN or infinite; the epochs so far are kept in the unfinished run directory.
     #[error("training diverged at epoch {epoch} (loss {loss}); the epochs so far are in {}", run.display())]
     Diverged { epoch: usize, loss: f64, run: PathBuf },

@@ -19,7 +19,9 @@ pub struct Predictions {
 /// Runs the model over `images` in batches of `batch_size`.
 pub fn predict(model: &Autoencoder, images: &Images, batch_size: usize) -> Predictions {
     assert_eq!(images.shape, model.input_shape(), "images do not match the model's input");
-    let mut acts = Activations::new(model, batch_size.max(1));
+    // Buffers for a batch larger than the images would never be filled.
+    let batch_size = batch_size.min(images.len()).max(1);
+    let mut acts = Activations::new(model, batch_size);
     let mut ws = Workspace::for_current_pool();
     let mut reconstructions = Vec::with_capacity(images.data.len());
     let mut codes = Vec::with_capacity(images.len() * model.config.code_length);
@@ -72,6 +74,19 @@ pub fn traverse(model: &Autoencoder, base: &[f32], range: f32, steps: usize) -> 
         .flat_map(|unit| values.iter().map(move |&v| (unit, v)))
         .flat_map(|(unit, v)| base.iter().enumerate().map(move |(j, &b)| if j == unit { v } else { b }))
         .collect();
+    let images = decode(model, &z);
+    (z, images)
+}
+
+/// The decoded manifold of a 2-D code: a `steps × steps` grid of codes evenly over
+/// `[−range, range]²`, the first unit rising left to right and the second bottom to top (as on a
+/// plot), and their images in that row-major order.
+pub fn manifold(model: &Autoencoder, range: f32, steps: usize) -> (Vec<f32>, Images) {
+    assert_eq!(model.config.code_length, 2, "a manifold grid needs a 2-D code");
+    let steps = steps.max(2);
+    let value = |k: usize| -range + 2.0 * range * k as f32 / (steps - 1) as f32;
+    let z: Vec<f32> =
+        (0..steps).rev().flat_map(|row| (0..steps).flat_map(move |col| [value(col), value(row)])).collect();
     let images = decode(model, &z);
     (z, images)
 }
@@ -218,5 +233,22 @@ mod tests {
             // The bound: −ELBO ≥ NLL.
             assert!(-terms.elbo >= terms.nll - 1e-6 && terms.kl >= 0.0, "{terms:?}");
         }
+    }
+
+    #[test]
+    fn the_manifold_grid_reads_like_a_plot() {
+        let mut config = crate::model::tiny(PaddingMode::Symmetric, 3);
+        (config.kind, config.code_length) = (ModelKind::Vae, 2);
+        config.settle();
+        let model = Autoencoder::new(&config, 4).unwrap();
+        let (z, images) = manifold(&model, 2.0, 3);
+        // Rows from the top: the second unit at 2, 0, −2; in each row the first unit −2, 0, 2.
+        #[rustfmt::skip]
+        let want = [-2.0, 2.0, 0.0, 2.0, 2.0, 2.0,
+                    -2.0, 0.0, 0.0, 0.0, 2.0, 0.0,
+                    -2.0, -2.0, 0.0, -2.0, 2.0, -2.0];
+        assert_eq!(z, want);
+        assert_eq!(images, decode(&model, &want));
+        assert_eq!(images.len(), 9);
     }
 }

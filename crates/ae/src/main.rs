@@ -5,11 +5,12 @@ use ae::checkpoint::{self, DataRecipe};
 use ae::config::{
     BadImages, CodeNorm, DatasetName, Loss, ModelKind, Preset, RunConfig, Schedule, SplitBy, Storage,
 };
-use ae::data::{images_for_model, is_olivetti, load_dataset, split_for, Images};
+use ae::data::{images_for_model, is_olivetti, load_dataset, load_labels, split_for, Images};
 use ae::evaluation::{quality, Quality};
-use ae::inference::{interpolate, predict, sample_prior, traverse, vae_terms};
+use ae::inference::{interpolate, manifold, predict, sample_prior, traverse, vae_terms};
+use ae::memory::MemoryLimit;
 use ae::noise::Noise;
-use ae::report::{save_grid, save_images, save_npy, RunDir};
+use ae::report::{save_grid, save_images, save_latent_scatter, save_npy, RunDir};
 use ae::training::{corrupt, train, Event};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -24,6 +25,11 @@ struct Cli {
     /// given thread count.
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// The most memory a job may plan to use, e.g. 4G, 500M or a number of bytes; a job whose
+    /// model, buffers and images need more is refused before it allocates them [default: 80 % of
+    /// the memory available].
+    #[arg(long, global = true, value_parser = parse_bytes)]
+    max_memory: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,6 +55,31 @@ enum Command {
     Interpolate(InterpolateArgs),
     /// Vary one code unit at a time around an image's code: a PNG grid (a row per unit) and .npy arrays.
     Traverse(TraverseArgs),
+    /// Picture the code space: a scatter of the images' codes (a VAE's means), coloured by label
+    /// with --labels, and for a VAE with a 2-D code the decoded manifold grid.
+    Latent(LatentArgs),
+}
+
+#[derive(Args)]
+struct LatentArgs {
+    #[command(flatten)]
+    input: ModelInput,
+    /// One label per image of the dataset, to colour the scatter: an IDX label file (MNIST's
+    /// t10k-labels-idx1-ubyte, raw or .gz).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// The two code units on the scatter's axes.
+    #[arg(long, num_args = 2, value_names = ["X", "Y"], default_values_t = [0, 1])]
+    units: Vec<usize>,
+    /// The manifold grid covers [−RANGE, RANGE]² of a 2-D VAE's code.
+    #[arg(long, default_value_t = 2.0)]
+    range: f32,
+    /// Codes per side of the manifold grid.
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    /// Output directory to create; must not exist [default: latent-<split> beside the model].
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -158,6 +189,11 @@ struct TrainArgs {
     /// [default: batch; none with --preset seed and seed-denoise].
     #[arg(long, value_enum)]
     code_norm: Option<CodeNorm>,
+    /// Add stride-2 stages until the map the code layer reads is at most N pixels a side, so the
+    /// model of a large image stays small [default: 16; the layers as written with --preset seed
+    /// and seed-denoise].
+    #[arg(long)]
+    max_code_map_side: Option<usize>,
     /// Fraction of images held out of training and evaluated every epoch [default: 0.1; 0 with --preset seed].
     #[arg(long)]
     holdout: Option<f64>,
@@ -312,10 +348,38 @@ impl log::Log for StderrLog {
     fn flush(&self) {}
 }
 
+/// A progress bar on stderr (when it is a terminal) for the library's downloads.
+fn download_bar() -> impl Fn(&ae::data::download::Progress<'_>) + Send + Sync {
+    let bar = std::sync::Mutex::new(None::<ProgressBar>);
+    move |p| {
+        let mut bar = bar.lock().unwrap_or_else(|e| e.into_inner());
+        let shown = bar.get_or_insert_with(|| {
+            let bar = if std::io::stderr().is_terminal() {
+                ProgressBar::new(p.total.unwrap_or(0))
+            } else {
+                ProgressBar::hidden()
+            };
+            bar.set_style(
+                ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} ({eta})")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            bar.set_message(format!("downloading {}", p.file_name));
+            bar
+        });
+        shown.set_position(p.done);
+        if p.finished {
+            shown.finish_and_clear();
+            *bar = None;
+        }
+    }
+}
+
 fn main() {
     if log::set_logger(&StderrLog).is_ok() {
         log::set_max_level(log::LevelFilter::Warn);
     }
+    ae::data::download::observe_progress(download_bar());
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
         eprintln!("error: {}", with_flags(&format!("{e:#}")));
@@ -331,7 +395,9 @@ const FLAGS: &[(&str, &str)] = &[
     ("data.split", "--split-by"),
     ("data.holdout", "--holdout"),
     ("training.batch_size", "--batch-size"),
+    ("model.max_code_map_side", "--max-code-map-side"),
     ("output directory", "--out"),
+    ("the limit", "--max-memory"),
 ];
 
 /// `message` with the flag of each config key it names, e.g. `… set data.size (--size) …`.
@@ -345,10 +411,55 @@ fn with_flags(message: &str) -> String {
     })
 }
 
+/// A size as `--max-memory` takes it: bytes, or a number with K, M, G or T (powers of 1000,
+/// an optional B).
+fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let digits = upper.trim_end_matches('B');
+    let (number, scale) = match digits.char_indices().last() {
+        Some((i, 'K')) => (&digits[..i], 1e3),
+        Some((i, 'M')) => (&digits[..i], 1e6),
+        Some((i, 'G')) => (&digits[..i], 1e9),
+        Some((i, 'T')) => (&digits[..i], 1e12),
+        _ => (digits, 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * scale < 1e19 => Ok((v * scale) as u64),
+        _ => Err(format!("expected a size such as 4G, 500M or 1000000, got {text:?}")),
+    }
+}
+
+/// The memory limit of this invocation (set once in `run`).
+static MEMORY_LIMIT: std::sync::OnceLock<Option<MemoryLimit>> = std::sync::OnceLock::new();
+
+fn memory_limit() -> Option<MemoryLimit> {
+    MEMORY_LIMIT.get().copied().flatten()
+}
+
+/// Refuses running `model` over `images` images in batches of `batch` (and keeping `outputs`
+/// decoded images) past the memory limit.
+fn check_inference(
+    model: &ae::model::Autoencoder,
+    images: usize,
+    batch: usize,
+    outputs: usize,
+) -> Result<()> {
+    if let Some(limit) = memory_limit() {
+        let batch = batch.min(images).max(1);
+        let mut need =
+            ae::model::Autoencoder::memory_need(&model.config, batch, rayon::current_num_threads(), false)?;
+        need.data = 4 * model.input_len() as u64 * (images as u64).saturating_add(outputs as u64);
+        limit.check("this job", &need, "use fewer images or a smaller --batch-size")?;
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<()> {
     if cli.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
+    let limit = cli.max_memory.map(MemoryLimit::asked).or_else(MemoryLimit::of_machine);
+    MEMORY_LIMIT.set(limit).expect("run is called once");
     ae_engine::threads::init_global_pool(cli.threads).context("cannot start the thread pool")?;
     ae_engine::threads::flushing_denormals(|| match cli.command {
         Command::Train(args) => train_command(args),
@@ -360,6 +471,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sample(args) => sample_command(args),
         Command::Interpolate(args) => interpolate_command(args),
         Command::Traverse(args) => traverse_command(args),
+        Command::Latent(args) => latent_command(args),
     })
 }
 
@@ -414,6 +526,9 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     }
     if let Some(v) = args.code_norm {
         config.model.code_norm = v;
+    }
+    if let Some(v) = args.max_code_map_side {
+        config.model.max_code_map_side = Some(v);
     }
     if let Some(v) = args.holdout {
         config.data.holdout = v;
@@ -495,7 +610,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
         }),
     }
     };
-    let summary = train(&config, &out, on_event)?;
+    let summary = train(&config, &out, memory_limit(), on_event)?;
     bar.finish_and_clear();
     let q = &summary.quality;
     println!(
@@ -521,6 +636,14 @@ fn describe(q: &Quality) -> String {
 
 /// The model, its recipe and the chosen images, prepared as in training.
 fn load_inputs(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str)> {
+    let (model, recipe, images, split, _) = load_indexed_inputs(input)?;
+    Ok((model, recipe, images, split))
+}
+
+/// [`load_inputs`] and the chosen images' indices in the whole dataset (to match a labels file).
+fn load_indexed_inputs(
+    input: &ModelInput,
+) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str, Vec<usize>)> {
     let (model, recipe) = load_model(input)?;
     let mut data = recipe.data.clone();
     if let Some(path) = &input.data {
@@ -535,16 +658,17 @@ fn load_inputs(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe
     let choice =
         input.split.unwrap_or(if data.holdout > 0.0 { SplitChoice::Holdout } else { SplitChoice::All });
     let split = split_for(&data, pixels.len(), recipe.seed)?;
-    let images = pixels;
-    let (images, name) = match choice {
+    let (indices, name) = match choice {
         SplitChoice::Holdout if split.holdout.is_empty() => {
             bail!("--split holdout: this model was trained without a held-out split")
         }
-        SplitChoice::Holdout => (images.select(&split.holdout).to_images(), "holdout"),
-        SplitChoice::Train => (images.select(&split.train).to_images(), "train"),
-        SplitChoice::All => (images.to_images(), "all"),
+        SplitChoice::Holdout => (split.holdout, "holdout"),
+        SplitChoice::Train => (split.train, "train"),
+        SplitChoice::All => ((0..pixels.len()).collect(), "all"),
     };
-    Ok((model, recipe, images, name))
+    check_inference(&model, indices.len(), input.batch_size, indices.len())?;
+    let images = if name == "all" { pixels.to_images() } else { pixels.select(&indices).to_images() };
+    Ok((model, recipe, images, name, indices))
 }
 
 fn load_model(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe)> {
@@ -694,6 +818,59 @@ fn traverse_command(args: TraverseArgs) -> Result<()> {
         args.image,
         out.display()
     );
+    Ok(())
+}
+
+fn latent_command(args: LatentArgs) -> Result<()> {
+    let (model, _, images, split, indices) = load_indexed_inputs(&args.input)?;
+    let code_length = model.config.code_length;
+    let [x, y] = [args.units[0], args.units[1]];
+    if x == y || x.max(y) >= code_length {
+        bail!("--units {x} {y}: two different units of the code's {code_length} are needed");
+    }
+    let manifold_too = model.is_variational() && code_length == 2;
+    if manifold_too && !(args.range.is_finite() && args.range > 0.0) {
+        bail!("--range must be a positive number, got {}", args.range);
+    }
+    let labels = match &args.labels {
+        None => None,
+        Some(path) => {
+            let all = load_labels(path)?;
+            let count = indices.iter().max().map_or(0, |&i| i + 1);
+            if all.len() < count {
+                bail!("{}: {} labels for a dataset of at least {count} images", path.display(), all.len());
+            }
+            Some(indices.iter().map(|&i| all[i]).collect::<Vec<u8>>())
+        }
+    };
+    let out = args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, &format!("latent-{split}")));
+    let run = RunDir::create(&out)?;
+    let codes = predict(&model, &images, args.input.batch_size).codes;
+    let points: Vec<[f32; 2]> = codes.chunks_exact(code_length).map(|c| [c[x], c[y]]).collect();
+    let names = [format!("code unit {x}"), format!("code unit {y}")];
+    save_latent_scatter(&run.path().join("scatter.png"), &points, labels.as_deref(), [&names[0], &names[1]])?;
+    save_npy(&run.path().join("codes.npy"), &[images.len(), code_length], &codes)?;
+    if let Some(labels) = &labels {
+        let as_floats: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
+        save_npy(&run.path().join("labels.npy"), &[labels.len()], &as_floats)?;
+    }
+    if manifold_too {
+        let steps = args.steps.max(2);
+        let (z, grid) = manifold(&model, args.range, steps);
+        let rows = rows_of(&grid, steps);
+        save_grid(
+            &run.path().join("manifold.png"),
+            &rows.iter().collect::<Vec<_>>(),
+            steps,
+            28.max(grid.shape.height),
+        )?;
+        save_npy(&run.path().join("manifold.npy"), &npy_shape(&grid), &grid.data)?;
+        save_npy(&run.path().join("manifold-codes.npy"), &[grid.len(), 2], &z)?;
+    }
+    let out = run.finish()?;
+    let drawn = if manifold_too { "scatter.png and manifold.png" } else { "scatter.png" };
+    let coloured = if labels.is_some() { ", coloured by label" } else { "" };
+    println!("Drew the codes of {} {split} images{coloured}: {drawn} in {}", images.len(), out.display());
     Ok(())
 }
 

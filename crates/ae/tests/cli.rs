@@ -526,3 +526,37 @@ fn the_readme_s_epoch_lines_are_what_the_seed_preset_prints() {
         }
     }
 }
+
+/// The figure a refused job names: `… needs about <figure> (…`.
+fn needed(out: &Output) -> String {
+    let err = stderr(out);
+    let rest = err.split_once("needs about ").unwrap_or_else(|| panic!("no figure in: {err}")).1;
+    rest.split_once(" (").unwrap().0.to_string()
+}
+
+#[test]
+fn jobs_that_do_not_fit_are_refused_before_allocating_and_batches_stop_at_the_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let data = common::olivetti();
+    let train = |limit: &str, batch: &str| {
+        let args = ["--max-memory", limit, "train", "--data", data.to_str().unwrap(), "--batch-size", batch];
+        ae(&[&args[..], &["--epochs", "1", "--out", run.to_str().unwrap()]].concat())
+    };
+    let out = train("20M", "50");
+    assert_one_line_error(&out, "training needs about");
+    let err = stderr(&out);
+    assert!(err.contains("but the limit (--max-memory) is 20 MB") && err.contains("--batch-size"), "{err}");
+    assert!(run_dir_absent(&run));
+    // A batch beyond the 360 training faces needs what a batch of all of them does: the buffers
+    // stop at the images.
+    assert_eq!(needed(&train("1", "100000")), needed(&train("1", "360")));
+    assert_ne!(needed(&train("1", "360")), needed(&train("1", "50")));
+    let out = train("2G", "100000");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Inference is checked too.
+    let out = ae(&["--max-memory", "1M", "eval", run.to_str().unwrap()]);
+    assert_one_line_error(&out, "this job needs about");
+    let out = ae(&["--max-memory", "lots", "eval", run.to_str().unwrap()]);
+    assert!(!out.status.success() && stderr(&out).contains("expected a size such as 4G"), "{}", stderr(&out));
+}

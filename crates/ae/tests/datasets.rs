@@ -221,7 +221,7 @@ fn bad_folders_and_files_are_named() {
     let err = format!("{:#}", load_dataset(&data_config(&idx), None).unwrap_err());
     assert!(err.contains("bad-images-idx3-ubyte") && err.contains("labels, not images"), "{err}");
     let truncated = dir.path().join("short-idx3-ubyte");
-    std::fs::write(&truncated, ae::idx::encode(2, 4, 4, &[0; 20])).unwrap();
+    std::fs::write(&truncated, ae::data::idx::encode(2, 4, 4, &[0; 20])).unwrap();
     let err = format!("{:#}", load_dataset(&data_config(&truncated), None).unwrap_err());
     assert!(err.contains("truncated"), "{err}");
 
@@ -254,24 +254,20 @@ fn the_command_line_names_its_flags_and_prints_the_library_s_warnings() {
     assert!(err.contains("warning: skipped 1 of 9 image files"), "{err}");
 }
 
+/// One epoch of a VAE with a `latent`-unit code on the MNIST test set (BCE, a constant rate).
+fn train_mnist_vae(run: &Path, latent: usize) -> std::process::Output {
+    let mnist = common::datasets().join("mnist/t10k-images-idx3-ubyte.gz");
+    let latent = latent.to_string();
+    let args = ["--model", "vae", "--latent-dim", &latent, "--loss", "bce", "--epochs", "1", "--schedule"];
+    let data = ["train", "--data", mnist.to_str().unwrap()];
+    ae(&[&data[..], &args[..], &["constant", "--out", run.to_str().unwrap()]].concat())
+}
+
 #[test]
 fn a_vae_learns_mnist_and_reports_its_elbo_and_likelihood() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("vae");
-    let mnist = common::datasets().join("mnist/t10k-images-idx3-ubyte.gz");
-    let args = [
-        "--model",
-        "vae",
-        "--loss",
-        "bce",
-        "--epochs",
-        "1",
-        "--schedule",
-        "constant",
-        "--out",
-        run.to_str().unwrap(),
-    ];
-    let out = ae(&[&["train", "--data", mnist.to_str().unwrap()][..], &args[..]].concat());
+    let out = train_mnist_vae(&run, 16);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("(KL per sample: ") && text.contains("Held-out 1000 images"), "{text}");
@@ -339,4 +335,58 @@ fn a_vae_learns_mnist_and_reports_its_elbo_and_likelihood() {
     assert_eq!(codes.shape(), [16 * 3, 16]);
     assert_eq!([codes[[15, 5]], codes[[16, 5]], codes[[17, 5]]], [-2.0, 0.0, 2.0]);
     assert!((codes[[16, 4]] - first[4]).abs() < 1e-4 && run.join("traverse-0/traversal.png").exists());
+}
+
+#[test]
+fn a_2d_vae_draws_its_codes_by_label_and_its_manifold() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("vae2");
+    let labels_file = common::datasets().join("mnist/t10k-labels-idx1-ubyte.gz");
+    let out = train_mnist_vae(&run, 2);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let latent = dir.path().join("latent");
+    let out = ae(&[
+        "latent",
+        run.to_str().unwrap(),
+        "--labels",
+        labels_file.to_str().unwrap(),
+        "--steps",
+        "5",
+        "--out",
+        latent.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1000 holdout images, coloured by label"));
+    for png in ["scatter.png", "manifold.png"] {
+        let img = image::open(latent.join(png)).unwrap().to_rgb8();
+        assert!(img.pixels().any(|p| p.0 != img.get_pixel(0, 0).0), "{png} is blank");
+    }
+    // The labels are the held-out images' own, picked from the file by the run's split.
+    let config = RunConfig::from_toml_file(&run.join("config.toml")).unwrap();
+    let split = ae::data::split_for(&config.data, 10_000, config.training.seed).unwrap();
+    let all = ae::data::load_labels(&labels_file).unwrap();
+    let labels: ndarray::Array1<f32> = ndarray_npy::read_npy(latent.join("labels.npy")).unwrap();
+    let want: Vec<f32> = split.holdout.iter().map(|&i| all[i] as f32).collect();
+    assert_eq!(labels.to_vec(), want);
+    // So the codes of each digit gather: after one epoch the 0s' and the 1s' mean codes lie apart.
+    let codes: ndarray::Array2<f32> = ndarray_npy::read_npy(latent.join("codes.npy")).unwrap();
+    let mean_of = |digit: f32| {
+        let rows: Vec<usize> = (0..1000).filter(|&i| labels[i] == digit).collect();
+        let sum = rows.iter().fold([0.0f32; 2], |s, &i| [s[0] + codes[[i, 0]], s[1] + codes[[i, 1]]]);
+        sum.map(|v| v / rows.len() as f32)
+    };
+    let (zeros, ones) = (mean_of(0.0), mean_of(1.0));
+    let apart = ((zeros[0] - ones[0]).powi(2) + (zeros[1] - ones[1]).powi(2)).sqrt();
+    assert!(apart > 1.5, "mean codes of 0s {zeros:?} and 1s {ones:?}");
+    // The manifold: 5 × 5 codes over [−2, 2]², decoded.
+    let grid: ndarray::Array2<f32> = ndarray_npy::read_npy(latent.join("manifold-codes.npy")).unwrap();
+    assert_eq!((grid.shape(), grid.row(0).to_vec()), ([25, 2].as_slice(), vec![-2.0, 2.0]));
+    let manifold: ndarray::Array3<f32> = ndarray_npy::read_npy(latent.join("manifold.npy")).unwrap();
+    assert_eq!(manifold.shape(), [25, 28, 28]);
+    // A labels file of another length is refused in one line.
+    let short = dir.path().join("short-labels");
+    std::fs::write(&short, [0, 0, 8, 1, 0, 0, 0, 2, 7, 3]).unwrap();
+    let out = ae(&["latent", run.to_str().unwrap(), "--labels", short.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("2 labels for a dataset of at least"), "{err}");
 }

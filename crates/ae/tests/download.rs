@@ -2,7 +2,7 @@
 
 mod common;
 
-use ae::download::{download, locate_in, Checksum, DownloadError, Source};
+use ae::data::download::{download, locate_in, Checksum, DownloadError, Source};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::TcpListener;

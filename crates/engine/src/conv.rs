@@ -150,6 +150,20 @@ impl ConvGeometry {
         self.small.pixels() * self.window()
     }
 
+    /// An upper bound on the scratch values this layer's passes ask of a [`Workspace`]: per part
+    /// (thread) an im2col buffer, a weight and a bias gradient and Winograd's tile blocks and
+    /// kernel accumulator, plus the shared transformed kernel. For the memory check that runs
+    /// before anything is allocated.
+    pub fn scratch_bound(&self, parts: usize) -> usize {
+        let (a, b) = (self.big.channels, self.small.channels);
+        let per_part = self.cols_len()
+            + self.weight_len()
+            + a.max(b)
+            + 2 * crate::winograd::block_len(a.max(b))
+            + crate::winograd::filter_len(a, b);
+        parts * per_part + crate::winograd::Filter::buffer_len(a, b)
+    }
+
     /// The big-side pixel a kernel tap reads, or `None` in the padding.
     #[inline]
     pub(crate) fn source(&self, out: usize, tap: usize, pad: usize, limit: usize) -> Option<usize> {

@@ -464,7 +464,7 @@ pub(crate) fn filter_len(a: usize, b: usize) -> usize {
 }
 
 /// Length of a block of `channels`-wide transformed tiles.
-fn block_len(channels: usize) -> usize {
+pub(crate) fn block_len(channels: usize) -> usize {
     BLOCK * tile_stride(channels)
 }
 

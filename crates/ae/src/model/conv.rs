@@ -56,6 +56,10 @@ impl Part for Conv {
         self.geometry.macs()
     }
 
+    fn scratch(&self, _batch: usize, parts: usize) -> usize {
+        self.geometry.scratch_bound(parts)
+    }
+
     fn kernel(&self) -> String {
         format!("{:?}", self.geometry.algorithm).to_lowercase()
     }

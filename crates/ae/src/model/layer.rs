@@ -82,6 +82,11 @@ pub trait Part {
     }
     /// Multiply-adds of one image's forward pass.
     fn macs(&self) -> usize;
+    /// At most how many scratch values its passes over `batch` images take from a `Workspace` of
+    /// `parts` parts (for the memory check before allocating).
+    fn scratch(&self, _batch: usize, _parts: usize) -> usize {
+        0
+    }
     /// The kernel that runs it, as `ae bench` reports it.
     fn kernel(&self) -> String;
 

@@ -6,15 +6,18 @@ mod batch_norm;
 mod conv;
 mod dense;
 mod layer;
+mod objective;
 mod sample;
 
 pub use batch_norm::BatchNorm;
 pub use conv::Conv;
 pub use dense::Dense;
 pub use layer::{Backward, Cache, Forward, Layer, LayerKind, Mode, Part, TensorLayout, PARAM_NAMES};
+pub use objective::{objective, CodeSums, Deterministic, Objective, Variational};
 pub use sample::{add_kl_gradient, kl_divergence, Sample};
 
 use crate::config::{CodeNorm, ConfigError, ModelConfig, ModelKind};
+use crate::memory::MemoryNeed;
 use ae_engine::{
     dense_backward_adam, Activation, AdamStep, AlignedVec, ConvGeometry, ParamGrads, RunningStats, Shape,
     Workspace,
@@ -163,6 +166,36 @@ impl Autoencoder {
             layer.part().init(weight, &mut rng);
         }
         Ok(model)
+    }
+
+    /// What a model of `config` and its buffers for batches of `batch` images will take, worked
+    /// out from the shapes alone: with `training`, the gradients, Adam's moments and the output
+    /// gradients too; the kernels' scratch for a workspace of `parts` parts (threads).
+    pub fn memory_need(
+        config: &ModelConfig,
+        batch: usize,
+        parts: usize,
+        training: bool,
+    ) -> Result<MemoryNeed, ConfigError> {
+        let (layers, _) = plan(config)?;
+        let f32s = |values: u64| values.saturating_mul(4);
+        let params: u64 = layers
+            .iter()
+            .flat_map(|l| l.part().tensors())
+            .map(|t| t.values() as u64)
+            .fold(0, u64::saturating_add);
+        let image = config.input.iter().fold(1u64, |n, &d| n.saturating_mul(d as u64));
+        // Each layer's output, and the reconstruction.
+        let outputs = layers.iter().map(|l| l.output_len() as u64).fold(image, u64::saturating_add);
+        let activations = outputs.saturating_mul(batch as u64);
+        let scratch = layers.iter().map(|l| l.part().scratch(batch, parts) as u64).max().unwrap_or(0);
+        let copies = if training { 4 } else { 1 };
+        Ok(MemoryNeed {
+            parameters: f32s(params.saturating_mul(copies)),
+            activations: f32s(activations.saturating_mul(if training { 2 } else { 1 })),
+            scratch: f32s(scratch),
+            data: 0,
+        })
     }
 
     /// A model with every parameter zero, to be filled from a checkpoint.
@@ -444,6 +477,27 @@ pub(crate) fn tiny(padding: crate::config::PaddingMode, filters: usize) -> Model
 mod tests {
     use super::*;
     use crate::config::{ModelConfig, PaddingMode};
+
+    #[test]
+    fn the_memory_need_is_what_the_buffers_allocate() {
+        let mut config = crate::config::RunConfig::preset(crate::config::Preset::Default).model;
+        (config.input, config.kind, config.code_length) = ([64, 48, 3], ModelKind::Vae, 8);
+        config.settle();
+        let model = Autoencoder::new(&config, 0).unwrap();
+        let (acts, grads) = (Activations::new(&model, 7), Gradients::new(&model, 7));
+        let floats = |v: &[AlignedVec]| v.iter().map(|b| b.len() as u64).sum::<u64>();
+        let params: u64 = model.params.iter().map(|p| p.len() as u64).sum();
+        let outputs = floats(&acts.outputs) + acts.reconstruction.len() as u64;
+        assert_eq!(floats(&grads.outputs), floats(&acts.outputs));
+        // Training: weights, gradients and Adam's two moments; outputs and their gradients.
+        let need = Autoencoder::memory_need(&config, 7, 2, true).unwrap();
+        assert_eq!((need.parameters, need.activations), (4 * 4 * params, 4 * 2 * outputs));
+        let need = Autoencoder::memory_need(&config, 7, 2, false).unwrap();
+        assert_eq!((need.parameters, need.activations), (4 * params, 4 * outputs));
+        // The scratch grows with the threads and, through the dense layers, with the batch.
+        let scratch = |batch, parts| Autoencoder::memory_need(&config, batch, parts, true).unwrap().scratch;
+        assert!(scratch(7, 4) > scratch(7, 2) && scratch(7000, 2) > scratch(7, 2));
+    }
 
     #[test]
     fn tutorial_shapes_and_parameter_count() {

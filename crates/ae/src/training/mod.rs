@@ -6,7 +6,8 @@ use crate::config::{Batching, ConfigError, Loss, RunConfig, TrainingConfig};
 use crate::data::{load_dataset, split_for, Images, Pixels};
 use crate::evaluation::{quality, Quality};
 use crate::inference::predict;
-use crate::model::{kl_divergence, Activations, Autoencoder, CodeTerms, Gradients};
+use crate::memory::MemoryLimit;
+use crate::model::{objective, Activations, Autoencoder, CodeSums, CodeTerms, Gradients, Objective};
 use crate::noise::Noise;
 use crate::report::{save_grid, save_loss_curve, MetricsLog, ReportError, RunDir};
 use crate::Error;
@@ -96,46 +97,21 @@ pub fn loss_and_grad(
     sum
 }
 
-/// Sums over a batch of codes: value, values below 0.1, saturated values.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct CodeSums {
-    pub sum: f64,
-    pub below_0_1: usize,
-    pub saturated: usize,
-}
-
-impl CodeSums {
-    fn of(code: &[f32]) -> Self {
-        let mut s = Self::default();
-        for &c in code {
-            s.sum += c as f64;
-            s.below_0_1 += (c < 0.1) as usize;
-            s.saturated += !(0.01..=0.99).contains(&c) as usize;
-        }
-        s
-    }
-
-    fn add(&mut self, other: CodeSums) {
-        self.sum += other.sum;
-        self.below_0_1 += other.below_0_1;
-        self.saturated += other.saturated;
-    }
-}
-
 /// What one training step summed over its batch.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StepSums {
     /// The reconstruction loss.
     pub loss: f64,
+    /// The code's statistics and penalty (see [`Objective::measure`]).
     pub code: CodeSums,
-    /// A VAE's KL term (0 for an autoencoder).
-    pub kl: f64,
 }
 
 /// A model with its optimiser state and every buffer a step needs, allocated once.
 pub struct Trainer {
     pub model: Autoencoder,
     config: TrainingConfig,
+    /// The model kind's terms beyond the reconstruction loss.
+    objective: Box<dyn Objective>,
     noise: Noise,
     optimizer: Adam,
     /// Whether the code layer's backward pass applies its weight's update (the fast path; the
@@ -144,8 +120,8 @@ pub struct Trainer {
     /// The schedule's factor on the learning rate for the next step, set by `run_epoch` (which
     /// knows the run's progress); the warm-up's follows from the step count.
     lr_factor: f64,
-    /// A VAE's weight on the KL term for the next step (β after its warm-up), set likewise.
-    kl_weight: f64,
+    /// The code's penalty weights for the next step (a VAE's β after its warm-up), set likewise.
+    terms: CodeTerms,
     acts: Activations,
     grads: Gradients,
     ws: Workspace,
@@ -154,12 +130,6 @@ pub struct Trainer {
     order: Vec<usize>,
     shuffle_rng: ChaCha8Rng,
     noise_rng: ChaCha8Rng,
-}
-
-/// The sparsity penalty's gradient at each code value: per image the penalty is `λ·P·mean_k|c_k|`
-/// (P pixels, K code units), so `∂/∂c_k = λ·P/K` (see `TrainingConfig::sparsity`).
-fn l1_gradient(sparsity: f64, model: &Autoencoder) -> f32 {
-    (sparsity * model.input_len() as f64 / model.config.code_length as f64) as f32
 }
 
 /// Independent random streams from one seed.
@@ -172,6 +142,7 @@ fn stream(seed: u64, id: u64) -> ChaCha8Rng {
 impl Trainer {
     pub fn new(model: Autoencoder, config: &TrainingConfig, noise: Noise) -> Self {
         let capacity = config.batch_size;
+        let objective = objective(model.config.kind, config);
         Self {
             optimizer: Adam::new(
                 AdamConfig {
@@ -184,7 +155,8 @@ impl Trainer {
             ),
             fuse_code_update: true,
             lr_factor: 1.0,
-            kl_weight: config.kl_weight(0.0),
+            terms: objective.terms(&model, 0.0),
+            objective,
             acts: {
                 let mut acts = Activations::new(&model, capacity);
                 // A VAE's draws have a stream of their own, like shuffles and noise.
@@ -227,27 +199,17 @@ impl Trainer {
             target,
             self.grads.output_mut(n),
         );
-        let code = CodeSums::of(self.acts.code(&self.model));
-        let variational = self.model.is_variational();
-        let kl = if variational {
-            kl_divergence(self.acts.distribution(&self.model), self.model.config.code_length)
-        } else {
-            0.0
-        };
-        let terms = CodeTerms {
-            l1: l1_gradient(self.config.sparsity, &self.model),
-            kl: if variational { self.kl_weight as f32 } else { 0.0 },
-        };
+        let code = self.objective.measure(&self.model, &self.acts);
         let step = self.optimizer.begin();
         let lr = self.optimizer.config.learning_rate * (self.lr_factor * self.config.warmup(step));
         let code_weight = 2 * self.model.code_layer;
         let rate = |p: usize| if p == code_weight { lr * self.config.code_lr_scale } else { lr };
         let code_adam = AdamConfig { learning_rate: rate(code_weight), ..self.optimizer.config };
         let fused = self.fuse_code_update.then(|| self.optimizer.fused(code_weight, &code_adam));
-        self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, terms, fused);
+        self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, self.terms, fused);
         let fused = self.fuse_code_update.then_some(code_weight);
         self.optimizer.update(&mut self.model.params, &self.grads.params, rate, fused);
-        StepSums { loss, code, kl }
+        StepSums { loss, code }
     }
 
     /// One pass over `data` in a fresh seeded order, with fresh noise on every batch.
@@ -275,11 +237,11 @@ impl Trainer {
         if n > 1 && !self.model.trains_on_single_images() && starts.last() == Some(&(n - 1)) {
             starts.pop();
         }
-        let (mut loss, mut kl, mut code, mut trained) = (0.0, 0.0, CodeSums::default(), 0);
+        let (mut loss, mut code, mut trained) = (0.0, CodeSums::default(), 0);
         for (i, &start) in starts.iter().enumerate() {
             let progress = ((epoch - 1) as f64 + i as f64 / starts.len() as f64) / self.config.epochs as f64;
             self.lr_factor = self.config.schedule.factor(progress);
-            self.kl_weight = self.config.kl_weight(progress * self.config.epochs as f64);
+            self.terms = self.objective.terms(&self.model, progress * self.config.epochs as f64);
             let end = (start + bs).min(n);
             let mut clean = std::mem::take(&mut self.clean);
             clean.clear();
@@ -297,7 +259,6 @@ impl Trainer {
             };
             self.clean = clean;
             loss += sums.loss;
-            kl += sums.kl;
             code.add(sums.code);
             trained += end - start;
             on_step(i + 1, starts.len());
@@ -311,7 +272,7 @@ impl Trainer {
             code_below_0_1: code.below_0_1 as f64 / values,
             code_saturated: code.saturated as f64 / values,
             holdout_loss_per_sample: None,
-            kl_per_sample: self.model.is_variational().then(|| kl / n.max(1) as f64),
+            kl_per_sample: self.objective.logs_kl().then(|| code.kl / n.max(1) as f64),
             holdout_kl_per_sample: None,
             steps: starts.len(),
             seconds: started.elapsed().as_secs_f64(),
@@ -333,12 +294,10 @@ impl Trainer {
             let n = input.len() / self.model.input_len();
             let (logits, recon) = (self.acts.logits(), self.acts.reconstruction());
             loss += loss_and_grad(self.config.loss, logits, recon, target, self.grads.output_mut(n));
-            if self.model.is_variational() {
-                kl += kl_divergence(self.acts.distribution(&self.model), self.model.config.code_length);
-            }
+            kl += self.objective.measure(&self.model, &self.acts).kl;
         }
         let per = |v: f64| v / targets.len().max(1) as f64;
-        (per(loss), self.model.is_variational().then(|| per(kl)))
+        (per(loss), self.objective.logs_kl().then(|| per(kl)))
     }
 }
 
@@ -384,12 +343,17 @@ const GRID_COLUMNS: usize = 10;
 /// Above this fraction of saturated code values the run says so.
 pub const SATURATION_NOTE: f64 = 0.95;
 
+/// What to change when training does not fit in memory (config keys; the binary adds its flags).
+const TRAINING_MEMORY_ADVICE: &str = "lower training.batch_size, data.size or model.max_code_map_side";
+
 /// The whole job: load the data, train, and leave a complete run directory at `out`
 /// (`config.toml`, `metrics.jsonl`, `model.safetensors`, `reconstructions.png`, `loss.png`, and
-/// for a denoiser `denoising.png`).
+/// for a denoiser `denoising.png`). With a `limit`, a run whose buffers would not fit is refused
+/// before the model is allocated.
 pub fn train(
     config: &RunConfig,
     out: &Path,
+    limit: Option<MemoryLimit>,
     mut on_event: impl FnMut(Event<'_>),
 ) -> crate::Result<TrainSummary> {
     config.validate()?;
@@ -400,18 +364,28 @@ pub fn train(
     config.model.input = [shape.height, shape.width, shape.channels];
     config.model.settle();
     let config = &config;
-    let model = Autoencoder::new(&config.model, config.training.seed)?;
     let split = split_for(&config.data, pixels.len(), config.training.seed)?;
-    let (train_set, holdout) = (pixels.select(&split.train), pixels.select(&split.holdout).to_images());
-    drop(pixels);
-    if train_set.len() <= config.training.batch_size && config.training.batching == Batching::Tutorial {
+    if split.train.len() <= config.training.batch_size && config.training.batching == Batching::Tutorial {
         let problem = format!(
             "{} leaves the tutorial's batching no batch of the {} training images",
             config.training.batch_size,
-            train_set.len()
+            split.train.len()
         );
         return Err(ConfigError::new("training.batch_size", problem).into());
     }
+    // Buffers for a batch larger than the training set would never be filled.
+    let batch = config.training.batch_size.min(split.train.len()).max(1);
+    if let Some(limit) = limit {
+        let mut need = Autoencoder::memory_need(&config.model, batch, rayon::current_num_threads(), true)?;
+        // The images (the training split, the held-out images twice for a denoiser's noisy copies).
+        let per_image = pixels.bytes() / pixels.len().max(1) as u64;
+        let holdout_floats = 4 * pixels.shape().len() as u64 * split.holdout.len() as u64;
+        need.data = per_image * split.train.len() as u64 + 2 * holdout_floats;
+        limit.check("training", &need, TRAINING_MEMORY_ADVICE)?;
+    }
+    let (train_set, holdout) = (pixels.select(&split.train), pixels.select(&split.holdout).to_images());
+    drop(pixels);
+    let model = Autoencoder::new(&config.model, config.training.seed)?;
 
     let run = RunDir::create(out)?;
     let config_file = run.path().join("config.toml");
@@ -424,7 +398,8 @@ pub fn train(
 
     // A denoiser's held-out inputs get their seeded noise once, the same for every epoch.
     let holdout_inputs = corrupt(&holdout, config.noise, config.training.seed);
-    let mut trainer = Trainer::new(model, &config.training, config.noise);
+    let capped = TrainingConfig { batch_size: batch, ..config.training.clone() };
+    let mut trainer = Trainer::new(model, &capped, config.noise);
     let mut history = Vec::with_capacity(config.training.epochs);
     let mut saturated = false;
     let started = std::time::Instant::now();
@@ -440,8 +415,7 @@ pub fn train(
         if !stats.loss_per_sample.is_finite() {
             return Err(Error::Diverged { epoch, loss: stats.loss_per_sample, run: run.path().into() });
         }
-        // A VAE's code is Gaussian, not a sigmoid: it does not saturate.
-        if !trainer.model.is_variational() && (stats.code_saturated >= SATURATION_NOTE) != saturated {
+        if trainer.objective.saturates() && (stats.code_saturated >= SATURATION_NOTE) != saturated {
             saturated = !saturated;
             on_event(Event::Saturation { epoch, fraction: stats.code_saturated, saturated });
         }
@@ -651,7 +625,6 @@ mod tests {
         let mut training = RunConfig::preset(Preset::Default).training;
         (training.epochs, training.batch_size, training.loss) = (40, 8, Loss::Bce);
         (training.learning_rate, training.warmup_steps, training.kl_warmup_epochs) = (1e-2, 0, 10);
-        assert_eq!([0.0, 5.0, 10.0, 20.0].map(|e| training.kl_weight(e)), [0.0, 0.5, 1.0, 1.0]);
         let data = blobs(16);
         let run = || {
             let mut trainer = Trainer::new(Autoencoder::new(&model, 1).unwrap(), &training, Noise::None);
@@ -680,18 +653,6 @@ mod tests {
     }
 
     #[test]
-    fn code_statistics_count_low_and_saturated_values() {
-        // Unequal counts on either side of each bound, and a value on the 0.1 bound itself.
-        let sums = CodeSums::of(&[0.005, 0.05, 0.08, 0.1, 0.5, 0.995]);
-        assert_eq!((sums.below_0_1, sums.saturated), (3, 2));
-        assert!((sums.sum - 1.73).abs() < 1e-6);
-        let mut total = sums;
-        total.add(CodeSums::of(&[0.02, 1.0]));
-        assert_eq!((total.below_0_1, total.saturated), (4, 3));
-        assert!((total.sum - 2.75).abs() < 1e-6);
-    }
-
-    #[test]
     fn the_sparsity_penalty_lowers_the_code_mean() {
         let mut training = RunConfig::preset(Preset::Default).training;
         training.batch_size = 8;
@@ -705,22 +666,6 @@ mod tests {
         };
         let (plain, sparse) = (code_mean(0.0), code_mean(0.5));
         assert!(sparse < 0.5 * plain, "code mean {sparse} with the penalty vs {plain} without");
-    }
-
-    #[test]
-    fn the_sparsity_gradient_is_the_penalty_s_derivative() {
-        // Per image λ·P·mean_k c_k; its central difference in one code value, in f64.
-        let model = Autoencoder::new(&tiny_config(), 3).unwrap();
-        let (p, k) = (model.input_len() as f64, model.config.code_length);
-        let (lambda, h) = (0.3, 1e-3);
-        let code: Vec<f64> = (0..k).map(|i| 0.1 + 0.05 * i as f64).collect();
-        let penalty = |c: &[f64]| lambda * p * c.iter().sum::<f64>() / k as f64;
-        let (mut up, mut down) = (code.clone(), code.clone());
-        up[5] += h;
-        down[5] -= h;
-        let numeric = (penalty(&up) - penalty(&down)) / (2.0 * h);
-        assert!((numeric - l1_gradient(lambda, &model) as f64).abs() < 1e-5, "{numeric}");
-        assert_eq!(l1_gradient(0.0, &model), 0.0);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Reader for IDX image files (the MNIST format), raw or gzip-compressed, with every length checked.
+//! Reader for IDX image and label files (the MNIST format), raw or gzip-compressed, with every
+//! length checked.
 
 use std::io::Read;
 
@@ -9,6 +10,8 @@ pub enum IdxError {
     Magic(u32),
     #[error("an IDX file of {0} dimension(s) holds labels, not images (expected 3: count, rows, columns)")]
     NotImages(u8),
+    #[error("an IDX file of {0} dimension(s) holds images or other arrays, not labels (expected 1: count)")]
+    NotLabels(u8),
     #[error("IDX element type {0:#04x} is not supported (expected 0x08, unsigned bytes)")]
     ElementType(u8),
     #[error("truncated: the header promises {expected} bytes of pixels but {found} follow")]
@@ -35,13 +38,26 @@ const MAX_BYTES: u64 = 1 << 32;
 
 /// Parses an IDX image file; gzip-compressed input (magic 1f 8b) is inflated first.
 pub fn parse(bytes: &[u8]) -> Result<IdxImages, IdxError> {
+    let (dims, pixels) = parse_bytes(bytes, 3, IdxError::NotImages)?;
+    let (count, rows, cols) = (dims[0], dims[1], dims[2]);
+    Ok(IdxImages { count, rows, cols, pixels })
+}
+
+/// Parses an IDX label file (one unsigned byte per image), raw or gzip-compressed.
+pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
+    Ok(parse_bytes(bytes, 1, IdxError::NotLabels)?.1)
+}
+
+/// The dimensions and body of an IDX file of unsigned bytes with `want` dimensions (else
+/// `wrong(dims)`); images' sides are checked before their product is taken.
+fn parse_bytes(bytes: &[u8], want: u8, wrong: fn(u8) -> IdxError) -> Result<(Vec<usize>, Vec<u8>), IdxError> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut raw = Vec::new();
         flate2::read::GzDecoder::new(bytes)
             .take(MAX_BYTES)
             .read_to_end(&mut raw)
             .map_err(|e| IdxError::Gzip(e.to_string()))?;
-        return parse(&raw);
+        return parse_bytes(&raw, want, wrong);
     }
     if bytes.len() < 4 {
         return Err(IdxError::Truncated { expected: 4, found: bytes.len() });
@@ -54,27 +70,30 @@ pub fn parse(bytes: &[u8]) -> Result<IdxImages, IdxError> {
     if kind != 0x08 {
         return Err(IdxError::ElementType(kind));
     }
-    if dims != 3 {
-        return Err(IdxError::NotImages(dims));
+    if dims != want {
+        return Err(wrong(dims));
     }
     let header = 4 + 4 * dims as usize;
     if bytes.len() < header {
         return Err(IdxError::Truncated { expected: header, found: bytes.len() });
     }
     let dim = |i: usize| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize;
-    let (count, rows, cols) = (dim(0), dim(1), dim(2));
-    if rows == 0 || cols == 0 || rows > 1 << 14 || cols > 1 << 14 {
-        return Err(IdxError::Size { rows, cols });
+    let dims: Vec<usize> = (0..want as usize).map(dim).collect();
+    let mut expected = dims[0];
+    if let [_, rows, cols] = dims[..] {
+        if rows == 0 || cols == 0 || rows > 1 << 14 || cols > 1 << 14 {
+            return Err(IdxError::Size { rows, cols });
+        }
+        expected = expected.checked_mul(rows * cols).ok_or(IdxError::Size { rows, cols })?;
     }
     let body = &bytes[header..];
-    let expected = count.checked_mul(rows * cols).ok_or(IdxError::Size { rows, cols })?;
     if body.len() < expected {
         return Err(IdxError::Truncated { expected, found: body.len() });
     }
     if body.len() > expected {
         return Err(IdxError::TrailingBytes { expected, found: body.len() - expected });
     }
-    Ok(IdxImages { count, rows, cols, pixels: body.to_vec() })
+    Ok((dims, body.to_vec()))
 }
 
 /// An IDX image file's bytes, for tests and fixtures.
@@ -118,5 +137,16 @@ mod tests {
         for len in 0..raw.len() {
             assert!(parse(&raw[..len]).is_err());
         }
+    }
+
+    #[test]
+    fn reads_labels_and_refuses_images_as_labels() {
+        let labels = [0, 0, 8, 1, 0, 0, 0, 3, 7, 3, 9];
+        assert_eq!(parse_labels(&labels), Ok(vec![7, 3, 9]));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&labels).unwrap();
+        assert_eq!(parse_labels(&gz.finish().unwrap()), Ok(vec![7, 3, 9]));
+        assert_eq!(parse_labels(&labels[..10]), Err(IdxError::Truncated { expected: 3, found: 2 }));
+        assert_eq!(parse_labels(&encode(1, 2, 2, &[0; 4])), Err(IdxError::NotLabels(3)));
     }
 }

@@ -1,10 +1,15 @@
 //! Datasets: the Olivetti faces, image batches in NHWC order, resizing and the held-out split.
 
+pub mod download;
+pub mod folder;
+pub mod idx;
+pub mod mat;
+
 use crate::config::{ConfigError, DataConfig, DatasetName, Resize, SplitBy, Storage};
-use crate::download::DownloadError;
-use crate::idx::IdxError;
-use crate::mat::{self, MatClass, MatError};
 use ae_engine::Shape;
+use download::DownloadError;
+use idx::IdxError;
+use mat::{MatClass, MatError};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -27,7 +32,7 @@ pub enum DataError {
         "cannot tell the format of {path}: expected a .mat file, an IDX file (*-ubyte[.gz]), a .npy file or a folder of images"
     )]
     UnknownFormat { path: PathBuf },
-    #[error("{path} is not a usable IDX image file: {cause}")]
+    #[error("{path} is not a usable IDX file: {cause}")]
     Idx { path: PathBuf, cause: IdxError },
     #[error("{path}: {problem}; expected u8 or f32 of shape N×H×W or N×H×W×C (C 1 or 3)")]
     Npy { path: PathBuf, problem: String },
@@ -223,6 +228,14 @@ pub enum Pixels {
 }
 
 impl Pixels {
+    /// The bytes its values take (4 per value as floats, 1 as bytes).
+    pub fn bytes(&self) -> u64 {
+        match self {
+            Pixels::Floats(images) => 4 * images.data.len() as u64,
+            Pixels::Bytes { data, .. } => data.len() as u64,
+        }
+    }
+
     pub fn shape(&self) -> Shape {
         match self {
             Pixels::Floats(images) => images.shape,
@@ -302,9 +315,15 @@ fn format_of(path: &Path) -> Result<Format, DataError> {
     })
 }
 
+/// One label per image from an IDX label file (MNIST's `*-labels-idx1-ubyte`, raw or gzip).
+pub fn load_labels(path: &Path) -> Result<Vec<u8>, DataError> {
+    let bytes = std::fs::read(path).map_err(|cause| DataError::Io { path: path.into(), cause })?;
+    idx::parse_labels(&bytes).map_err(|cause| DataError::Idx { path: path.into(), cause })
+}
+
 fn load_idx(path: &Path) -> Result<Pixels, DataError> {
     let bytes = std::fs::read(path).map_err(|cause| DataError::Io { path: path.into(), cause })?;
-    let idx = crate::idx::parse(&bytes).map_err(|cause| DataError::Idx { path: path.into(), cause })?;
+    let idx = idx::parse(&bytes).map_err(|cause| DataError::Idx { path: path.into(), cause })?;
     if idx.count == 0 {
         return Err(DataError::Values { path: path.into(), problem: "the file holds no images".into() });
     }
@@ -385,7 +404,7 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Pixels, String> {
 }
 
 fn load_named(name: DatasetName) -> Result<Pixels, DataError> {
-    let path = crate::download::locate(&crate::download::Source::named(name), None)?;
+    let path = download::locate(&download::Source::named(name), None)?;
     match name {
         DatasetName::Olivetti => Ok(Pixels::Floats(load_olivetti(&path)?)),
         DatasetName::Mnist | DatasetName::FashionMnist => load_idx(&path),
@@ -405,7 +424,7 @@ pub fn load_dataset(data: &DataConfig, path_override: Option<&Path>) -> Result<P
             Format::Mat => Pixels::Floats(load_olivetti(path)?),
             Format::Idx => load_idx(path)?,
             Format::Npy => load_npy(path)?,
-            Format::Folder => crate::folder::load(path, data.channels, data.size, filter, data.bad_images)?,
+            Format::Folder => folder::load(path, data.channels, data.size, filter, data.bad_images)?,
         },
     };
     let shape = pixels.shape();
@@ -450,7 +469,7 @@ pub fn images_for_model(paths: &[PathBuf], input: [usize; 3], resize: Resize) ->
     let [height, width, channels] = input;
     let mut data = Vec::with_capacity(paths.len() * height * width * channels);
     for path in paths {
-        let img = crate::folder::read_image(path, channels)?;
+        let img = folder::read_image(path, channels)?;
         let scaled = img.downscale(height, width, resize).map_err(|_| DataError::WrongSize {
             path: path.clone(),
             found: [img.shape.height, img.shape.width],

@@ -1,10 +1,35 @@
 //! Finding a dataset file: an explicit path, an environment variable, the per-user cache, or a
 //! checksum-verified download into that cache.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// How far a download is: the file's name, bytes received, and the length if the server said.
+pub struct Progress<'a> {
+    pub file_name: &'a str,
+    pub done: u64,
+    pub total: Option<u64>,
+    /// The last report of this download.
+    pub finished: bool,
+}
+
+type Observer = Box<dyn Fn(&Progress<'_>) + Send + Sync>;
+
+static OBSERVER: OnceLock<Observer> = OnceLock::new();
+
+/// Sets, once per process, what hears of downloads' progress (the `ae` binary draws a bar); the
+/// library itself never prints. Returns false if one was already set.
+pub fn observe_progress(observer: impl Fn(&Progress<'_>) + Send + Sync + 'static) -> bool {
+    OBSERVER.set(Box::new(observer)).is_ok()
+}
+
+fn report(progress: Progress<'_>) {
+    if let Some(observer) = OBSERVER.get() {
+        observer(&progress);
+    }
+}
 
 /// A digest that vouches for a downloaded file.
 #[derive(Clone, Debug, PartialEq)]
@@ -152,17 +177,9 @@ pub fn download(source: &Source, dest: &Path) -> Result<(), DownloadError> {
     let length = response.body().content_length();
     let mut body = response.into_body().into_reader();
 
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::new(length.unwrap_or(0))
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} ({eta})")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(format!("downloading {}", source.file_name));
+    let file_name = source.file_name.as_str();
+    let mut done = 0;
+    report(Progress { file_name, done, total: length, finished: false });
 
     // Removed on any early return; renamed into place only after the checksum matched.
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(cache_err)?;
@@ -178,9 +195,10 @@ pub fn download(source: &Source, dest: &Path) -> Result<(), DownloadError> {
             Checksum::Md5(_) => md5.update(&buf[..n]),
         }
         tmp.write_all(&buf[..n]).map_err(cache_err)?;
-        bar.inc(n as u64);
+        done += n as u64;
+        report(Progress { file_name, done, total: length, finished: false });
     }
-    bar.finish_and_clear();
+    report(Progress { file_name, done, total: length, finished: true });
     tmp.as_file().sync_all().map_err(cache_err)?;
     let got = match source.checksum {
         Checksum::Sha256(_) => format!("{:x}", sha.finalize()),

@@ -1,0 +1,206 @@
+//! Charts drawn with plotters: the loss curve and a scatter of codes.
+
+use super::{write_err, Result};
+use crate::training::EpochStats;
+use std::path::Path;
+
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Embedded, so plots render the same on machines without system fonts.
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            plotters::style::FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+    });
+}
+
+/// A PNG of the loss per sample by epoch (log scale), with the held-out loss when present.
+pub fn save_loss_curve(path: &Path, history: &[EpochStats]) -> Result<()> {
+    use plotters::prelude::*;
+    register_font();
+    let draw = || -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let values =
+            history.iter().flat_map(|s| [Some(s.loss_per_sample), s.holdout_loss_per_sample]).flatten();
+        let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = (lo.max(1e-6) * 0.9, hi.max(lo * 1.01) * 1.1);
+        let epochs = history.len().max(2) as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Average loss per sample", ("sans-serif", 24))
+            .margin(16)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(1.0..epochs, (lo..hi).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc("loss per sample")
+            .label_style(("sans-serif", 14))
+            .draw()?;
+        let train: Vec<(f64, f64)> = history.iter().map(|s| (s.epoch as f64, s.loss_per_sample)).collect();
+        chart
+            .draw_series(LineSeries::new(train, BLUE.stroke_width(2)))?
+            .label("training")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        let held: Vec<(f64, f64)> =
+            history.iter().filter_map(|s| s.holdout_loss_per_sample.map(|h| (s.epoch as f64, h))).collect();
+        if !held.is_empty() {
+            chart
+                .draw_series(LineSeries::new(held, RED.stroke_width(2)))?
+                .label("held-out")
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .label_font(("sans-serif", 14))
+            .background_style(WHITE)
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    };
+    draw().map_err(|e| write_err(path, e))
+}
+
+/// Ten colours that stay apart on white (matplotlib's `tab10`), one per label modulo ten.
+const LABEL_COLOURS: [(u8, u8, u8); 10] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+];
+
+/// A PNG scatter of 2-D `points` (e.g. two units of each image's code), each coloured by its
+/// label when `labels` are given (one per point), with a legend of the labels present; `axes`
+/// names the two coordinates.
+pub fn save_latent_scatter(
+    path: &Path,
+    points: &[[f32; 2]],
+    labels: Option<&[u8]>,
+    axes: [&str; 2],
+) -> Result<()> {
+    use plotters::prelude::*;
+    if points.is_empty() {
+        return Err(write_err(path, "no points to draw"));
+    }
+    if labels.is_some_and(|l| l.len() != points.len()) {
+        return Err(write_err(path, "one label per point is needed"));
+    }
+    register_font();
+    let draw = || -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let root = BitMapBackend::new(path, (760, 700)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let range = |k: usize| {
+            let (lo, hi) = points
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), p| (lo.min(p[k]), hi.max(p[k])));
+            let pad = ((hi - lo) * 0.05).max(1e-3);
+            (lo - pad) as f64..(hi + pad) as f64
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Codes of the images", ("sans-serif", 24))
+            .margin(16)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(range(0), range(1))?;
+        chart.configure_mesh().x_desc(axes[0]).y_desc(axes[1]).label_style(("sans-serif", 14)).draw()?;
+        let colour = |label: u8| {
+            let (r, g, b) = LABEL_COLOURS[label as usize % 10];
+            RGBColor(r, g, b)
+        };
+        let dot = |p: &[f32; 2], c: RGBColor| Circle::new((p[0] as f64, p[1] as f64), 2, c.filled());
+        match labels {
+            None => {
+                chart.draw_series(points.iter().map(|p| dot(p, colour(0))))?;
+            }
+            Some(labels) => {
+                let mut present = labels.to_vec();
+                present.sort_unstable();
+                present.dedup();
+                for &label in &present {
+                    let mine = points.iter().zip(labels).filter(|(_, &l)| l == label);
+                    chart
+                        .draw_series(mine.map(|(p, _)| dot(p, colour(label))))?
+                        .label(label.to_string())
+                        .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour(label).filled()));
+                }
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperRight)
+                    .label_font(("sans-serif", 14))
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw()?;
+            }
+        }
+        root.present()?;
+        Ok(())
+    };
+    draw().map_err(|e| write_err(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loss_curve_is_a_real_png_with_both_series() {
+        let dir = tempfile::tempdir().unwrap();
+        let history: Vec<EpochStats> = (1..=5)
+            .map(|e| EpochStats {
+                epoch: e,
+                loss_per_sample: 10.0 / e as f64,
+                code_mean: 0.5,
+                code_below_0_1: 0.0,
+                code_saturated: 0.0,
+                holdout_loss_per_sample: Some(12.0 / e as f64),
+                kl_per_sample: None,
+                holdout_kl_per_sample: None,
+                steps: 7,
+                seconds: 1.0,
+            })
+            .collect();
+        let curve = dir.path().join("loss.png");
+        save_loss_curve(&curve, &history).unwrap();
+        let img = image::open(&curve).unwrap().to_rgb8();
+        assert_eq!((img.width(), img.height()), (900, 560));
+        // Both series were drawn: some pixels are clearly blue, some clearly red.
+        assert!(img.pixels().any(|p| p[2] > 200 && p[0] < 60));
+        assert!(img.pixels().any(|p| p[0] > 200 && p[2] < 60));
+    }
+
+    #[test]
+    fn the_latent_scatter_colours_each_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scatter.png");
+        // Label 0 (blue) on the left, label 3 (red) on the right.
+        let points: Vec<[f32; 2]> =
+            (0..40).map(|i| [if i < 20 { -1.0 } else { 1.0 }, i as f32 * 0.1]).collect();
+        let labels: Vec<u8> = (0..40).map(|i| if i < 20 { 0 } else { 3 }).collect();
+        save_latent_scatter(&path, &points, Some(&labels), ["z0", "z1"]).unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!((img.width(), img.height()), (760, 700));
+        let is = |p: &image::Rgb<u8>, c: (u8, u8, u8)| p.0 == [c.0, c.1, c.2];
+        let columns =
+            |c| img.enumerate_pixels().filter(|(_, _, p)| is(p, c)).map(|(x, _, _)| x).collect::<Vec<_>>();
+        let (blue, red) = (columns(LABEL_COLOURS[0]), columns(LABEL_COLOURS[3]));
+        assert!(blue.len() > 100 && red.len() > 100, "{} blue, {} red pixels", blue.len(), red.len());
+        // Each label's dots sit on its own side (the legend's two markers are at the right edge).
+        let median = |mut v: Vec<u32>| {
+            v.sort_unstable();
+            v[v.len() / 2]
+        };
+        assert!(median(blue) < 380 && median(red) > 380);
+        assert!(save_latent_scatter(&path, &points, Some(&labels[1..]), ["a", "b"]).is_err());
+        assert!(save_latent_scatter(&path, &[], None, ["a", "b"]).is_err());
+    }
+}
