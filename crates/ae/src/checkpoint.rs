@@ -9,6 +9,7 @@
 use crate::config::{DataConfig, Loss, ModelConfig};
 use crate::model::{Autoencoder, TensorLayout, PARAM_NAMES};
 use crate::noise::Noise;
+use crate::report::write_atomic;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -89,11 +90,26 @@ fn layouts(model: &Autoencoder) -> Vec<[TensorLayout; 2]> {
     model.layers.iter().map(|l| l.part().tensors()).collect()
 }
 
-/// Writes the model, its config and `recipe` to `path`.
+/// A tensor to write: name, dtype, shape, little-endian bytes.
+pub type RawTensor = (String, Dtype, Vec<usize>, Vec<u8>);
+
+/// Writes the model, its config and `recipe` to `path`, atomically (see [`write_atomic`]).
 pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> Result<(), CheckpointError> {
+    save_with(model, recipe, Vec::new(), Vec::new(), path)
+}
+
+/// [`save`] with `extra` tensors and metadata entries beside the model's (a training checkpoint's
+/// optimiser state).
+pub fn save_with(
+    model: &Autoencoder,
+    recipe: &DataRecipe,
+    extra: Vec<RawTensor>,
+    extra_metadata: Vec<(String, String)>,
+    path: &Path,
+) -> Result<(), CheckpointError> {
     let failed =
         |e: &dyn std::fmt::Display| CheckpointError::Write { path: path.into(), reason: e.to_string() };
-    let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut tensors: Vec<RawTensor> = Vec::new();
     let f32s = |name: String, shape: Vec<usize>, values: &[f32]| {
         (name, Dtype::F32, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
     };
@@ -114,20 +130,22 @@ pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> Result<(),
             tensors.push((format!("{}.num_batches_tracked", layer.name), Dtype::I64, vec![], batches));
         }
     }
+    tensors.extend(extra);
     let views = tensors
         .iter()
         .map(|(name, dtype, shape, bytes)| Ok((name.clone(), TensorView::new(*dtype, shape.clone(), bytes)?)))
         .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()
         .map_err(|e| failed(&e))?;
-    let metadata = HashMap::from([
+    let mut metadata = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
         (BIAS_ORDER.to_string(), "pytorch".to_string()),
         ("model".to_string(), serde_json::to_string(&model.config).expect("a model config serialises")),
         ("data".to_string(), serde_json::to_string(recipe).expect("a data recipe serialises")),
     ]);
+    metadata.extend(extra_metadata);
     let mut bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| failed(&e))?;
     sort_header(&mut bytes).map_err(|e| failed(&e))?;
-    std::fs::write(path, bytes).map_err(|e| failed(&e))
+    write_atomic(path, &bytes).map_err(|e| failed(&e))
 }
 
 /// Sorts the keys of a serialised safetensors header in place. safetensors writes its metadata map

@@ -244,6 +244,12 @@ pub struct ModelConfig {
     pub max_code_map_side: Option<usize>,
 }
 
+/// The product of the layers' strides, saturating (a config can ask for anything; `plan` refuses
+/// what does not fit).
+pub fn strides(specs: &[ConvSpec]) -> usize {
+    specs.iter().fold(1usize, |p, s| p.saturating_mul(s.stride))
+}
+
 impl ModelConfig {
     /// The channels a new run's `decoder.project` gives the decoder's first feature map. With one
     /// channel the decoder started from 196 values whatever the code's length: MNIST at code 256
@@ -271,14 +277,14 @@ impl ModelConfig {
     /// only while the input's sides divide by the decoder's new upscale. Settled lists stay as they are.
     fn fit_to_input(&mut self) {
         let Some(side) = self.max_code_map_side else { return };
-        let product = |specs: &[ConvSpec]| specs.iter().map(|s| s.stride).product::<usize>().max(1);
+        let product = |specs: &[ConvSpec]| strides(specs).max(1);
         let [height, width, _] = self.input;
         loop {
             let down = product(&self.encoder);
             if height.div_ceil(down).max(width.div_ceil(down)) <= side.max(1) {
                 return;
             }
-            let up = 2 * product(&self.decoder);
+            let up = product(&self.decoder).saturating_mul(2);
             if !height.is_multiple_of(up) || !width.is_multiple_of(up) {
                 return;
             }
@@ -297,7 +303,7 @@ impl ModelConfig {
     /// Height and width of the decoder's first feature map: the input's over the product of the
     /// decoder's strides (`model::plan` refuses strides that do not divide the input).
     pub fn decoder_start(&self) -> (usize, usize) {
-        let upscale = self.decoder.iter().map(|s| s.stride).product::<usize>().max(1);
+        let upscale = strides(&self.decoder).max(1);
         (self.input[0] / upscale, self.input[1] / upscale)
     }
 
@@ -472,7 +478,25 @@ impl RunConfig {
         let file = format!("config {}", path.display());
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::new(&file, format!("cannot read: {e}")))?;
-        toml::from_str(&text).map_err(|e| ConfigError::new(&file, format!("not valid: {}", e.message())))
+        toml::from_str(&text).map_err(|e| {
+            // Where: the line of the error's span and the key written there, under its table.
+            let Some(span) = e.span() else {
+                return ConfigError::new(&file, format!("not valid: {}", e.message()));
+            };
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let key = text.lines().nth(line - 1).and_then(|l| l.split_once('=')).map(|(k, _)| k.trim());
+            let table = before
+                .lines()
+                .rev()
+                .find_map(|l| l.trim().strip_prefix('[').map(|t| t.trim_matches(|c| c == '[' || c == ']')));
+            let place = match (table, key) {
+                (Some(t), Some(k)) => format!(", line {line} ({t}.{k})"),
+                (None, Some(k)) => format!(", line {line} ({k})"),
+                _ => format!(", line {line}"),
+            };
+            ConfigError::new(format!("{file}{place}"), format!("not valid: {}", e.message()))
+        })
     }
 
     pub fn to_toml(&self) -> String {
@@ -613,6 +637,20 @@ mod tests {
         assert_eq!(training.warmup_steps, 100);
         assert_eq!([1, 50, 100, 101, 5000].map(|s| training.warmup(s)), [0.01, 0.5, 1.0, 1.0, 1.0]);
         assert_eq!(RunConfig::preset(Preset::Seed).training.warmup(1), 1.0);
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_named_by_line_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.toml");
+        let text = RunConfig::preset(Preset::Default).to_toml();
+        let epochs = text.lines().position(|l| l.starts_with("epochs = ")).unwrap() + 1;
+        std::fs::write(&path, text.replacen("epochs = 600", "epochs = \"five\"", 1)).unwrap();
+        let err = RunConfig::from_toml_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(", line {epochs} (training.epochs): not valid: invalid type")),
+            "{err}"
+        );
     }
 
     #[test]

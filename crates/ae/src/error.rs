@@ -24,6 +24,10 @@ pub enum Error {
     /// The loss became NaN or infinite; the epochs so far are kept in the unfinished run directory.
     #[error("training diverged at epoch {epoch} (loss {loss}); the epochs so far are in {}", run.display())]
     Diverged { epoch: usize, loss: f64, run: PathBuf },
+    /// Asked to stop: the run so far is in its checkpoint, from epoch `epoch` after `batch` of its
+    /// batches.
+    #[error("stopped in epoch {epoch} after {batch} batches; the run so far is saved in {}", checkpoint.display())]
+    Interrupted { epoch: usize, batch: usize, checkpoint: PathBuf },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

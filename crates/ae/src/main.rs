@@ -11,12 +11,13 @@ use ae::inference::{interpolate, manifold, predict, sample_prior, traverse, vae_
 use ae::memory::MemoryLimit;
 use ae::noise::Noise;
 use ae::report::{save_grid, save_images, save_latent_scatter, save_npy, RunDir};
-use ae::training::{corrupt, train, Event};
+use ae::training::{corrupt, resume, train, Event, Job};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 #[derive(Parser)]
 #[command(name = "ae", version, about = "Train, evaluate and use convolutional autoencoders on the CPU")]
@@ -37,7 +38,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train an autoencoder on the Olivetti faces and write a run directory.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Reconstruct images with a trained model: a PNG grid (originals over reconstructions) and .npy arrays.
     Reconstruct(ReconstructArgs),
     /// Encode images with a trained model: the codes as a float32 .npy array (images × code length).
@@ -160,6 +161,14 @@ struct TrainArgs {
     /// Run directory to create; must not exist [default: runs/<preset>-<UTC time>].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Go on with an interrupted run (its DIR.partial) or train a finished one further (with a
+    /// larger --epochs), from its checkpoint and with its own config.toml.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "config"])]
+    resume: Option<PathBuf>,
+    /// Write the checkpoint at the end of an epoch when this many seconds have passed since the
+    /// last one (0: every epoch); it is also written at the last epoch and on Ctrl-C.
+    #[arg(long, default_value_t = 30.0)]
+    checkpoint_seconds: f64,
     /// Passes over the training images [default: 600].
     #[arg(long)]
     epochs: Option<usize>,
@@ -395,6 +404,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("data.split", "--split-by"),
     ("data.holdout", "--holdout"),
     ("training.batch_size", "--batch-size"),
+    ("training.epochs", "--epochs"),
     ("model.max_code_map_side", "--max-code-map-side"),
     ("output directory", "--out"),
     ("the limit", "--max-memory"),
@@ -458,11 +468,16 @@ fn run(cli: Cli) -> Result<()> {
     if cli.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(threads) = cli.threads.filter(|&t| t > 4 * cores) {
+        // More threads than that only add switching (and thousands look like a hang).
+        bail!("--threads {threads}: at most {} (4 × the {cores} cores)", 4 * cores);
+    }
     let limit = cli.max_memory.map(MemoryLimit::asked).or_else(MemoryLimit::of_machine);
     MEMORY_LIMIT.set(limit).expect("run is called once");
     ae_engine::threads::init_global_pool(cli.threads).context("cannot start the thread pool")?;
     ae_engine::threads::flushing_denormals(|| match cli.command {
-        Command::Train(args) => train_command(args),
+        Command::Train(args) => train_command(*args),
         Command::Reconstruct(args) => reconstruct_command(args),
         Command::Encode(args) => encode_command(args),
         Command::Eval(args) => eval_command(args),
@@ -577,7 +592,13 @@ fn default_run_dir(preset: Preset) -> PathBuf {
         Preset::Default => "default",
         Preset::SeedDenoise => "seed-denoise",
     };
-    PathBuf::from("runs").join(format!("{name}-{stamp}"))
+    // Two runs started in the same second get -2, -3, … rather than a refusal.
+    let free = |p: &Path| !p.exists() && !Path::new(&format!("{}.partial", p.display())).exists();
+    let base = PathBuf::from("runs").join(format!("{name}-{stamp}"));
+    (1..)
+        .map(|k| if k == 1 { base.clone() } else { PathBuf::from(format!("{}-{k}", base.display())) })
+        .find(|p| free(p))
+        .expect("some suffix is free")
 }
 
 fn train_command(args: TrainArgs) -> Result<()> {
@@ -610,7 +631,25 @@ fn train_command(args: TrainArgs) -> Result<()> {
         }),
     }
     };
-    let summary = train(&config, &out, memory_limit(), on_event)?;
+    let signal = interrupts()?;
+    let stop = || signal.load(Ordering::Relaxed) != 0;
+    if !(args.checkpoint_seconds.is_finite() && args.checkpoint_seconds >= 0.0) {
+        bail!("--checkpoint-seconds must be 0 or more, got {}", args.checkpoint_seconds);
+    }
+    let job = Job { limit: memory_limit(), checkpoint_seconds: args.checkpoint_seconds, stop: &stop };
+    let result = match &args.resume {
+        Some(dir) => train_resume(&args, dir, &job, on_event),
+        None => train(&config, &out, &job, on_event).map_err(Into::into),
+    };
+    if let Err(e) = &result {
+        if let Some(ae::Error::Interrupted { checkpoint, .. }) = e.downcast_ref::<ae::Error>() {
+            bar.finish_and_clear();
+            let partial = checkpoint.parent().unwrap_or(Path::new("."));
+            eprintln!("{e}; resume with: ae train --resume {}", partial.display());
+            std::process::exit(128 + signal.load(Ordering::Relaxed) as i32);
+        }
+    }
+    let summary = result?;
     bar.finish_and_clear();
     let q = &summary.quality;
     println!(
@@ -628,6 +667,42 @@ fn train_command(args: TrainArgs) -> Result<()> {
     }
     println!("Run directory: {}", summary.run_dir.display());
     Ok(())
+}
+
+/// `ae train --resume DIR`: only `--epochs` may change the run's config.
+fn train_resume(
+    args: &TrainArgs,
+    dir: &Path,
+    job: &Job<'_>,
+    on_event: impl FnMut(Event<'_>),
+) -> Result<ae::training::TrainSummary> {
+    let Command::Train(defaults) = Cli::parse_from(["ae", "train"]).command else {
+        unreachable!("parsed as the train command")
+    };
+    let plain = |a: &TrainArgs| {
+        let mut c = resolve_config(a)?;
+        c.training.epochs = 0;
+        anyhow::Ok(c)
+    };
+    if args.preset != defaults.preset || plain(args)? != plain(&defaults)? {
+        bail!("--resume goes on with the run's own config.toml; only --epochs may be given with it");
+    }
+    Ok(resume(dir, args.epochs, job, on_event)?)
+}
+
+/// The signal that asked training to stop (0: none yet). The first SIGINT or SIGTERM sets it and
+/// the run stops after its current step with a checkpoint; a second one exits at once.
+fn interrupts() -> Result<std::sync::Arc<std::sync::atomic::AtomicUsize>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use std::sync::{atomic::AtomicBool, Arc};
+    let (asked, which) = (Arc::new(AtomicBool::new(false)), Arc::new(std::sync::atomic::AtomicUsize::new(0)));
+    for signal in [SIGINT, SIGTERM] {
+        // Registered before the flag, the shutdown sees it set only on the second signal.
+        signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&asked))?;
+        signal_hook::flag::register(signal, Arc::clone(&asked))?;
+        signal_hook::flag::register_usize(signal, Arc::clone(&which), signal as usize)?;
+    }
+    Ok(which)
 }
 
 fn describe(q: &Quality) -> String {
@@ -960,10 +1035,20 @@ fn denoise_command(args: DenoiseArgs) -> Result<()> {
         let out = args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, "denoised"));
         let run = RunDir::create(&out)?;
         let denoised = predict(&model, &noisy, batch).reconstructions;
+        // Inputs of one name from different folders are numbered, never written over each other.
+        let (mut used, mut numbered) = (std::collections::HashSet::new(), 0);
         for (i, path) in args.images.iter().enumerate() {
             let stem =
                 path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| format!("{i}"));
-            save_images(run.path(), &format!("{stem}-"), &denoised.select(&[i]))?;
+            let mut name = stem.clone();
+            for k in 2.. {
+                if used.insert(name.clone()) {
+                    break;
+                }
+                name = format!("{stem}-{k}");
+            }
+            numbered += (name != stem) as usize;
+            save_images(run.path(), &format!("{name}-"), &denoised.select(&[i]))?;
         }
         let shown: Vec<usize> = (0..noisy.len().min(args.columns.max(1))).collect();
         save_grid(
@@ -973,7 +1058,12 @@ fn denoise_command(args: DenoiseArgs) -> Result<()> {
             64,
         )?;
         let out = run.finish()?;
-        println!("Denoised {} images into {}", noisy.len(), out.display());
+        let note = if numbered > 0 {
+            format!(" ({numbered} with a repeated name numbered: NAME-2, …)")
+        } else {
+            String::new()
+        };
+        println!("Denoised {} images into {}{note}", noisy.len(), out.display());
         return Ok(());
     }
     let (_, _, clean, split) = load_inputs(&args.input)?;

@@ -273,6 +273,26 @@ fn a_denoiser_beats_its_noisy_inputs_on_held_out_faces() {
     assert!(out.status.success(), "{}", stderr(&out));
     let denoised = image::open(files_out.join("face-0000.png")).unwrap();
     assert_eq!((denoised.width(), denoised.height()), (32, 32));
+    // Two inputs named face.png from different folders: two outputs, the second numbered.
+    std::fs::create_dir(dir.path().join("b")).unwrap();
+    let other = dir.path().join("b/face.png");
+    image::GrayImage::new(64, 64).save(&other).unwrap();
+    let both = dir.path().join("both");
+    let out = ae(&[
+        "denoise",
+        run_arg,
+        good.to_str().unwrap(),
+        other.to_str().unwrap(),
+        "--out",
+        both.to_str().unwrap(),
+    ]);
+    assert!(stdout(&out).contains("1 with a repeated name numbered"), "{}", stdout(&out));
+    let (first, second) = (
+        image::open(both.join("face-0000.png")).unwrap(),
+        image::open(both.join("face-2-0000.png")).unwrap(),
+    );
+    assert_eq!(first.to_luma8(), denoised.to_luma8());
+    assert_ne!(first.to_luma8(), second.to_luma8());
     let odd = dir.path().join("odd.png");
     image::GrayImage::new(50, 50).save(&odd).unwrap();
     let out =
@@ -318,7 +338,8 @@ fn denoise_refuses_a_plain_autoencoder() {
 }
 
 /// The run directory's files, with `metrics.jsonl`'s `seconds` (the only timing, so the only
-/// field allowed to differ between runs) taken out.
+/// field allowed to differ between runs) taken out, and of the checkpoint (whose metadata also
+/// holds the timings) its tensors.
 fn run_files(run: &Path) -> Vec<(String, Vec<u8>)> {
     let mut names: Vec<String> =
         std::fs::read_dir(run).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
@@ -327,6 +348,13 @@ fn run_files(run: &Path) -> Vec<(String, Vec<u8>)> {
         .into_iter()
         .map(|name| {
             let bytes = std::fs::read(run.join(&name)).unwrap();
+            if name == "checkpoint.safetensors" {
+                let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+                let mut names = tensors.names();
+                names.sort();
+                let values = names.iter().flat_map(|n| tensors.tensor(n).unwrap().data().to_vec()).collect();
+                return (name, values);
+            }
             if name != "metrics.jsonl" {
                 return (name, bytes);
             }
@@ -362,7 +390,14 @@ fn the_same_seed_and_threads_write_the_same_run_and_its_config_reproduces_it() {
     let files = run_files(&a);
     assert_eq!(
         files.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
-        ["config.toml", "loss.png", "metrics.jsonl", "model.safetensors", "reconstructions.png"]
+        [
+            "checkpoint.safetensors",
+            "config.toml",
+            "loss.png",
+            "metrics.jsonl",
+            "model.safetensors",
+            "reconstructions.png"
+        ]
     );
     assert!(files == run_files(&b), "two runs with seed 3 and two threads differ");
     // The run's own config.toml, given back, trains the same run.
@@ -386,6 +421,13 @@ fn bad_numbers_and_shapes_are_refused_in_one_line() {
         &ae(&["--threads", "0", "train", "--data", data, "--out", out_arg]),
         "--threads must be at least 1",
     );
+    assert_one_line_error(&ae(&["--threads", "10000", "train", "--data", data, "--out", out_arg]), "at most");
+    // A config asking for absurd shapes is refused by key, with no panic.
+    let config = dir.path().join("absurd.toml");
+    let preset = ae::config::RunConfig::preset(ae::config::Preset::Default).to_toml();
+    std::fs::write(&config, preset.replacen("kernel = 3", "kernel = 99", 1)).unwrap();
+    let out = ae(&["train", "--config", config.to_str().unwrap(), "--data", data, "--out", out_arg]);
+    assert_one_line_error(&out, "model.kernel: must be odd and at most 31, got 99");
     assert_one_line_error(
         &ae(&["train", "--data", data, "--batch-size", "0", "--out", out_arg]),
         "training.batch_size",
@@ -559,4 +601,33 @@ fn jobs_that_do_not_fit_are_refused_before_allocating_and_batches_stop_at_the_im
     assert_one_line_error(&out, "this job needs about");
     let out = ae(&["--max-memory", "lots", "eval", run.to_str().unwrap()]);
     assert!(!out.status.success() && stderr(&out).contains("expected a size such as 4G"), "{}", stderr(&out));
+}
+
+#[test]
+fn one_image_and_an_out_with_a_trailing_slash_are_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.npy");
+    ndarray_npy::write_npy(&one, &ndarray::Array3::<u8>::zeros((1, 8, 8))).unwrap();
+    let run = dir.path().join("one-run");
+    let out =
+        ae(&["train", "--data", one.to_str().unwrap(), "--epochs", "1", "--out", run.to_str().unwrap()]);
+    assert_one_line_error(&out, "1 image(s) cannot be split");
+    assert!(stderr(&out).contains("data.holdout (--holdout)") && run_dir_absent(&run));
+    // As shell completion writes a directory: the run lands at runs/x, not runs/x/.partial.
+    let slashed = format!("{}/", dir.path().join("x").display());
+    let data = common::olivetti();
+    let out = ae(&["train", "--data", data.to_str().unwrap(), "--epochs", "1", "--out", &slashed]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.path().join("x/model.safetensors").is_file() && !dir.path().join("x.partial").exists());
+    // A relative --data is recorded absolute: the run evaluates from another directory.
+    let run = dir.path().join("relative");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ae"))
+        .current_dir(common::datasets())
+        .args(["train", "--data", "olivettifaces.mat", "--epochs", "1", "--out", run.to_str().unwrap()])
+        .env_remove("AE_OLIVETTI")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ae(&["eval", run.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }

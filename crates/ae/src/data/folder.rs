@@ -36,13 +36,31 @@ fn undecodable(path: &Path, e: image::ImageError) -> DataError {
     DataError::Decode { path: path.into(), reason: e.to_string() }
 }
 
+/// The largest image side decoded, and the most memory one decode may take: checked from the
+/// file's header before its pixels are decoded.
+const MAX_SIDE: u32 = 1 << 14;
+const MAX_DECODE_BYTES: u64 = 1 << 30;
+
+/// Decodes `path` within [`MAX_SIDE`] and [`MAX_DECODE_BYTES`].
+fn open(path: &Path) -> Result<image::DynamicImage, DataError> {
+    let mut reader = image::ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(|e| undecodable(path, image::ImageError::IoError(e)))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    reader.decode().map_err(|e| undecodable(path, e))
+}
+
 fn decode(
     path: &Path,
     channels: usize,
     size: Option<[usize; 2]>,
     filter: FilterType,
 ) -> Result<Decoded, DataError> {
-    let img = image::open(path).map_err(|e| undecodable(path, e))?;
+    let img = open(path)?;
     let img = match size {
         Some([h, w]) if (img.height() as usize, img.width() as usize) != (h, w) => {
             img.resize_exact(w as u32, h as u32, filter)
@@ -56,8 +74,7 @@ fn decode(
 
 /// Whether an image file has colour, judged from its header and pixels' color type.
 fn has_colour(path: &Path) -> Result<bool, DataError> {
-    let img = image::open(path).map_err(|e| undecodable(path, e))?;
-    Ok(img.color().has_color())
+    Ok(open(path)?.color().has_color())
 }
 
 /// Loads every image under `dir` as 8-bit samples. Images must all have the size of the first
@@ -128,4 +145,21 @@ pub fn read_image(path: &Path, channels: usize) -> Result<Images, DataError> {
     let img = decode(path, channels, None, FilterType::Triangle)?;
     let data = img.samples.iter().map(|&v| v as f32 / 255.0).collect();
     Ok(Images::new(Shape::new(img.height, img.width, channels), data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_image_past_the_side_limit_is_refused_before_decoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wide.png");
+        image::GrayImage::new(20_000, 1).save(&path).unwrap();
+        let err = read_image(&path, 1).unwrap_err().to_string();
+        assert!(err.contains("wide.png") && err.contains("limit"), "{err}");
+        let fine = dir.path().join("fine.png");
+        image::GrayImage::new(300, 2).save(&fine).unwrap();
+        assert_eq!(read_image(&fine, 1).unwrap().shape, Shape::new(2, 300, 1));
+    }
 }

@@ -49,16 +49,38 @@ pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
 }
 
 /// The dimensions and body of an IDX file of unsigned bytes with `want` dimensions (else
-/// `wrong(dims)`); images' sides are checked before their product is taken.
+/// `wrong(dims)`); images' sides are checked before their product is taken. A gzip stream is
+/// inflated only as far as its header promises (one byte more, to notice trailing bytes), so a
+/// small file cannot inflate into gigabytes.
 fn parse_bytes(bytes: &[u8], want: u8, wrong: fn(u8) -> IdxError) -> Result<(Vec<usize>, Vec<u8>), IdxError> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(bytes)
-            .take(MAX_BYTES)
-            .read_to_end(&mut raw)
-            .map_err(|e| IdxError::Gzip(e.to_string()))?;
+        let inflate = |limit: u64| {
+            let mut raw = Vec::new();
+            flate2::read::GzDecoder::new(bytes)
+                .take(limit)
+                .read_to_end(&mut raw)
+                .map_err(|e| IdxError::Gzip(e.to_string()))?;
+            Ok(raw)
+        };
+        let head = inflate(4 + 4 * want as u64)?;
+        let (_, header, expected) = header(&head, want, wrong)?;
+        let raw = inflate(((header + expected) as u64).saturating_add(1).min(MAX_BYTES))?;
         return parse_bytes(&raw, want, wrong);
     }
+    let (dims, header, expected) = header(bytes, want, wrong)?;
+    let body = &bytes[header..];
+    if body.len() < expected {
+        return Err(IdxError::Truncated { expected, found: body.len() });
+    }
+    if body.len() > expected {
+        return Err(IdxError::TrailingBytes { expected, found: body.len() - expected });
+    }
+    Ok((dims, body.to_vec()))
+}
+
+/// From an IDX header at the start of `bytes`: the dimensions, the header's length and the
+/// body's.
+fn header(bytes: &[u8], want: u8, wrong: fn(u8) -> IdxError) -> Result<(Vec<usize>, usize, usize), IdxError> {
     if bytes.len() < 4 {
         return Err(IdxError::Truncated { expected: 4, found: bytes.len() });
     }
@@ -86,14 +108,7 @@ fn parse_bytes(bytes: &[u8], want: u8, wrong: fn(u8) -> IdxError) -> Result<(Vec
         }
         expected = expected.checked_mul(rows * cols).ok_or(IdxError::Size { rows, cols })?;
     }
-    let body = &bytes[header..];
-    if body.len() < expected {
-        return Err(IdxError::Truncated { expected, found: body.len() });
-    }
-    if body.len() > expected {
-        return Err(IdxError::TrailingBytes { expected, found: body.len() - expected });
-    }
-    Ok((dims, body.to_vec()))
+    Ok((dims, header, expected))
 }
 
 /// An IDX image file's bytes, for tests and fixtures.
@@ -137,6 +152,18 @@ mod tests {
         for len in 0..raw.len() {
             assert!(parse(&raw[..len]).is_err());
         }
+    }
+
+    #[test]
+    fn a_gzip_bomb_inflates_only_as_far_as_its_header_promises() {
+        // A header for 2 images of 2×2, then 64 MB of zeros: compressed to about 64 kB.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&encode(2, 2, 2, &[0; 8])).unwrap();
+        gz.write_all(&vec![0u8; 64 << 20]).unwrap();
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 1 << 20);
+        // Inflated to the 8 promised bytes and one more: trailing bytes, not 64 MB read.
+        assert_eq!(parse(&bomb), Err(IdxError::TrailingBytes { expected: 8, found: 1 }));
     }
 
     #[test]

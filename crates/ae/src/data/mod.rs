@@ -459,6 +459,11 @@ pub fn split_for(data: &DataConfig, n: usize, seed: u64) -> Result<Split, Config
         SplitBy::Subjects if !is_olivetti(data) => {
             Err(ConfigError::new("data.split", "holding out subjects works only for the Olivetti faces"))
         }
+        // Holding out needs one image to hold out and one to train on.
+        SplitBy::Images if data.holdout > 0.0 && n < 2 => Err(ConfigError::new(
+            "data.holdout",
+            format!("{n} image(s) cannot be split into training and held-out images; set it to 0"),
+        )),
         by => Ok(Split::olivetti(n, data.holdout, seed, by)),
     }
 }

@@ -16,7 +16,7 @@ pub use layer::{Backward, Cache, Forward, Layer, LayerKind, Mode, Part, TensorLa
 pub use objective::{objective, CodeSums, Deterministic, Objective, Variational};
 pub use sample::{add_kl_gradient, kl_divergence, Sample};
 
-use crate::config::{CodeNorm, ConfigError, ModelConfig, ModelKind};
+use crate::config::{CodeNorm, ConfigError, ConvSpec, ModelConfig, ModelKind};
 use crate::memory::MemoryNeed;
 use ae_engine::{
     dense_backward_adam, Activation, AdamStep, AlignedVec, ConvGeometry, ParamGrads, RunningStats, Shape,
@@ -43,27 +43,52 @@ fn model_err(key: &str, problem: String) -> ConfigError {
 }
 
 /// Derives every layer's shapes from the config, or says which value does not fit.
+/// Bounds on a model's shape values, far above any model this CPU tool can train, so that every
+/// size worked out from them fits in 64 bits (a config or a model file's metadata can say anything).
+const MAX_SIDE: usize = 1 << 15;
+const MAX_KERNEL: usize = 31;
+const MAX_STRIDE: usize = 64;
+const MAX_FILTERS: usize = 1 << 16;
+const MAX_CODE: usize = 1 << 20;
+const MAX_LAYERS: usize = 64;
+
 pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
     let [height, width, channels] = config.input;
-    if height == 0 || width == 0 || !(1..=4).contains(&channels) {
-        return Err(model_err("input", format!("{height}×{width}×{channels} is not an image shape")));
+    if !(1..=MAX_SIDE).contains(&height) || !(1..=MAX_SIDE).contains(&width) || !(1..=4).contains(&channels) {
+        return Err(model_err(
+            "input",
+            format!(
+                "{height}×{width}×{channels} is not an image shape (sides 1 to {MAX_SIDE}, 1 to 4 channels)"
+            ),
+        ));
     }
-    if config.kernel == 0 || config.kernel.is_multiple_of(2) {
-        return Err(model_err("kernel", format!("must be odd, got {}", config.kernel)));
+    if config.kernel == 0 || config.kernel.is_multiple_of(2) || config.kernel > MAX_KERNEL {
+        return Err(model_err(
+            "kernel",
+            format!("must be odd and at most {MAX_KERNEL}, got {}", config.kernel),
+        ));
     }
     if config.encoder.is_empty() {
         return Err(model_err("encoder", "needs at least one layer".into()));
     }
-    if config.code_length == 0 {
-        return Err(model_err("code_length", "must be at least 1".into()));
+    if !(1..=MAX_CODE).contains(&config.code_length) {
+        return Err(model_err("code_length", format!("must be 1 to {MAX_CODE}, got {}", config.code_length)));
     }
     for (part, specs) in [("encoder", &config.encoder), ("decoder", &config.decoder)] {
-        if let Some((i, s)) = specs.iter().enumerate().find(|(_, s)| s.filters == 0 || s.stride == 0) {
+        if specs.len() > MAX_LAYERS {
+            return Err(model_err(part, format!("{} layers; at most {MAX_LAYERS}", specs.len())));
+        }
+        let wrong =
+            |s: &ConvSpec| !(1..=MAX_FILTERS).contains(&s.filters) || !(1..=MAX_STRIDE).contains(&s.stride);
+        if let Some((i, s)) = specs.iter().enumerate().find(|(_, s)| wrong(s)) {
             return Err(model_err(
                 &format!("{part}[{i}]"),
-                format!("filters and stride must be ≥ 1, got {s:?}"),
+                format!("filters must be 1 to {MAX_FILTERS} and stride 1 to {MAX_STRIDE}, got {s:?}"),
             ));
         }
+    }
+    if let Some(c) = config.decoder_input_channels.filter(|&c| !(1..=MAX_FILTERS).contains(&c)) {
+        return Err(model_err("decoder_input_channels", format!("must be 1 to {MAX_FILTERS}, got {c}")));
     }
     let padding = config.padding.into();
     let mut layers = Vec::new();
@@ -108,7 +133,7 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
     }
 
     // The decoder starts from the code reshaped to C×(H/P)×(W/P), P the product of its strides.
-    let upscale: usize = config.decoder.iter().map(|s| s.stride).product();
+    let upscale = crate::config::strides(&config.decoder);
     if height % upscale != 0 || width % upscale != 0 {
         return Err(model_err(
             "decoder",
@@ -422,6 +447,15 @@ impl Activations {
     }
 
     /// Seeds the random streams of the layers that draw (a VAE's sampling) from `seed`.
+    /// Each layer's random stream (a checkpoint saves them to resume the same draws).
+    pub fn streams(&self) -> impl Iterator<Item = &ChaCha8Rng> {
+        self.caches.iter().map(|c| &c.rng)
+    }
+
+    pub fn streams_mut(&mut self) -> impl Iterator<Item = &mut ChaCha8Rng> {
+        self.caches.iter_mut().map(|c| &mut c.rng)
+    }
+
     pub fn seed_draws(&mut self, seed: u64) {
         for (i, cache) in self.caches.iter_mut().enumerate() {
             *cache = Cache::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -477,6 +511,24 @@ pub(crate) fn tiny(padding: crate::config::PaddingMode, filters: usize) -> Model
 mod tests {
     use super::*;
     use crate::config::{ModelConfig, PaddingMode};
+
+    #[test]
+    fn absurd_shapes_are_refused_by_key_not_overflowed() {
+        let base = crate::config::RunConfig::preset(crate::config::Preset::Default).model;
+        let refused = |change: &dyn Fn(&mut ModelConfig), key: &str| {
+            let mut config = base.clone();
+            change(&mut config);
+            config.settle();
+            let err = Autoencoder::memory_need(&config, 50, 2, true).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("model.{key}")), "{err}");
+        };
+        refused(&|c| c.encoder[0].filters = 100_000_000_000, "encoder[0]");
+        refused(&|c| c.kernel = 99, "kernel");
+        refused(&|c| c.decoder[1].stride = 1 << 32, "decoder[1]");
+        refused(&|c| c.input = [1 << 20, 32, 1], "input");
+        refused(&|c| c.code_length = usize::MAX, "code_length");
+        refused(&|c| c.encoder = vec![c.encoder[0]; 65], "encoder");
+    }
 
     #[test]
     fn the_memory_need_is_what_the_buffers_allocate() {

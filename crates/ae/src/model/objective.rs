@@ -34,7 +34,7 @@ pub fn objective(kind: ModelKind, training: &TrainingConfig) -> Box<dyn Objectiv
 }
 
 /// Sums over a batch of codes: value, values below 0.1, saturated values, and a VAE's KL.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodeSums {
     pub sum: f64,
     pub below_0_1: usize,

@@ -16,12 +16,20 @@ fn register_font() {
     });
 }
 
+/// Draws into an RGB buffer first and writes the PNG atomically, like every other output.
+fn save_chart(path: &Path, (width, height): (u32, u32), buf: Vec<u8>) -> Result<()> {
+    let img = image::RgbImage::from_raw(width, height, buf).expect("the buffer holds the whole chart");
+    super::images::save_png(path, &image::DynamicImage::ImageRgb8(img))
+}
+
 /// A PNG of the loss per sample by epoch (log scale), with the held-out loss when present.
 pub fn save_loss_curve(path: &Path, history: &[EpochStats]) -> Result<()> {
     use plotters::prelude::*;
     register_font();
-    let draw = || -> std::result::Result<(), Box<dyn std::error::Error>> {
-        let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    let size = (900, 560);
+    let mut buf = vec![0u8; 3 * 900 * 560];
+    let draw = |buf: &mut [u8]| -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let root = BitMapBackend::with_buffer(buf, size).into_drawing_area();
         root.fill(&WHITE)?;
         let values =
             history.iter().flat_map(|s| [Some(s.loss_per_sample), s.holdout_loss_per_sample]).flatten();
@@ -62,7 +70,8 @@ pub fn save_loss_curve(path: &Path, history: &[EpochStats]) -> Result<()> {
         root.present()?;
         Ok(())
     };
-    draw().map_err(|e| write_err(path, e))
+    draw(&mut buf).map_err(|e| write_err(path, e))?;
+    save_chart(path, size, buf)
 }
 
 /// Ten colours that stay apart on white (matplotlib's `tab10`), one per label modulo ten.
@@ -96,8 +105,10 @@ pub fn save_latent_scatter(
         return Err(write_err(path, "one label per point is needed"));
     }
     register_font();
-    let draw = || -> std::result::Result<(), Box<dyn std::error::Error>> {
-        let root = BitMapBackend::new(path, (760, 700)).into_drawing_area();
+    let size = (760, 700);
+    let mut buf = vec![0u8; 3 * 760 * 700];
+    let draw = |buf: &mut [u8]| -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let root = BitMapBackend::with_buffer(buf, size).into_drawing_area();
         root.fill(&WHITE)?;
         let range = |k: usize| {
             let (lo, hi) = points
@@ -145,7 +156,8 @@ pub fn save_latent_scatter(
         root.present()?;
         Ok(())
     };
-    draw().map_err(|e| write_err(path, e))
+    draw(&mut buf).map_err(|e| write_err(path, e))?;
+    save_chart(path, size, buf)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Images as PNG files: grids of image sets and one file per image.
 
-use super::{write_err, Result};
+use super::{write_atomic, write_err, Result};
 use crate::data::Images;
 use image::{imageops::FilterType, GrayImage, ImageBuffer, Luma, Rgb, RgbImage};
 use std::path::Path;
@@ -51,7 +51,14 @@ pub fn save_grid(path: &Path, rows: &[&Images], columns: usize, side: usize) -> 
             );
         }
     }
-    grid.save(path).map_err(|e| write_err(path, e))
+    save_png(path, &image::DynamicImage::ImageRgb8(grid))
+}
+
+/// Encodes `img` as a PNG and writes it atomically.
+pub(super) fn save_png(path: &Path, img: &image::DynamicImage) -> Result<()> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, image::ImageFormat::Png).map_err(|e| write_err(path, e))?;
+    write_atomic(path, bytes.get_ref()).map_err(|e| write_err(path, e))
 }
 
 /// Saves each image as its own grayscale or RGB PNG: `dir/<prefix>NNNN.png`.
@@ -59,16 +66,15 @@ pub fn save_images(dir: &Path, prefix: &str, images: &Images) -> Result<()> {
     for i in 0..images.len() {
         let path = dir.join(format!("{prefix}{i:04}.png"));
         let s = images.shape;
-        let result = if s.channels == 1 {
+        let img = if s.channels == 1 {
             let img = images.image(i);
-            GrayImage::from_fn(s.width as u32, s.height as u32, |x, y| {
+            image::DynamicImage::ImageLuma8(GrayImage::from_fn(s.width as u32, s.height as u32, |x, y| {
                 Luma([to_u8(img[y as usize * s.width + x as usize])])
-            })
-            .save(&path)
+            }))
         } else {
-            to_rgb(images, i).save(&path)
+            image::DynamicImage::ImageRgb8(to_rgb(images, i))
         };
-        result.map_err(|e| write_err(&path, e))?;
+        save_png(&path, &img)?;
     }
     Ok(())
 }

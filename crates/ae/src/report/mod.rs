@@ -16,8 +16,10 @@ use std::path::{Path, PathBuf};
 pub enum ReportError {
     #[error("output directory {0} already exists; choose another or remove it")]
     Exists(PathBuf),
-    #[error("{0} is left from an unfinished run; remove it or choose another output directory")]
+    #[error("{0} is left from an unfinished run; resume it, remove it or choose another output directory")]
     Unfinished(PathBuf),
+    #[error("{0} is not a run directory (no such directory)")]
+    NotARun(PathBuf),
     #[error("cannot {action} {path}: {cause}")]
     Io { action: &'static str, path: PathBuf, cause: std::io::Error },
     #[error("cannot write {path}: {reason}")]
@@ -44,8 +46,15 @@ pub struct RunDir {
     partial: PathBuf,
 }
 
+/// `path` without a trailing separator or `.` parts (`runs/x/` → `runs/x`), as shell completion
+/// writes it, so that `<name>.partial` sits beside `<name>`, not inside it.
+fn normalise(path: &Path) -> PathBuf {
+    path.components().collect()
+}
+
 impl RunDir {
     pub fn create(target: &Path) -> Result<Self> {
+        let target = &normalise(target);
         if target.exists() {
             return Err(ReportError::Exists(target.into()));
         }
@@ -55,8 +64,40 @@ impl RunDir {
         if partial.exists() {
             return Err(ReportError::Unfinished(partial));
         }
-        std::fs::create_dir_all(&partial).map_err(io("create output directory", &partial))?;
+        if let Some(parent) = partial.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io("create output directory", &partial))?;
+        }
+        // `create_dir`, not `_all`: of two runs racing for one name, the second is refused.
+        std::fs::create_dir(&partial).map_err(|cause| match cause.kind() {
+            std::io::ErrorKind::AlreadyExists => ReportError::Unfinished(partial.clone()),
+            _ => ReportError::Io { action: "create output directory", path: partial.clone(), cause },
+        })?;
         Ok(Self { target: target.to_path_buf(), partial })
+    }
+
+    /// An existing run to go on with: its `<name>.partial` directory as it is, or a finished
+    /// `<name>`, which becomes `<name>.partial` again until the run finishes.
+    pub fn reopen(dir: &Path) -> Result<Self> {
+        let dir = normalise(dir);
+        if !dir.is_dir() {
+            return Err(ReportError::NotARun(dir));
+        }
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if let Some(stem) = name.strip_suffix(".partial") {
+            let target = dir.with_file_name(stem);
+            if target.exists() {
+                return Err(ReportError::Exists(target));
+            }
+            return Ok(Self { target, partial: dir });
+        }
+        let mut partial = dir.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        if partial.exists() {
+            return Err(ReportError::Unfinished(partial));
+        }
+        std::fs::rename(&dir, &partial).map_err(io("rename to its unfinished name", &dir))?;
+        Ok(Self { target: dir, partial })
     }
 
     /// Where files go while the run is in progress.
@@ -84,18 +125,55 @@ impl MetricsLog {
         Ok(Self { file, path: path.to_path_buf() })
     }
 
+    /// The log of `history` alone (atomically), to append to: a resumed run drops any epoch that
+    /// was logged after its checkpoint.
+    pub fn rewrite(path: &Path, history: &[EpochStats]) -> Result<Self> {
+        let lines: String = history
+            .iter()
+            .map(|s| serde_json::to_string(s).expect("epoch statistics always serialise") + "\n")
+            .collect();
+        write_atomic(path, lines.as_bytes()).map_err(io("write", path))?;
+        let file = std::fs::OpenOptions::new().append(true).open(path).map_err(io("open", path))?;
+        Ok(Self { file, path: path.to_path_buf() })
+    }
+
     pub fn append(&mut self, stats: &EpochStats) -> Result<()> {
         let line = serde_json::to_string(stats).expect("epoch statistics always serialise");
         writeln!(self.file, "{line}").map_err(io("write", &self.path))
     }
 }
 
-/// Writes `values` as a float32 `.npy` array of `shape`, readable by `numpy.load`.
+/// Writes `bytes` to `path` so that `path` is either its old self or the whole new file, never a
+/// part: a temporary file beside it, flushed to disk, then renamed over it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    // A temporary file is private (0600); the output is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    // The rename itself reaches the disk with the directory.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Writes `values` as a float32 `.npy` array of `shape`, readable by `numpy.load`, atomically.
 pub fn save_npy(path: &Path, shape: &[usize], values: &[f32]) -> Result<()> {
     use ndarray_npy::WriteNpyExt;
     let array = ndarray::ArrayViewD::from_shape(shape, values).map_err(|e| write_err(path, e))?;
-    let file = std::fs::File::create(path).map_err(io("create", path))?;
-    array.write_npy(std::io::BufWriter::new(file)).map_err(|e| write_err(path, e))
+    let mut bytes = Vec::with_capacity(4 * values.len() + 128);
+    array.write_npy(&mut bytes).map_err(|e| write_err(path, e))?;
+    write_atomic(path, &bytes).map_err(io("write", path))
 }
 
 #[cfg(test)]
@@ -112,6 +190,22 @@ mod tests {
         run.finish().unwrap();
         assert!(target.is_dir());
         assert!(RunDir::create(&target).unwrap_err().to_string().contains("already exists"));
+    }
+
+    #[test]
+    fn atomic_writes_replace_whole_files_readable_by_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.bin");
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        // No temporary file is left beside it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        }
     }
 
     #[test]

@@ -1,15 +1,16 @@
 //! Training: the losses, Adam, seeded shuffling and noise, the tutorial's epoch bookkeeping, and
 //! the `train` job that leaves a run directory.
 
+use crate::checkpoint::CheckpointError;
 use crate::checkpoint::{self, DataRecipe};
 use crate::config::{Batching, ConfigError, Loss, RunConfig, TrainingConfig};
-use crate::data::{load_dataset, split_for, Images, Pixels};
+use crate::data::{load_dataset, split_for, DataError, Images, Pixels};
 use crate::evaluation::{quality, Quality};
 use crate::inference::predict;
 use crate::memory::MemoryLimit;
 use crate::model::{objective, Activations, Autoencoder, CodeSums, CodeTerms, Gradients, Objective};
 use crate::noise::Noise;
-use crate::report::{save_grid, save_loss_curve, MetricsLog, ReportError, RunDir};
+use crate::report::{save_grid, save_loss_curve, write_atomic, MetricsLog, ReportError, RunDir};
 use crate::Error;
 use ae_engine::{AdamConfig, Workspace};
 use rand::seq::SliceRandom;
@@ -19,7 +20,16 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 mod optimizer;
+mod resume;
 pub use optimizer::Adam;
+pub use resume::{EpochProgress, RunState, Saved, StreamState, TrainerState, CHECKPOINT};
+
+/// How an epoch ended.
+pub enum EpochEnd {
+    Finished(EpochStats),
+    /// Asked to stop after some of its batches.
+    Stopped(EpochProgress),
+}
 
 /// What one epoch did; one line of `metrics.jsonl`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -218,15 +228,35 @@ impl Trainer {
         &mut self,
         epoch: usize,
         data: &Pixels,
-        mut on_step: impl FnMut(usize, usize),
+        on_step: impl FnMut(usize, usize),
     ) -> EpochStats {
+        match self.epoch_from(epoch, data, None, &|| false, on_step) {
+            EpochEnd::Finished(stats) => stats,
+            EpochEnd::Stopped(_) => unreachable!("never asked to stop"),
+        }
+    }
+
+    /// [`run_epoch`](Self::run_epoch), or its rest from `progress` (a checkpoint taken inside the
+    /// epoch, whose order is already shuffled); after each step, `stop()` may end it early with
+    /// where it stands.
+    pub fn epoch_from(
+        &mut self,
+        epoch: usize,
+        data: &Pixels,
+        progress: Option<EpochProgress>,
+        stop: &dyn Fn() -> bool,
+        mut on_step: impl FnMut(usize, usize),
+    ) -> EpochEnd {
         let started = std::time::Instant::now();
         let n = data.len();
-        if self.order.len() != n {
-            self.order = (0..n).collect();
+        if progress.is_none() {
+            if self.order.len() != n {
+                self.order = (0..n).collect();
+            }
+            // Like the tutorial's in-place `np.random.shuffle`, each epoch permutes the previous order.
+            self.order.shuffle(&mut self.shuffle_rng);
         }
-        // Like the tutorial's in-place `np.random.shuffle`, each epoch permutes the previous order.
-        self.order.shuffle(&mut self.shuffle_rng);
+        let mut sums = progress.unwrap_or_default();
         let bs = self.config.batch_size;
         let mut starts: Vec<usize> = match self.config.batching {
             Batching::Tutorial => (0..n.saturating_sub(bs)).step_by(bs).collect(),
@@ -237,8 +267,8 @@ impl Trainer {
         if n > 1 && !self.model.trains_on_single_images() && starts.last() == Some(&(n - 1)) {
             starts.pop();
         }
-        let (mut loss, mut code, mut trained) = (0.0, CodeSums::default(), 0);
-        for (i, &start) in starts.iter().enumerate() {
+        let already = sums.seconds;
+        for (i, &start) in starts.iter().enumerate().skip(sums.batches) {
             let progress = ((epoch - 1) as f64 + i as f64 / starts.len() as f64) / self.config.epochs as f64;
             self.lr_factor = self.config.schedule.factor(progress);
             self.terms = self.objective.terms(&self.model, progress * self.config.epochs as f64);
@@ -248,7 +278,7 @@ impl Trainer {
             for &idx in &self.order[start..end] {
                 data.push_image(idx, &mut clean);
             }
-            let sums = if self.noise.is_none() {
+            let step = if self.noise.is_none() {
                 self.train_step(&clean, &clean)
             } else {
                 let mut noisy = std::mem::take(&mut self.noisy);
@@ -258,25 +288,30 @@ impl Trainer {
                 result
             };
             self.clean = clean;
-            loss += sums.loss;
-            code.add(sums.code);
-            trained += end - start;
+            sums.loss += step.loss;
+            sums.code.add(step.code);
+            sums.trained += end - start;
+            sums.batches = i + 1;
             on_step(i + 1, starts.len());
+            if i + 1 < starts.len() && stop() {
+                sums.seconds = already + started.elapsed().as_secs_f64();
+                return EpochEnd::Stopped(sums);
+            }
         }
-        let values = (trained.max(1) * self.model.config.code_length) as f64;
-        EpochStats {
+        let values = (sums.trained.max(1) * self.model.config.code_length) as f64;
+        EpochEnd::Finished(EpochStats {
             epoch,
             // The tutorial divides by every sample, trained or not.
-            loss_per_sample: loss / n.max(1) as f64,
-            code_mean: code.sum / values,
-            code_below_0_1: code.below_0_1 as f64 / values,
-            code_saturated: code.saturated as f64 / values,
+            loss_per_sample: sums.loss / n.max(1) as f64,
+            code_mean: sums.code.sum / values,
+            code_below_0_1: sums.code.below_0_1 as f64 / values,
+            code_saturated: sums.code.saturated as f64 / values,
             holdout_loss_per_sample: None,
-            kl_per_sample: self.objective.logs_kl().then(|| code.kl / n.max(1) as f64),
+            kl_per_sample: self.objective.logs_kl().then(|| sums.code.kl / n.max(1) as f64),
             holdout_kl_per_sample: None,
             steps: starts.len(),
-            seconds: started.elapsed().as_secs_f64(),
-        }
+            seconds: already + started.elapsed().as_secs_f64(),
+        })
     }
 
     /// Loss per sample of reconstructing `targets` from `inputs` (the same images, or their
@@ -326,6 +361,7 @@ pub enum Event<'a> {
 }
 
 /// What a finished run produced.
+#[derive(Debug)]
 pub struct TrainSummary {
     pub run_dir: PathBuf,
     pub history: Vec<EpochStats>,
@@ -346,24 +382,110 @@ pub const SATURATION_NOTE: f64 = 0.95;
 /// What to change when training does not fit in memory (config keys; the binary adds its flags).
 const TRAINING_MEMORY_ADVICE: &str = "lower training.batch_size, data.size or model.max_code_map_side";
 
+/// How a training job runs, beside what it trains (nothing here goes in the run's config).
+pub struct Job<'a> {
+    /// Refuse a run whose buffers would not fit, before the model is allocated.
+    pub limit: Option<MemoryLimit>,
+    /// A checkpoint is written at the end of an epoch when this many seconds have passed since
+    /// the last one (0: every epoch), at the last epoch, and when `stop` asks.
+    pub checkpoint_seconds: f64,
+    /// Asked after every step: `true` ends the run with a checkpoint ([`Error::Interrupted`]).
+    pub stop: &'a dyn Fn() -> bool,
+}
+
+impl Default for Job<'_> {
+    fn default() -> Self {
+        Self { limit: None, checkpoint_seconds: 30.0, stop: &|| false }
+    }
+}
+
 /// The whole job: load the data, train, and leave a complete run directory at `out`
-/// (`config.toml`, `metrics.jsonl`, `model.safetensors`, `reconstructions.png`, `loss.png`, and
-/// for a denoiser `denoising.png`). With a `limit`, a run whose buffers would not fit is refused
-/// before the model is allocated.
+/// (`config.toml`, `metrics.jsonl`, `model.safetensors`, `checkpoint.safetensors`,
+/// `reconstructions.png`, `loss.png`, and for a denoiser `denoising.png`).
 pub fn train(
     config: &RunConfig,
     out: &Path,
-    limit: Option<MemoryLimit>,
-    mut on_event: impl FnMut(Event<'_>),
+    job: &Job<'_>,
+    on_event: impl FnMut(Event<'_>),
 ) -> crate::Result<TrainSummary> {
     config.validate()?;
     let pixels = load_dataset(&config.data, None)?;
     // The model's input is the data's shape (after `data.size`).
     let mut config = config.clone();
+    // Recorded absolute, so the run's model finds its data from any directory.
+    if let Some(path) = &config.data.path {
+        config.data.path =
+            Some(std::path::absolute(path).map_err(|cause| DataError::Io { path: path.clone(), cause })?);
+    }
     let shape = pixels.shape();
     config.model.input = [shape.height, shape.width, shape.channels];
     config.model.settle();
-    let config = &config;
+    let prepared = prepare(&config, pixels, job)?;
+    let run = RunDir::create(out)?;
+    write_config(&config, &run)?;
+    let metrics = MetricsLog::create(&run.path().join("metrics.jsonl"))?;
+    let model = Autoencoder::new(&config.model, config.training.seed)?;
+    let trainer = Trainer::new(model, &prepared.training, config.noise);
+    run_training(&config, prepared, run, trainer, metrics, None, job, on_event)
+}
+
+/// Goes on with the run in `dir` (its `.partial` directory, or a finished run to train further)
+/// from its checkpoint, to `epochs` in all if given (else the run's own). With the same epochs and
+/// thread count, the epochs and the weights are those of a run never interrupted, bit for bit.
+pub fn resume(
+    dir: &Path,
+    epochs: Option<usize>,
+    job: &Job<'_>,
+    on_event: impl FnMut(Event<'_>),
+) -> crate::Result<TrainSummary> {
+    // Everything is read and checked before a finished run is renamed back to `.partial`.
+    let mut config = RunConfig::from_toml_file(&dir.join("config.toml"))?;
+    if let Some(epochs) = epochs {
+        config.training.epochs = epochs;
+    }
+    config.validate()?;
+    let saved = resume::load(&dir.join(CHECKPOINT))?;
+    let done = saved.state.epochs_done;
+    if done >= config.training.epochs && saved.state.within.is_none() {
+        let problem = format!("the run has trained {done} epochs already; ask for more");
+        return Err(ConfigError::new("training.epochs", problem).into());
+    }
+    let pixels = load_dataset(&config.data, None)?;
+    let shape = pixels.shape();
+    if [shape.height, shape.width, shape.channels] != config.model.input {
+        let problem = format!("the data are {shape:?} images now, not the run's {:?}", config.model.input);
+        return Err(ConfigError::new("data.path", problem).into());
+    }
+    let prepared = prepare(&config, pixels, job)?;
+    let run = RunDir::reopen(dir)?;
+    write_config(&config, &run)?;
+    let metrics = MetricsLog::rewrite(&run.path().join("metrics.jsonl"), &saved.state.history)?;
+    let mut trainer = Trainer::new(saved.model, &prepared.training, config.noise);
+    trainer
+        .restore(&saved.state.trainer, saved.moments)
+        .map_err(|problem| CheckpointError::Invalid { path: run.path().join(CHECKPOINT), problem })?;
+    run_training(&config, prepared, run, trainer, metrics, Some(saved.state), job, on_event)
+}
+
+/// The run's `config.toml`, written atomically.
+fn write_config(config: &RunConfig, run: &RunDir) -> Result<(), ReportError> {
+    let path = run.path().join("config.toml");
+    write_atomic(&path, config.to_toml().as_bytes()).map_err(|cause| ReportError::Io {
+        action: "write",
+        path,
+        cause,
+    })
+}
+
+/// The data split and checked for a run of `config`.
+struct Prepared {
+    train_set: Pixels,
+    holdout: Images,
+    /// The run's training settings with the batch capped by the training images.
+    training: TrainingConfig,
+}
+
+fn prepare(config: &RunConfig, pixels: Pixels, job: &Job<'_>) -> crate::Result<Prepared> {
     let split = split_for(&config.data, pixels.len(), config.training.seed)?;
     if split.train.len() <= config.training.batch_size && config.training.batching == Batching::Tutorial {
         let problem = format!(
@@ -373,9 +495,10 @@ pub fn train(
         );
         return Err(ConfigError::new("training.batch_size", problem).into());
     }
-    // Buffers for a batch larger than the training set would never be filled.
+    // Buffers for a batch larger than the training set would never be filled: capped, the
+    // batches are the same.
     let batch = config.training.batch_size.min(split.train.len()).max(1);
-    if let Some(limit) = limit {
+    if let Some(limit) = job.limit {
         let mut need = Autoencoder::memory_need(&config.model, batch, rayon::current_num_threads(), true)?;
         // The images (the training split, the held-out images twice for a denoiser's noisy copies).
         let per_image = pixels.bytes() / pixels.len().max(1) as u64;
@@ -384,28 +507,60 @@ pub fn train(
         limit.check("training", &need, TRAINING_MEMORY_ADVICE)?;
     }
     let (train_set, holdout) = (pixels.select(&split.train), pixels.select(&split.holdout).to_images());
-    drop(pixels);
-    let model = Autoencoder::new(&config.model, config.training.seed)?;
+    let training = TrainingConfig { batch_size: batch, ..config.training.clone() };
+    Ok(Prepared { train_set, holdout, training })
+}
 
-    let run = RunDir::create(out)?;
-    let config_file = run.path().join("config.toml");
-    std::fs::write(&config_file, config.to_toml()).map_err(|cause| ReportError::Io {
-        action: "write",
-        path: config_file,
-        cause,
-    })?;
-    let mut metrics = MetricsLog::create(&run.path().join("metrics.jsonl"))?;
-
+/// The epochs from where `state` left off (or the first), checkpoints, and the run's files.
+#[allow(clippy::too_many_arguments)]
+fn run_training(
+    config: &RunConfig,
+    prepared: Prepared,
+    run: RunDir,
+    mut trainer: Trainer,
+    mut metrics: MetricsLog,
+    state: Option<RunState>,
+    job: &Job<'_>,
+    mut on_event: impl FnMut(Event<'_>),
+) -> crate::Result<TrainSummary> {
+    let Prepared { train_set, holdout, .. } = prepared;
+    let recipe = DataRecipe {
+        data: config.data.clone(),
+        seed: config.training.seed,
+        noise: config.noise,
+        loss: config.training.loss,
+    };
+    let checkpoint_path = run.path().join(CHECKPOINT);
+    let (mut history, mut saturated, mut within, earlier_seconds) = match state {
+        Some(s) => (s.history, s.saturated, s.within, s.train_seconds),
+        None => (Vec::with_capacity(config.training.epochs), false, None, 0.0),
+    };
+    let first = history.len() + 1;
     // A denoiser's held-out inputs get their seeded noise once, the same for every epoch.
     let holdout_inputs = corrupt(&holdout, config.noise, config.training.seed);
-    let capped = TrainingConfig { batch_size: batch, ..config.training.clone() };
-    let mut trainer = Trainer::new(model, &capped, config.noise);
-    let mut history = Vec::with_capacity(config.training.epochs);
-    let mut saturated = false;
     let started = std::time::Instant::now();
-    for epoch in 1..=config.training.epochs {
-        let mut stats =
-            trainer.run_epoch(epoch, &train_set, |done, total| on_event(Event::Step { done, total }));
+    let mut last_checkpoint = std::time::Instant::now();
+    let save = |trainer: &Trainer, history: &[EpochStats], within, saturated| {
+        let state = RunState {
+            epochs_done: history.len(),
+            within,
+            history: history.to_vec(),
+            saturated,
+            train_seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+            trainer: trainer.state(),
+        };
+        resume::save(trainer, &recipe, &state, &checkpoint_path)
+    };
+    for epoch in first..=config.training.epochs {
+        let on_step = |done, total| on_event(Event::Step { done, total });
+        let mut stats = match trainer.epoch_from(epoch, &train_set, within.take(), job.stop, on_step) {
+            EpochEnd::Finished(stats) => stats,
+            EpochEnd::Stopped(progress) => {
+                let batch = progress.batches;
+                save(&trainer, &history, Some(progress), saturated)?;
+                return Err(Error::Interrupted { epoch, batch, checkpoint: checkpoint_path });
+            }
+        };
         if !holdout.is_empty() {
             let (loss, kl) = trainer.evaluate_terms(&holdout_inputs, &holdout);
             (stats.holdout_loss_per_sample, stats.holdout_kl_per_sample) = (Some(loss), kl);
@@ -413,6 +568,7 @@ pub fn train(
         metrics.append(&stats)?;
         on_event(Event::Epoch(&stats));
         if !stats.loss_per_sample.is_finite() {
+            // The last checkpoint (if any) stays: it holds the last good weights.
             return Err(Error::Diverged { epoch, loss: stats.loss_per_sample, run: run.path().into() });
         }
         if trainer.objective.saturates() && (stats.code_saturated >= SATURATION_NOTE) != saturated {
@@ -420,18 +576,20 @@ pub fn train(
             on_event(Event::Saturation { epoch, fraction: stats.code_saturated, saturated });
         }
         history.push(stats);
+        let last = epoch == config.training.epochs;
+        let stopping = (job.stop)();
+        if last || stopping || last_checkpoint.elapsed().as_secs_f64() >= job.checkpoint_seconds {
+            save(&trainer, &history, None, saturated)?;
+            last_checkpoint = std::time::Instant::now();
+        }
+        if stopping && !last {
+            return Err(Error::Interrupted { epoch: epoch + 1, batch: 0, checkpoint: checkpoint_path });
+        }
     }
-    let train_seconds = started.elapsed().as_secs_f64();
+    let train_seconds = earlier_seconds + started.elapsed().as_secs_f64();
     let steps = trainer.steps();
     // Free the optimiser state and gradients before the reports allocate their own buffers.
     let model = &trainer.into_model();
-
-    let recipe = DataRecipe {
-        data: config.data.clone(),
-        seed: config.training.seed,
-        noise: config.noise,
-        loss: config.training.loss,
-    };
     checkpoint::save(model, &recipe, &run.path().join("model.safetensors"))?;
     // Quality is measured on the held-out images, or without them on (up to) the first thousand.
     let first_train = || train_set.select(&(0..train_set.len().min(1000)).collect::<Vec<_>>()).to_images();

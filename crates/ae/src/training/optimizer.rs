@@ -35,6 +35,20 @@ impl Adam {
         self.names.iter().map(String::as_str).zip(&self.moments)
     }
 
+    /// Takes up a saved state: `steps` updates done and each parameter's moments, in `moments`
+    /// order; `false` (and nothing changed) if they do not fit this model's parameters.
+    pub fn restore(&mut self, steps: u64, moments: Vec<AdamMoments>) -> bool {
+        let fits = moments.len() == self.moments.len()
+            && moments
+                .iter()
+                .zip(&self.moments)
+                .all(|(a, b)| a.m.len() == b.m.len() && a.v.len() == b.v.len());
+        if fits {
+            (self.steps, self.moments) = (steps, moments);
+        }
+        fits
+    }
+
     /// Begins the next update; returns its number (from 1).
     pub fn begin(&mut self) -> u64 {
         self.steps += 1;

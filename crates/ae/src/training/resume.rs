@@ -1,0 +1,188 @@
+//! Training checkpoints: the model file plus everything a run needs to go on bit for bit — Adam's
+//! moments and step count, the shuffled order, every random stream, the epochs so far and where
+//! the epoch in progress stands — written atomically into the run directory.
+
+use super::{EpochStats, Trainer};
+use crate::checkpoint::{self, CheckpointError, DataRecipe, RawTensor};
+use crate::model::{Autoencoder, CodeSums};
+use ae_engine::AdamMoments;
+use rand_chacha::ChaCha8Rng;
+use safetensors::tensor::{Dtype, SafeTensors};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The checkpoint's file name in a run directory.
+pub const CHECKPOINT: &str = "checkpoint.safetensors";
+
+/// Where an epoch stands after some of its batches.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochProgress {
+    /// Batches done.
+    pub batches: usize,
+    /// Their summed reconstruction loss, code statistics and images.
+    pub loss: f64,
+    pub code: CodeSums,
+    pub trained: usize,
+    pub seconds: f64,
+}
+
+/// A random stream's exact position.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamState {
+    /// The 32-byte key, as hex.
+    pub seed: String,
+    pub stream: u64,
+    /// The position in words, as a decimal string (a u128).
+    pub word_pos: String,
+}
+
+impl StreamState {
+    pub fn of(rng: &ChaCha8Rng) -> Self {
+        let seed = rng.get_seed().iter().map(|b| format!("{b:02x}")).collect();
+        Self { seed, stream: rng.get_stream(), word_pos: rng.get_word_pos().to_string() }
+    }
+
+    pub fn to_rng(&self) -> Result<ChaCha8Rng, String> {
+        use rand::SeedableRng;
+        let bytes = (0..self.seed.len())
+            .step_by(2)
+            .map(|i| self.seed.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .collect::<Option<Vec<u8>>>()
+            .filter(|b| b.len() == 32)
+            .ok_or_else(|| format!("random stream key {:?} is not 64 hex digits", self.seed))?;
+        let mut rng = ChaCha8Rng::from_seed(bytes.try_into().expect("32 bytes"));
+        rng.set_stream(self.stream);
+        let pos = self.word_pos.parse().map_err(|_| format!("stream position {:?}", self.word_pos))?;
+        rng.set_word_pos(pos);
+        Ok(rng)
+    }
+}
+
+/// A trainer's state beside its model and Adam's moments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    pub steps: u64,
+    /// The image order of the current epoch (each epoch shuffles the last one's).
+    pub order: Vec<usize>,
+    pub shuffle: StreamState,
+    pub noise: StreamState,
+    /// Each layer's draws (a VAE's sampling).
+    pub draws: Vec<StreamState>,
+}
+
+/// The run's progress: what a checkpoint's metadata holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Epochs finished.
+    pub epochs_done: usize,
+    /// The epoch in progress, when the checkpoint was taken inside one.
+    pub within: Option<EpochProgress>,
+    pub history: Vec<EpochStats>,
+    /// Whether the code was last reported saturated.
+    pub saturated: bool,
+    pub train_seconds: f64,
+    pub trainer: TrainerState,
+}
+
+/// What a checkpoint gives back.
+pub struct Saved {
+    pub model: Autoencoder,
+    pub recipe: DataRecipe,
+    pub state: RunState,
+    pub moments: Vec<AdamMoments>,
+}
+
+impl Trainer {
+    /// The state [`restore`](Self::restore) takes up again.
+    pub fn state(&self) -> TrainerState {
+        TrainerState {
+            steps: self.optimizer.steps(),
+            order: self.order.clone(),
+            shuffle: StreamState::of(&self.shuffle_rng),
+            noise: StreamState::of(&self.noise_rng),
+            draws: self.acts.streams().map(StreamState::of).collect(),
+        }
+    }
+
+    /// Takes up a saved state and Adam's moments (the model is the checkpoint's already).
+    pub fn restore(&mut self, state: &TrainerState, moments: Vec<AdamMoments>) -> Result<(), String> {
+        if !self.optimizer.restore(state.steps, moments) {
+            return Err("the optimiser's moments do not fit the model's parameters".into());
+        }
+        if state.draws.len() != self.acts.streams().count() {
+            return Err("one random stream per layer is needed".into());
+        }
+        for (rng, saved) in self.acts.streams_mut().zip(&state.draws) {
+            *rng = saved.to_rng()?;
+        }
+        self.shuffle_rng = state.shuffle.to_rng()?;
+        self.noise_rng = state.noise.to_rng()?;
+        self.order = state.order.clone();
+        Ok(())
+    }
+}
+
+/// Writes the checkpoint atomically: the model file's tensors and metadata, Adam's moments as
+/// `optimizer.<parameter>.exp_avg` / `.exp_avg_sq` (PyTorch's names), and `state` as the metadata
+/// entry `training`.
+pub fn save(
+    trainer: &Trainer,
+    recipe: &DataRecipe,
+    state: &RunState,
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    let f32s = |values: &[f32]| values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+    let mut extra: Vec<RawTensor> = Vec::new();
+    for (name, moments) in trainer.optimizer.moments().filter(|(_, m)| !m.m.is_empty()) {
+        extra.push((
+            format!("optimizer.{name}.exp_avg"),
+            Dtype::F32,
+            vec![moments.m.len()],
+            f32s(&moments.m),
+        ));
+        extra.push((
+            format!("optimizer.{name}.exp_avg_sq"),
+            Dtype::F32,
+            vec![moments.v.len()],
+            f32s(&moments.v),
+        ));
+    }
+    let json = serde_json::to_string(state).expect("a run state serialises");
+    checkpoint::save_with(&trainer.model, recipe, extra, vec![("training".into(), json)], path)
+}
+
+/// Reads a checkpoint written by [`save`].
+pub fn load(path: &Path) -> Result<Saved, CheckpointError> {
+    let (model, recipe) = checkpoint::load(path)?;
+    let invalid = |problem: String| CheckpointError::Invalid { path: path.into(), problem };
+    let bytes = std::fs::read(path).map_err(|cause| CheckpointError::Io { path: path.into(), cause })?;
+    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| invalid(e.to_string()))?;
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| invalid(e.to_string()))?;
+    let json = metadata.metadata().as_ref().and_then(|m| m.get("training").cloned());
+    let json = json.ok_or_else(|| invalid("no training state: a model file, not a checkpoint".into()))?;
+    let state: RunState = serde_json::from_str(&json).map_err(|e| invalid(format!("training state: {e}")))?;
+    let moments = model
+        .param_names()
+        .iter()
+        .zip(&model.params)
+        .map(|(name, param)| {
+            if param.is_empty() {
+                return Ok(AdamMoments { m: Vec::new(), v: Vec::new() });
+            }
+            let read = |which: &str| -> Result<Vec<f32>, String> {
+                let key = format!("optimizer.{name}.{which}");
+                match tensors.tensor(&key) {
+                    Ok(t) if t.dtype() == Dtype::F32 && t.shape() == [param.len()] => Ok(t
+                        .data()
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                        .collect()),
+                    _ => Err(format!("tensor `{key}` is missing or not {} float32 values", param.len())),
+                }
+            };
+            Ok(AdamMoments { m: read("exp_avg")?, v: read("exp_avg_sq")? })
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(invalid)?;
+    Ok(Saved { model, recipe, state, moments })
+}

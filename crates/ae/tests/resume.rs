@@ -1,0 +1,197 @@
+//! A run stopped and resumed ends as one never stopped, bit for bit: the library's stop hook at
+//! an epoch's end and inside one, for the plain and the denoising presets; and a real `ae train`
+//! child sent SIGINT, then resumed.
+
+mod common;
+
+use ae::config::{Preset, RunConfig};
+use ae::training::{resume, train, Job, CHECKPOINT};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+
+fn faces(preset: Preset, epochs: usize) -> RunConfig {
+    let mut config = RunConfig::preset(preset);
+    config.data.path = Some(common::olivetti());
+    config.training.epochs = epochs;
+    config
+}
+
+/// The epoch lines without their timings.
+fn epochs(run: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    text.lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("seconds");
+            v
+        })
+        .collect()
+}
+
+/// The same run straight through, and stopped after each step count in `stops` (counted from the
+/// start of each attempt) and resumed until it finishes.
+fn straight_and_stopped(config: &RunConfig, stops: &[usize]) -> (PathBuf, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("straight"), dir.path().join("stopped"));
+    let job = Job { checkpoint_seconds: 0.0, ..Job::default() };
+    train(config, &a, &job, |_| {}).unwrap();
+    let mut partial = PathBuf::from(format!("{}.partial", b.display()));
+    for (i, &after) in stops.iter().enumerate() {
+        let steps = Cell::new(0);
+        let stop = || {
+            steps.set(steps.get() + 1);
+            steps.get() >= after
+        };
+        let job = Job { stop: &stop, checkpoint_seconds: 1e9, ..Job::default() };
+        let result =
+            if i == 0 { train(config, &b, &job, |_| {}) } else { resume(&partial, None, &job, |_| {}) };
+        match result {
+            Err(ae::Error::Interrupted { checkpoint, .. }) => {
+                partial = checkpoint.parent().unwrap().to_path_buf();
+            }
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("stop {after} came after the end of the run"),
+        }
+    }
+    resume(&partial, None, &Job::default(), |_| {}).unwrap();
+    (a, b, dir)
+}
+
+fn assert_same_run(a: &Path, b: &Path) {
+    for file in ["model.safetensors", CHECKPOINT] {
+        let (x, y) = (std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap());
+        if file == "model.safetensors" {
+            assert!(x == y, "{file} differs");
+        } else {
+            // The checkpoints differ only in their timings: compare their tensors.
+            let (x, y) = (
+                safetensors::SafeTensors::deserialize(&x).unwrap(),
+                safetensors::SafeTensors::deserialize(&y).unwrap(),
+            );
+            let mut names = x.names();
+            names.sort();
+            assert_eq!(names, {
+                let mut n = y.names();
+                n.sort();
+                n
+            });
+            for name in names {
+                assert!(x.tensor(name).unwrap().data() == y.tensor(name).unwrap().data(), "{name} differs");
+            }
+        }
+    }
+    assert_eq!(epochs(a), epochs(b));
+}
+
+#[test]
+fn a_run_stopped_at_an_epoch_s_end_and_inside_one_resumes_bit_for_bit() {
+    // The default preset has 8 batches an epoch: stop inside epoch 2, then at the end of epoch 3
+    // (step 8 of the second attempt is epoch 3's last), then inside epoch 4.
+    let config = faces(Preset::Default, 5);
+    let (a, b, _dir) = straight_and_stopped(&config, &[11, 8, 3]);
+    assert_same_run(&a, &b);
+}
+
+#[test]
+fn a_denoiser_stopped_and_resumed_draws_the_same_noise() {
+    let config = faces(Preset::SeedDenoise, 3);
+    let (a, b, _dir) = straight_and_stopped(&config, &[10]);
+    assert_same_run(&a, &b);
+}
+
+#[test]
+fn a_finished_run_trains_further_and_a_resume_without_more_epochs_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(&faces(Preset::Default, 2), &run, &Job::default(), |_| {}).unwrap();
+    let err = resume(&run, None, &Job::default(), |_| {}).unwrap_err().to_string();
+    assert!(err.contains("training.epochs") && err.contains("2 epochs already"), "{err}");
+    assert!(run.is_dir(), "a refused resume leaves the run as it was");
+    let summary = resume(&run, Some(3), &Job::default(), |_| {}).unwrap();
+    assert_eq!((summary.history.len(), summary.run_dir), (3, run.clone()));
+    assert_eq!(epochs(&run).len(), 3);
+}
+
+#[test]
+fn sigint_stops_a_real_run_with_a_checkpoint_and_it_resumes_to_the_same_weights() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::olivetti();
+    let (straight, stopped) = (dir.path().join("straight"), dir.path().join("stopped"));
+    let args = |out: &Path| {
+        let data = data.to_str().unwrap().to_string();
+        ["--threads", "2", "train", "--data", &data, "--epochs", "12", "--out", out.to_str().unwrap()]
+            .map(String::from)
+    };
+    let bin = env!("CARGO_BIN_EXE_ae");
+    let child =
+        Command::new(bin).args(args(&stopped)).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Wait for the first epoch line in the log, then interrupt.
+    let metrics = PathBuf::from(format!("{}.partial/metrics.jsonl", stopped.display()));
+    let waited = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(true, |m| m.is_empty()) {
+        assert!(waited.elapsed().as_secs() < 120, "no epoch within two minutes");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("resume with: ae train --resume") && err.contains(".partial"), "{err}");
+    let partial = format!("{}.partial", stopped.display());
+    // The run's own config: other settings are refused, not silently ignored.
+    let other = common::ae(&["train", "--resume", &partial, "--batch-size", "10"]);
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(err.contains("only --epochs may be given") && Path::new(&partial).is_dir(), "{err}");
+    let resumed = common::ae(&["--threads", "2", "train", "--resume", &partial]);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let straight_run = common::ae(&args(&straight).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(straight_run.status.success(), "{}", String::from_utf8_lossy(&straight_run.stderr));
+    let model = |run: &Path| std::fs::read(run.join("model.safetensors")).unwrap();
+    assert!(model(&straight) == model(&stopped), "the resumed run's weights differ");
+    assert_eq!(epochs(&straight), epochs(&stopped));
+}
+
+#[test]
+fn after_kill_9_a_run_with_checkpoints_every_epoch_resumes_to_the_same_weights() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::olivetti();
+    let run = |out: &Path| {
+        let data = data.to_str().unwrap().to_string();
+        let out = out.to_str().unwrap().to_string();
+        [
+            "--threads",
+            "2",
+            "train",
+            "--data",
+            &data,
+            "--epochs",
+            "10",
+            "--checkpoint-seconds",
+            "0",
+            "--out",
+            &out,
+        ]
+        .map(String::from)
+    };
+    let (straight, killed) = (dir.path().join("straight"), dir.path().join("killed"));
+    let bin = env!("CARGO_BIN_EXE_ae");
+    let mut child =
+        Command::new(bin).args(run(&killed)).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let partial = PathBuf::from(format!("{}.partial", killed.display()));
+    let waited = std::time::Instant::now();
+    while std::fs::read_to_string(partial.join("metrics.jsonl")).map_or(0, |m| m.lines().count()) < 3 {
+        assert!(waited.elapsed().as_secs() < 120, "no third epoch within two minutes");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no checkpoint of its own
+    child.wait().unwrap();
+    let resumed = common::ae(&["--threads", "2", "train", "--resume", partial.to_str().unwrap()]);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let out = common::ae(&run(&straight).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model = |run: &Path| std::fs::read(run.join("model.safetensors")).unwrap();
+    assert!(model(&straight) == model(&killed), "the resumed run's weights differ");
+    assert_eq!(epochs(&straight), epochs(&killed));
+}
