@@ -166,7 +166,7 @@ fn npy_arrays_of_bytes_and_floats() {
             Box::new(|p| {
                 ndarray::Array3::<i16>::zeros((2, 4, 4)).write_npy(std::fs::File::create(p).unwrap()).unwrap()
             }),
-            "expected u8 or f32",
+            "dtype '<i2' is not supported; expected u8 or f32",
         ),
         (
             "flat.npy",

@@ -120,7 +120,7 @@ fn sigint_stops_a_real_run_with_a_checkpoint_and_it_resumes_to_the_same_weights(
     let (straight, stopped) = (dir.path().join("straight"), dir.path().join("stopped"));
     let args = |out: &Path| {
         let data = data.to_str().unwrap().to_string();
-        ["--threads", "2", "train", "--data", &data, "--epochs", "12", "--out", out.to_str().unwrap()]
+        ["--threads", "2", "train", "--data", &data, "--epochs", "6", "--out", out.to_str().unwrap()]
             .map(String::from)
     };
     let bin = env!("CARGO_BIN_EXE_ae");
@@ -167,7 +167,7 @@ fn after_kill_9_a_run_with_checkpoints_every_epoch_resumes_to_the_same_weights()
             "--data",
             &data,
             "--epochs",
-            "10",
+            "5",
             "--checkpoint-seconds",
             "0",
             "--out",

@@ -92,7 +92,20 @@ pub fn load(
     let channels = match channels {
         Some(c) => c,
         None => {
-            if has_colour(&files[0])? {
+            // Judged from the first file that decodes (with `skip`, a corrupt first file is
+            // skipped here too).
+            let mut colour = false;
+            for file in &files {
+                match has_colour(file) {
+                    Ok(c) => {
+                        colour = c;
+                        break;
+                    }
+                    Err(_) if bad == BadImages::Skip => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            if colour {
                 3
             } else {
                 1
@@ -150,6 +163,19 @@ pub fn read_image(path: &Path, channels: usize) -> Result<Images, DataError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skip_passes_over_a_corrupt_first_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a-corrupt.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+        for name in ["b.png", "c.png"] {
+            image::RgbImage::from_pixel(4, 4, image::Rgb([200, 10, 10])).save(dir.path().join(name)).unwrap();
+        }
+        let load = |bad| load(dir.path(), None, None, FilterType::Triangle, bad);
+        let pixels = load(BadImages::Skip).unwrap();
+        assert_eq!((pixels.len(), pixels.shape()), (2, Shape::new(4, 4, 3)));
+        assert!(load(BadImages::Fail).unwrap_err().to_string().contains("a-corrupt.png"));
+    }
 
     #[test]
     fn an_image_past_the_side_limit_is_refused_before_decoding() {

@@ -354,7 +354,8 @@ fn check_npy_header(bytes: &[u8]) -> Result<(), String> {
     } else if header.contains("'descr': '<f4'") {
         4
     } else {
-        return Err("unsupported dtype".into());
+        let descr = header.split("'descr': ").nth(1).and_then(|r| r.split(',').next()).unwrap_or("?");
+        return Err(format!("dtype {} is not supported", descr.trim()));
     };
     let dims = header
         .split("'shape': (")
