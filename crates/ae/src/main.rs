@@ -832,6 +832,8 @@ fn sample_command(args: SampleArgs) -> Result<()> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
+    // The codes are decoded in one batch.
+    check_inference(&model, args.count, args.count, args.count)?;
     let out = args.out.clone().unwrap_or_else(|| beside_model(&args.model, "samples"));
     let run = RunDir::create(&out)?;
     let (z, images) = sample_prior(&model, args.count, args.seed);

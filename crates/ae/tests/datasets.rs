@@ -307,6 +307,10 @@ fn a_vae_learns_mnist_and_reports_its_elbo_and_likelihood() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     let (a, b) = (dir.path().join("s1"), dir.path().join("s2"));
+    // A million samples at once would need gigabytes: refused before decoding.
+    let out = ae(&["--max-memory", "500M", "sample", run.to_str().unwrap(), "--count", "1000000"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("this job needs about"), "{err}");
     sample(&a);
     sample(&b);
     let samples: ndarray::Array3<f32> = ndarray_npy::read_npy(a.join("samples.npy")).unwrap();
