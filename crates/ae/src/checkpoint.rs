@@ -170,11 +170,17 @@ fn sort_header(bytes: &mut [u8]) -> Result<(), String> {
 pub fn load(path: &Path) -> Result<(Autoencoder, DataRecipe), CheckpointError> {
     let path = if path.is_dir() { path.join("model.safetensors") } else { path.to_path_buf() };
     let bytes = std::fs::read(&path).map_err(|cause| CheckpointError::Io { path: path.clone(), cause })?;
+    from_bytes(&bytes, &path)
+}
+
+/// [`load`] of a model file's bytes; `path` names it in errors.
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<(Autoencoder, DataRecipe), CheckpointError> {
+    let path = path.to_path_buf();
     let not_st = |e: safetensors::SafeTensorError| CheckpointError::NotSafetensors {
         path: path.clone(),
         reason: e.to_string(),
     };
-    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(not_st)?;
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(not_st)?;
     let meta = metadata.metadata().clone().unwrap_or_default();
     if meta.get("format").map(String::as_str) != Some(FORMAT) {
         return Err(CheckpointError::NotOurs { path });
@@ -184,9 +190,20 @@ pub fn load(path: &Path) -> Result<(Autoencoder, DataRecipe), CheckpointError> {
         .map_err(|e| invalid(format!("model config in metadata: {e}")))?;
     let recipe: DataRecipe = serde_json::from_str(meta.get("data").map(String::as_str).unwrap_or(""))
         .map_err(|e| invalid(format!("data recipe in metadata: {e}")))?;
+    // The metadata can describe any model: its parameters must be in the file before they are
+    // allocated.
+    let need = Autoencoder::memory_need(&config, 1, 1, false)
+        .map_err(|e| invalid(format!("model config in metadata: {e}")))?;
+    if need.parameters > bytes.len() as u64 {
+        return Err(invalid(format!(
+            "the metadata describes {} of parameters but the file holds {} bytes",
+            crate::memory::Bytes(need.parameters),
+            bytes.len()
+        )));
+    }
     let mut model =
         Autoencoder::zeros(&config).map_err(|e| invalid(format!("model config in metadata: {e}")))?;
-    let tensors = SafeTensors::deserialize(&bytes).map_err(not_st)?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(not_st)?;
     let pytorch_bias = meta.get(BIAS_ORDER).map(String::as_str) == Some("pytorch");
     let names: Vec<String> = model.layers.iter().map(|l| l.name.clone()).collect();
     for (i, (name, layouts)) in names.iter().zip(layouts(&model)).enumerate() {
@@ -474,5 +491,26 @@ mod tests {
         safetensors::serialize_to_file([("w", view)], None, &path).unwrap();
         let err = load(&path).unwrap_err();
         assert!(matches!(err, CheckpointError::NotOurs { .. }), "{err}");
+    }
+
+    #[test]
+    fn metadata_describing_a_model_larger_than_the_file_is_refused_before_allocating() {
+        let model = Autoencoder::new(&crate::model::tiny(crate::config::PaddingMode::TfSame, 2), 0).unwrap();
+        let (_dir, path, _) = saved(&model, &default_recipe(0));
+        let mut huge = model.config.clone();
+        (huge.code_length, huge.encoder[0].filters) = (1 << 20, 1 << 16);
+        let json = serde_json::to_string(&huge).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let tensors = SafeTensors::deserialize(&bytes).unwrap();
+        let mut metadata = SafeTensors::read_metadata(&bytes).unwrap().1.metadata().clone().unwrap();
+        metadata.insert("model".into(), json);
+        let views: Vec<(String, TensorView)> = tensors
+            .tensors()
+            .into_iter()
+            .map(|(n, t)| (n, TensorView::new(t.dtype(), t.shape().to_vec(), t.data()).unwrap()))
+            .collect();
+        let forged = safetensors::serialize(views, Some(metadata)).unwrap();
+        let err = from_bytes(&forged, &path).unwrap_err().to_string();
+        assert!(err.contains("the metadata describes") && err.contains("but the file holds"), "{err}");
     }
 }

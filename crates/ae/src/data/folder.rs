@@ -43,15 +43,24 @@ const MAX_DECODE_BYTES: u64 = 1 << 30;
 
 /// Decodes `path` within [`MAX_SIDE`] and [`MAX_DECODE_BYTES`].
 fn open(path: &Path) -> Result<image::DynamicImage, DataError> {
-    let mut reader = image::ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .map_err(|e| undecodable(path, image::ImageError::IoError(e)))?;
+    let io = |e| undecodable(path, image::ImageError::IoError(e));
+    if std::fs::metadata(path).map_err(io)?.len() > MAX_DECODE_BYTES {
+        let reason = format!("the file is larger than the {MAX_DECODE_BYTES} bytes an image may take");
+        return Err(DataError::Decode { path: path.into(), reason });
+    }
+    from_bytes(&std::fs::read(path).map_err(io)?).map_err(|e| undecodable(path, e))
+}
+
+/// Decodes a PNG or JPEG file's bytes within [`MAX_SIDE`] and [`MAX_DECODE_BYTES`], checked from
+/// its header before the pixels are decoded.
+pub fn from_bytes(bytes: &[u8]) -> Result<image::DynamicImage, image::ImageError> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
-    reader.decode().map_err(|e| undecodable(path, e))
+    reader.decode()
 }
 
 fn decode(
