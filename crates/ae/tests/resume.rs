@@ -195,3 +195,32 @@ fn after_kill_9_a_run_with_checkpoints_every_epoch_resumes_to_the_same_weights()
     assert!(model(&straight) == model(&killed), "the resumed run's weights differ");
     assert_eq!(epochs(&straight), epochs(&killed));
 }
+
+#[test]
+fn a_second_sigint_exits_at_once() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let (data, run) = (common::olivetti(), dir.path().join("run"));
+    let args = ["train", "--data", data.to_str().unwrap(), "--epochs", "6", "--out", run.to_str().unwrap()];
+    let child = Command::new(env!("CARGO_BIN_EXE_ae"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = PathBuf::from(format!("{}.partial/metrics.jsonl", run.display()));
+    let waited = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(true, |m| m.is_empty()) {
+        assert!(waited.elapsed().as_secs() < 120, "no epoch within two minutes");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The second arrives while the first waits for its step (about 0.1 s) and checkpoint.
+    for _ in 0..2 {
+        Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(!err.contains("resume with"), "the second signal should not wait for a checkpoint: {err}");
+}
