@@ -224,3 +224,24 @@ fn a_second_sigint_exits_at_once() {
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(!err.contains("resume with"), "the second signal should not wait for a checkpoint: {err}");
 }
+
+#[test]
+fn a_run_that_diverges_keeps_its_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(&faces(Preset::Default, 2), &run, &Job::default(), |_| {}).unwrap();
+    let good = std::fs::read(run.join(CHECKPOINT)).unwrap();
+    // The same run goes on at an absurd rate: its third epoch's loss is NaN.
+    let config = run.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let line = text.lines().find(|l| l.starts_with("learning_rate = ")).unwrap();
+    std::fs::write(&config, text.replace(line, "learning_rate = 1e30")).unwrap();
+    let job = Job { checkpoint_seconds: 0.0, ..Job::default() };
+    match resume(&run, Some(3), &job, |_| {}) {
+        Err(ae::Error::Diverged { epoch: 3, .. }) => {}
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a rate of 1e30 trained"),
+    }
+    let partial = dir.path().join("run.partial");
+    assert!(std::fs::read(partial.join(CHECKPOINT)).unwrap() == good, "the good checkpoint was overwritten");
+}
