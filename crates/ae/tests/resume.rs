@@ -245,3 +245,14 @@ fn a_run_that_diverges_keeps_its_last_good_checkpoint() {
     let partial = dir.path().join("run.partial");
     assert!(std::fs::read(partial.join(CHECKPOINT)).unwrap() == good, "the good checkpoint was overwritten");
 }
+
+#[test]
+fn checkpoints_on_the_timer_inside_epochs_leave_the_run_as_it_was() {
+    // A timer that is always due: a checkpoint after every step, and the epoch goes on.
+    let config = faces(Preset::Default, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("epochs"), dir.path().join("steps"));
+    train(&config, &a, &Job { checkpoint_seconds: 0.0, ..Job::default() }, |_| {}).unwrap();
+    train(&config, &b, &Job { checkpoint_seconds: 1e-9, ..Job::default() }, |_| {}).unwrap();
+    assert_same_run(&a, &b);
+}

@@ -386,8 +386,9 @@ const TRAINING_MEMORY_ADVICE: &str = "lower training.batch_size, data.size or mo
 pub struct Job<'a> {
     /// Refuse a run whose buffers would not fit, before the model is allocated.
     pub limit: Option<MemoryLimit>,
-    /// A checkpoint is written at the end of an epoch when this many seconds have passed since
-    /// the last one (0: every epoch), at the last epoch, and when `stop` asks.
+    /// A checkpoint is written once this many seconds have passed since the last one, after the
+    /// step (inside an epoch) or the epoch's end where that happens; with 0, at every epoch's end.
+    /// Also at the last epoch, and when `stop` asks.
     pub checkpoint_seconds: f64,
     /// Asked after every step: `true` ends the run with a checkpoint ([`Error::Interrupted`]).
     pub stop: &'a dyn Fn() -> bool,
@@ -539,7 +540,13 @@ fn run_training(
     // A denoiser's held-out inputs get their seeded noise once, the same for every epoch.
     let holdout_inputs = corrupt(&holdout, config.noise, config.training.seed);
     let started = std::time::Instant::now();
-    let mut last_checkpoint = std::time::Instant::now();
+    let last_checkpoint = std::cell::Cell::new(std::time::Instant::now());
+    // Inside an epoch a checkpoint is due on the timer (0: only at epochs' ends).
+    let due = || {
+        job.checkpoint_seconds > 0.0
+            && last_checkpoint.get().elapsed().as_secs_f64() >= job.checkpoint_seconds
+    };
+    let pause = || (job.stop)() || due();
     let save = |trainer: &Trainer, history: &[EpochStats], within, saturated| {
         let state = RunState {
             epochs_done: history.len(),
@@ -552,13 +559,24 @@ fn run_training(
         resume::save(trainer, &recipe, &state, &checkpoint_path)
     };
     for epoch in first..=config.training.epochs {
-        let on_step = |done, total| on_event(Event::Step { done, total });
-        let mut stats = match trainer.epoch_from(epoch, &train_set, within.take(), job.stop, on_step) {
-            EpochEnd::Finished(stats) => stats,
-            EpochEnd::Stopped(progress) => {
-                let batch = progress.batches;
-                save(&trainer, &history, Some(progress), saturated)?;
-                return Err(Error::Interrupted { epoch, batch, checkpoint: checkpoint_path });
+        let mut stats = loop {
+            let on_step = |done, total| on_event(Event::Step { done, total });
+            match trainer.epoch_from(epoch, &train_set, within.take(), &pause, on_step) {
+                EpochEnd::Finished(stats) => break stats,
+                EpochEnd::Stopped(progress) => {
+                    let batch = progress.batches;
+                    // A loss already NaN is left for the epoch's end to report; the last
+                    // checkpoint keeps the last good weights.
+                    if progress.loss.is_finite() {
+                        save(&trainer, &history, Some(progress.clone()), saturated)?;
+                        last_checkpoint.set(std::time::Instant::now());
+                    }
+                    if (job.stop)() {
+                        return Err(Error::Interrupted { epoch, batch, checkpoint: checkpoint_path });
+                    }
+                    // Only the timer: the epoch goes on from where it stands, as a resume would.
+                    within = Some(progress);
+                }
             }
         };
         if !holdout.is_empty() {
@@ -578,9 +596,10 @@ fn run_training(
         history.push(stats);
         let last = epoch == config.training.epochs;
         let stopping = (job.stop)();
-        if last || stopping || last_checkpoint.elapsed().as_secs_f64() >= job.checkpoint_seconds {
+        let elapsed = last_checkpoint.get().elapsed().as_secs_f64();
+        if last || stopping || elapsed >= job.checkpoint_seconds {
             save(&trainer, &history, None, saturated)?;
-            last_checkpoint = std::time::Instant::now();
+            last_checkpoint.set(std::time::Instant::now());
         }
         if stopping && !last {
             return Err(Error::Interrupted { epoch: epoch + 1, batch: 0, checkpoint: checkpoint_path });
