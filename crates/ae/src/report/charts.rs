@@ -16,8 +16,29 @@ fn register_font() {
     });
 }
 
-/// Draws into an RGB buffer first and writes the PNG atomically, like every other output.
-fn save_chart(path: &Path, (width, height): (u32, u32), buf: Vec<u8>) -> Result<()> {
+/// The drawing area a chart draws on.
+type Area<'a> = plotters::drawing::DrawingArea<plotters::backend::BitMapBackend<'a>, plotters::coord::Shift>;
+
+type ChartResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// A `width × height` chart drawn by `draw` on white, into an RGB buffer first, then written as a
+/// PNG atomically like every other output.
+fn save_chart(
+    path: &Path,
+    (width, height): (u32, u32),
+    draw: impl FnOnce(&Area<'_>) -> ChartResult,
+) -> Result<()> {
+    use plotters::prelude::*;
+    register_font();
+    let mut buf = vec![0u8; 3 * width as usize * height as usize];
+    let drawn = || -> ChartResult {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        draw(&root)?;
+        root.present()?;
+        Ok(())
+    };
+    drawn().map_err(|e| write_err(path, e))?;
     let img = image::RgbImage::from_raw(width, height, buf).expect("the buffer holds the whole chart");
     super::images::save_png(path, &image::DynamicImage::ImageRgb8(img))
 }
@@ -25,18 +46,13 @@ fn save_chart(path: &Path, (width, height): (u32, u32), buf: Vec<u8>) -> Result<
 /// A PNG of the loss per sample by epoch (log scale), with the held-out loss when present.
 pub fn save_loss_curve(path: &Path, history: &[EpochStats]) -> Result<()> {
     use plotters::prelude::*;
-    register_font();
-    let size = (900, 560);
-    let mut buf = vec![0u8; 3 * 900 * 560];
-    let draw = |buf: &mut [u8]| -> std::result::Result<(), Box<dyn std::error::Error>> {
-        let root = BitMapBackend::with_buffer(buf, size).into_drawing_area();
-        root.fill(&WHITE)?;
+    save_chart(path, (900, 560), |root| {
         let values =
             history.iter().flat_map(|s| [Some(s.loss_per_sample), s.holdout_loss_per_sample]).flatten();
         let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
         let (lo, hi) = (lo.max(1e-6) * 0.9, hi.max(lo * 1.01) * 1.1);
         let epochs = history.len().max(2) as f64;
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption("Average loss per sample", ("sans-serif", 24))
             .margin(16)
             .x_label_area_size(40)
@@ -67,11 +83,8 @@ pub fn save_loss_curve(path: &Path, history: &[EpochStats]) -> Result<()> {
             .background_style(WHITE)
             .border_style(BLACK)
             .draw()?;
-        root.present()?;
         Ok(())
-    };
-    draw(&mut buf).map_err(|e| write_err(path, e))?;
-    save_chart(path, size, buf)
+    })
 }
 
 /// Ten colours that stay apart on white (matplotlib's `tab10`), one per label modulo ten.
@@ -104,12 +117,7 @@ pub fn save_latent_scatter(
     if labels.is_some_and(|l| l.len() != points.len()) {
         return Err(write_err(path, "one label per point is needed"));
     }
-    register_font();
-    let size = (760, 700);
-    let mut buf = vec![0u8; 3 * 760 * 700];
-    let draw = |buf: &mut [u8]| -> std::result::Result<(), Box<dyn std::error::Error>> {
-        let root = BitMapBackend::with_buffer(buf, size).into_drawing_area();
-        root.fill(&WHITE)?;
+    save_chart(path, (760, 700), |root| {
         let range = |k: usize| {
             let (lo, hi) = points
                 .iter()
@@ -117,7 +125,7 @@ pub fn save_latent_scatter(
             let pad = ((hi - lo) * 0.05).max(1e-3);
             (lo - pad) as f64..(hi + pad) as f64
         };
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption("Codes of the images", ("sans-serif", 24))
             .margin(16)
             .x_label_area_size(40)
@@ -153,11 +161,8 @@ pub fn save_latent_scatter(
                     .draw()?;
             }
         }
-        root.present()?;
         Ok(())
-    };
-    draw(&mut buf).map_err(|e| write_err(path, e))?;
-    save_chart(path, size, buf)
+    })
 }
 
 #[cfg(test)]
