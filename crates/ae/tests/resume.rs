@@ -83,6 +83,30 @@ fn assert_same_run(a: &Path, b: &Path) {
     assert_eq!(epochs(a), epochs(b));
 }
 
+/// Starts `ae args` (a run training into `out`) with its stderr kept, and returns it once the
+/// run's log holds `epochs` epochs.
+fn started_until(args: &[&str], out: &Path, epochs: usize) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    let child = Command::new(env!("CARGO_BIN_EXE_ae"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = PathBuf::from(format!("{}.partial/metrics.jsonl", out.display()));
+    let waited = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < epochs {
+        assert!(waited.elapsed().as_secs() < 120, "no epoch {epochs} within two minutes");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+/// Sends SIGINT to `child`.
+fn interrupt(child: &std::process::Child) {
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+}
+
 #[test]
 fn a_run_stopped_at_an_epoch_s_end_and_inside_one_resumes_bit_for_bit() {
     // The default preset has 8 batches an epoch: stop inside epoch 2, then at the end of epoch 3
@@ -114,109 +138,61 @@ fn a_finished_run_trains_further_and_a_resume_without_more_epochs_is_refused() {
 
 #[test]
 fn sigint_stops_a_real_run_with_a_checkpoint_and_it_resumes_to_the_same_weights() {
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let data = common::olivetti();
     let (straight, stopped) = (dir.path().join("straight"), dir.path().join("stopped"));
-    let args = |out: &Path| {
-        let data = data.to_str().unwrap().to_string();
-        ["--threads", "2", "train", "--data", &data, "--epochs", "6", "--out", out.to_str().unwrap()]
-            .map(String::from)
-    };
-    let bin = env!("CARGO_BIN_EXE_ae");
-    let child =
-        Command::new(bin).args(args(&stopped)).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    // Wait for the first epoch line in the log, then interrupt.
-    let metrics = PathBuf::from(format!("{}.partial/metrics.jsonl", stopped.display()));
-    let waited = std::time::Instant::now();
-    while std::fs::read_to_string(&metrics).map_or(true, |m| m.is_empty()) {
-        assert!(waited.elapsed().as_secs() < 120, "no epoch within two minutes");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let (data_arg, straight_arg, stopped_arg) =
+        (data.to_str().unwrap(), straight.to_str().unwrap(), stopped.to_str().unwrap());
+    let args = |out| ["--threads", "2", "train", "--data", data_arg, "--epochs", "6", "--out", out];
+    let child = started_until(&args(stopped_arg), &stopped, 1);
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("resume with: ae train --resume") && err.contains(".partial"), "{err}");
-    let partial = format!("{}.partial", stopped.display());
+    let partial = format!("{stopped_arg}.partial");
     // The run's own config: other settings are refused, not silently ignored.
     let other = common::ae(&["train", "--resume", &partial, "--batch-size", "10"]);
     let err = String::from_utf8_lossy(&other.stderr);
     assert!(err.contains("only --epochs may be given") && Path::new(&partial).is_dir(), "{err}");
     let resumed = common::ae(&["--threads", "2", "train", "--resume", &partial]);
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
-    let straight_run = common::ae(&args(&straight).iter().map(String::as_str).collect::<Vec<_>>());
+    let straight_run = common::ae(&args(straight_arg));
     assert!(straight_run.status.success(), "{}", String::from_utf8_lossy(&straight_run.stderr));
-    let model = |run: &Path| std::fs::read(run.join("model.safetensors")).unwrap();
-    assert!(model(&straight) == model(&stopped), "the resumed run's weights differ");
-    assert_eq!(epochs(&straight), epochs(&stopped));
+    assert_same_run(&straight, &stopped);
 }
 
 #[test]
 fn after_kill_9_a_run_with_checkpoints_every_epoch_resumes_to_the_same_weights() {
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let data = common::olivetti();
-    let run = |out: &Path| {
-        let data = data.to_str().unwrap().to_string();
-        let out = out.to_str().unwrap().to_string();
-        [
-            "--threads",
-            "2",
-            "train",
-            "--data",
-            &data,
-            "--epochs",
-            "5",
-            "--checkpoint-seconds",
-            "0",
-            "--out",
-            &out,
-        ]
-        .map(String::from)
-    };
     let (straight, killed) = (dir.path().join("straight"), dir.path().join("killed"));
-    let bin = env!("CARGO_BIN_EXE_ae");
-    let mut child =
-        Command::new(bin).args(run(&killed)).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let partial = PathBuf::from(format!("{}.partial", killed.display()));
-    let waited = std::time::Instant::now();
-    while std::fs::read_to_string(partial.join("metrics.jsonl")).map_or(0, |m| m.lines().count()) < 3 {
-        assert!(waited.elapsed().as_secs() < 120, "no third epoch within two minutes");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let (data_arg, straight_arg, killed_arg) =
+        (data.to_str().unwrap(), straight.to_str().unwrap(), killed.to_str().unwrap());
+    let args = |out| {
+        let every_epoch = ["--checkpoint-seconds", "0"];
+        [&["--threads", "2", "train", "--data", data_arg, "--epochs", "5", "--out", out][..], &every_epoch]
+            .concat()
+    };
+    let mut child = started_until(&args(killed_arg), &killed, 3);
     child.kill().unwrap(); // SIGKILL: no checkpoint of its own
     child.wait().unwrap();
-    let resumed = common::ae(&["--threads", "2", "train", "--resume", partial.to_str().unwrap()]);
+    let resumed = common::ae(&["--threads", "2", "train", "--resume", &format!("{killed_arg}.partial")]);
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
-    let out = common::ae(&run(&straight).iter().map(String::as_str).collect::<Vec<_>>());
+    let out = common::ae(&args(straight_arg));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let model = |run: &Path| std::fs::read(run.join("model.safetensors")).unwrap();
-    assert!(model(&straight) == model(&killed), "the resumed run's weights differ");
-    assert_eq!(epochs(&straight), epochs(&killed));
+    assert_same_run(&straight, &killed);
 }
 
 #[test]
 fn a_second_sigint_exits_at_once() {
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let (data, run) = (common::olivetti(), dir.path().join("run"));
     let args = ["train", "--data", data.to_str().unwrap(), "--epochs", "6", "--out", run.to_str().unwrap()];
-    let child = Command::new(env!("CARGO_BIN_EXE_ae"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let metrics = PathBuf::from(format!("{}.partial/metrics.jsonl", run.display()));
-    let waited = std::time::Instant::now();
-    while std::fs::read_to_string(&metrics).map_or(true, |m| m.is_empty()) {
-        assert!(waited.elapsed().as_secs() < 120, "no epoch within two minutes");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let child = started_until(&args, &run, 1);
     // The second arrives while the first waits for its step (about 0.1 s) and checkpoint.
     for _ in 0..2 {
-        Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        interrupt(&child);
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let out = child.wait_with_output().unwrap();
@@ -224,7 +200,6 @@ fn a_second_sigint_exits_at_once() {
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(!err.contains("resume with"), "the second signal should not wait for a checkpoint: {err}");
 }
-
 #[test]
 fn a_run_that_diverges_keeps_its_last_good_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
