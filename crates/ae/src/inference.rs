@@ -1,7 +1,8 @@
 //! Using a trained model: reconstructions, codes, and a VAE's ELBO and likelihood.
 
-use crate::config::Loss;
+use crate::config::{ConfigError, Loss};
 use crate::data::Images;
+use crate::memory::MemoryNeed;
 use crate::model::{kl_divergence, Activations, Autoencoder};
 use ae_engine::Workspace;
 use rand::SeedableRng;
@@ -31,6 +32,22 @@ pub fn predict(model: &Autoencoder, images: &Images, batch_size: usize) -> Predi
         codes.extend_from_slice(acts.code(model));
     }
     Predictions { reconstructions: Images::new(images.shape, reconstructions), codes }
+}
+
+/// What running `model` over `images` images in batches of `batch` takes, keeping `outputs`
+/// decoded images beside them: its parameters and one batch's buffers (see
+/// [`Autoencoder::memory_need`]) and the images as floats.
+pub fn memory_need(
+    model: &Autoencoder,
+    images: usize,
+    batch: usize,
+    outputs: usize,
+) -> Result<MemoryNeed, ConfigError> {
+    // As in `predict`, the buffers stop at the number of images.
+    let batch = batch.min(images).max(1);
+    let mut need = Autoencoder::memory_need(&model.config, batch, rayon::current_num_threads(), false)?;
+    need.data = 4 * model.input_len() as u64 * (images as u64).saturating_add(outputs as u64);
+    Ok(need)
 }
 
 /// The decoder's images for codes `z` (`count × code_length`), after the output sigmoid.

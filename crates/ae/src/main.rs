@@ -10,7 +10,7 @@ use ae::evaluation::{quality, Quality};
 use ae::inference::{interpolate, manifold, predict, sample_prior, traverse, vae_terms};
 use ae::memory::MemoryLimit;
 use ae::noise::Noise;
-use ae::report::{save_grid, save_images, save_latent_scatter, save_npy, RunDir};
+use ae::report::{partial_of, save_grid, save_images, save_latent_scatter, save_npy, RunDir};
 use ae::training::{corrupt, resume, train, Event, Job};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -165,8 +165,9 @@ struct TrainArgs {
     /// larger --epochs), from its checkpoint and with its own config.toml.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "config"])]
     resume: Option<PathBuf>,
-    /// Write the checkpoint at the end of an epoch when this many seconds have passed since the
-    /// last one (0: every epoch); it is also written at the last epoch and on Ctrl-C.
+    /// Write the checkpoint once this many seconds have passed since the last one, after that
+    /// step, inside an epoch too (0: at every epoch's end instead); it is also written at the last
+    /// epoch and on Ctrl-C.
     #[arg(long, default_value_t = 30.0)]
     checkpoint_seconds: f64,
     /// Passes over the training images [default: 600].
@@ -455,10 +456,7 @@ fn check_inference(
     outputs: usize,
 ) -> Result<()> {
     if let Some(limit) = memory_limit() {
-        let batch = batch.min(images).max(1);
-        let mut need =
-            ae::model::Autoencoder::memory_need(&model.config, batch, rayon::current_num_threads(), false)?;
-        need.data = 4 * model.input_len() as u64 * (images as u64).saturating_add(outputs as u64);
+        let need = ae::inference::memory_need(model, images, batch, outputs)?;
         limit.check("this job", &need, "use fewer images or a smaller --batch-size")?;
     }
     Ok(())
@@ -593,7 +591,7 @@ fn default_run_dir(preset: Preset) -> PathBuf {
         Preset::SeedDenoise => "seed-denoise",
     };
     // Two runs started in the same second get -2, -3, … rather than a refusal.
-    let free = |p: &Path| !p.exists() && !Path::new(&format!("{}.partial", p.display())).exists();
+    let free = |p: &Path| !p.exists() && !partial_of(p).exists();
     let base = PathBuf::from("runs").join(format!("{name}-{stamp}"));
     (1..)
         .map(|k| if k == 1 { base.clone() } else { PathBuf::from(format!("{}-{k}", base.display())) })
@@ -805,10 +803,18 @@ fn rows_of(images: &Images, columns: usize) -> Vec<Images> {
         .collect()
 }
 
-/// Decoded `images` as `dir/<name>` and the codes `z` they came from as `dir/codes.npy`.
-fn save_decoded(dir: &Path, name: &str, images: &Images, z: &[f32]) -> Result<()> {
+/// Decoded `images` as `dir/<name>` and the codes `z` they came from as `dir/<codes>`.
+fn save_decoded(dir: &Path, [name, codes]: [&str; 2], images: &Images, z: &[f32]) -> Result<()> {
     save_npy(&dir.join(name), &npy_shape(images), &images.data)?;
-    save_npy(&dir.join("codes.npy"), &[images.len(), z.len() / images.len().max(1)], z)?;
+    save_npy(&dir.join(codes), &[images.len(), z.len() / images.len().max(1)], z)?;
+    Ok(())
+}
+
+/// Refuses a `--range` that is not a positive number.
+fn check_range(range: f32) -> Result<()> {
+    if !(range.is_finite() && range > 0.0) {
+        bail!("--range must be a positive number, got {range}");
+    }
     Ok(())
 }
 
@@ -842,7 +848,7 @@ fn sample_command(args: SampleArgs) -> Result<()> {
     // A last row shorter than the others is left out of the grid (the .npy has every sample).
     let full: Vec<&Images> = rows.iter().filter(|r| r.len() == columns).collect();
     save_grid(&run.path().join("samples.png"), &full, columns, 64)?;
-    save_decoded(run.path(), "samples.npy", &images, &z)?;
+    save_decoded(run.path(), ["samples.npy", "codes.npy"], &images, &z)?;
     let out = run.finish()?;
     println!("Decoded {} codes drawn from N(0, I) (seed {}) into {}", args.count, args.seed, out.display());
     Ok(())
@@ -858,7 +864,7 @@ fn interpolate_command(args: InterpolateArgs) -> Result<()> {
     let (from, to) = (images.select(&[args.from]), images.select(&[args.to]));
     let (z, line) = interpolate(&model, &from, &to, args.steps);
     save_grid(&run.path().join("interpolation.png"), &[&line], line.len(), 64)?;
-    save_decoded(run.path(), "images.npy", &line, &z)?;
+    save_decoded(run.path(), ["images.npy", "codes.npy"], &line, &z)?;
     let out = run.finish()?;
     println!(
         "Decoded {} codes from {split} image {} to {} into {}",
@@ -873,9 +879,7 @@ fn interpolate_command(args: InterpolateArgs) -> Result<()> {
 fn traverse_command(args: TraverseArgs) -> Result<()> {
     let (model, _, images, split) = load_inputs(&args.input)?;
     check_index("--image", args.image, images.len(), split)?;
-    if !(args.range.is_finite() && args.range > 0.0) {
-        bail!("--range must be a positive number, got {}", args.range);
-    }
+    check_range(args.range)?;
     let out = args
         .out
         .clone()
@@ -886,7 +890,7 @@ fn traverse_command(args: TraverseArgs) -> Result<()> {
     let (z, grid) = traverse(&model, &base, args.range, steps);
     let rows = rows_of(&grid, steps);
     save_grid(&run.path().join("traversal.png"), &rows.iter().collect::<Vec<_>>(), steps, 64)?;
-    save_decoded(run.path(), "images.npy", &grid, &z)?;
+    save_decoded(run.path(), ["images.npy", "codes.npy"], &grid, &z)?;
     let out = run.finish()?;
     println!(
         "Decoded {} units × {steps} values in ±{} around {split} image {}'s code into {}",
@@ -906,8 +910,8 @@ fn latent_command(args: LatentArgs) -> Result<()> {
         bail!("--units {x} {y}: two different units of the code's {code_length} are needed");
     }
     let manifold_too = model.is_variational() && code_length == 2;
-    if manifold_too && !(args.range.is_finite() && args.range > 0.0) {
-        bail!("--range must be a positive number, got {}", args.range);
+    if manifold_too {
+        check_range(args.range)?;
     }
     let labels = match &args.labels {
         None => None,
@@ -941,8 +945,7 @@ fn latent_command(args: LatentArgs) -> Result<()> {
             steps,
             28.max(grid.shape.height),
         )?;
-        save_npy(&run.path().join("manifold.npy"), &npy_shape(&grid), &grid.data)?;
-        save_npy(&run.path().join("manifold-codes.npy"), &[grid.len(), 2], &z)?;
+        save_decoded(run.path(), ["manifold.npy", "manifold-codes.npy"], &grid, &z)?;
     }
     let out = run.finish()?;
     let drawn = if manifold_too { "scatter.png and manifold.png" } else { "scatter.png" };

@@ -52,15 +52,20 @@ fn normalise(path: &Path) -> PathBuf {
     path.components().collect()
 }
 
+/// Where the run `target` is written until it finishes: `<target>.partial`.
+pub fn partial_of(target: &Path) -> PathBuf {
+    let mut partial = normalise(target).into_os_string();
+    partial.push(".partial");
+    PathBuf::from(partial)
+}
+
 impl RunDir {
     pub fn create(target: &Path) -> Result<Self> {
         let target = &normalise(target);
         if target.exists() {
             return Err(ReportError::Exists(target.into()));
         }
-        let mut partial = target.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
+        let partial = partial_of(target);
         if partial.exists() {
             return Err(ReportError::Unfinished(partial));
         }
@@ -90,9 +95,7 @@ impl RunDir {
             }
             return Ok(Self { target, partial: dir });
         }
-        let mut partial = dir.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
+        let partial = partial_of(&dir);
         if partial.exists() {
             return Err(ReportError::Unfinished(partial));
         }

@@ -1,8 +1,7 @@
 //! Training: the losses, Adam, seeded shuffling and noise, the tutorial's epoch bookkeeping, and
 //! the `train` job that leaves a run directory.
 
-use crate::checkpoint::CheckpointError;
-use crate::checkpoint::{self, DataRecipe};
+use crate::checkpoint::{self, CheckpointError, DataRecipe};
 use crate::config::{Batching, ConfigError, Loss, RunConfig, TrainingConfig};
 use crate::data::{load_dataset, split_for, DataError, Images, Pixels};
 use crate::evaluation::{quality, Quality};
