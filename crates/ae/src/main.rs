@@ -1036,6 +1036,8 @@ fn denoise_command(args: DenoiseArgs) -> Result<()> {
     }
     let batch = args.input.batch_size;
     if !args.images.is_empty() {
+        // The inputs decode to the model's size; what they need is known before reading any.
+        check_inference(&model, args.images.len(), batch, args.images.len())?;
         let noisy = images_for_model(&args.images, model.config.input, recipe.data.resize)?;
         let out = args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, "denoised"));
         let run = RunDir::create(&out)?;

@@ -298,6 +298,17 @@ fn a_denoiser_beats_its_noisy_inputs_on_held_out_faces() {
     let out =
         ae(&["denoise", run_arg, odd.to_str().unwrap(), "--out", dir.path().join("x").to_str().unwrap()]);
     assert_one_line_error(&out, "odd.png is 50×50");
+    // Files are checked against the memory limit before any is read (odd.png would fail to read).
+    let out = ae(&[
+        "--max-memory",
+        "1K",
+        "denoise",
+        run_arg,
+        odd.to_str().unwrap(),
+        "--out",
+        files_out.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, "this job needs about");
 
     // Bad noise parameters are refused by value.
     let out = ae(&[

@@ -93,6 +93,7 @@ impl RunDir {
             if target.exists() {
                 return Err(ReportError::Exists(target));
             }
+            remove_unfinished_writes(&dir)?;
             return Ok(Self { target, partial: dir });
         }
         let partial = partial_of(&dir);
@@ -100,6 +101,7 @@ impl RunDir {
             return Err(ReportError::Unfinished(partial));
         }
         std::fs::rename(&dir, &partial).map_err(io("rename to its unfinished name", &dir))?;
+        remove_unfinished_writes(&partial)?;
         Ok(Self { target: dir, partial })
     }
 
@@ -146,6 +148,22 @@ impl MetricsLog {
     }
 }
 
+/// How the temporary files of `write_atomic` begin: what a killed process leaves half-written is
+/// recognisable, and a resumed run removes it.
+const TEMPORARY_PREFIX: &str = ".ae-writing-";
+
+/// Removes what writes cut short by a kill left in `dir`: temporary files, never outputs.
+fn remove_unfinished_writes(dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(io("read", dir))?;
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(TEMPORARY_PREFIX) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(io("remove the unfinished write", &path))?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` so that `path` is either its old self or the whole new file, never a
 /// part: a temporary file beside it, flushed to disk, then renamed over it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -153,7 +171,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(TEMPORARY_PREFIX).tempfile_in(dir)?;
     // A temporary file is private (0600); the output is an ordinary file.
     #[cfg(unix)]
     {
@@ -209,6 +227,26 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
         }
+    }
+
+    #[test]
+    fn a_reopened_run_loses_the_writes_a_kill_cut_short_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(&dir.path().join("run")).unwrap();
+        write_atomic(&run.path().join("checkpoint.safetensors"), b"whole").unwrap();
+        // What a SIGKILL inside `write_atomic` leaves: its temporary file, half written.
+        let mut cut = tempfile::Builder::new().prefix(TEMPORARY_PREFIX).tempfile_in(run.path()).unwrap();
+        cut.write_all(b"wh").unwrap();
+        let (_, cut) = cut.keep().unwrap();
+        std::fs::write(run.path().join("notes.txt"), b"the user's").unwrap();
+        let run = RunDir::reopen(run.path()).unwrap();
+        assert!(!cut.exists());
+        let mut left: Vec<_> = std::fs::read_dir(run.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["checkpoint.safetensors", "notes.txt"]);
     }
 
     #[test]
