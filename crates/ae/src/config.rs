@@ -3,6 +3,7 @@
 //! `seed` reproduces the tutorial literally; `default` fixes what the tutorial gets wrong.
 //! The differences are listed in the README ("Presets").
 
+use crate::augment::Augment;
 use crate::noise::Noise;
 use ae_engine::Padding;
 use serde::{Deserialize, Serialize};
@@ -393,6 +394,21 @@ pub struct TrainingConfig {
     /// the code before the KL term pulls it to the prior.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub kl_warmup_epochs: usize,
+    /// Decoupled weight decay λ on the convolution and dense weights (AdamW; not on biases or the
+    /// normalisation's scale and shift); 0: plain Adam.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub weight_decay: f64,
+    /// What changes each training image as it is drawn (flips, shifts), from the run's seed.
+    #[serde(default, skip_serializing_if = "Augment::is_none")]
+    pub augment: Augment,
+    /// Stop when the held-out loss has not improved for this many epochs (0: never). The run is
+    /// complete; its model is the best epoch's either way.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub early_stopping: usize,
+}
+
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn is_one(v: &f64) -> bool {
@@ -469,6 +485,9 @@ impl RunConfig {
                 warmup_steps: if seed { 0 } else { 100 },
                 beta: 1.0,
                 kl_warmup_epochs: 0,
+                weight_decay: 0.0,
+                augment: Augment::default(),
+                early_stopping: 0,
             },
         }
     }
@@ -541,6 +560,18 @@ impl RunConfig {
         }
         if !(t.sparsity.is_finite() && t.sparsity >= 0.0) {
             return Err(ConfigError::new("training.sparsity", format!("must be ≥ 0, got {}", t.sparsity)));
+        }
+        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0 && t.learning_rate * t.weight_decay < 1.0) {
+            return Err(ConfigError::new(
+                "training.weight_decay",
+                format!("must be ≥ 0 and below 1 / learning_rate, got {}", t.weight_decay),
+            ));
+        }
+        if t.early_stopping > 0 && self.data.holdout == 0.0 {
+            return Err(ConfigError::new(
+                "training.early_stopping",
+                "watches the held-out loss: set data.holdout above 0",
+            ));
         }
         if !(t.beta.is_finite() && t.beta >= 0.0) {
             return Err(ConfigError::new("training.beta", format!("must be ≥ 0, got {}", t.beta)));

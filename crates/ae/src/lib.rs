@@ -1,9 +1,10 @@
 //! `ae`: convolutional autoencoders on the CPU, from data to reports.
 //!
-//! The modules follow the pipeline: [`data`] (its readers and downloads) → [`noise`] → [`model`]
-//! (its layer parts and model kinds) → [`training`] → [`checkpoint`], [`inference`],
-//! [`evaluation`] and [`report`]; the `ae` binary is the CLI.
+//! The modules follow the pipeline: [`data`] (its readers and downloads) → [`augment`] and
+//! [`noise`] → [`model`] (its layer parts and model kinds) → [`training`] → [`checkpoint`],
+//! [`inference`], [`evaluation`] and [`report`]; the `ae` binary is the CLI.
 
+pub mod augment;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;

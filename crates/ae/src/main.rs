@@ -238,6 +238,18 @@ struct TrainArgs {
     /// Epochs over which a VAE's β rises linearly from 0 [default: 0, none].
     #[arg(long)]
     kl_warmup_epochs: Option<usize>,
+    /// Decoupled weight decay λ on the convolution and dense weights (AdamW) [default: 0].
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Change each training image as it is drawn, from the run's seed: none, flip (mirror left to
+    /// right half the time), shift:K (move by up to K pixels each way) or flip,shift:K; the target
+    /// is the changed image [default: none].
+    #[arg(long)]
+    augment: Option<ae::augment::Augment>,
+    /// Stop when the held-out loss has not improved for N epochs (0: never); the model is the best
+    /// epoch's either way [default: 0].
+    #[arg(long, value_name = "N")]
+    early_stopping: Option<usize>,
 }
 
 /// Which images of the dataset a command works on.
@@ -406,6 +418,8 @@ const FLAGS: &[(&str, &str)] = &[
     ("data.holdout", "--holdout"),
     ("training.batch_size", "--batch-size"),
     ("training.epochs", "--epochs"),
+    ("training.early_stopping", "--early-stopping"),
+    ("training.weight_decay", "--weight-decay"),
     ("model.max_code_map_side", "--max-code-map-side"),
     ("output directory", "--out"),
     ("the limit", "--max-memory"),
@@ -578,6 +592,15 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     if let Some(v) = args.kl_warmup_epochs {
         config.training.kl_warmup_epochs = v;
     }
+    if let Some(v) = args.weight_decay {
+        config.training.weight_decay = v;
+    }
+    if let Some(v) = args.augment {
+        config.training.augment = v;
+    }
+    if let Some(v) = args.early_stopping {
+        config.training.early_stopping = v;
+    }
     config.validate()?;
     Ok(config)
 }
@@ -662,6 +685,24 @@ fn train_command(args: TrainArgs) -> Result<()> {
     );
     if let Some(noisy) = &summary.noisy_quality {
         println!("Denoising: noisy inputs {}; denoised {}.", describe(noisy), describe(q));
+    }
+    if let Some(best) = &summary.best {
+        let last = summary.history.last().map_or(0, |s| s.epoch);
+        if summary.stopped_early {
+            println!(
+                "Stopped early after epoch {last}: no held-out improvement for {} epochs.",
+                last - best.epoch
+            );
+        }
+        println!(
+            "Kept the model of epoch {} (lowest held-out loss per sample {:.4}; PSNR {:.2} dB, SSIM {:.4}); \
+             epoch {last}'s is {}.",
+            best.epoch,
+            best.holdout_loss,
+            best.holdout_psnr_db,
+            best.holdout_ssim,
+            ae::training::LAST_MODEL
+        );
     }
     println!("Run directory: {}", summary.run_dir.display());
     Ok(())

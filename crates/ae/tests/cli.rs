@@ -175,6 +175,66 @@ fn run_dir_absent(dir: &Path) -> bool {
 }
 
 #[test]
+fn the_best_held_out_epoch_is_kept_and_early_stopping_ends_a_complete_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let (data, run_arg) = (common::olivetti(), run.to_str().unwrap().to_string());
+    let args = ["train", "--data", data.to_str().unwrap(), "--epochs", "10", "--early-stopping", "1"];
+    let out = ae(&[&args[..], &["--threads", "1", "--out", &run_arg]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let history: Vec<serde_json::Value> = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let held = |e: &serde_json::Value, key: &str| e[key].as_f64().unwrap();
+    let best = history
+        .iter()
+        .min_by(|a, b| held(a, "holdout_loss_per_sample").total_cmp(&held(b, "holdout_loss_per_sample")))
+        .unwrap();
+    let (best_epoch, last) = (best["epoch"].as_u64().unwrap(), history.len() as u64);
+    // Seed 0's held-out loss rises from epoch 1 to 2 (14.26 → 15.35), so a patience of one epoch
+    // ends the run there.
+    assert_eq!((best_epoch, last), (1, 2), "{history:?}");
+    let text = stdout(&out);
+    assert!(text.contains("Stopped early after epoch 2: no held-out improvement for 1 epochs."), "{text}");
+    assert!(text.contains("Kept the model of epoch 1 (lowest held-out loss per sample"), "{text}");
+    // The run is complete, and its model is the best epoch's: `ae eval` (with the run's thread
+    // count) measures what the epoch recorded, to the last bit. The last epoch's weights are kept
+    // beside it.
+    assert!(run.join("quality.png").is_file() && !dir.path().join("run.partial").exists());
+    let eval = |model: &Path| {
+        let out = ae(&["--threads", "1", "eval", model.to_str().unwrap(), "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str::<serde_json::Value>(stdout(&out).trim()).unwrap()
+    };
+    let kept = eval(&run);
+    assert_eq!(kept["loss_per_sample"].as_f64(), Some(held(best, "holdout_loss_per_sample")));
+    assert_eq!(kept["psnr_db"].as_f64(), Some(held(best, "holdout_psnr_db")));
+    assert_eq!(kept["ssim"].as_f64(), Some(held(best, "holdout_ssim")));
+    let latest = eval(&run.join("last.safetensors"));
+    assert_eq!(latest["psnr_db"].as_f64(), Some(held(&history[1], "holdout_psnr_db")));
+    assert!(text.contains(&format!("PSNR {:.2} dB", held(best, "holdout_psnr_db"))), "{text}");
+    // A stopped run does not go on.
+    let out = ae(&["train", "--resume", &run_arg, "--epochs", "20"]);
+    assert_one_line_error(
+        &out,
+        "training.early_stopping (--early-stopping): the run stopped early after epoch 2",
+    );
+    // Early stopping watches held-out images: without any it is refused.
+    let out = ae(&[
+        "train",
+        "--preset",
+        "seed",
+        "--early-stopping",
+        "3",
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, "set data.holdout (--holdout) above 0");
+}
+
+#[test]
 fn bad_input_is_one_line_and_leaves_no_run_directory() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("run");

@@ -58,9 +58,12 @@ fn straight_and_stopped(config: &RunConfig, stops: &[usize]) -> (PathBuf, PathBu
 }
 
 fn assert_same_run(a: &Path, b: &Path) {
-    for file in ["model.safetensors", CHECKPOINT] {
+    // A held-out run keeps its best epoch's model and its last epoch's beside it.
+    assert_eq!(a.join("last.safetensors").exists(), b.join("last.safetensors").exists());
+    let last = a.join("last.safetensors").exists().then_some("last.safetensors");
+    for file in ["model.safetensors", CHECKPOINT].into_iter().chain(last) {
         let (x, y) = (std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap());
-        if file == "model.safetensors" {
+        if file != CHECKPOINT {
             assert!(x == y, "{file} differs");
         } else {
             // The checkpoints differ only in their timings: compare their tensors.
@@ -121,6 +124,18 @@ fn a_denoiser_stopped_and_resumed_draws_the_same_noise() {
     let config = faces(Preset::SeedDenoise, 3);
     let (a, b, _dir) = straight_and_stopped(&config, &[10]);
     assert_same_run(&a, &b);
+}
+
+#[test]
+fn an_augmented_denoiser_with_weight_decay_resumes_bit_for_bit() {
+    // The augmentation's stream, AdamW's decay and the best epoch's model all carry over.
+    let mut config = faces(Preset::Default, 4);
+    config.noise = ae::noise::Noise::Gaussian { sigma: 0.2 };
+    config.training.augment = "flip,shift:2".parse().unwrap();
+    config.training.weight_decay = 1e-3;
+    let (a, b, _dir) = straight_and_stopped(&config, &[13]);
+    assert_same_run(&a, &b);
+    assert!(a.join("last.safetensors").is_file());
 }
 
 #[test]

@@ -10,11 +10,14 @@ pub struct AdamConfig {
     pub beta1: f64,
     pub beta2: f64,
     pub epsilon: f64,
+    /// Decoupled weight decay λ (AdamW, Loshchilov & Hutter): each update first shrinks the
+    /// parameter by `learning_rate·λ` of itself, apart from the gradient's moments. 0: plain Adam.
+    pub weight_decay: f64,
 }
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        Self { learning_rate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }
+        Self { learning_rate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weight_decay: 0.0 }
     }
 }
 
@@ -67,7 +70,9 @@ impl AdamConfig {
         v: &mut [f32],
     ) {
         let (b1, b2, eps) = (self.beta1 as f32, self.beta2 as f32, self.epsilon as f32);
-        update_elements([b1, b2, eps, lr_t], param, grad, m, v);
+        // PyTorch's AdamW: `p ← p·(1 − lr·λ)` before the step (1 exactly without decay: the same bits).
+        let keep = (1.0 - self.learning_rate * self.weight_decay) as f32;
+        update_elements([b1, b2, eps, lr_t, keep], param, grad, m, v);
     }
 }
 
@@ -75,7 +80,7 @@ impl AdamConfig {
 /// exact in any vector width, so every version gives the same bits).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
 fn update_elements(
-    [b1, b2, eps, lr_t]: [f32; 4],
+    [b1, b2, eps, lr_t, keep]: [f32; 5],
     param: &mut [f32],
     grad: &[f32],
     m: &mut [f32],
@@ -84,7 +89,7 @@ fn update_elements(
     for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
         *m = b1 * *m + (1.0 - b1) * g;
         *v = b2 * *v + (1.0 - b2) * g * g;
-        *p -= lr_t * *m / (v.sqrt() + eps);
+        *p = *p * keep - lr_t * *m / (v.sqrt() + eps);
     }
 }
 
@@ -118,7 +123,8 @@ mod tests {
         // lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ), m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
         // p −= lr_t·m/(√v + ε), worked in f64 outside this code base. β1, β2 and ε are distinct
         // and ε is large, so swapping or dropping any of them moves every step.
-        let adam = AdamConfig { learning_rate: 0.01, beta1: 0.8, beta2: 0.95, epsilon: 0.1 };
+        let adam =
+            AdamConfig { learning_rate: 0.01, beta1: 0.8, beta2: 0.95, epsilon: 0.1, weight_decay: 0.0 };
         let mut p = vec![1.0f32, -0.5];
         let mut st = AdamMoments::zeros(2);
         let steps: [([f32; 2], [f64; 2]); 3] = [
@@ -132,6 +138,37 @@ mod tests {
                 assert!((*got as f64 - want).abs() < 1e-6, "step {}: {got} vs {want}", t + 1);
             }
         }
+    }
+
+    #[test]
+    fn weight_decay_shrinks_the_parameter_before_the_step_as_adamw_does() {
+        // torch.optim.AdamW's update, worked in f64: p ← p·(1 − lr·λ), then the Adam step (with
+        // this engine's ε, added to √v before the bias correction, as TensorFlow's Adam).
+        let adam =
+            AdamConfig { learning_rate: 0.01, beta1: 0.8, beta2: 0.95, epsilon: 0.1, weight_decay: 0.5 };
+        let (mut p, mut st) = (vec![2.0f32, -1.0], AdamMoments::zeros(2));
+        let (mut want, mut m, mut v) = ([2.0f64, -1.0], [0.0f64; 2], [0.0f64; 2]);
+        for (t, grad) in [[0.3f32, -2.0], [-0.1, -1.0], [0.5, 0.25]].iter().enumerate() {
+            adam.update(t as u64 + 1, &mut p, grad, &mut st);
+            let t = (t + 1) as i32;
+            let lr_t = 0.01 * (1.0 - 0.95f64.powi(t)).sqrt() / (1.0 - 0.8f64.powi(t));
+            for i in 0..2 {
+                let g = grad[i] as f64;
+                m[i] = 0.8 * m[i] + 0.2 * g;
+                v[i] = 0.95 * v[i] + 0.05 * g * g;
+                want[i] = want[i] * (1.0 - 0.01 * 0.5) - lr_t * m[i] / (v[i].sqrt() + 0.1);
+            }
+            for (got, want) in p.iter().zip(want) {
+                assert!((*got as f64 - want).abs() < 1e-6, "step {t}: {got} vs {want}");
+            }
+        }
+        // Without a gradient the parameter decays geometrically.
+        let mut q = vec![1.0f32];
+        let mut st = AdamMoments::zeros(1);
+        for step in 1..=10 {
+            adam.update(step, &mut q, &[0.0], &mut st);
+        }
+        assert!((q[0] as f64 - 0.995f64.powi(10)).abs() < 1e-6, "{}", q[0]);
     }
 
     #[test]

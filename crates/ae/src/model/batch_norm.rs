@@ -34,6 +34,10 @@ impl Part for BatchNorm {
         Some(RunningStats::new(self.channels))
     }
 
+    fn weight_decays(&self) -> bool {
+        false
+    }
+
     fn macs(&self) -> usize {
         0
     }

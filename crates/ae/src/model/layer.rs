@@ -80,6 +80,11 @@ pub trait Part {
     fn running_stats(&self) -> Option<RunningStats> {
         None
     }
+    /// Whether weight decay applies to its weight (a kernel; not a normalisation's scale, whose
+    /// shrinking would only rescale what follows). Biases never decay.
+    fn weight_decays(&self) -> bool {
+        true
+    }
     /// Multiply-adds of one image's forward pass.
     fn macs(&self) -> usize;
     /// At most how many scratch values its passes over `batch` images take from a `Workspace` of

@@ -273,6 +273,12 @@ impl Autoencoder {
         self.layers.iter().flat_map(|l| PARAM_NAMES.map(|p| format!("{}.{p}", l.name))).collect()
     }
 
+    /// For each parameter tensor (as in [`param_names`](Self::param_names)), whether weight
+    /// decay applies to it.
+    pub fn decays(&self) -> Vec<bool> {
+        self.layers.iter().flat_map(|l| [l.part().weight_decays(), false]).collect()
+    }
+
     pub fn parameter_count(&self) -> usize {
         self.params.iter().map(Vec::len).sum()
     }

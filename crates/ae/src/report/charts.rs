@@ -87,6 +87,49 @@ pub fn save_loss_curve(path: &Path, history: &[EpochStats]) -> Result<()> {
     })
 }
 
+/// A PNG of the held-out PSNR by epoch, with the kept epoch (`kept`) marked; nothing to draw
+/// without held-out figures is an error.
+pub fn save_quality_curve(path: &Path, history: &[EpochStats], kept: Option<usize>) -> Result<()> {
+    use plotters::prelude::*;
+    let psnr: Vec<(f64, f64)> =
+        history.iter().filter_map(|s| s.holdout_psnr_db.map(|p| (s.epoch as f64, p))).collect();
+    if psnr.is_empty() {
+        return Err(write_err(path, "no held-out PSNR to draw"));
+    }
+    save_chart(path, (900, 560), |root| {
+        let (lo, hi) =
+            psnr.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+        let pad = ((hi - lo) * 0.05).max(0.1);
+        let epochs = history.last().map_or(2, |s| s.epoch).max(2) as f64;
+        let mut chart = ChartBuilder::on(root)
+            .caption("Held-out PSNR", ("sans-serif", 24))
+            .margin(16)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(1.0..epochs, (lo - pad)..(hi + pad))?;
+        chart.configure_mesh().x_desc("epoch").y_desc("PSNR (dB)").label_style(("sans-serif", 14)).draw()?;
+        chart
+            .draw_series(LineSeries::new(psnr.iter().copied(), RED.stroke_width(2)))?
+            .label("held-out PSNR")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED.stroke_width(2)));
+        if let Some(&point) = kept.and_then(|e| psnr.iter().find(|p| p.0 == e as f64)) {
+            let green = RGBColor(0, 150, 0);
+            chart
+                .draw_series([Circle::new(point, 6, green.filled())])?
+                .label(format!("kept: epoch {} ({:.2} dB)", point.0, point.1))
+                .legend(move |(x, y)| Circle::new((x + 10, y), 5, green.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font(("sans-serif", 14))
+            .background_style(WHITE)
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
+}
+
 /// Ten colours that stay apart on white (matplotlib's `tab10`), one per label modulo ten.
 const LABEL_COLOURS: [(u8, u8, u8); 10] = [
     (31, 119, 180),
@@ -182,6 +225,8 @@ mod tests {
                 holdout_loss_per_sample: Some(12.0 / e as f64),
                 kl_per_sample: None,
                 holdout_kl_per_sample: None,
+                holdout_psnr_db: Some(20.0 + e as f64),
+                holdout_ssim: Some(0.5),
                 steps: 7,
                 seconds: 1.0,
             })
@@ -193,6 +238,43 @@ mod tests {
         // Both series were drawn: some pixels are clearly blue, some clearly red.
         assert!(img.pixels().any(|p| p[2] > 200 && p[0] < 60));
         assert!(img.pixels().any(|p| p[0] > 200 && p[2] < 60));
+    }
+
+    #[test]
+    fn the_quality_curve_marks_the_kept_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut history: Vec<EpochStats> = Vec::new();
+        for (e, psnr) in [(1, 20.0), (2, 24.0), (3, 23.0)] {
+            history.push(EpochStats {
+                epoch: e,
+                loss_per_sample: 1.0,
+                code_mean: 0.5,
+                code_below_0_1: 0.0,
+                code_saturated: 0.0,
+                holdout_loss_per_sample: Some(1.0),
+                kl_per_sample: None,
+                holdout_kl_per_sample: None,
+                holdout_psnr_db: Some(psnr),
+                holdout_ssim: Some(0.8),
+                steps: 1,
+                seconds: 1.0,
+            });
+        }
+        let green = |path: &Path| {
+            image::open(path)
+                .unwrap()
+                .to_rgb8()
+                .pixels()
+                .filter(|p| p[1] > 120 && p[0] < 40 && p[2] < 40)
+                .count()
+        };
+        let (marked, plain) = (dir.path().join("marked.png"), dir.path().join("plain.png"));
+        save_quality_curve(&marked, &history, Some(2)).unwrap();
+        save_quality_curve(&plain, &history, None).unwrap();
+        assert!(green(&marked) > 50 && green(&plain) == 0, "{} {}", green(&marked), green(&plain));
+        // Without held-out figures there is nothing to draw.
+        history.iter_mut().for_each(|s| s.holdout_psnr_db = None);
+        assert!(save_quality_curve(&plain, &history, None).is_err());
     }
 
     #[test]

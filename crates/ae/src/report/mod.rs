@@ -4,7 +4,7 @@
 mod charts;
 mod images;
 
-pub use charts::{save_latent_scatter, save_loss_curve};
+pub use charts::{save_latent_scatter, save_loss_curve, save_quality_curve};
 pub use images::{save_grid, save_images};
 
 use crate::training::EpochStats;

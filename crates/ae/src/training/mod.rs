@@ -1,6 +1,7 @@
 //! Training: the losses, Adam, seeded shuffling and noise, the tutorial's epoch bookkeeping, and
 //! the `train` job that leaves a run directory.
 
+use crate::augment::Augment;
 use crate::checkpoint::{self, CheckpointError, DataRecipe};
 use crate::config::{Batching, ConfigError, Loss, RunConfig, TrainingConfig};
 use crate::data::{load_dataset, split_for, DataError, Images, Pixels};
@@ -9,7 +10,9 @@ use crate::inference::predict;
 use crate::memory::MemoryLimit;
 use crate::model::{objective, Activations, Autoencoder, CodeSums, CodeTerms, Gradients, Objective};
 use crate::noise::Noise;
-use crate::report::{save_grid, save_loss_curve, write_atomic, MetricsLog, ReportError, RunDir};
+use crate::report::{
+    save_grid, save_loss_curve, save_quality_curve, write_atomic, MetricsLog, ReportError, RunDir,
+};
 use crate::Error;
 use ae_engine::{AdamConfig, Workspace};
 use rand::seq::SliceRandom;
@@ -54,11 +57,33 @@ pub struct EpochStats {
     pub kl_per_sample: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout_kl_per_sample: Option<f64>,
+    /// The held-out images' reconstructions (from their noisy copies for a denoiser) after the
+    /// epoch: PSNR in dB and mean SSIM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_psnr_db: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_ssim: Option<f64>,
     pub steps: usize,
     pub seconds: f64,
 }
 
+/// The epoch whose weights a run with held-out images keeps as its model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BestEpoch {
+    pub epoch: usize,
+    /// What selects it: the held-out loss per sample (a VAE's: plus its KL, the negative ELBO).
+    pub holdout_loss: f64,
+    pub holdout_psnr_db: f64,
+    pub holdout_ssim: f64,
+}
+
 impl EpochStats {
+    /// The held-out figure the kept model is chosen by (lower is better), if there are held-out
+    /// images.
+    pub fn selection_loss(&self) -> Option<f64> {
+        self.holdout_loss_per_sample.map(|loss| loss + self.holdout_kl_per_sample.unwrap_or(0.0))
+    }
+
     /// The tutorial's line, plus the held-out loss when there is one.
     pub fn line(&self) -> String {
         let mut line = format!("Epoch {}) Average loss per sample: {}", self.epoch, self.loss_per_sample);
@@ -70,6 +95,9 @@ impl EpochStats {
             line += &format!(" (Held-out loss per sample: {h}");
             if let Some(kl) = self.holdout_kl_per_sample {
                 line += &format!(", KL: {kl}");
+            }
+            if let Some(psnr) = self.holdout_psnr_db {
+                line += &format!(", PSNR: {psnr:.2} dB");
             }
             line += ")";
         }
@@ -122,6 +150,7 @@ pub struct Trainer {
     /// The model kind's terms beyond the reconstruction loss.
     objective: Box<dyn Objective>,
     noise: Noise,
+    augment: Augment,
     optimizer: Adam,
     /// Whether the code layer's backward pass applies its weight's update (the fast path; the
     /// same bits as updating after the pass).
@@ -139,6 +168,9 @@ pub struct Trainer {
     order: Vec<usize>,
     shuffle_rng: ChaCha8Rng,
     noise_rng: ChaCha8Rng,
+    augment_rng: ChaCha8Rng,
+    /// An image's copy while it is shifted.
+    scratch: Vec<f32>,
 }
 
 /// Independent random streams from one seed.
@@ -159,6 +191,7 @@ impl Trainer {
                     beta1: config.beta1,
                     beta2: config.beta2,
                     epsilon: config.epsilon,
+                    weight_decay: config.weight_decay,
                 },
                 &model,
             ),
@@ -180,6 +213,10 @@ impl Trainer {
             // Weights use stream 0 (in `Autoencoder::new`); shuffles and noise have their own.
             shuffle_rng: stream(config.seed, 1),
             noise_rng: stream(config.seed, 2),
+            // Stream 3 is the held-out images' noise (`corrupt`), 4 seeds the draws.
+            augment_rng: stream(config.seed, 5),
+            scratch: Vec::new(),
+            augment: config.augment,
             noise,
             config: config.clone(),
             model,
@@ -213,7 +250,7 @@ impl Trainer {
         let lr = self.optimizer.config.learning_rate * (self.lr_factor * self.config.warmup(step));
         let code_weight = 2 * self.model.code_layer;
         let rate = |p: usize| if p == code_weight { lr * self.config.code_lr_scale } else { lr };
-        let code_adam = AdamConfig { learning_rate: rate(code_weight), ..self.optimizer.config };
+        let code_adam = self.optimizer.config_for(code_weight, rate(code_weight));
         let fused = self.fuse_code_update.then(|| self.optimizer.fused(code_weight, &code_adam));
         self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, self.terms, fused);
         let fused = self.fuse_code_update.then_some(code_weight);
@@ -274,8 +311,14 @@ impl Trainer {
             let end = (start + bs).min(n);
             let mut clean = std::mem::take(&mut self.clean);
             clean.clear();
+            let len = self.model.input_len();
             for &idx in &self.order[start..end] {
                 data.push_image(idx, &mut clean);
+                if !self.augment.is_none() {
+                    let at = clean.len() - len;
+                    let image = &mut clean[at..];
+                    self.augment.apply(image, data.shape(), &mut self.scratch, &mut self.augment_rng);
+                }
             }
             let step = if self.noise.is_none() {
                 self.train_step(&clean, &clean)
@@ -308,31 +351,44 @@ impl Trainer {
             holdout_loss_per_sample: None,
             kl_per_sample: self.objective.logs_kl().then(|| sums.code.kl / n.max(1) as f64),
             holdout_kl_per_sample: None,
+            holdout_psnr_db: None,
+            holdout_ssim: None,
             steps: starts.len(),
             seconds: already + started.elapsed().as_secs_f64(),
         })
     }
 
-    /// Loss per sample of reconstructing `targets` from `inputs` (the same images, or their
-    /// corrupted copies for a denoiser) without training; a VAE's from the mean of its code.
-    pub fn evaluate(&mut self, inputs: &Images, targets: &Images) -> f64 {
-        self.evaluate_terms(inputs, targets).0
-    }
-
-    /// [`evaluate`](Self::evaluate)'s loss and, for a VAE, its KL per sample.
-    pub fn evaluate_terms(&mut self, inputs: &Images, targets: &Images) -> (f64, Option<f64>) {
+    /// How well the model reconstructs `targets` from `inputs` (the same images, or their
+    /// corrupted copies for a denoiser) without training; a VAE from the mean of its code.
+    pub fn evaluate(&mut self, inputs: &Images, targets: &Images) -> HeldOut {
         let (mut loss, mut kl) = (0.0, 0.0);
         let len = self.config.batch_size * self.model.input_len();
+        let mut reconstructions = Vec::with_capacity(targets.data.len());
         for (input, target) in inputs.data.chunks(len).zip(targets.data.chunks(len)) {
             self.model.forward(input, &mut self.acts, &mut self.ws, false);
             let n = input.len() / self.model.input_len();
             let (logits, recon) = (self.acts.logits(), self.acts.reconstruction());
             loss += loss_and_grad(self.config.loss, logits, recon, target, self.grads.output_mut(n));
             kl += self.objective.measure(&self.model, &self.acts).kl;
+            reconstructions.extend_from_slice(recon);
         }
         let per = |v: f64| v / targets.len().max(1) as f64;
-        (per(loss), self.objective.logs_kl().then(|| per(kl)))
+        HeldOut {
+            loss: per(loss),
+            kl: self.objective.logs_kl().then(|| per(kl)),
+            quality: quality(targets, &Images::new(targets.shape, reconstructions)),
+        }
     }
+}
+
+/// [`Trainer::evaluate`]'s figures.
+#[derive(Clone, Debug)]
+pub struct HeldOut {
+    /// Loss per sample.
+    pub loss: f64,
+    /// A VAE's KL per sample.
+    pub kl: Option<f64>,
+    pub quality: Quality,
 }
 
 /// `images` with `noise` drawn from a stream fixed by `seed`: the held-out inputs of a denoiser.
@@ -371,7 +427,17 @@ pub struct TrainSummary {
     pub quality: Quality,
     /// For a denoiser: the noisy inputs' quality, to compare with `quality`.
     pub noisy_quality: Option<Quality>,
+    /// With held-out images: the epoch whose weights are the run's model (`model.safetensors`;
+    /// the last epoch's are `last.safetensors`). Without, the model is the last epoch's.
+    pub best: Option<BestEpoch>,
+    /// Whether early stopping ended the run before its last epoch.
+    pub stopped_early: bool,
 }
+
+/// The run's model file: the best epoch's weights when there are held-out images, else the last.
+pub const MODEL: &str = "model.safetensors";
+/// The last epoch's weights, beside a best epoch's `model.safetensors`.
+pub const LAST_MODEL: &str = "last.safetensors";
 
 /// How many images the grids show.
 const GRID_COLUMNS: usize = 10;
@@ -446,6 +512,14 @@ pub fn resume(
     config.validate()?;
     let saved = resume::load(&dir.join(CHECKPOINT))?;
     let done = saved.state.epochs_done;
+    if saved.state.stopped_early {
+        let best = saved.state.best.as_ref().map_or(0, |b| b.epoch);
+        let problem = format!(
+            "the run stopped early after epoch {done} (no held-out improvement since epoch {best}); \
+             start a new run to train longer"
+        );
+        return Err(ConfigError::new("training.early_stopping", problem).into());
+    }
     if done >= config.training.epochs && saved.state.within.is_none() {
         let problem = format!("the run has trained {done} epochs already; ask for more");
         return Err(ConfigError::new("training.epochs", problem).into());
@@ -500,10 +574,11 @@ fn prepare(config: &RunConfig, pixels: Pixels, job: &Job<'_>) -> crate::Result<P
     let batch = config.training.batch_size.min(split.train.len()).max(1);
     if let Some(limit) = job.limit {
         let mut need = Autoencoder::memory_need(&config.model, batch, rayon::current_num_threads(), true)?;
-        // The images (the training split, the held-out images twice for a denoiser's noisy copies).
+        // The images: the training split, and the held-out images three times (a denoiser's
+        // noisy copies, the reconstructions measured after each epoch).
         let per_image = pixels.bytes() / pixels.len().max(1) as u64;
         let holdout_floats = 4 * pixels.shape().len() as u64 * split.holdout.len() as u64;
-        need.data = per_image * split.train.len() as u64 + 2 * holdout_floats;
+        need.data = per_image * split.train.len() as u64 + 3 * holdout_floats;
         limit.check("training", &need, TRAINING_MEMORY_ADVICE)?;
     }
     let (train_set, holdout) = (pixels.select(&split.train), pixels.select(&split.holdout).to_images());
@@ -531,10 +606,12 @@ fn run_training(
         loss: config.training.loss,
     };
     let checkpoint_path = run.path().join(CHECKPOINT);
-    let (mut history, mut saturated, mut within, earlier_seconds) = match state {
-        Some(s) => (s.history, s.saturated, s.within, s.train_seconds),
-        None => (Vec::with_capacity(config.training.epochs), false, None, 0.0),
+    let model_path = run.path().join(MODEL);
+    let (mut history, mut saturated, mut within, earlier_seconds, mut best) = match state {
+        Some(s) => (s.history, s.saturated, s.within, s.train_seconds, s.best),
+        None => (Vec::with_capacity(config.training.epochs), false, None, 0.0, None),
     };
+    let mut stopped_early = false;
     let first = history.len() + 1;
     // A denoiser's held-out inputs get their seeded noise once, the same for every epoch.
     let holdout_inputs = corrupt(&holdout, config.noise, config.training.seed);
@@ -546,13 +623,20 @@ fn run_training(
             && last_checkpoint.get().elapsed().as_secs_f64() >= job.checkpoint_seconds
     };
     let pause = || (job.stop)() || due();
-    let save = |trainer: &Trainer, history: &[EpochStats], within, saturated| {
+    let save = |trainer: &Trainer,
+                history: &[EpochStats],
+                within,
+                saturated,
+                best: &Option<BestEpoch>,
+                stopped_early| {
         let state = RunState {
             epochs_done: history.len(),
             within,
             history: history.to_vec(),
             saturated,
             train_seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+            best: best.clone(),
+            stopped_early,
             trainer: trainer.state(),
         };
         resume::save(trainer, &recipe, &state, &checkpoint_path)
@@ -567,7 +651,7 @@ fn run_training(
                     // A loss already NaN is left for the epoch's end to report; the last
                     // checkpoint keeps the last good weights.
                     if progress.loss.is_finite() {
-                        save(&trainer, &history, Some(progress.clone()), saturated)?;
+                        save(&trainer, &history, Some(progress.clone()), saturated, &best, false)?;
                         last_checkpoint.set(std::time::Instant::now());
                     }
                     if (job.stop)() {
@@ -579,8 +663,10 @@ fn run_training(
             }
         };
         if !holdout.is_empty() {
-            let (loss, kl) = trainer.evaluate_terms(&holdout_inputs, &holdout);
-            (stats.holdout_loss_per_sample, stats.holdout_kl_per_sample) = (Some(loss), kl);
+            let held = trainer.evaluate(&holdout_inputs, &holdout);
+            (stats.holdout_loss_per_sample, stats.holdout_kl_per_sample) = (Some(held.loss), held.kl);
+            (stats.holdout_psnr_db, stats.holdout_ssim) =
+                (Some(held.quality.psnr_db), Some(held.quality.ssim));
         }
         metrics.append(&stats)?;
         on_event(Event::Epoch(&stats));
@@ -592,23 +678,47 @@ fn run_training(
             saturated = !saturated;
             on_event(Event::Saturation { epoch, fraction: stats.code_saturated, saturated });
         }
+        // The best held-out epoch's weights are the run's model, written as they improve.
+        if let Some(loss) = stats.selection_loss().filter(|l| l.is_finite()) {
+            if best.as_ref().is_none_or(|b| loss < b.holdout_loss) {
+                checkpoint::save(&trainer.model, &recipe, &model_path)?;
+                let (holdout_psnr_db, holdout_ssim) =
+                    (stats.holdout_psnr_db.unwrap_or(f64::NAN), stats.holdout_ssim.unwrap_or(f64::NAN));
+                best = Some(BestEpoch { epoch, holdout_loss: loss, holdout_psnr_db, holdout_ssim });
+            }
+        }
         history.push(stats);
-        let last = epoch == config.training.epochs;
+        let patience = config.training.early_stopping;
+        stopped_early = patience > 0
+            && epoch < config.training.epochs
+            && best.as_ref().is_some_and(|b| epoch - b.epoch >= patience);
+        let last = epoch == config.training.epochs || stopped_early;
         let stopping = (job.stop)();
         let elapsed = last_checkpoint.get().elapsed().as_secs_f64();
         if last || stopping || elapsed >= job.checkpoint_seconds {
-            save(&trainer, &history, None, saturated)?;
+            save(&trainer, &history, None, saturated, &best, stopped_early)?;
             last_checkpoint.set(std::time::Instant::now());
         }
         if stopping && !last {
             return Err(Error::Interrupted { epoch: epoch + 1, batch: 0, checkpoint: checkpoint_path });
         }
+        if stopped_early {
+            break;
+        }
     }
     let train_seconds = earlier_seconds + started.elapsed().as_secs_f64();
     let steps = trainer.steps();
     // Free the optimiser state and gradients before the reports allocate their own buffers.
-    let model = &trainer.into_model();
-    checkpoint::save(model, &recipe, &run.path().join("model.safetensors"))?;
+    let last_model = trainer.into_model();
+    let model = &if best.is_some() {
+        checkpoint::save(&last_model, &recipe, &run.path().join(LAST_MODEL))?;
+        drop(last_model);
+        // The reports are of the kept model, read back as every later command reads it.
+        checkpoint::load(&model_path)?.0
+    } else {
+        checkpoint::save(&last_model, &recipe, &model_path)?;
+        last_model
+    };
     // Quality is measured on the held-out images, or without them on (up to) the first thousand.
     let first_train = || train_set.select(&(0..train_set.len().min(1000)).collect::<Vec<_>>()).to_images();
     let (shown, noisy) = if holdout.is_empty() {
@@ -636,8 +746,11 @@ fn run_training(
         (quality(shown, &denoised), Some(quality(shown, &noisy)))
     };
     save_loss_curve(&run.path().join("loss.png"), &history)?;
+    if best.is_some() {
+        save_quality_curve(&run.path().join("quality.png"), &history, best.as_ref().map(|b| b.epoch))?;
+    }
     let run_dir = run.finish()?;
-    Ok(TrainSummary { run_dir, history, steps, train_seconds, quality, noisy_quality })
+    Ok(TrainSummary { run_dir, history, steps, train_seconds, quality, noisy_quality, best, stopped_early })
 }
 
 #[cfg(test)]
@@ -725,7 +838,7 @@ mod tests {
         let one = blobs(1).to_images();
         let data = Pixels::Floats(Images::new(one.shape, one.data.repeat(24)));
         let mut trainer = Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &training, Noise::None);
-        let each = trainer.evaluate(&one, &one);
+        let each = trainer.evaluate(&one, &one).loss;
         let stats = trainer.run_epoch(1, &data, |_, _| {});
         assert_eq!(stats.steps, 2);
         assert!(
@@ -773,6 +886,57 @@ mod tests {
             assert!((largest_move(p) / rate - 1.0).abs() < 0.01, "param {p}: {}", largest_move(p));
         }
         assert!((largest_move(code) / (0.1 * rate) - 1.0).abs() < 0.01, "code: {}", largest_move(code));
+    }
+
+    #[test]
+    fn weight_decay_shrinks_kernels_by_their_rate_and_leaves_biases_and_the_normalisation() {
+        // From one model and batch, the first step with and without decay sees the same gradients,
+        // so the weights differ by the decay alone: −rate·λ·w (the code layer at its 0.1× rate,
+        // through the fused update).
+        let mut training = RunConfig::preset(Preset::Default).training;
+        let config = ModelConfig { code_norm: CodeNorm::Batch, ..tiny_config() };
+        let before = Autoencoder::new(&config, 3).unwrap();
+        let images = blobs(4).to_images();
+        let mut step = |weight_decay| {
+            training.weight_decay = weight_decay;
+            let mut trainer = Trainer::new(before.clone(), &training, Noise::None);
+            trainer.train_step(&images.data, &images.data);
+            trainer.model
+        };
+        let (plain, decayed) = (step(0.0), step(0.5));
+        let rate = 3e-3 / 100.0; // step 1 of the warm-up
+        for (p, name) in before.param_names().iter().enumerate() {
+            let scale = if p == 2 * before.code_layer { 0.1 } else { 1.0 };
+            let decays = name.ends_with(".weight") && !name.starts_with("code_norm");
+            for ((w, a), b) in before.params[p].iter().zip(&plain.params[p]).zip(&decayed.params[p]) {
+                let want = if decays { -(scale * rate * 0.5 * *w as f64) } else { 0.0 };
+                // Within the rounding of two f32 weights near w.
+                let ulps = 2.0 * f32::EPSILON as f64 * (w.abs() as f64).max(1e-3);
+                assert!(((b - a) as f64 - want).abs() < ulps, "{name}: {} vs {want}", b - a);
+            }
+        }
+    }
+
+    #[test]
+    fn augmentation_changes_the_images_trained_on_and_a_flip_leaves_mirror_images_alone() {
+        let mut training = RunConfig::preset(Preset::Default).training;
+        training.batch_size = 4;
+        let mut run = |data: &Pixels, augment: &str| {
+            training.augment = augment.parse().unwrap();
+            let mut trainer =
+                Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &training, Noise::None);
+            (1..=2).map(|e| trainer.run_epoch(e, data, |_, _| {}).loss_per_sample).collect::<Vec<_>>()
+        };
+        let data = blobs(8);
+        let plain = run(&data, "none");
+        assert_ne!(run(&data, "flip"), plain);
+        assert_ne!(run(&data, "shift:1"), plain);
+        // Images equal to their mirror image: flipped or not, the same batches, the same bits.
+        let images = data.to_images();
+        let mirrored: Vec<f32> =
+            images.data.chunks(8).flat_map(|row| (0..8).map(move |x| row[x.min(7 - x)])).collect();
+        let symmetric = Pixels::Floats(Images::new(images.shape, mirrored));
+        assert_eq!(run(&symmetric, "flip"), run(&symmetric, "none"));
     }
 
     #[test]
@@ -873,13 +1037,13 @@ mod tests {
         assert!((0.08..0.1).contains(&spread), "σ 0.1 clipped to [0, 1] gave {spread}");
         // A denoiser's held-out loss compares the reconstruction of the noisy input with the clean
         // image: 0.5·Σ(x̂(noisy) − clean)² per image, worked out here from the reconstructions.
-        let loss = trainer.evaluate(&noisy, &data);
+        let loss = trainer.evaluate(&noisy, &data).loss;
         let recon = crate::inference::predict(&trainer.model, &noisy, 5).reconstructions;
         let want =
             recon.data.iter().zip(&data.data).map(|(y, x)| 0.5 * ((y - x) as f64).powi(2)).sum::<f64>()
                 / data.len() as f64;
         assert!((loss - want).abs() < 1e-5 * want, "{loss} vs {want}");
-        let clean = trainer.evaluate(&data, &data);
+        let clean = trainer.evaluate(&data, &data).loss;
         assert!((clean - loss).abs() > 1e-3 * want, "the input must matter: {clean} vs {loss}");
     }
 }

@@ -11,6 +11,8 @@ use ae_engine::{AdamConfig, AdamMoments, AdamStep};
 pub struct Adam {
     pub config: AdamConfig,
     names: Vec<String>,
+    /// Whether `config.weight_decay` applies to each parameter.
+    decays: Vec<bool>,
     moments: Vec<AdamMoments>,
     steps: u64,
 }
@@ -20,6 +22,7 @@ impl Adam {
         Self {
             config,
             names: model.param_names(),
+            decays: model.decays(),
             moments: model.params.iter().map(|p| AdamMoments::zeros(p.len())).collect(),
             steps: 0,
         }
@@ -55,6 +58,13 @@ impl Adam {
         self.steps
     }
 
+    /// The settings of parameter `p`'s update at learning rate `rate`: without weight decay where
+    /// it does not apply.
+    pub fn config_for(&self, p: usize, rate: f64) -> AdamConfig {
+        let weight_decay = if self.decays[p] { self.config.weight_decay } else { 0.0 };
+        AdamConfig { learning_rate: rate, weight_decay, ..self.config }
+    }
+
     /// The current update of parameter `p` with `config`'s rate, for a backward pass to apply.
     pub fn fused<'a>(&'a mut self, p: usize, config: &'a AdamConfig) -> AdamStep<'a> {
         AdamStep { config, step: self.steps, moments: &mut self.moments[p] }
@@ -70,10 +80,10 @@ impl Adam {
         fused: Option<usize>,
     ) {
         assert!(self.steps >= 1, "an update begins before it is applied");
+        let configs: Vec<AdamConfig> = (0..params.len()).map(|p| self.config_for(p, rate(p))).collect();
         for (p, ((param, grad), moments)) in params.iter_mut().zip(grads).zip(&mut self.moments).enumerate() {
             if Some(p) != fused {
-                let config = AdamConfig { learning_rate: rate(p), ..self.config };
-                config.update(self.steps, param, grad, moments);
+                configs[p].update(self.steps, param, grad, moments);
             }
         }
     }

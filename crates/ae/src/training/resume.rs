@@ -2,7 +2,7 @@
 //! moments and step count, the shuffled order, every random stream, the epochs so far and where
 //! the epoch in progress stands — written atomically into the run directory.
 
-use super::{EpochStats, Trainer};
+use super::{BestEpoch, EpochStats, Trainer};
 use crate::checkpoint::{self, CheckpointError, DataRecipe, RawTensor};
 use crate::model::{Autoencoder, CodeSums};
 use ae_engine::AdamMoments;
@@ -66,6 +66,9 @@ pub struct TrainerState {
     pub order: Vec<usize>,
     pub shuffle: StreamState,
     pub noise: StreamState,
+    /// The augmentation's stream (absent in checkpoints of runs without one).
+    #[serde(default)]
+    pub augment: Option<StreamState>,
     /// Each layer's draws (a VAE's sampling).
     pub draws: Vec<StreamState>,
 }
@@ -81,6 +84,12 @@ pub struct RunState {
     /// Whether the code was last reported saturated.
     pub saturated: bool,
     pub train_seconds: f64,
+    /// The epoch whose weights are the run's `model.safetensors` so far (held-out runs).
+    #[serde(default)]
+    pub best: Option<BestEpoch>,
+    /// Early stopping ended the run.
+    #[serde(default)]
+    pub stopped_early: bool,
     pub trainer: TrainerState,
 }
 
@@ -100,6 +109,7 @@ impl Trainer {
             order: self.order.clone(),
             shuffle: StreamState::of(&self.shuffle_rng),
             noise: StreamState::of(&self.noise_rng),
+            augment: (!self.augment.is_none()).then(|| StreamState::of(&self.augment_rng)),
             draws: self.acts.streams().map(StreamState::of).collect(),
         }
     }
@@ -117,6 +127,9 @@ impl Trainer {
         }
         self.shuffle_rng = state.shuffle.to_rng()?;
         self.noise_rng = state.noise.to_rng()?;
+        if let Some(augment) = &state.augment {
+            self.augment_rng = augment.to_rng()?;
+        }
         self.order = state.order.clone();
         Ok(())
     }
