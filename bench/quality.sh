@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Quality benchmark: trains the sweeps below with `ae`, evaluates every run on its held-out split and
-# prints a table per sweep (seed, epochs, held-out MSE / PSNR / SSIM, code mean, saturated fraction,
-# the last epoch still on the saturated plateau, time) with the minimum and median. A denoiser's
+# Quality benchmark: trains the sweeps below with `ae`, evaluates every run's model (the best
+# held-out epoch's) on its held-out split and prints a table per sweep (seed, epochs, held-out MSE /
+# PSNR / SSIM, the kept epoch and the last epoch's PSNR, code mean, saturated fraction, the last
+# epoch still on the saturated plateau, time) with the minimum and median. A denoiser's
 # MSE / PSNR / SSIM are of its clean inputs' reconstructions; its noisy and denoised PSNR follow. Not part of the
 # tests: the full set takes about an hour and a quarter on a 2-core machine.
 #
@@ -66,24 +67,32 @@ for d in dirs:
     ev = json.load(open(f"{d}/eval.json"))
     last = epochs[-1]
     plateau = [e["epoch"] for e in epochs if e["code_saturated"] >= 0.95]
+    held = [e for e in epochs if e.get("holdout_loss_per_sample") is not None]
+    kept = min(held, key=lambda e: e["holdout_loss_per_sample"] + e.get("holdout_kl_per_sample", 0)) if held else None
     rows.append(dict(
         seed=d.rsplit("-s", 1)[1], epochs=last["epoch"], loss=last["loss_per_sample"],
         mse=ev["mse"], psnr=ev["psnr_db"], ssim=ev["ssim"],
         noisy=ev.get("noisy", {}).get("psnr_db"), denoised=ev.get("denoised", {}).get("psnr_db"),
         code=last["code_mean"], sat=last["code_saturated"],
         plateau=max(plateau) if plateau else None,
+        kept=kept["epoch"] if kept else None,
+        last_psnr=last.get("holdout_psnr_db"),
         seconds=sum(e["seconds"] for e in epochs),
         torch=json.load(open(f"{d}/torch.json")) if os.path.exists(f"{d}/torch.json") else None))
 print(f"\n## {name}\n")
 denoise = rows[0]["noisy"] is not None
 head = "| seed | epochs | train loss/sample | held-out MSE | PSNR dB | SSIM |"
 head += " noisy PSNR | denoised PSNR | denoised − noisy |" if denoise else ""
+kept = rows[0]["kept"] is not None
+head += " kept epoch | last epoch's PSNR |" if kept else ""
 print(head + " code mean | saturated | last plateau epoch | train s |")
 print("|" + "---|" * (head.count("|") + 4 - 1))
 for r in rows:
     line = f"| {r['seed']} | {r['epochs']} | {r['loss']:.4f} | {r['mse']:.5f} | {r['psnr']:.2f} | {r['ssim']:.4f} |"
     if denoise:
         line += f" {r['noisy']:.2f} | {r['denoised']:.2f} | {r['denoised'] - r['noisy']:+.2f} |"
+    if kept:
+        line += f" {r['kept']} | {r['last_psnr']:.2f} |"
     line += f" {r['code']:.3f} | {r['sat']:.3f} | {r['plateau'] or '-'} | {r['seconds']:.0f} |"
     print(line)
 for key in ["loss", "psnr", "ssim"] + (["denoised"] if denoise else []):

@@ -486,7 +486,9 @@ impl RunConfig {
                 beta: 1.0,
                 kl_warmup_epochs: 0,
                 weight_decay: 0.0,
-                augment: Augment::default(),
+                // Measured on the faces (README, "Keeping the best model"): held-out PSNR from
+                // 24.0 dB (the last of 600 plain epochs) to 29.3 (seed 1).
+                augment: if seed { Augment::default() } else { Augment { flip: true, shift: 2 } },
                 early_stopping: 0,
             },
         }
@@ -694,6 +696,7 @@ mod tests {
         assert_eq!((t.learning_rate, t.beta1, t.beta2, t.epsilon), (1e-3, 0.9, 0.999, 1e-8));
         assert_eq!((t.batching, t.loss, t.sparsity), (Batching::Tutorial, Loss::L2, 0.0));
         assert_eq!((t.schedule, t.code_lr_scale, t.warmup_steps), (Schedule::Constant, 1.0, 0));
+        assert_eq!((t.augment, t.weight_decay, t.early_stopping), (Augment::default(), 0.0, 0));
         assert_eq!(
             (seed.noise, seed.data.size, seed.data.resize),
             (Noise::None, Some([32, 32]), Resize::Subsample)
@@ -720,6 +723,10 @@ mod tests {
         assert_eq!((t.learning_rate, t.beta1, t.beta2, t.epsilon), (3e-3, 0.9, 0.999, 1e-8));
         assert_eq!((t.batching, t.loss, t.sparsity), (Batching::All, Loss::L2, 0.0));
         assert_eq!((t.schedule, t.code_lr_scale, t.warmup_steps), (Schedule::Cosine, 0.1, 100));
+        assert_eq!(
+            (t.augment.to_string(), t.weight_decay, t.early_stopping),
+            ("flip,shift:2".into(), 0.0, 0)
+        );
         assert_eq!(
             (default.noise, default.data.size, default.data.resize),
             (Noise::None, Some([32, 32]), Resize::Area)

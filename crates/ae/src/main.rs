@@ -243,7 +243,7 @@ struct TrainArgs {
     weight_decay: Option<f64>,
     /// Change each training image as it is drawn, from the run's seed: none, flip (mirror left to
     /// right half the time), shift:K (move by up to K pixels each way) or flip,shift:K; the target
-    /// is the changed image [default: none].
+    /// is the changed image [default: flip,shift:2; none with --preset seed and seed-denoise].
     #[arg(long)]
     augment: Option<ae::augment::Augment>,
     /// Stop when the held-out loss has not improved for N epochs (0: never); the model is the best

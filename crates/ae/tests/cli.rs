@@ -193,7 +193,7 @@ fn the_best_held_out_epoch_is_kept_and_early_stopping_ends_a_complete_run() {
         .min_by(|a, b| held(a, "holdout_loss_per_sample").total_cmp(&held(b, "holdout_loss_per_sample")))
         .unwrap();
     let (best_epoch, last) = (best["epoch"].as_u64().unwrap(), history.len() as u64);
-    // Seed 0's held-out loss rises from epoch 1 to 2 (14.26 → 15.35), so a patience of one epoch
+    // Seed 0's held-out loss rises from epoch 1 to 2 (14.26 → 15.32), so a patience of one epoch
     // ends the run there.
     assert_eq!((best_epoch, last), (1, 2), "{history:?}");
     let text = stdout(&out);
