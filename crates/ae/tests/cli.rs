@@ -464,9 +464,11 @@ fn the_same_seed_and_threads_write_the_same_run_and_its_config_reproduces_it() {
         [
             "checkpoint.safetensors",
             "config.toml",
+            "last.safetensors",
             "loss.png",
             "metrics.jsonl",
             "model.safetensors",
+            "quality.png",
             "reconstructions.png"
         ]
     );

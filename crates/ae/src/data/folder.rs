@@ -60,7 +60,44 @@ pub fn from_bytes(bytes: &[u8]) -> Result<image::DynamicImage, image::ImageError
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
-    reader.decode()
+    let format = reader.format();
+    contained(format, || reader.decode())
+}
+
+thread_local! {
+    /// Set while this thread runs a decoder inside [`contained`].
+    static DECODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `decode`, turning a panic inside the decoder into an error. The JPEG decoder the `image`
+/// crate uses (zune-jpeg 0.5.15, the newest release) panics on some corrupt files — found by
+/// `fuzz/`'s `image` target (`tests/fixtures/zune-jpeg-idct-panic.jpg`), known upstream
+/// (zune-image issue #409). The panic hook stays silent for such a panic, so the user sees the
+/// one-line error; every other panic reaches the previous hook as before.
+fn contained<T>(
+    format: Option<image::ImageFormat>,
+    decode: impl FnOnce() -> image::ImageResult<T>,
+) -> image::ImageResult<T> {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !DECODING.with(std::cell::Cell::get) {
+                previous(info)
+            }
+        }));
+    });
+    DECODING.with(|d| d.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
+    DECODING.with(|d| d.set(false));
+    result.unwrap_or_else(|_| {
+        let hint =
+            format.map_or(image::error::ImageFormatHint::Unknown, image::error::ImageFormatHint::Exact);
+        Err(image::ImageError::Decoding(image::error::DecodingError::new(
+            hint,
+            "the decoder failed on corrupt data",
+        )))
+    })
 }
 
 fn decode(
@@ -184,6 +221,19 @@ mod tests {
         let pixels = load(BadImages::Skip).unwrap();
         assert_eq!((pixels.len(), pixels.shape()), (2, Shape::new(4, 4, 3)));
         assert!(load(BadImages::Fail).unwrap_err().to_string().contains("a-corrupt.png"));
+    }
+
+    #[test]
+    fn a_decoder_that_panics_on_a_corrupt_file_gives_an_error() {
+        let bytes = include_bytes!("../../tests/fixtures/zune-jpeg-idct-panic.jpg");
+        let result = from_bytes(bytes);
+        // The decoder panics in its AVX2 code path; elsewhere it may read the file either way.
+        if std::arch::is_x86_feature_detected!("avx2") {
+            let err = result.unwrap_err().to_string();
+            assert!(err.contains("the decoder failed on corrupt data"), "{err}");
+        }
+        // Panics elsewhere still reach the hook and unwind as before.
+        assert!(std::panic::catch_unwind(|| panic!("not a decoder's")).is_err());
     }
 
     #[test]

@@ -965,6 +965,8 @@ mod tests {
         let mut training = RunConfig::preset(Preset::Default).training;
         (training.epochs, training.batch_size, training.loss) = (40, 8, Loss::Bce);
         (training.learning_rate, training.warmup_steps, training.kl_warmup_epochs) = (1e-2, 0, 10);
+        // Sixteen 8×8 blobs to fit, as they are.
+        training.augment = Augment::default();
         let data = blobs(16);
         let run = || {
             let mut trainer = Trainer::new(Autoencoder::new(&model, 1).unwrap(), &training, Noise::None);
