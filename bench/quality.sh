@@ -4,7 +4,7 @@
 # PSNR / SSIM, the kept epoch and the last epoch's PSNR, code mean, saturated fraction, the last
 # epoch still on the saturated plateau, time) with the minimum and median. A denoiser's
 # MSE / PSNR / SSIM are of its clean inputs' reconstructions; its noisy and denoised PSNR follow. Not part of the
-# tests: the full set takes about an hour and a quarter on a 2-core machine.
+# tests: the full set takes about two hours on a 2-core machine.
 #
 #   bench/quality.sh [SWEEP ...]        (default: faces faces-denoise mnist32 mnist256 faces600)
 #
@@ -13,7 +13,8 @@
 #   faces-denoise  default preset with --noise gaussian:0.2, 100 epochs, seeds 0-4 (noisy vs denoised)
 #   mnist32        MNIST test set, 9000 / 1000 split, code 32, 20 epochs, seeds 0-4
 #   mnist256       the same with code 256
-#   faces600       default preset, 600 epochs, seeds 0-2 (training loss per sample at the end)
+#   faces600       default preset, 600 epochs, seeds 0-4 (the kept model; with EXTRA="--augment none"
+#                  the recipe before augmentation became the default)
 #   faces-seed     the `seed` preset (the tutorial literally), 100 epochs, seeds 0-4
 #
 # Environment: AE (the binary; default: builds target/release/ae), OUT (run directories; default a
@@ -119,7 +120,7 @@ for sweep in "${SWEEPS[@]}"; do
         faces-denoise) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --noise gaussian:0.2) ;;
         mnist32) seeds="0 1 2 3 4"; epochs=20; code=32; args=(--data "$MNIST" --holdout 0.1 --code-length 32) ;;
         mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --holdout 0.1 --code-length 256) ;;
-        faces600) seeds="0 1 2"; epochs=600; args=(--data "$FACES") ;;
+        faces600) seeds="0 1 2 3 4"; epochs=600; args=(--data "$FACES") ;;
         faces-seed) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset seed --holdout 0.1) ;;
         *) echo "unknown sweep $sweep" >&2; exit 2 ;;
     esac

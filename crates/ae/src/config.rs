@@ -243,6 +243,9 @@ pub struct ModelConfig {
     /// presets, files written before it): the layers as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_code_map_side: Option<usize>,
+    /// Dropout on an autoencoder's code in training (the probability a unit is zeroed; 0: none).
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub dropout: f64,
 }
 
 /// The product of the layers' strides, saturating (a config can ask for anything; `plan` refuses
@@ -322,6 +325,7 @@ impl ModelConfig {
             decoder_input_channels: None,
             decoder: vec![conv(128, 2), conv(64, 1), conv(32, 1)],
             max_code_map_side: None,
+            dropout: 0.0,
         }
     }
 }

@@ -246,6 +246,10 @@ struct TrainArgs {
     /// is the changed image [default: flip,shift:2; none with --preset seed and seed-denoise].
     #[arg(long)]
     augment: Option<ae::augment::Augment>,
+    /// Dropout on the code in training: each unit zeroed with probability P, the rest scaled by
+    /// 1/(1−P); autoencoders only [default: 0].
+    #[arg(long, value_name = "P")]
+    dropout: Option<f64>,
     /// Stop when the held-out loss has not improved for N epochs (0: never); the model is the best
     /// epoch's either way [default: 0].
     #[arg(long, value_name = "N")]
@@ -597,6 +601,9 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     }
     if let Some(v) = args.augment {
         config.training.augment = v;
+    }
+    if let Some(v) = args.dropout {
+        config.model.dropout = v;
     }
     if let Some(v) = args.early_stopping {
         config.training.early_stopping = v;

@@ -1,11 +1,12 @@
 //! What every layer kind provides, and the list of kinds.
 //!
-//! A kind is one module beside this one (`conv.rs`, `dense.rs`, `batch_norm.rs`, `sample.rs`) implementing [`Part`]: its shapes, initialisation, forward and backward passes
+//! A kind is one module beside this one (`conv.rs`, `dense.rs`, `batch_norm.rs`, `sample.rs`,
+//! `dropout.rs`) implementing [`Part`]: its shapes, initialisation, forward and backward passes
 //! and the PyTorch layout of its parameters. Adding a kind means one such module and one variant
 //! of [`LayerKind`] with its arm in [`LayerKind::part`]; the model, the trainer, the model file and
 //! the benchmarks reach every kind through [`Part`].
 
-use super::{BatchNorm, Conv, Dense, Sample};
+use super::{BatchNorm, Conv, Dense, Dropout, Sample};
 use ae_engine::{Activation, BatchStats, ParamGrads, RunningStats, Workspace};
 use rand_chacha::ChaCha8Rng;
 
@@ -139,6 +140,7 @@ pub enum LayerKind {
     Dense(Dense),
     BatchNorm(BatchNorm),
     Sample(Sample),
+    Dropout(Dropout),
 }
 
 impl LayerKind {
@@ -149,6 +151,7 @@ impl LayerKind {
             LayerKind::Dense(p) => p,
             LayerKind::BatchNorm(p) => p,
             LayerKind::Sample(p) => p,
+            LayerKind::Dropout(p) => p,
         }
     }
 }

@@ -5,6 +5,7 @@
 mod batch_norm;
 mod conv;
 mod dense;
+mod dropout;
 mod layer;
 mod objective;
 mod sample;
@@ -12,6 +13,7 @@ mod sample;
 pub use batch_norm::BatchNorm;
 pub use conv::Conv;
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use layer::{Backward, Cache, Forward, Layer, LayerKind, Mode, Part, TensorLayout, PARAM_NAMES};
 pub use objective::{objective, CodeSums, Deterministic, Objective, Variational};
 pub use sample::{add_kl_gradient, kl_divergence, Sample};
@@ -129,6 +131,21 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
             name: "code_norm".into(),
             kind: LayerKind::BatchNorm(BatchNorm { channels }),
             activation: Activation::Sigmoid,
+        });
+    }
+    if config.dropout != 0.0 {
+        if !(0.0..1.0).contains(&config.dropout) {
+            return Err(model_err("dropout", format!("must be in [0, 1), got {}", config.dropout)));
+        }
+        if config.kind == ModelKind::Vae {
+            return Err(model_err("dropout", "a VAE's code is sampled already: use 0".into()));
+        }
+        // On the code, after its sigmoid: the decoder learns not to lean on any one unit.
+        let dropout = Dropout { len: config.code_length, p: config.dropout as f32 };
+        layers.push(Layer {
+            name: "code_dropout".into(),
+            kind: LayerKind::Dropout(dropout),
+            activation: Activation::Identity,
         });
     }
 
@@ -753,12 +770,30 @@ mod tests {
         check_whole_model_gradients(ModelKind::Vae, CodeNorm::None, CodeTerms { l1: 0.0, kl: 0.8 });
     }
 
+    #[test]
+    fn whole_model_gradients_with_dropout_on_the_code_match_finite_differences_for_fixed_draws() {
+        for code_norm in [CodeNorm::None, CodeNorm::Batch] {
+            let config = ModelConfig { code_norm, dropout: 0.3, ..tiny_config() };
+            let (layers, code) = plan(&config).unwrap();
+            let after = code + 1 + (code_norm == CodeNorm::Batch) as usize;
+            assert!(matches!(layers[after].kind, LayerKind::Dropout(_)), "{:?}", layers[after]);
+            check_gradients_of(config, CodeTerms { l1: 0.5, kl: 0.0 });
+        }
+        let vae = ModelConfig { kind: ModelKind::Vae, dropout: 0.3, ..tiny_config() };
+        assert!(plan(&vae).unwrap_err().to_string().contains("dropout"));
+        assert!(plan(&ModelConfig { dropout: 1.0, ..tiny_config() }).is_err());
+    }
+
     /// The loss here is a weighted sum of the reconstruction plus `terms.l1 · Σ code` (the
     /// sparsity penalty's form, see `Trainer::train_step`) plus a VAE's `terms.kl · KL`; a VAE
     /// draws the same ε for every evaluation.
     fn check_whole_model_gradients(kind: ModelKind, code_norm: CodeNorm, terms: CodeTerms) {
+        check_gradients_of(ModelConfig { kind, code_norm, ..tiny_config() }, terms);
+    }
+
+    fn check_gradients_of(config: ModelConfig, terms: CodeTerms) {
+        let (kind, code_norm, dropout) = (config.kind, config.code_norm, config.dropout);
         // The layers are checked one by one in the engine; this checks how the model wires them.
-        let config = ModelConfig { kind, code_norm, ..tiny_config() };
         let mut model = Autoencoder::new(&config, 9).unwrap();
         // Non-zero biases, so bias gradients are not trivially checked at a symmetric point.
         for bias in model.params.iter_mut().skip(1).step_by(2) {
@@ -816,7 +851,7 @@ mod tests {
                 let err = (numeric - analytic).abs() / (numeric.abs() + analytic.abs() + 1e-3);
                 assert!(
                     err < 0.02,
-                    "{kind:?}, {code_norm:?}, {terms:?}: param {p} ({}) [{i}]: analytic {analytic} vs numeric {numeric}",
+                    "{kind:?}, {code_norm:?}, dropout {dropout}, {terms:?}: param {p} ({}) [{i}]: analytic {analytic} vs numeric {numeric}",
                     model.layers[p / 2].name
                 );
             }
