@@ -166,6 +166,8 @@ fn default_preset_holds_out_faces_and_evaluates_them() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("(Held-out loss per sample: ") && text.contains("Held-out 40 images"), "{text}");
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("augment = \"flip,shift:2\""), "{config}");
     let out = ae(&["eval", run.to_str().unwrap(), "--data", data.to_str().unwrap()]);
     assert!(stdout(&out).starts_with("holdout: 40 images"), "{}", stdout(&out));
 }

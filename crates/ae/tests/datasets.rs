@@ -77,6 +77,8 @@ fn mnist_trains_with_a_short_code_and_evaluates() {
     assert_eq!((config.model.input, config.model.code_length), ([28, 28, 1], 32));
     // 32 does not reshape to the decoder's 14×14 start: the run records its projection's channels.
     assert_eq!(config.model.decoder_input_channels, Some(ae::config::ModelConfig::PROJECT_CHANNELS));
+    // The default preset's flips and shifts are the faces'; digits train as they are.
+    assert!(config.training.augment.is_none(), "{}", config.training.augment);
     let out = ae(&["eval", run.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
