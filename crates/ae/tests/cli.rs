@@ -104,6 +104,10 @@ fn seed_preset_trains_like_tensorflow_and_its_model_is_usable() {
     let codes: ndarray::Array2<f32> = ndarray_npy::read_npy(&codes_path).unwrap();
     assert_eq!(codes.shape(), [400, 256]);
     assert!(codes.iter().all(|v| (0.0..=1.0).contains(v)));
+    // Beside them, each code's image in the dataset: all 400 faces in order (no labels file here).
+    let indices: ndarray::Array1<i64> = ndarray_npy::read_npy(dir.path().join("codes-indices.npy")).unwrap();
+    assert_eq!(indices.to_vec(), (0..400).collect::<Vec<i64>>());
+    assert!(!dir.path().join("codes-labels.npy").exists());
 
     // Eval agrees with the training loss's scale: a loss per sample near the last epoch's.
     let out = ae(&["eval", run.to_str().unwrap(), "--data", data.to_str().unwrap(), "--json"]);

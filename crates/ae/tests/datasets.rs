@@ -86,6 +86,21 @@ fn mnist_trains_with_a_short_code_and_evaluates() {
     // One epoch already beats the mean training digit (11.7 dB), whatever the input.
     let (psnr, mean) = (report["psnr_db"].as_f64().unwrap(), common::mean_image_psnr(&run));
     assert!(psnr > mean + 1.5, "{psnr} dB vs the mean digit's {mean} dB: {report}");
+
+    // The held-out codes with each image's index in the dataset and, from the labels file beside
+    // the images, its label.
+    let out = ae(&["encode", run.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read = |name: &str| run.join(name);
+    let codes: ndarray::Array2<f32> = ndarray_npy::read_npy(read("codes-holdout.npy")).unwrap();
+    let indices: ndarray::Array1<i64> = ndarray_npy::read_npy(read("codes-holdout-indices.npy")).unwrap();
+    let labels: ndarray::Array1<u8> = ndarray_npy::read_npy(read("codes-holdout-labels.npy")).unwrap();
+    assert_eq!((codes.shape(), indices.len(), labels.len()), (&[1000, 32][..], 1000, 1000));
+    let split = ae::data::split_for(&config.data, 10_000, config.training.seed).unwrap();
+    assert_eq!(indices.iter().map(|&i| i as usize).collect::<Vec<_>>(), split.holdout);
+    let all = ae::data::load_labels(&common::datasets().join("mnist/t10k-labels-idx1-ubyte.gz")).unwrap();
+    assert!(indices.iter().zip(&labels).all(|(&i, &l)| all[i as usize] == l));
+    assert!((0..10).all(|d| labels.iter().any(|&l| l == d)), "every digit among 1000");
 }
 
 #[test]

@@ -316,6 +316,21 @@ fn format_of(path: &Path) -> Result<Format, DataError> {
 }
 
 /// One label per image from an IDX label file (MNIST's `*-labels-idx1-ubyte`, raw or gzip).
+/// The IDX labels file that sits beside an IDX images file, as MNIST ships them
+/// (`t10k-images-idx3-ubyte[.gz]` → `t10k-labels-idx1-ubyte[.gz]`), if there is one.
+pub fn labels_beside(images: &Path) -> Option<PathBuf> {
+    let name = images.file_name()?.to_str()?;
+    let stem = name.strip_suffix(".gz").unwrap_or(name);
+    let labels = stem.replace("-images-idx3-", "-labels-idx1-").replace("-images.idx3-", "-labels.idx1-");
+    if labels == stem {
+        return None;
+    }
+    [labels.clone(), format!("{labels}.gz")]
+        .into_iter()
+        .map(|n| images.with_file_name(n))
+        .find(|p| p.is_file())
+}
+
 pub fn load_labels(path: &Path) -> Result<Vec<u8>, DataError> {
     let bytes = std::fs::read(path).map_err(|cause| DataError::Io { path: path.into(), cause })?;
     idx::parse_labels(&bytes).map_err(|cause| DataError::Idx { path: path.into(), cause })

@@ -188,8 +188,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes `values` as a float32 `.npy` array of `shape`, readable by `numpy.load`, atomically.
-pub fn save_npy(path: &Path, shape: &[usize], values: &[f32]) -> Result<()> {
+/// Writes `values` as an `.npy` array of `shape` (float32 for `f32`, int64 for `i64`, …), readable
+/// by `numpy.load`, atomically.
+pub fn save_npy<T: ndarray_npy::WritableElement>(path: &Path, shape: &[usize], values: &[T]) -> Result<()> {
     use ndarray_npy::WriteNpyExt;
     let array = ndarray::ArrayViewD::from_shape(shape, values).map_err(|e| write_err(path, e))?;
     let mut bytes = Vec::with_capacity(4 * values.len() + 128);
@@ -253,9 +254,9 @@ mod tests {
     fn npy_files_carry_their_shape() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.npy");
-        save_npy(&path, &[2, 3], &[1., 2., 3., 4., 5., 6.]).unwrap();
+        save_npy(&path, &[2, 3], &[1f32, 2., 3., 4., 5., 6.]).unwrap();
         let back: ndarray::ArrayD<f32> = ndarray_npy::read_npy(&path).unwrap();
         assert_eq!(back.shape(), [2, 3]);
-        assert!(save_npy(&path, &[4, 3], &[0.0; 6]).is_err());
+        assert!(save_npy(&path, &[4, 3], &[0f32; 6]).is_err());
     }
 }
