@@ -43,6 +43,30 @@ fn save_chart(
     super::images::save_png(path, &image::DynamicImage::ImageRgb8(img))
 }
 
+/// Ticks of a log axis over `[lo, hi]`: 1, 2 and 5 times each power of ten inside it, with 3 and 7
+/// too over less than 2.5 decades and 1.5 over less than 1.5, so every part of the range has a label
+/// (a run's loss from 25 down to 0.54 gets 0.7 below 1).
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let steps: &[f64] = match hi / lo {
+        r if r <= 30.0 => &[1.0, 1.5, 2.0, 3.0, 5.0, 7.0],
+        r if r <= 300.0 => &[1.0, 2.0, 3.0, 5.0, 7.0],
+        _ => &[1.0, 2.0, 5.0],
+    };
+    // Dividing by an exact power of ten rounds as the decimal literal does (0.7, not 0.7000…01).
+    let at = |m: f64, k: i32| if k < 0 { m / 10f64.powi(-k) } else { m * 10f64.powi(k) };
+    (first..=last)
+        .flat_map(|k| steps.iter().map(move |&m| at(m, k)))
+        .filter(|v| (lo..=hi).contains(v))
+        .collect()
+}
+
+/// A tick's value with the digits it needs (0.05, 0.5, 2, 20, 1.5).
+fn tick_label(v: f64) -> String {
+    let text = format!("{v:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// A PNG of the loss per sample by epoch (log scale), with the held-out loss when present.
 pub fn save_loss_curve(path: &Path, history: &[EpochStats]) -> Result<()> {
     use plotters::prelude::*;
@@ -57,11 +81,15 @@ pub fn save_loss_curve(path: &Path, history: &[EpochStats]) -> Result<()> {
             .margin(16)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(1.0..epochs, (lo..hi).log_scale())?;
+            .build_cartesian_2d(1.0..epochs, (lo..hi).log_scale().with_key_points(log_ticks(lo, hi)))?;
         chart
             .configure_mesh()
             .x_desc("epoch")
             .y_desc("loss per sample")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| tick_label(*y))
+            // Only the labelled lines: plotters' light lines bunch into a band near each decade.
+            .light_line_style(TRANSPARENT)
             .label_style(("sans-serif", 14))
             .draw()?;
         let train: Vec<(f64, f64)> = history.iter().map(|s| (s.epoch as f64, s.loss_per_sample)).collect();
@@ -107,7 +135,13 @@ pub fn save_quality_curve(path: &Path, history: &[EpochStats], kept: Option<usiz
             .x_label_area_size(40)
             .y_label_area_size(70)
             .build_cartesian_2d(1.0..epochs, (lo - pad)..(hi + pad))?;
-        chart.configure_mesh().x_desc("epoch").y_desc("PSNR (dB)").label_style(("sans-serif", 14)).draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc("PSNR (dB)")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .label_style(("sans-serif", 14))
+            .draw()?;
         chart
             .draw_series(LineSeries::new(psnr.iter().copied(), RED.stroke_width(2)))?
             .label("held-out PSNR")
@@ -238,6 +272,16 @@ mod tests {
         // Both series were drawn: some pixels are clearly blue, some clearly red.
         assert!(img.pixels().any(|p| p[2] > 200 && p[0] < 60));
         assert!(img.pixels().any(|p| p[0] > 200 && p[2] < 60));
+    }
+
+    #[test]
+    fn log_ticks_label_every_decade_of_the_range_readably() {
+        assert_eq!(log_ticks(0.54, 25.3), [0.7, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0]);
+        assert_eq!(log_ticks(0.5, 500.0), [0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]);
+        assert_eq!(log_ticks(0.3, 4.0), [0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0]);
+        assert_eq!(log_ticks(0.04, 30.0), [0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0]);
+        let labels: Vec<String> = [0.05, 0.5, 1.5, 2.0, 20.0].map(tick_label).to_vec();
+        assert_eq!(labels, ["0.05", "0.5", "1.5", "2", "20"]);
     }
 
     #[test]
