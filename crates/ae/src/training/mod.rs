@@ -467,7 +467,8 @@ impl Default for Job<'_> {
 
 /// The whole job: load the data, train, and leave a complete run directory at `out`
 /// (`config.toml`, `metrics.jsonl`, `model.safetensors`, `checkpoint.safetensors`,
-/// `reconstructions.png`, `loss.png`, and for a denoiser `denoising.png`).
+/// `reconstructions.png`, `loss.png`; with held-out images `last.safetensors` and `quality.png`;
+/// for a denoiser `denoising.png`).
 pub fn train(
     config: &RunConfig,
     out: &Path,
