@@ -105,6 +105,18 @@ fn started_until(args: &[&str], out: &Path, epochs: usize) -> std::process::Chil
     child
 }
 
+/// Resumes the stopped run `out` (its `.partial` directory, with the two threads the runs here
+/// train with), trains the same run uninterrupted with `straight_args` into `straight`, and
+/// compares the two.
+fn resume_and_compare(out: &Path, straight_args: &[&str], straight: &Path) {
+    let partial = format!("{}.partial", out.display());
+    let resumed = common::ae(&["--threads", "2", "train", "--resume", &partial]);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let straight_run = common::ae(straight_args);
+    assert!(straight_run.status.success(), "{}", String::from_utf8_lossy(&straight_run.stderr));
+    assert_same_run(straight, out);
+}
+
 /// Sends SIGINT to `child`.
 fn interrupt(child: &std::process::Child) {
     std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
@@ -170,11 +182,7 @@ fn sigint_stops_a_real_run_with_a_checkpoint_and_it_resumes_to_the_same_weights(
     let other = common::ae(&["train", "--resume", &partial, "--batch-size", "10"]);
     let err = String::from_utf8_lossy(&other.stderr);
     assert!(err.contains("only --epochs may be given") && Path::new(&partial).is_dir(), "{err}");
-    let resumed = common::ae(&["--threads", "2", "train", "--resume", &partial]);
-    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
-    let straight_run = common::ae(&args(straight_arg));
-    assert!(straight_run.status.success(), "{}", String::from_utf8_lossy(&straight_run.stderr));
-    assert_same_run(&straight, &stopped);
+    resume_and_compare(&stopped, &args(straight_arg), &straight);
 }
 
 #[test]
@@ -192,11 +200,7 @@ fn after_kill_9_a_run_with_checkpoints_every_epoch_resumes_to_the_same_weights()
     let mut child = started_until(&args(killed_arg), &killed, 3);
     child.kill().unwrap(); // SIGKILL: no checkpoint of its own
     child.wait().unwrap();
-    let resumed = common::ae(&["--threads", "2", "train", "--resume", &format!("{killed_arg}.partial")]);
-    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
-    let out = common::ae(&args(straight_arg));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_same_run(&straight, &killed);
+    resume_and_compare(&killed, &args(straight_arg), &straight);
 }
 
 #[test]
@@ -215,6 +219,7 @@ fn a_second_sigint_exits_at_once() {
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(!err.contains("resume with"), "the second signal should not wait for a checkpoint: {err}");
 }
+
 #[test]
 fn a_run_that_diverges_keeps_its_last_good_checkpoint() {
     let dir = tempfile::tempdir().unwrap();

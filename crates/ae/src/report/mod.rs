@@ -88,21 +88,25 @@ impl RunDir {
             return Err(ReportError::NotARun(dir));
         }
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if let Some(stem) = name.strip_suffix(".partial") {
-            let target = dir.with_file_name(stem);
-            if target.exists() {
-                return Err(ReportError::Exists(target));
+        let (target, partial) = match name.strip_suffix(".partial") {
+            Some(stem) => {
+                let target = dir.with_file_name(stem);
+                if target.exists() {
+                    return Err(ReportError::Exists(target));
+                }
+                (target, dir)
             }
-            remove_unfinished_writes(&dir)?;
-            return Ok(Self { target, partial: dir });
-        }
-        let partial = partial_of(&dir);
-        if partial.exists() {
-            return Err(ReportError::Unfinished(partial));
-        }
-        std::fs::rename(&dir, &partial).map_err(io("rename to its unfinished name", &dir))?;
+            None => {
+                let partial = partial_of(&dir);
+                if partial.exists() {
+                    return Err(ReportError::Unfinished(partial));
+                }
+                std::fs::rename(&dir, &partial).map_err(io("rename to its unfinished name", &dir))?;
+                (dir, partial)
+            }
+        };
         remove_unfinished_writes(&partial)?;
-        Ok(Self { target: dir, partial })
+        Ok(Self { target, partial })
     }
 
     /// Where files go while the run is in progress.

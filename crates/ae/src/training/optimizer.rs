@@ -80,10 +80,10 @@ impl Adam {
         fused: Option<usize>,
     ) {
         assert!(self.steps >= 1, "an update begins before it is applied");
-        let configs: Vec<AdamConfig> = (0..params.len()).map(|p| self.config_for(p, rate(p))).collect();
-        for (p, ((param, grad), moments)) in params.iter_mut().zip(grads).zip(&mut self.moments).enumerate() {
+        for (p, (param, grad)) in params.iter_mut().zip(grads).enumerate() {
             if Some(p) != fused {
-                configs[p].update(self.steps, param, grad, moments);
+                let config = self.config_for(p, rate(p));
+                config.update(self.steps, param, grad, &mut self.moments[p]);
             }
         }
     }

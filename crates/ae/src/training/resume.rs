@@ -166,9 +166,10 @@ pub fn save(
 
 /// Reads a checkpoint written by [`save`].
 pub fn load(path: &Path) -> Result<Saved, CheckpointError> {
-    let (model, recipe) = checkpoint::load(path)?;
-    let invalid = |problem: String| CheckpointError::Invalid { path: path.into(), problem };
+    // Read once: the model comes from the same bytes as the optimiser's state.
     let bytes = std::fs::read(path).map_err(|cause| CheckpointError::Io { path: path.into(), cause })?;
+    let (model, recipe) = checkpoint::from_bytes(&bytes, path)?;
+    let invalid = |problem: String| CheckpointError::Invalid { path: path.into(), problem };
     let tensors = SafeTensors::deserialize(&bytes).map_err(|e| invalid(e.to_string()))?;
     let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| invalid(e.to_string()))?;
     let json = metadata.metadata().as_ref().and_then(|m| m.get("training").cloned());
