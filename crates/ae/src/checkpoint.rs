@@ -7,7 +7,7 @@
 //! `num_batches_tracked` (int64).
 
 use crate::config::{DataConfig, Loss, ModelConfig};
-use crate::model::{Autoencoder, TensorLayout, PARAM_NAMES};
+use crate::model::{Autoencoder, Description, TensorLayout, PARAM_NAMES};
 use crate::noise::Noise;
 use crate::report::write_atomic;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -15,7 +15,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const FORMAT: &str = "ae-autoencoder-v1";
+/// Format of the files written now: v1's keys plus `layers` (the network as PyTorch/ONNX steps,
+/// see [`Description`]) and `preprocessing` (how images become inputs); documented in
+/// `docs/model-format.md`. v1 files still load.
+const FORMAT: &str = "ae-autoencoder-v2";
+const FORMATS: [&str; 2] = ["ae-autoencoder-v1", FORMAT];
 /// Metadata key of files whose biases are all in PyTorch's order. Before it, `decoder.project`'s
 /// bias was written in the engine's H, W, C order (the same bits when it had one channel); such
 /// files still load as they were written.
@@ -35,6 +39,33 @@ pub struct DataRecipe {
     pub loss: Loss,
 }
 
+/// How an image becomes the model's input, for someone rebuilding it without `ae`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessing {
+    /// `nchw`: a batch of `[C, H, W]` float32 images.
+    pub layout: String,
+    pub channels: usize,
+    /// `[height, width]` the model takes.
+    pub size: [usize; 2],
+    /// `[0, 1]`: 8-bit pixels divided by 255 (the Olivetti `.mat`'s floats as stored).
+    pub range: [f32; 2],
+    /// How larger images were brought to `size` (see `docs/model-format.md`).
+    pub resize: crate::config::Resize,
+}
+
+impl Preprocessing {
+    pub fn of(model: &Autoencoder, recipe: &DataRecipe) -> Self {
+        let [h, w, c] = model.config.input;
+        Self {
+            layout: "nchw".into(),
+            channels: c,
+            size: [h, w],
+            range: [0.0, 1.0],
+            resize: recipe.data.resize,
+        }
+    }
+}
+
 fn is_l2(loss: &Loss) -> bool {
     *loss == Loss::L2
 }
@@ -45,7 +76,7 @@ pub enum CheckpointError {
     Io { path: PathBuf, cause: std::io::Error },
     #[error("{path} is not a safetensors file: {reason}")]
     NotSafetensors { path: PathBuf, reason: String },
-    #[error("{path} is not an ae model (metadata `format` is missing or not {FORMAT})")]
+    #[error("{path} is not an ae model (metadata `format` is missing or not one of {FORMATS:?})")]
     NotOurs { path: PathBuf },
     #[error("{path}: {problem}")]
     Invalid { path: PathBuf, problem: String },
@@ -90,6 +121,28 @@ fn layouts(model: &Autoencoder) -> Vec<[TensorLayout; 2]> {
     model.layers.iter().map(|l| l.part().tensors()).collect()
 }
 
+/// Every parameter and running estimate of `model` as the model file stores it: name, PyTorch
+/// shape, values (`num_batches_tracked` left out).
+pub fn torch_tensors(model: &Autoencoder) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let mut tensors = Vec::new();
+    for (((layer, layouts), pair), running) in
+        model.layers.iter().zip(layouts(model)).zip(model.params.chunks(2)).zip(&model.running)
+    {
+        // A layer without parameters (a VAE's sampling) has none.
+        for ((param, layout), name) in
+            pair.iter().zip(layouts).zip(PARAM_NAMES).filter(|((_, l), _)| l.values() > 0)
+        {
+            let values = permute(param, &layout.engine, &layout.axes);
+            tensors.push((format!("{}.{name}", layer.name), layout.stored, values));
+        }
+        if let Some(r) = running {
+            tensors.push((format!("{}.running_mean", layer.name), vec![r.mean.len()], r.mean.clone()));
+            tensors.push((format!("{}.running_var", layer.name), vec![r.var.len()], r.var.clone()));
+        }
+    }
+    tensors
+}
+
 /// A tensor to write: name, dtype, shape, little-endian bytes.
 pub type RawTensor = (String, Dtype, Vec<usize>, Vec<u8>);
 
@@ -109,23 +162,14 @@ pub fn save_with(
 ) -> Result<(), CheckpointError> {
     let failed =
         |e: &dyn std::fmt::Display| CheckpointError::Write { path: path.into(), reason: e.to_string() };
-    let mut tensors: Vec<RawTensor> = Vec::new();
-    let f32s = |name: String, shape: Vec<usize>, values: &[f32]| {
-        (name, Dtype::F32, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
-    };
-    for (((layer, layouts), pair), running) in
-        model.layers.iter().zip(layouts(model)).zip(model.params.chunks(2)).zip(&model.running)
-    {
-        // A layer without parameters (a VAE's sampling) writes none.
-        for ((param, layout), name) in
-            pair.iter().zip(layouts).zip(PARAM_NAMES).filter(|((_, l), _)| l.values() > 0)
-        {
-            let values = permute(param, &layout.engine, &layout.axes);
-            tensors.push(f32s(format!("{}.{name}", layer.name), layout.stored, &values));
-        }
+    let mut tensors: Vec<RawTensor> = torch_tensors(model)
+        .into_iter()
+        .map(|(name, shape, values)| {
+            (name, Dtype::F32, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        })
+        .collect();
+    for (layer, running) in model.layers.iter().zip(&model.running) {
         if let Some(r) = running {
-            tensors.push(f32s(format!("{}.running_mean", layer.name), vec![r.mean.len()], &r.mean));
-            tensors.push(f32s(format!("{}.running_var", layer.name), vec![r.var.len()], &r.var));
             let batches = (r.batches as i64).to_le_bytes().to_vec();
             tensors.push((format!("{}.num_batches_tracked", layer.name), Dtype::I64, vec![], batches));
         }
@@ -141,6 +185,11 @@ pub fn save_with(
         (BIAS_ORDER.to_string(), "pytorch".to_string()),
         ("model".to_string(), serde_json::to_string(&model.config).expect("a model config serialises")),
         ("data".to_string(), serde_json::to_string(recipe).expect("a data recipe serialises")),
+        ("layers".to_string(), serde_json::to_string(&model.describe()).expect("a description serialises")),
+        (
+            "preprocessing".to_string(),
+            serde_json::to_string(&Preprocessing::of(model, recipe)).expect("preprocessing serialises"),
+        ),
     ]);
     metadata.extend(extra_metadata);
     let mut bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| failed(&e))?;
@@ -182,7 +231,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<(Autoencoder, DataRecipe)
     };
     let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(not_st)?;
     let meta = metadata.metadata().clone().unwrap_or_default();
-    if meta.get("format").map(String::as_str) != Some(FORMAT) {
+    if !meta.get("format").is_some_and(|f| FORMATS.contains(&f.as_str())) {
         return Err(CheckpointError::NotOurs { path });
     }
     let invalid = |problem: String| CheckpointError::Invalid { path: path.clone(), problem };
@@ -203,6 +252,16 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<(Autoencoder, DataRecipe)
     }
     let mut model =
         Autoencoder::zeros(&config).map_err(|e| invalid(format!("model config in metadata: {e}")))?;
+    // A v2 file's description must be the network its config makes (v1 files have none).
+    if let Some(layers) = meta.get("layers") {
+        let described: Description =
+            serde_json::from_str(layers).map_err(|e| invalid(format!("layers in metadata: {e}")))?;
+        if described != model.describe() {
+            return Err(invalid(
+                "the `layers` metadata does not describe the network of its `model` config".into(),
+            ));
+        }
+    }
     let tensors = SafeTensors::deserialize(bytes).map_err(not_st)?;
     let pytorch_bias = meta.get(BIAS_ORDER).map(String::as_str) == Some("pytorch");
     let names: Vec<String> = model.layers.iter().map(|l| l.name.clone()).collect();
@@ -295,6 +354,51 @@ mod tests {
         assert_eq!(torch[5 * 9 + 1], model.params[0][16 + 5]);
         let (back, r) = load(dir.path().join("m.safetensors").as_path()).unwrap();
         assert_eq!((back, r), (model, recipe));
+    }
+
+    /// `path`'s safetensors written again with its metadata changed by `edit`.
+    fn rewrite_metadata(path: &Path, edit: impl FnOnce(&mut HashMap<String, String>)) {
+        let bytes = std::fs::read(path).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+        let mut metadata = meta.metadata().clone().unwrap();
+        edit(&mut metadata);
+        let views: Vec<(String, TensorView)> = st.tensors();
+        std::fs::write(path, safetensors::serialize(views, Some(metadata)).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn v2_files_describe_their_network_and_v1_files_still_load() {
+        let config = crate::config::RunConfig::preset(crate::config::Preset::Default);
+        let model = Autoencoder::new(&config.model, 1).unwrap();
+        let recipe = DataRecipe { data: config.data, seed: 1, noise: Noise::None, loss: Loss::L2 };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        save(&model, &recipe, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+        let meta = meta.metadata().clone().unwrap();
+        assert_eq!(meta["format"], "ae-autoencoder-v2");
+        let described: Description = serde_json::from_str(&meta["layers"]).unwrap();
+        assert_eq!(described, model.describe());
+        let pre: Preprocessing = serde_json::from_str(&meta["preprocessing"]).unwrap();
+        assert_eq!(
+            (pre.layout.as_str(), pre.size, pre.channels, pre.range),
+            ("nchw", [32, 32], 1, [0.0, 1.0])
+        );
+        // A description that is not the config's network is refused.
+        rewrite_metadata(&path, |m| {
+            m.insert("layers".into(), m["layers"].replace("\"relu\"", "\"sigmoid\""));
+        });
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("does not describe the network"), "{err}");
+        // A v1 file (no description) loads as it always did.
+        rewrite_metadata(&path, |m| {
+            m.remove("layers");
+            m.remove("preprocessing");
+            m.insert("format".into(), "ae-autoencoder-v1".into());
+        });
+        assert_eq!(load(&path).unwrap().0, model);
     }
 
     /// The default preset's data recipe with `seed`.

@@ -4,7 +4,7 @@ use crate::data::Images;
 use serde::Serialize;
 
 /// Quality of a set of images against clean originals (values in [0, 1]).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Quality {
     pub images: usize,
     /// Mean squared error per pixel.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod evaluation;
+pub mod export;
 pub mod inference;
 pub mod memory;
 pub mod model;

@@ -59,6 +59,53 @@ enum Command {
     /// Picture the code space: a scatter of the images' codes (a VAE's means), coloured by label
     /// with --labels, and for a VAE with a 2-D code the decoded manifold grid.
     Latent(LatentArgs),
+    /// Export a trained model for other engines: an ONNX graph (ONNX Runtime, tract, …) or a
+    /// PyTorch module with a script that carries on training it under torchrun.
+    Export(ExportArgs),
+    /// Write a run's report.html again, or with several runs a page comparing them side by side.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Run directories.
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// The page to write; must not exist [default: RUN/report.html for one run (rewritten), else
+    /// compare.html].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    /// model.onnx (encoder.onnx, decoder.onnx with --part), opset 17.
+    Onnx,
+    /// A directory with model.py, train.py, model.safetensors and the prepared images.
+    Pytorch,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// A model file (model.safetensors) or a run directory holding one.
+    model: PathBuf,
+    #[arg(long, value_enum)]
+    format: ExportFormat,
+    /// With onnx: the whole network (images to reconstructions and codes), the encoder (images to
+    /// codes) or the decoder (codes to images).
+    #[arg(long, value_enum, default_value_t = ae::export::Part::All)]
+    part: ae::export::Part,
+    /// Output file (onnx) or directory (pytorch) to create; must not exist [default: model.onnx,
+    /// encoder.onnx, decoder.onnx or pytorch/ beside the model].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// With pytorch: the dataset to prepare train.npy and holdout.npy from [default: the one the
+    /// model was trained on].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// With pytorch: leave the prepared images out.
+    #[arg(long)]
+    no_data: bool,
 }
 
 #[derive(Args)]
@@ -268,7 +315,7 @@ enum SplitChoice {
     All,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct ModelInput {
     /// A model file (model.safetensors) or a run directory holding one.
     model: PathBuf,
@@ -510,6 +557,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Interpolate(args) => interpolate_command(args),
         Command::Traverse(args) => traverse_command(args),
         Command::Latent(args) => latent_command(args),
+        Command::Export(args) => export_command(args),
+        Command::Report(args) => report_command(args),
     })
 }
 
@@ -724,7 +773,11 @@ fn train_command(args: TrainArgs) -> Result<()> {
             ae::training::LAST_MODEL
         );
     }
-    println!("Run directory: {}", summary.run_dir.display());
+    println!(
+        "Run directory: {} (open {} in a browser)",
+        summary.run_dir.display(),
+        summary.run_dir.join(ae::report::REPORT).display()
+    );
     Ok(())
 }
 
@@ -1186,5 +1239,145 @@ fn bench_command(args: BenchArgs) -> Result<()> {
     } else {
         print!("{}", report.render());
     }
+    Ok(())
+}
+
+fn export_command(args: ExportArgs) -> Result<()> {
+    use ae::export::{onnx, pytorch, Part};
+    let (model, recipe) = checkpoint::load(&args.model)?;
+    let preprocessing = checkpoint::Preprocessing::of(&model, &recipe);
+    match args.format {
+        ExportFormat::Onnx => {
+            let name = match args.part {
+                Part::All => "model.onnx",
+                Part::Encoder => "encoder.onnx",
+                Part::Decoder => "decoder.onnx",
+            };
+            let out = args.out.unwrap_or_else(|| beside_model(&args.model, name));
+            if out.exists() {
+                bail!("{} already exists; choose another --out or remove it", out.display());
+            }
+            let bytes = onnx::export(&model, args.part, &preprocessing);
+            ae::report::write_atomic(&out, &bytes)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            let (input, output) = match args.part {
+                Part::All => (onnx::IMAGE, format!("{} and {}", onnx::RECONSTRUCTION, onnx::CODE)),
+                Part::Encoder => (onnx::IMAGE, onnx::CODE.to_string()),
+                Part::Decoder => (onnx::CODE, onnx::RECONSTRUCTION.to_string()),
+            };
+            println!(
+                "Wrote {} (ONNX opset {}, {}): input `{input}`, output {output}, batch axis `N`",
+                out.display(),
+                onnx::OPSET,
+                ae::memory::Bytes(bytes.len() as u64)
+            );
+        }
+        ExportFormat::Pytorch => {
+            if args.part != Part::All {
+                bail!("--part applies to --format onnx; the PyTorch module has encode() and decode()");
+            }
+            let out = args.out.unwrap_or_else(|| beside_model(&args.model, "pytorch"));
+            if out.exists() {
+                bail!("{} already exists; choose another --out or remove it", out.display());
+            }
+            // The run's training settings, where the model sits in its run directory.
+            let config_path = beside_model(&args.model, "config.toml");
+            let training = if config_path.exists() {
+                RunConfig::from_toml_file(&config_path)?.training
+            } else {
+                RunConfig::preset(Preset::Default).training
+            };
+            let images = if args.no_data {
+                None
+            } else {
+                let input = ModelInput {
+                    model: args.model.clone(),
+                    data: args.data.clone(),
+                    split: None,
+                    batch_size: 1,
+                };
+                let (_, _, train, ..) =
+                    load_indexed_inputs(&ModelInput { split: Some(SplitChoice::Train), ..input.clone() })?;
+                let holdout = if recipe.data.holdout > 0.0 {
+                    Some(load_indexed_inputs(&ModelInput { split: Some(SplitChoice::Holdout), ..input })?.2)
+                } else {
+                    None
+                };
+                Some((train, holdout))
+            };
+            let model_file =
+                if args.model.is_dir() { args.model.join("model.safetensors") } else { args.model.clone() };
+            let run = RunDir::create(&out)?;
+            let dir = run.path();
+            let write = |name: &str, bytes: &[u8]| {
+                ae::report::write_atomic(&dir.join(name), bytes)
+                    .with_context(|| format!("cannot write {name}"))
+            };
+            write("model.py", pytorch::model_py(&model, &preprocessing).as_bytes())?;
+            write("train.py", pytorch::train_py(&training, &recipe).as_bytes())?;
+            let bytes = std::fs::read(&model_file)
+                .with_context(|| format!("cannot read {}", model_file.display()))?;
+            write("model.safetensors", &bytes)?;
+            let mut written = vec!["model.py", "train.py", "model.safetensors"];
+            if let Some((train, holdout)) = &images {
+                for (name, images) in [("train.npy", Some(train)), ("holdout.npy", holdout.as_ref())] {
+                    if let Some(images) = images {
+                        let s = images.shape;
+                        save_npy(
+                            &dir.join(name),
+                            &[images.len(), s.channels, s.height, s.width],
+                            &images.to_nchw(),
+                        )?;
+                        written.push(name);
+                    }
+                }
+            }
+            let out = run.finish()?;
+            println!(
+                "Wrote {}: {}. Load with `from model import load`; carry on training with `python train.py` or `torchrun --nproc-per-node N train.py`",
+                out.display(),
+                written.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+fn report_command(args: ReportArgs) -> Result<()> {
+    use ae::report::{compare_runs, run_report, RunFiles, REPORT};
+    let runs = args
+        .runs
+        .iter()
+        .map(|dir| {
+            let dir: PathBuf = dir.components().collect();
+            let name = dir
+                .file_name()
+                .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+            if !dir.is_dir() {
+                bail!("{} is not a run directory", dir.display());
+            }
+            Ok(RunFiles::read(&dir, &name)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (out, page) = match (&args.out, runs.as_slice()) {
+        // A run's own report is made from its files: writing it again loses nothing.
+        (None, [run]) => (args.runs[0].join(REPORT), run_report(run)),
+        (out, _) => {
+            let out = out.clone().unwrap_or_else(|| PathBuf::from("compare.html"));
+            if out.exists() {
+                bail!("{} already exists; choose another --out or remove it", out.display());
+            }
+            let page = if let [run] = runs.as_slice() { run_report(run) } else { compare_runs(&runs) };
+            (out, page)
+        }
+    };
+    ae::report::write_atomic(&out, page.as_bytes())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "Wrote {} ({} run{}); open it in a browser",
+        out.display(),
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" }
+    );
     Ok(())
 }

@@ -18,6 +18,14 @@ impl fmt::Display for Bytes {
     }
 }
 
+/// The process's peak resident memory so far (Linux's `VmHWM`); `None` elsewhere.
+pub fn peak_resident() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// Where the limit came from, for the message that names it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LimitSource {

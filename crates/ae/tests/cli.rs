@@ -414,9 +414,10 @@ fn denoise_refuses_a_plain_autoencoder() {
     );
 }
 
-/// The run directory's files, with `metrics.jsonl`'s `seconds` (the only timing, so the only
-/// field allowed to differ between runs) taken out, and of the checkpoint (whose metadata also
-/// holds the timings) its tensors.
+/// The run directory's files, with the timings and the peak memory (the only values allowed to
+/// differ between runs) taken out: `metrics.jsonl`'s `seconds`, `summary.json`'s `train_seconds`
+/// and `peak_memory_bytes`, of the checkpoint (whose metadata also holds the timings) its tensors,
+/// and of `report.html` (which shows them all) its presence only.
 fn run_files(run: &Path) -> Vec<(String, Vec<u8>)> {
     let mut names: Vec<String> =
         std::fs::read_dir(run).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
@@ -431,6 +432,17 @@ fn run_files(run: &Path) -> Vec<(String, Vec<u8>)> {
                 names.sort();
                 let values = names.iter().flat_map(|n| tensors.tensor(n).unwrap().data().to_vec()).collect();
                 return (name, values);
+            }
+            if name == "report.html" {
+                return (name, vec![]);
+            }
+            if name == "summary.json" {
+                let mut value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                let summary = value.as_object_mut().unwrap();
+                for timing in ["train_seconds", "peak_memory_bytes"] {
+                    assert!(summary.remove(timing).is_some(), "{timing} in {summary:?}");
+                }
+                return (name, value.to_string().into_bytes());
             }
             if name != "metrics.jsonl" {
                 return (name, bytes);
@@ -475,7 +487,9 @@ fn the_same_seed_and_threads_write_the_same_run_and_its_config_reproduces_it() {
             "metrics.jsonl",
             "model.safetensors",
             "quality.png",
-            "reconstructions.png"
+            "reconstructions.png",
+            "report.html",
+            "summary.json"
         ]
     );
     assert!(files == run_files(&b), "two runs with seed 3 and two threads differ");

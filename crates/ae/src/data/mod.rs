@@ -81,6 +81,32 @@ impl Images {
         &self.data[i * self.shape.len()..][..self.shape.len()]
     }
 
+    /// The images in PyTorch's and ONNX's `[N, C, H, W]` order (they are kept as `[N, H, W, C]`).
+    pub fn to_nchw(&self) -> Vec<f32> {
+        let (h, w, c) = (self.shape.height, self.shape.width, self.shape.channels);
+        let mut out = vec![0.0; self.data.len()];
+        for (image, to) in self.data.chunks_exact(h * w * c).zip(out.chunks_exact_mut(h * w * c)) {
+            for (i, &v) in image.iter().enumerate() {
+                let (pixel, ch) = (i / c, i % c);
+                to[ch * h * w + pixel] = v;
+            }
+        }
+        out
+    }
+
+    /// Images of `shape` from values in `[N, C, H, W]` order.
+    pub fn from_nchw(shape: Shape, values: &[f32]) -> Images {
+        let (hw, c) = (shape.height * shape.width, shape.channels);
+        let mut data = vec![0.0; values.len()];
+        for (image, to) in values.chunks_exact(hw * c).zip(data.chunks_exact_mut(hw * c)) {
+            for (i, &v) in image.iter().enumerate() {
+                let (ch, pixel) = (i / hw, i % hw);
+                to[pixel * c + ch] = v;
+            }
+        }
+        Images::new(shape, data)
+    }
+
     /// The images at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> Images {
         let mut data = Vec::with_capacity(indices.len() * self.shape.len());
@@ -504,6 +530,18 @@ pub fn images_for_model(paths: &[PathBuf], input: [usize; 3], resize: Resize) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nchw_puts_each_channel_in_a_plane_and_back() {
+        // Two 1×2 images of three channels: pixel p, channel c holds 10·image + 3·p + c.
+        let hwc: Vec<f32> = (0..2)
+            .flat_map(|i| (0..2).flat_map(move |p| (0..3).map(move |c| (10 * i + 3 * p + c) as f32)))
+            .collect();
+        let images = Images::new(Shape::new(1, 2, 3), hwc);
+        let nchw = images.to_nchw();
+        assert_eq!(&nchw[..6], &[0., 3., 1., 4., 2., 5.]);
+        assert_eq!(Images::from_nchw(images.shape, &nchw), images);
+    }
 
     #[test]
     fn subsample_keeps_even_pixels_and_area_averages_blocks() {

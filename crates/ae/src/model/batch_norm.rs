@@ -1,6 +1,7 @@
 //! Batch normalisation over the values of each image (`nn.BatchNorm1d`): its weight and bias are
 //! γ (starting at 1) and β, and it keeps running estimates of the mean and variance for inference.
 
+use super::describe::{Described, Op};
 use super::layer::{Backward, Forward, Mode, Part, TensorLayout};
 use ae_engine::{
     batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train, ParamGrads, RunningStats,
@@ -44,6 +45,11 @@ impl Part for BatchNorm {
 
     fn kernel(&self) -> String {
         "batch-norm".into()
+    }
+
+    fn describe(&self) -> Described {
+        let op = Op::BatchNorm1d { eps: ae_engine::batch_norm::EPSILON };
+        Described { op, input: vec![self.channels], output: vec![self.channels] }
     }
 
     fn forward(&self, w: &[f32], b: &[f32], p: Forward, _: &mut Workspace) {

@@ -2,6 +2,7 @@
 //! (`nn.ConvTranspose2d`) up the decoder. Both keep their kernel as the engine's
 //! `[kh, kw, big channels, small channels]`.
 
+use super::describe::{chw, sides, Described, Op};
 use super::layer::{glorot, Backward, Forward, Part, TensorLayout};
 use ae_engine::{
     conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, ConvGeometry, ParamGrads,
@@ -62,6 +63,24 @@ impl Part for Conv {
 
     fn kernel(&self) -> String {
         format!("{:?}", self.geometry.algorithm).to_lowercase()
+    }
+
+    fn describe(&self) -> Described {
+        let g = &self.geometry;
+        let (before, after) = sides(g);
+        // A negative "after" is rows the kernel never reaches: no padding (a conv), or zero rows
+        // added after the transposed conv's full output.
+        let [bottom, right] = after.map(|a| a.max(0) as usize);
+        let (kernel, stride) = (g.kernel, g.stride);
+        if self.transposed {
+            let output_padding = after.map(|a| (-a).max(0) as usize);
+            let crop = [before[0], before[1], bottom, right];
+            let op = Op::ConvTranspose2d { kernel, stride, crop, output_padding };
+            Described { op, input: chw(g.small), output: chw(g.big) }
+        } else {
+            let op = Op::Conv2d { kernel, stride, pads: [before[0], before[1], bottom, right] };
+            Described { op, input: chw(g.big), output: chw(g.small) }
+        }
     }
 
     fn forward(&self, w: &[f32], b: &[f32], p: Forward, ws: &mut Workspace) {

@@ -1,6 +1,7 @@
 //! A fully connected layer (`nn.Linear`): the code layer, and the decoder's projection of a code
 //! that does not reshape to its first feature map.
 
+use super::describe::{chw, Described, Op};
 use super::layer::{glorot, Backward, Forward, Part, TensorLayout};
 use ae_engine::{dense_backward, dense_forward, DenseShape, ParamGrads, Shape, Workspace};
 use rand_chacha::ChaCha8Rng;
@@ -60,6 +61,13 @@ impl Part for Dense {
 
     fn kernel(&self) -> String {
         "gemm".into()
+    }
+
+    /// Its input is always taken as a vector; its output is a map when it makes one.
+    fn describe(&self) -> Described {
+        let o = self.output;
+        let output = if o.height * o.width > 1 { chw(o) } else { vec![o.len()] };
+        Described { op: Op::Linear, input: vec![self.input.len()], output }
     }
 
     fn forward(&self, w: &[f32], b: &[f32], p: Forward, ws: &mut Workspace) {

@@ -2,6 +2,7 @@
 //! probability `p` and the others scaled by `1 / (1 − p)`, drawn from the layer's seeded stream;
 //! at inference the identity. No parameters.
 
+use super::describe::{Described, Op};
 use super::layer::{Backward, Forward, Mode, Part, TensorLayout};
 use ae_engine::{Activation, ParamGrads, Workspace};
 use rand::Rng;
@@ -35,6 +36,10 @@ impl Part for Dropout {
 
     fn kernel(&self) -> String {
         "dropout".into()
+    }
+
+    fn describe(&self) -> Described {
+        Described { op: Op::Dropout { p: self.p }, input: vec![self.len], output: vec![self.len] }
     }
 
     fn forward(&self, _: &[f32], _: &[f32], p: Forward, _: &mut Workspace) {

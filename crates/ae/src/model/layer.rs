@@ -6,6 +6,7 @@
 //! of [`LayerKind`] with its arm in [`LayerKind::part`]; the model, the trainer, the model file and
 //! the benchmarks reach every kind through [`Part`].
 
+pub use super::describe::Described;
 use super::{BatchNorm, Conv, Dense, Dropout, Sample};
 use ae_engine::{Activation, BatchStats, ParamGrads, RunningStats, Workspace};
 use rand_chacha::ChaCha8Rng;
@@ -95,6 +96,9 @@ pub trait Part {
     }
     /// The kernel that runs it, as `ae bench` reports it.
     fn kernel(&self) -> String;
+    /// What it computes at inference in PyTorch's and ONNX's terms, with its input's and output's
+    /// shapes (`[C, H, W]` or `[n]`): the model file's description (see `describe.rs`).
+    fn describe(&self) -> Described;
 
     /// Runs the layer on `pass.x` into `pass.y`.
     fn forward(&self, weight: &[f32], bias: &[f32], pass: Forward<'_>, ws: &mut Workspace);

@@ -5,6 +5,7 @@
 mod batch_norm;
 mod conv;
 mod dense;
+mod describe;
 mod dropout;
 mod layer;
 mod objective;
@@ -13,6 +14,7 @@ mod sample;
 pub use batch_norm::BatchNorm;
 pub use conv::Conv;
 pub use dense::Dense;
+pub use describe::{ActivationName, Description, Op, Order, Step};
 pub use dropout::Dropout;
 pub use layer::{Backward, Cache, Forward, Layer, LayerKind, Mode, Part, TensorLayout, PARAM_NAMES};
 pub use objective::{objective, CodeSums, Deterministic, Objective, Variational};

@@ -2,6 +2,7 @@
 //! (2·L values per image) to the code `z = μ + σ·ε`, ε ~ N(0, 1) drawn from the layer's seeded
 //! stream in training; `z = μ` at inference. No parameters.
 
+use super::describe::{Described, Op};
 use super::layer::{Backward, Forward, Mode, Part, TensorLayout};
 use ae_engine::{ParamGrads, Workspace};
 use rand_chacha::ChaCha8Rng;
@@ -34,6 +35,10 @@ impl Part for Sample {
 
     fn kernel(&self) -> String {
         "sample".into()
+    }
+
+    fn describe(&self) -> Described {
+        Described { op: Op::GaussianSample, input: vec![2 * self.latent], output: vec![self.latent] }
     }
 
     fn forward(&self, _: &[f32], _: &[f32], p: Forward, _: &mut Workspace) {

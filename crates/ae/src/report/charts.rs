@@ -46,7 +46,7 @@ fn save_chart(
 /// Ticks of a log axis over `[lo, hi]`: 1, 2 and 5 times each power of ten inside it, with 3 and 7
 /// too over less than 2.5 decades and 1.5 over less than 1.5, so every part of the range has a label
 /// (a run's loss from 25 down to 0.54 gets 0.7 below 1).
-fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+pub(super) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
     let steps: &[f64] = match hi / lo {
         r if r <= 30.0 => &[1.0, 1.5, 2.0, 3.0, 5.0, 7.0],
@@ -62,7 +62,7 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
 }
 
 /// A tick's value with the digits it needs (0.05, 0.5, 2, 20, 1.5).
-fn tick_label(v: f64) -> String {
+pub(super) fn tick_label(v: f64) -> String {
     let text = format!("{v:.4}");
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }

@@ -1,10 +1,14 @@
 //! What a run leaves behind: the run directory, `metrics.jsonl` and `.npy` arrays here; image
-//! grids and files in `images.rs`; charts (the loss curve, a latent scatter) in `charts.rs`.
+//! grids and files in `images.rs`; charts (the loss curve, a latent scatter) in `charts.rs`;
+//! `report.html` and the page comparing runs in `html.rs`, with their SVG charts from `svg.rs`.
 
 mod charts;
+mod html;
 mod images;
+mod svg;
 
 pub use charts::{save_latent_scatter, save_loss_curve, save_quality_curve};
+pub use html::{compare_runs, run_report, save_run_report, RunFiles, REPORT};
 pub use images::{save_grid, save_images};
 
 use crate::training::EpochStats;
@@ -24,6 +28,8 @@ pub enum ReportError {
     Io { action: &'static str, path: PathBuf, cause: std::io::Error },
     #[error("cannot write {path}: {reason}")]
     Write { path: PathBuf, reason: String },
+    #[error("{path}: {problem}")]
+    Invalid { path: PathBuf, problem: String },
 }
 
 type Result<T, E = ReportError> = std::result::Result<T, E>;
@@ -107,6 +113,13 @@ impl RunDir {
         };
         remove_unfinished_writes(&partial)?;
         Ok(Self { target, partial })
+    }
+
+    /// The run's name: its final directory's.
+    pub fn name(&self) -> String {
+        self.target
+            .file_name()
+            .map_or_else(|| self.target.display().to_string(), |n| n.to_string_lossy().into_owned())
     }
 
     /// Where files go while the run is in progress.

@@ -416,12 +416,18 @@ pub enum Event<'a> {
 }
 
 /// What a finished run produced.
-#[derive(Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainSummary {
+    #[serde(skip)]
     pub run_dir: PathBuf,
+    /// The epochs' lines, in `metrics.jsonl`.
+    #[serde(skip)]
     pub history: Vec<EpochStats>,
     pub steps: u64,
     pub train_seconds: f64,
+    /// The process's peak resident memory when the run ended (Linux's `VmHWM`).
+    #[serde(default)]
+    pub peak_memory_bytes: Option<u64>,
     /// Reconstruction quality on the held-out images (or the training images without a split),
     /// from noisy inputs for a denoiser.
     pub quality: Quality,
@@ -433,6 +439,9 @@ pub struct TrainSummary {
     /// Whether early stopping ended the run before its last epoch.
     pub stopped_early: bool,
 }
+
+/// The run's summary ([`TrainSummary`] less its history), read by the HTML report.
+pub const SUMMARY: &str = "summary.json";
 
 /// The run's model file: the best epoch's weights when there are held-out images, else the last.
 pub const MODEL: &str = "model.safetensors";
@@ -750,8 +759,25 @@ fn run_training(
     if best.is_some() {
         save_quality_curve(&run.path().join("quality.png"), &history, best.as_ref().map(|b| b.epoch))?;
     }
-    let run_dir = run.finish()?;
-    Ok(TrainSummary { run_dir, history, steps, train_seconds, quality, noisy_quality, best, stopped_early })
+    let peak_memory_bytes = crate::memory::peak_resident();
+    let mut summary = TrainSummary {
+        run_dir: PathBuf::new(),
+        history,
+        steps,
+        train_seconds,
+        peak_memory_bytes,
+        quality,
+        noisy_quality,
+        best,
+        stopped_early,
+    };
+    let json = serde_json::to_vec_pretty(&summary).expect("a summary serialises");
+    let summary_path = run.path().join(SUMMARY);
+    write_atomic(&summary_path, &json)
+        .map_err(|e| ReportError::Write { path: summary_path, reason: e.to_string() })?;
+    crate::report::save_run_report(run.path(), &run.name())?;
+    summary.run_dir = run.finish()?;
+    Ok(summary)
 }
 
 #[cfg(test)]

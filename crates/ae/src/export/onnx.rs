@@ -1,0 +1,393 @@
+//! ONNX export (opset 17): one node per step of the model's description, the model file's tensors
+//! as initialisers, a symbolic batch axis `N`. The message types are generated from the official
+//! `onnx.proto3` (vendored in `proto/`) by prost.
+
+use super::Part;
+use crate::checkpoint::{torch_tensors, Preprocessing};
+use crate::model::{ActivationName, Autoencoder, Op, Order};
+use prost::Message;
+use std::collections::HashMap;
+
+/// The protobuf messages of `onnx.proto3`.
+#[allow(clippy::all, missing_docs)]
+pub mod proto {
+    include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
+}
+
+use proto::attribute_proto::AttributeType;
+use proto::tensor_proto::DataType;
+use proto::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
+    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+};
+
+/// The operator set the graph uses: `Conv`, `ConvTranspose`, `Gemm`, `BatchNormalization`, `Slice`,
+/// `Flatten`, `Reshape`, `Transpose`, `Relu`, `Sigmoid`, `Identity`, all unchanged since 17 or before.
+pub const OPSET: i64 = 17;
+/// The IR version that goes with opset 17.
+const IR_VERSION: i64 = 8;
+
+/// The graph's input and output names.
+pub const IMAGE: &str = "image";
+pub const CODE: &str = "code";
+pub const RECONSTRUCTION: &str = "reconstruction";
+
+fn ints(name: &str, values: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Ints as i32,
+        ints: values.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn int(name: &str, value: i64) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: value, ..Default::default() }
+}
+
+fn float(name: &str, value: f32) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: AttributeType::Float as i32, f: value, ..Default::default() }
+}
+
+fn float_tensor(name: &str, dims: &[usize], values: &[f32]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: DataType::Float as i32,
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+fn int_tensor(name: &str, values: &[i64]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: vec![values.len() as i64],
+        data_type: DataType::Int64 as i32,
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+/// A float tensor value `[N, dims…]` with the symbolic batch axis `N`.
+fn value_info(name: &str, dims: &[usize]) -> ValueInfoProto {
+    use proto::tensor_shape_proto::{dimension::Value, Dimension};
+    let batch = Dimension { value: Some(Value::DimParam("N".into())), ..Default::default() };
+    let rest =
+        dims.iter().map(|&d| Dimension { value: Some(Value::DimValue(d as i64)), ..Default::default() });
+    let tensor = proto::type_proto::Tensor {
+        elem_type: DataType::Float as i32,
+        shape: Some(TensorShapeProto { dim: std::iter::once(batch).chain(rest).collect() }),
+    };
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(proto::type_proto::Value::TensorType(tensor)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Nodes and initialisers as they are added.
+#[derive(Default)]
+struct Graph {
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+}
+
+impl Graph {
+    fn node(&mut self, op: &str, name: &str, inputs: &[&str], attributes: Vec<AttributeProto>) -> String {
+        let output = name.to_string();
+        self.nodes.push(NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.clone()],
+            name: name.into(),
+            op_type: op.into(),
+            attribute: attributes,
+            ..Default::default()
+        });
+        output
+    }
+}
+
+/// The ONNX model of `part` of `model` (inference mode: normalisations use their running
+/// estimates, a VAE's code is its mean, dropout is the identity), serialised.
+pub fn export(model: &Autoencoder, part: Part, preprocessing: &Preprocessing) -> Vec<u8> {
+    let description = model.describe();
+    let code_step = description.code_step();
+    let range = match part {
+        Part::Encoder => 0..code_step + 1,
+        Part::Decoder => code_step + 1..description.steps.len(),
+        Part::All => 0..description.steps.len(),
+    };
+    let tensors: HashMap<String, (Vec<usize>, Vec<f32>)> =
+        torch_tensors(model).into_iter().map(|(name, shape, values)| (name, (shape, values))).collect();
+    let mut g = Graph::default();
+    // Adds a parameter tensor of the model file as an initialiser and returns its name.
+    let param = |g: &mut Graph, name: String| -> String {
+        let (shape, values) = &tensors[&name];
+        g.initializers.push(float_tensor(&name, shape, values));
+        name
+    };
+    let (input, input_shape) = match part {
+        Part::Decoder => (CODE, description.steps[code_step].output.clone()),
+        _ => (IMAGE, description.input.clone()),
+    };
+    let mut x = input.to_string();
+    let mut code = None;
+    let steps = &description.steps[range.clone()];
+    for (offset, step) in steps.iter().enumerate() {
+        let name = &step.name;
+        let i = range.start + offset;
+        // The last node of a step carries its name; intermediate ones add a suffix.
+        let (w, b) = (format!("{name}.weight"), format!("{name}.bias"));
+        let out = match &step.op {
+            Op::Conv2d { kernel, stride, pads } => {
+                let (w, b) = (param(&mut g, w), param(&mut g, b));
+                let attributes = vec![
+                    ints("kernel_shape", &[*kernel as i64; 2]),
+                    ints("strides", &[*stride as i64; 2]),
+                    ints("pads", &pads.map(|p| p as i64)),
+                ];
+                g.node("Conv", &format!("{name}/conv"), &[&x, &w, &b], attributes)
+            }
+            Op::ConvTranspose2d { kernel, stride, crop, output_padding } => {
+                let (w, b) = (param(&mut g, w), param(&mut g, b));
+                let attributes = vec![
+                    ints("kernel_shape", &[*kernel as i64; 2]),
+                    ints("strides", &[*stride as i64; 2]),
+                    ints("pads", &crop.map(|p| p as i64)),
+                    ints("output_padding", &output_padding.map(|p| p as i64)),
+                ];
+                g.node("ConvTranspose", &format!("{name}/conv_transpose"), &[&x, &w, &b], attributes)
+            }
+            Op::Linear => {
+                let (w, b) = (param(&mut g, w), param(&mut g, b));
+                g.node("Gemm", &format!("{name}/gemm"), &[&x, &w, &b], vec![int("transB", 1)])
+            }
+            Op::BatchNorm1d { eps } => {
+                let (w, b) = (param(&mut g, w), param(&mut g, b));
+                let mean = param(&mut g, format!("{name}.running_mean"));
+                let var = param(&mut g, format!("{name}.running_var"));
+                let attributes = vec![float("epsilon", *eps as f32)];
+                g.node(
+                    "BatchNormalization",
+                    &format!("{name}/batch_norm"),
+                    &[&x, &w, &b, &mean, &var],
+                    attributes,
+                )
+            }
+            Op::GaussianSample => {
+                // Inference: the mean, the first half of the code layer's outputs.
+                let latent = step.output[0] as i64;
+                let consts = [("starts", 0), ("ends", latent), ("axes", 1)].map(|(what, v)| {
+                    let n = format!("{name}/{what}");
+                    g.initializers.push(int_tensor(&n, &[v]));
+                    n
+                });
+                g.node("Slice", &format!("{name}/mean"), &[&x, &consts[0], &consts[1], &consts[2]], vec![])
+            }
+            Op::Dropout { .. } => g.node("Identity", &format!("{name}/identity"), &[&x], vec![]),
+            Op::Flatten => g.node("Flatten", &format!("{name}/flatten"), &[&x], vec![int("axis", 1)]),
+            Op::Unflatten { order } => {
+                let [c, h, w] = [step.output[0], step.output[1], step.output[2]].map(|d| d as i64);
+                let shape = format!("{name}/shape");
+                match order {
+                    Order::Chw => {
+                        g.initializers.push(int_tensor(&shape, &[-1, c, h, w]));
+                        g.node("Reshape", &format!("{name}/reshape"), &[&x, &shape], vec![])
+                    }
+                    Order::Hwc => {
+                        g.initializers.push(int_tensor(&shape, &[-1, h, w, c]));
+                        let hwc = g.node("Reshape", &format!("{name}/reshape"), &[&x, &shape], vec![]);
+                        g.node(
+                            "Transpose",
+                            &format!("{name}/transpose"),
+                            &[&hwc],
+                            vec![ints("perm", &[0, 3, 1, 2])],
+                        )
+                    }
+                }
+            }
+        };
+        x = match step.activation {
+            ActivationName::Identity => out,
+            ActivationName::Relu => g.node("Relu", &format!("{name}/relu"), &[&out], vec![]),
+            ActivationName::Sigmoid => g.node("Sigmoid", &format!("{name}/sigmoid"), &[&out], vec![]),
+        };
+        if i == code_step {
+            code = Some(x.clone());
+        }
+    }
+    // Name the graph's outputs.
+    let mut outputs = Vec::new();
+    let last = &description.steps[range.end - 1];
+    let mut output = |g: &mut Graph, from: &str, name: &str, dims: &[usize]| {
+        g.node("Identity", name, &[from], vec![]);
+        outputs.push(value_info(name, dims));
+    };
+    match part {
+        Part::Encoder => output(&mut g, &x, CODE, &last.output),
+        Part::Decoder => output(&mut g, &x, RECONSTRUCTION, &last.output),
+        Part::All => {
+            output(&mut g, &x, RECONSTRUCTION, &last.output);
+            let code = code.expect("the whole network has a code");
+            output(&mut g, &code, CODE, &description.steps[code_step].output);
+        }
+    }
+    let graph = GraphProto {
+        node: g.nodes,
+        name: format!(
+            "ae-{}",
+            serde_json::to_value(part).expect("a part serialises").as_str().unwrap_or("all")
+        ),
+        initializer: g.initializers,
+        input: vec![value_info(input, &input_shape)],
+        output: outputs,
+        ..Default::default()
+    };
+    let metadata = [
+        ("ae.preprocessing", serde_json::to_string(preprocessing).expect("preprocessing serialises")),
+        ("ae.model", serde_json::to_string(&model.config).expect("a model config serialises")),
+    ];
+    ModelProto {
+        ir_version: IR_VERSION,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
+        producer_name: "ae".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        graph: Some(graph),
+        metadata_props: metadata
+            .into_iter()
+            .map(|(key, value)| StringStringEntryProto { key: key.into(), value })
+            .collect(),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CodeNorm, ModelConfig, ModelKind, Preset, RunConfig};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use tract_onnx::prelude::*;
+
+    /// A model of `config` whose biases and running estimates are random too, so that a misplaced
+    /// one shows.
+    fn randomised(config: &ModelConfig) -> Autoencoder {
+        let mut model = Autoencoder::new(config, 3).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        for bias in model.params.iter_mut().skip(1).step_by(2) {
+            bias.iter_mut().for_each(|b| *b = rng.random_range(-0.2..0.2));
+        }
+        for r in model.running.iter_mut().flatten() {
+            r.mean.iter_mut().for_each(|m| *m = rng.random_range(-0.5..0.5));
+            r.var.iter_mut().for_each(|v| *v = rng.random_range(0.5..2.0));
+        }
+        model
+    }
+
+    /// Runs an ONNX model under tract on one input of `shape`; its outputs, flattened.
+    fn run(bytes: &[u8], shape: &[usize], input: Vec<f32>) -> Vec<Vec<f32>> {
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut &bytes[..])
+            .unwrap()
+            .with_input_fact(0, f32::fact(shape).into())
+            .unwrap()
+            .into_optimized()
+            .unwrap()
+            .into_runnable()
+            .unwrap();
+        let input = Tensor::from_shape(shape, &input).unwrap();
+        let outputs = model.run(tvec!(input.into())).unwrap();
+        outputs.iter().map(|t| t.to_plain_array_view::<f32>().unwrap().iter().copied().collect()).collect()
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    }
+
+    /// Each part's ONNX graph under tract against `ae`'s own forward pass.
+    fn check(config: &ModelConfig) {
+        let model = randomised(config);
+        let recipe_data = RunConfig::preset(Preset::Default).data;
+        let recipe = crate::checkpoint::DataRecipe {
+            data: recipe_data,
+            seed: 0,
+            noise: Default::default(),
+            loss: Default::default(),
+        };
+        let preprocessing = Preprocessing::of(&model, &recipe);
+        let n = 3;
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let images: Vec<f32> = (0..n * model.input_len()).map(|_| rng.random()).collect();
+        let want = crate::inference::predict(
+            &model,
+            &crate::data::Images::new(model.input_shape(), images.clone()),
+            n,
+        );
+        let images = crate::data::Images::new(model.input_shape(), images);
+        let [h, w, c] = config.input;
+        let shape = [n, c, h, w];
+        let onnx = |part| export(&model, part, &preprocessing);
+        let back = |values: &[f32]| crate::data::Images::from_nchw(model.input_shape(), values).data;
+        let got = run(&onnx(Part::All), &shape, images.to_nchw());
+        let (all, codes) =
+            (max_diff(&back(&got[0]), &want.reconstructions.data), max_diff(&got[1], &want.codes));
+        let encoder = run(&onnx(Part::Encoder), &shape, images.to_nchw());
+        let decoder = run(&onnx(Part::Decoder), &[n, config.code_length], want.codes.clone());
+        let (enc, dec) =
+            (max_diff(&encoder[0], &want.codes), max_diff(&back(&decoder[0]), &want.reconstructions.data));
+        for (what, diff) in [("reconstructions", all), ("codes", codes), ("encoder", enc), ("decoder", dec)] {
+            assert!(diff <= 1e-5, "{config:?}: {what} differ by {diff}");
+        }
+    }
+
+    fn preset(preset: Preset) -> ModelConfig {
+        RunConfig::preset(preset).model
+    }
+
+    #[test]
+    fn the_seed_preset_matches_under_tract() {
+        check(&preset(Preset::Seed));
+    }
+
+    #[test]
+    fn the_default_preset_matches_under_tract() {
+        check(&preset(Preset::Default));
+    }
+
+    #[test]
+    fn longer_codes_match_under_tract() {
+        // 512 reshapes to two channels (H, W, C order); 100 goes through `decoder.project`.
+        for code_length in [512, 100] {
+            let mut config = ModelConfig { code_length, ..preset(Preset::Default) };
+            config.settle();
+            check(&config);
+        }
+    }
+
+    #[test]
+    fn an_mnist_sized_model_matches_under_tract() {
+        let mut config = ModelConfig { input: [28, 28, 1], code_length: 32, ..preset(Preset::Default) };
+        config.settle();
+        check(&config);
+    }
+
+    #[test]
+    fn a_vae_and_a_dropout_code_match_under_tract() {
+        let vae = ModelConfig {
+            kind: ModelKind::Vae,
+            code_norm: CodeNorm::None,
+            code_length: 16,
+            ..preset(Preset::Default)
+        };
+        let mut vae = vae;
+        vae.settle();
+        check(&vae);
+        check(&ModelConfig { dropout: 0.2, ..preset(Preset::Default) });
+    }
+}

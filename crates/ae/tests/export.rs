@@ -1,0 +1,138 @@
+//! `ae export` on a trained model: its ONNX graphs under tract give `ae reconstruct`'s
+//! reconstructions and `ae encode`'s codes, and the PyTorch export writes its files once.
+
+mod common;
+
+use common::ae;
+use std::path::Path;
+use tract_onnx::prelude::*;
+
+fn ok(out: std::process::Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `[N, H, W]` or `[N, H, W, C]` as `ae` writes images, to ONNX's `[N, C, H, W]`.
+fn nchw(a: ndarray::ArrayD<f32>) -> ndarray::ArrayD<f32> {
+    match a.ndim() {
+        3 => a.insert_axis(ndarray::Axis(1)),
+        _ => a.permuted_axes(vec![0, 3, 1, 2]),
+    }
+    .as_standard_layout()
+    .into_owned()
+}
+
+/// Runs an ONNX file under tract (whose ndarray is another version: values cross as slices).
+fn tract(model: &Path, input: ndarray::ArrayD<f32>) -> Vec<ndarray::ArrayD<f32>> {
+    let shape = input.shape().to_vec();
+    let plan = tract_onnx::onnx()
+        .model_for_path(model)
+        .unwrap()
+        .with_input_fact(0, f32::fact(&shape).into())
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let input = Tensor::from_shape(&shape, input.as_slice().unwrap()).unwrap();
+    let outputs = plan.run(tvec!(input.into())).unwrap();
+    let array = |t: &TValue| {
+        let values: Vec<f32> = t.to_plain_array_view::<f32>().unwrap().iter().copied().collect();
+        ndarray::ArrayD::from_shape_vec(t.shape().to_vec(), values).unwrap()
+    };
+    outputs.iter().map(array).collect()
+}
+
+fn max_diff(a: &ndarray::ArrayD<f32>, b: &ndarray::ArrayD<f32>) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn exported_onnx_matches_ae_under_tract_and_pytorch_export_writes_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::olivetti();
+    for (name, preset) in [("seed", "seed"), ("default", "default")] {
+        let run = dir.path().join(name);
+        let run_s = run.to_str().unwrap();
+        ok(ae(&[
+            "train",
+            "--preset",
+            preset,
+            "--data",
+            data.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--out",
+            run_s,
+        ]));
+        let rec = run.join("rec");
+        ok(ae(&["reconstruct", run_s, "--split", "all", "--out", rec.to_str().unwrap()]));
+        ok(ae(&["encode", run_s, "--split", "all", "--out", rec.join("codes.npy").to_str().unwrap()]));
+        for part in ["all", "encoder", "decoder"] {
+            let text = ok(ae(&["export", run_s, "--format", "onnx", "--part", part]));
+            assert!(text.contains("opset 17"), "{text}");
+        }
+        // 40 images keep tract's run short.
+        let take = |a: ndarray::ArrayD<f32>| a.slice_axis(ndarray::Axis(0), (0..40).into()).to_owned();
+        let read = |file: &str| take(ndarray_npy::read_npy(rec.join(file)).unwrap());
+        let (images, want, codes) =
+            (nchw(read("originals.npy")), nchw(read("reconstructions.npy")), read("codes.npy"));
+        let all = tract(&run.join("model.onnx"), images.clone());
+        let encoder = tract(&run.join("encoder.onnx"), images);
+        let decoder = tract(&run.join("decoder.onnx"), codes.clone());
+        for (what, diff) in [
+            ("model.onnx reconstructions", max_diff(&all[0], &want)),
+            ("model.onnx codes", max_diff(&all[1], &codes)),
+            ("encoder.onnx", max_diff(&encoder[0], &codes)),
+            ("decoder.onnx", max_diff(&decoder[0], &want)),
+        ] {
+            assert!(diff <= 1e-5, "{name}: {what} differs from ae by {diff}");
+        }
+        // A file is never overwritten.
+        let again = ae(&["export", run_s, "--format", "onnx"]);
+        let err = String::from_utf8_lossy(&again.stderr);
+        assert!(
+            !again.status.success() && err.contains("already exists") && err.lines().count() == 1,
+            "{err}"
+        );
+    }
+
+    let run = dir.path().join("default");
+    let text = ok(ae(&["export", run.to_str().unwrap(), "--format", "pytorch"]));
+    let out = run.join("pytorch");
+    for file in ["model.py", "train.py", "model.safetensors", "train.npy", "holdout.npy"] {
+        assert!(out.join(file).is_file(), "{file} missing: {text}");
+    }
+    let train: ndarray::ArrayD<f32> = ndarray_npy::read_npy(out.join("train.npy")).unwrap();
+    assert_eq!(train.shape(), [360, 1, 32, 32]);
+    let model_py = std::fs::read_to_string(out.join("model.py")).unwrap();
+    assert!(model_py.contains("\"op\": \"conv_transpose2d\"") && !model_py.contains("__DESCRIPTION__"));
+    assert!(!std::fs::read_to_string(out.join("train.py")).unwrap().contains("__TRAINING__"));
+    let again = ae(&["export", run.to_str().unwrap(), "--format", "pytorch"]);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn report_compares_runs_and_refuses_what_is_not_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::olivetti();
+    let run = dir.path().join("r");
+    ok(ae(&["train", "--data", data.to_str().unwrap(), "--epochs", "1", "--out", run.to_str().unwrap()]));
+    let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+    // Self-contained: nothing fetched from elsewhere.
+    let links = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    assert!(!links.contains("http://") && !links.contains("https://") && !page.contains("<script"));
+    assert!(page.contains("data:image/png;base64,") && page.contains("class=\"chart\""));
+    let compare = dir.path().join("c.html");
+    ok(ae(&["report", run.to_str().unwrap(), run.to_str().unwrap(), "--out", compare.to_str().unwrap()]));
+    assert!(std::fs::read_to_string(&compare).unwrap().contains("Comparing 2 runs"));
+    let missing = ae(&["report", dir.path().join("nothing").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success() && err.contains("not a run directory") && err.lines().count() == 1,
+        "{err}"
+    );
+    let again = ae(&["report", run.to_str().unwrap(), "--out", compare.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
