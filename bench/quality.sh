@@ -78,6 +78,7 @@ for d in dirs:
         plateau=max(plateau) if plateau else None,
         kept=kept["epoch"] if kept else None,
         last_psnr=last.get("holdout_psnr_db"),
+        pca=ev.get("baseline", {}).get("quality", {}).get("psnr_db"),
         seconds=sum(e["seconds"] for e in epochs),
         torch=json.load(open(f"{d}/torch.json")) if os.path.exists(f"{d}/torch.json") else None))
 print(f"\n## {name}\n")
@@ -86,6 +87,8 @@ head = "| seed | epochs | train loss/sample | held-out MSE | PSNR dB | SSIM |"
 head += " noisy PSNR | denoised PSNR | denoised − noisy |" if denoise else ""
 kept = rows[0]["kept"] is not None
 head += " kept epoch | last epoch's PSNR |" if kept else ""
+pca = rows[0]["pca"] is not None
+head += " PCA PSNR | model − PCA |" if pca else ""
 print(head + " code mean | saturated | last plateau epoch | train s |")
 print("|" + "---|" * (head.count("|") + 4 - 1))
 for r in rows:
@@ -94,11 +97,17 @@ for r in rows:
         line += f" {r['noisy']:.2f} | {r['denoised']:.2f} | {r['denoised'] - r['noisy']:+.2f} |"
     if kept:
         line += f" {r['kept']} | {r['last_psnr']:.2f} |"
+    if pca:
+        model = r["denoised"] if denoise else r["psnr"]
+        line += f" {r['pca']:.2f} | {model - r['pca']:+.2f} |"
     line += f" {r['code']:.3f} | {r['sat']:.3f} | {r['plateau'] or '-'} | {r['seconds']:.0f} |"
     print(line)
 for key in ["loss", "psnr", "ssim"] + (["denoised"] if denoise else []):
     vals = [r[key] for r in rows]
     print(f"- {key}: min {min(vals):.4f}, median {statistics.median(vals):.4f}, max {max(vals):.4f}")
+if pca:
+    gaps = [(r["denoised"] if denoise else r["psnr"]) - r["pca"] for r in rows]
+    print(f"- model − PCA: min {min(gaps):+.2f}, median {statistics.median(gaps):+.2f}, max {max(gaps):+.2f} dB")
 if denoise:
     gains = [r["denoised"] - r["noisy"] for r in rows]
     print(f"- denoised − noisy: min {min(gains):+.2f} dB")

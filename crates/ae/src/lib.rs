@@ -5,6 +5,7 @@
 //! [`inference`], [`evaluation`] and [`report`]; the `ae` binary is the CLI.
 
 pub mod augment;
+pub mod baseline;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;

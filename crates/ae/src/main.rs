@@ -64,6 +64,34 @@ enum Command {
     Export(ExportArgs),
     /// Write a run's report.html again, or with several runs a page comparing them side by side.
     Report(ReportArgs),
+    /// PCA, the best linear autoencoder, with K components: fitted on a dataset's training images
+    /// and measured on its held-out ones, split as `ae train` splits them.
+    Baseline(BaselineArgs),
+}
+
+#[derive(Args)]
+struct BaselineArgs {
+    /// A dataset file or folder, or a dataset name (olivetti, mnist, fashion-mnist).
+    #[arg(long)]
+    data: String,
+    /// Principal components: the code length it stands beside.
+    #[arg(long)]
+    components: usize,
+    /// The preset whose data settings (size, held-out share, split) apply.
+    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    preset: Preset,
+    /// The split's seed, as `ae train --seed`.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Resize images to HEIGHT WIDTH, as `ae train --size`.
+    #[arg(long, num_args = 2, value_names = ["HEIGHT", "WIDTH"])]
+    size: Option<Vec<usize>>,
+    /// Noise on the held-out inputs (PCA as a denoiser), as `ae train --noise`.
+    #[arg(long)]
+    noise: Option<Noise>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -559,6 +587,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Latent(args) => latent_command(args),
         Command::Export(args) => export_command(args),
         Command::Report(args) => report_command(args),
+        Command::Baseline(args) => baseline_command(args),
     })
 }
 
@@ -755,6 +784,9 @@ fn train_command(args: TrainArgs) -> Result<()> {
     if let Some(noisy) = &summary.noisy_quality {
         println!("Denoising: noisy inputs {}; denoised {}.", describe(noisy), describe(q));
     }
+    if let Some(b) = &summary.baseline {
+        println!("{}", baseline_line(b, q));
+    }
     if let Some(best) = &summary.best {
         let last = summary.history.last().map_or(0, |s| s.epoch);
         if summary.stopped_early {
@@ -821,6 +853,18 @@ fn describe(q: &Quality) -> String {
     format!("MSE {:.5}, PSNR {:.2} dB, SSIM {:.4}", q.mse, q.psnr_db, q.ssim)
 }
 
+/// PCA's figures beside the model's `q`.
+fn baseline_line(b: &ae::baseline::Baseline, q: &Quality) -> String {
+    format!(
+        "PCA baseline, {} components ({}, {:.1} s): {}; the model is {:+.2} dB against it.",
+        b.components,
+        serde_json::to_value(b.method).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        b.seconds,
+        describe(&b.quality),
+        q.psnr_db - b.quality.psnr_db
+    )
+}
+
 /// The model, its recipe and the chosen images, prepared as in training.
 fn load_inputs(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str)> {
     let (model, recipe, images, split, _) = load_indexed_inputs(input)?;
@@ -831,6 +875,15 @@ fn load_inputs(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe
 fn load_indexed_inputs(
     input: &ModelInput,
 ) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str, Vec<usize>)> {
+    let (model, recipe, images, name, indices, _) = load_inputs_and_training(input)?;
+    Ok((model, recipe, images, name, indices))
+}
+
+/// [`load_indexed_inputs`] and the model's training images (for the PCA baseline).
+#[allow(clippy::type_complexity)]
+fn load_inputs_and_training(
+    input: &ModelInput,
+) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str, Vec<usize>, ae::data::Pixels)> {
     let (model, recipe) = load_model(input)?;
     let mut data = recipe.data.clone();
     if let Some(path) = &input.data {
@@ -850,12 +903,13 @@ fn load_indexed_inputs(
             bail!("--split holdout: this model was trained without a held-out split")
         }
         SplitChoice::Holdout => (split.holdout, "holdout"),
-        SplitChoice::Train => (split.train, "train"),
+        SplitChoice::Train => (split.train.clone(), "train"),
         SplitChoice::All => ((0..pixels.len()).collect(), "all"),
     };
     check_inference(&model, indices.len(), input.batch_size, indices.len())?;
     let images = if name == "all" { pixels.to_images() } else { pixels.select(&indices).to_images() };
-    Ok((model, recipe, images, name, indices))
+    let train = pixels.select(&split.train);
+    Ok((model, recipe, images, name, indices, train))
 }
 
 fn load_model(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe)> {
@@ -1108,7 +1162,7 @@ fn encode_command(args: EncodeArgs) -> Result<()> {
 }
 
 fn eval_command(args: EvalArgs) -> Result<()> {
-    let (model, recipe, images, split) = load_inputs(&args.input)?;
+    let (model, recipe, images, split, _, train) = load_inputs_and_training(&args.input)?;
     let batch = args.input.batch_size;
     let q = quality(&images, &predict(&model, &images, batch).reconstructions);
     let noise = args.noise.unwrap_or(recipe.noise);
@@ -1122,9 +1176,23 @@ fn eval_command(args: EvalArgs) -> Result<()> {
     let vae = model
         .is_variational()
         .then(|| vae_terms(&model, &images, recipe.loss, args.nll_samples, recipe.seed));
+    // PCA of the code's length on the model's training images, as the model saw its inputs.
+    let noisy = denoising.as_ref().map(|_| corrupt(&images, noise, recipe.seed));
+    let baseline = ae::baseline::pca_baseline(
+        &train,
+        noisy.as_ref().unwrap_or(&images),
+        &images,
+        model.config.code_length,
+        recipe.seed,
+    )
+    .map_err(|e| log::warn!("no PCA baseline: {e}"))
+    .ok();
     if args.json {
         let mut value = serde_json::to_value(&q)?;
         value["split"] = split.into();
+        if let Some(b) = &baseline {
+            value["baseline"] = serde_json::to_value(b)?;
+        }
         if let Some((noisy, denoised)) = &denoising {
             value["noise"] = noise.to_string().into();
             value["noisy"] = serde_json::to_value(noisy)?;
@@ -1138,6 +1206,10 @@ fn eval_command(args: EvalArgs) -> Result<()> {
         println!("{split}: {} images, {}, loss per sample {:.4}", q.images, describe(&q), q.loss_per_sample);
         if let Some((noisy, denoised)) = &denoising {
             println!("with noise {noise}: noisy inputs {}; denoised {}", describe(noisy), describe(denoised));
+        }
+        if let Some(b) = &baseline {
+            let model_q = denoising.as_ref().map_or(&q, |(_, denoised)| denoised);
+            println!("{}", baseline_line(b, model_q));
         }
         if let Some(v) = &vae {
             println!(
@@ -1379,5 +1451,64 @@ fn report_command(args: ReportArgs) -> Result<()> {
         runs.len(),
         if runs.len() == 1 { "" } else { "s" }
     );
+    Ok(())
+}
+
+fn baseline_command(args: BaselineArgs) -> Result<()> {
+    let mut config = RunConfig::preset(args.preset);
+    let named = DatasetName::from_str(&args.data, true).ok().filter(|_| !Path::new(&args.data).exists());
+    match named {
+        Some(name) => (config.data.dataset, config.data.path) = (name, None),
+        None => config.data.path = Some(PathBuf::from(&args.data)),
+    }
+    // As `ae train`: the presets' 32×32 is the faces' size; other data keep theirs.
+    config.data.size = match &args.size {
+        Some(size) => Some([size[0], size[1]]),
+        None if is_olivetti(&config.data) => config.data.size,
+        None => None,
+    };
+    let pixels = load_dataset(&config.data, None)?;
+    let split = split_for(&config.data, pixels.len(), args.seed)?;
+    let (train, eval, which) = if split.holdout.is_empty() {
+        (pixels.select(&split.train), pixels.to_images(), "all")
+    } else {
+        (pixels.select(&split.train), pixels.select(&split.holdout).to_images(), "holdout")
+    };
+    if let Some(limit) = memory_limit() {
+        let d = pixels.shape().len();
+        let need = ae::memory::MemoryNeed {
+            parameters: 0,
+            activations: 0,
+            scratch: ae::baseline::memory_need(train.len(), d, args.components),
+            data: pixels.bytes() + 8 * eval.data.len() as u64,
+        };
+        limit.check("the PCA baseline", &need, "use fewer components or smaller images")?;
+    }
+    let noise = args.noise.unwrap_or_default();
+    let noisy = (!noise.is_none()).then(|| corrupt(&eval, noise, args.seed));
+    let b = ae::baseline::pca_baseline(
+        &train,
+        noisy.as_ref().unwrap_or(&eval),
+        &eval,
+        args.components,
+        args.seed,
+    )?;
+    if args.json {
+        let mut value = serde_json::to_value(&b)?;
+        value["split"] = which.into();
+        value["train_images"] = train.len().into();
+        println!("{value}");
+    } else {
+        println!(
+            "PCA, {} components ({}, {:.1} s), fitted on {} training images; {which}: {} images, {}{}",
+            b.components,
+            serde_json::to_value(b.method)?.as_str().unwrap_or_default(),
+            b.seconds,
+            train.len(),
+            b.quality.images,
+            describe(&b.quality),
+            if noise.is_none() { String::new() } else { format!(" (from inputs with noise {noise})") }
+        );
+    }
     Ok(())
 }

@@ -724,3 +724,34 @@ fn one_image_and_an_out_with_a_trailing_slash_are_handled() {
     let out = ae(&["eval", run.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn the_pca_baseline_matches_numpy_and_stands_beside_every_evaluation() {
+    let data = common::olivetti();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = ae(args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    // numpy (`np.linalg.svd` of the 360 centred training faces, the 40 held-out ones projected on
+    // the first K right singular vectors, clipped to [0, 1]) on the default split, seed 0:
+    // K = 256: MSE 0.00079558, 30.9932 dB; K = 32: MSE 0.00300688, 25.2188 dB.
+    for (k, mse) in [("256", 0.000_795_58), ("32", 0.003_006_88)] {
+        let b = json(&["baseline", "--data", data.to_str().unwrap(), "--components", k, "--json"]);
+        let got = b["quality"]["mse"].as_f64().unwrap();
+        assert!((got / mse - 1.0).abs() < 1e-4, "K = {k}: MSE {got}, numpy {mse}");
+        assert_eq!((b["split"].as_str(), b["train_images"].as_u64()), (Some("holdout"), Some(360)));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("r");
+    let out =
+        ae(&["train", "--data", data.to_str().unwrap(), "--epochs", "1", "--out", run.to_str().unwrap()]);
+    assert!(stdout(&out).contains("PCA baseline, 256 components"), "{}", stdout(&out));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let eval = json(&["eval", run.to_str().unwrap(), "--json"]);
+    assert_eq!(summary["baseline"]["quality"], eval["baseline"]["quality"]);
+    assert!((eval["baseline"]["quality"]["mse"].as_f64().unwrap() / 0.000_795_58 - 1.0).abs() < 1e-4);
+    let bad = ae(&["baseline", "--data", data.to_str().unwrap(), "--components", "5000"]);
+    assert_one_line_error(&bad, "5000 components");
+}

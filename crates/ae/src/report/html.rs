@@ -131,6 +131,17 @@ fn charts(runs: &[&RunFiles]) -> String {
         loss.push(series(name(r, "held-out"), colour(i, 1), true, h, |s| s.holdout_loss_per_sample));
         loss.push(series(name(r, "KL"), colour(i, 2), true, h, |s| s.kl_per_sample));
         psnr.push(series(name(r, "held-out PSNR"), colour(i, 0), false, h, |s| s.holdout_psnr_db));
+        // PCA of the code's length: the line a model has to clear.
+        if let Some(b) = r.summary.as_ref().and_then(|s| s.baseline.as_ref()) {
+            let pca = |s: &EpochStats| Some(b.quality.psnr_db).filter(|_| s.holdout_psnr_db.is_some());
+            psnr.push(series(
+                name(r, &format!("PCA, {} components", b.components)),
+                colour(i, 2),
+                true,
+                h,
+                pca,
+            ));
+        }
         ssim.push(series(name(r, "held-out SSIM"), colour(i, 0), false, h, |s| s.holdout_ssim));
         code.push(series(name(r, "mean"), colour(i, 0), false, h, |s| Some(s.code_mean)));
         code.push(series(name(r, "saturated"), colour(i, 1), true, h, |s| Some(s.code_saturated)));
@@ -165,6 +176,8 @@ fn figures(r: &RunFiles) -> Vec<(&'static str, String)> {
         ("PSNR (dB)", opt(q.map(|q| q.psnr_db), 2)),
         ("SSIM", opt(q.map(|q| q.ssim), 4)),
         ("noisy input PSNR (dB)", opt(noisy.map(|q| q.psnr_db), 2)),
+        ("PCA PSNR (dB)", opt(s.and_then(|s| s.baseline.as_ref()).map(|b| b.quality.psnr_db), 2)),
+        ("PCA SSIM", opt(s.and_then(|s| s.baseline.as_ref()).map(|b| b.quality.ssim), 4)),
         ("loss per image", opt(q.map(|q| q.loss_per_sample), 4)),
         ("steps", s.map_or("—".into(), |s| s.steps.to_string())),
         ("training time (s)", opt(s.map(|s| s.train_seconds), 1)),
@@ -232,7 +245,7 @@ pub fn run_report(r: &RunFiles) -> String {
     for (heading, value) in figures(r).into_iter().filter(|(_, v)| v != "—") {
         let _ = write!(body, "<tr><th>{heading}</th><td>{value}</td></tr>");
     }
-    body += "</table><p class=\"sub\">Measured on the held-out images (without them, on up to the first 1000 training images), from noisy inputs for a denoiser, with the kept model.</p>";
+    body += "</table><p class=\"sub\">Measured on the held-out images (without them, on up to the first 1000 training images), from noisy inputs for a denoiser, with the kept model. PCA: as many components as the code, fitted on the training images.</p>";
     body += "<h2>Training</h2>";
     body += &charts(&[r]);
     body += "<details><summary>Every epoch's values</summary>";

@@ -433,6 +433,11 @@ pub struct TrainSummary {
     pub quality: Quality,
     /// For a denoiser: the noisy inputs' quality, to compare with `quality`.
     pub noisy_quality: Option<Quality>,
+    /// PCA with as many components as the code, fitted on the training images, on the same
+    /// images as `quality` (from the noisy inputs for a denoiser); `None` where PCA cannot have
+    /// that many components (a code longer than an image).
+    #[serde(default)]
+    pub baseline: Option<crate::baseline::Baseline>,
     /// With held-out images: the epoch whose weights are the run's model (`model.safetensors`;
     /// the last epoch's are `last.safetensors`). Without, the model is the last epoch's.
     pub best: Option<BestEpoch>,
@@ -589,6 +594,12 @@ fn prepare(config: &RunConfig, pixels: Pixels, job: &Job<'_>) -> crate::Result<P
         let per_image = pixels.bytes() / pixels.len().max(1) as u64;
         let holdout_floats = 4 * pixels.shape().len() as u64 * split.holdout.len() as u64;
         need.data = per_image * split.train.len() as u64 + 3 * holdout_floats;
+        // The PCA baseline at the end, once the trainer's buffers are freed, takes less than them
+        // unless images are large and many: the larger counts.
+        let d = pixels.shape().len();
+        let pca = crate::baseline::memory_need(split.train.len(), d, config.model.code_length);
+        let trainer = need.parameters + need.activations + need.scratch;
+        need.scratch += pca.saturating_sub(trainer);
         limit.check("training", &need, TRAINING_MEMORY_ADVICE)?;
     }
     let (train_set, holdout) = (pixels.select(&split.train), pixels.select(&split.holdout).to_images());
@@ -759,6 +770,15 @@ fn run_training(
     if best.is_some() {
         save_quality_curve(&run.path().join("quality.png"), &history, best.as_ref().map(|b| b.epoch))?;
     }
+    let inputs = if config.noise.is_none() { shown } else { &noisy };
+    let baseline = crate::baseline::pca_baseline(
+        &train_set,
+        inputs,
+        shown,
+        config.model.code_length,
+        config.training.seed,
+    )
+    .ok();
     let peak_memory_bytes = crate::memory::peak_resident();
     let mut summary = TrainSummary {
         run_dir: PathBuf::new(),
@@ -768,6 +788,7 @@ fn run_training(
         peak_memory_bytes,
         quality,
         noisy_quality,
+        baseline,
         best,
         stopped_early,
     };
