@@ -1177,6 +1177,12 @@ fn eval_command(args: EvalArgs) -> Result<()> {
         .is_variational()
         .then(|| vae_terms(&model, &images, recipe.loss, args.nll_samples, recipe.seed));
     // PCA of the code's length on the model's training images, as the model saw its inputs.
+    if let Some(limit) = memory_limit() {
+        let (n, d, k) = (train.len(), images.shape.len(), model.config.code_length);
+        let scratch = ae::baseline::memory_need(n, d, k);
+        let need = ae::memory::MemoryNeed { parameters: 0, activations: 0, scratch, data: train.bytes() };
+        limit.check("the PCA baseline", &need, "use --max-memory to allow more")?;
+    }
     let noisy = denoising.as_ref().map(|_| corrupt(&images, noise, recipe.seed));
     let baseline = ae::baseline::pca_baseline(
         &train,

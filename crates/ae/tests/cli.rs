@@ -415,8 +415,8 @@ fn denoise_refuses_a_plain_autoencoder() {
 }
 
 /// The run directory's files, with the timings and the peak memory (the only values allowed to
-/// differ between runs) taken out: `metrics.jsonl`'s `seconds`, `summary.json`'s `train_seconds`
-/// and `peak_memory_bytes`, of the checkpoint (whose metadata also holds the timings) its tensors,
+/// differ between runs) taken out: `metrics.jsonl`'s `seconds`, `summary.json`'s `train_seconds`,
+/// `peak_memory_bytes` and the PCA baseline's `seconds`, of the checkpoint (whose metadata also holds the timings) its tensors,
 /// and of `report.html` (which shows them all) its presence only.
 fn run_files(run: &Path) -> Vec<(String, Vec<u8>)> {
     let mut names: Vec<String> =
@@ -442,6 +442,8 @@ fn run_files(run: &Path) -> Vec<(String, Vec<u8>)> {
                 for timing in ["train_seconds", "peak_memory_bytes"] {
                     assert!(summary.remove(timing).is_some(), "{timing} in {summary:?}");
                 }
+                let baseline = summary["baseline"].as_object_mut().unwrap();
+                assert!(baseline.remove("seconds").is_some(), "{baseline:?}");
                 return (name, value.to_string().into_bytes());
             }
             if name != "metrics.jsonl" {
