@@ -47,6 +47,16 @@ pub enum Method {
     Randomised,
 }
 
+impl std::fmt::Display for Method {
+    /// As serialised.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Method::Covariance => "covariance",
+            Method::Randomised => "randomised",
+        })
+    }
+}
+
 /// The most a PCA fit of `n` images of `d` values with `components` directions allocates: the
 /// covariance (or the randomised SVD's `n × l` sketches), a chunk of images, the basis (bytes).
 pub fn memory_need(n: usize, d: usize, components: usize) -> u64 {
@@ -66,26 +76,34 @@ pub struct Pca {
     pub method: Method,
 }
 
-/// Rows `range` of `pixels`, centred by `mean`, as an f64 matrix.
-fn centred(pixels: &Pixels, range: std::ops::Range<usize>, mean: &[f64]) -> Mat<f64> {
-    let d = mean.len();
-    let mut row = Vec::with_capacity(d);
-    let mut m = Mat::zeros(range.len(), d);
+/// Rows `range`, each appended to a buffer by `row`, centred by `mean`, as an f64 matrix.
+fn centred(
+    range: std::ops::Range<usize>,
+    mean: &[f64],
+    mut row: impl FnMut(usize, &mut Vec<f32>),
+) -> Mat<f64> {
+    let mut values = Vec::with_capacity(mean.len());
+    let mut m = Mat::zeros(range.len(), mean.len());
     for (r, i) in range.enumerate() {
-        row.clear();
-        pixels.push_image(i, &mut row);
-        for (j, (&v, &mu)) in row.iter().zip(mean).enumerate() {
+        values.clear();
+        row(i, &mut values);
+        for (j, (&v, &mu)) in values.iter().zip(mean).enumerate() {
             m[(r, j)] = v as f64 - mu;
         }
     }
     m
 }
 
+/// Rows `range` of `pixels`, centred by `mean`.
+fn centred_pixels(pixels: &Pixels, range: std::ops::Range<usize>, mean: &[f64]) -> Mat<f64> {
+    centred(range, mean, |i, row| pixels.push_image(i, row))
+}
+
 fn chunks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     (0..n).step_by(CHUNK).map(move |start| start..(start + CHUNK).min(n))
 }
 
-/// The first `k` columns of an orthonormal basis of `m`'s columns.
+/// An orthonormal basis of `m`'s columns (its thin QR's Q).
 fn orthonormal(m: &Mat<f64>) -> Mat<f64> {
     m.qr().compute_thin_Q()
 }
@@ -112,7 +130,7 @@ impl Pca {
         let (basis, variances, method) = if d <= COVARIANCE_MAX_VALUES {
             let mut cov = Mat::<f64>::zeros(d, d);
             for range in chunks(n) {
-                let x = centred(train, range, &mean);
+                let x = centred_pixels(train, range, &mean);
                 cov += x.transpose() * &x;
             }
             let eigen = cov
@@ -131,7 +149,7 @@ impl Pca {
             let times = |m: &Mat<f64>| {
                 let mut y = Mat::<f64>::zeros(n, m.ncols());
                 for range in chunks(n) {
-                    let x = centred(train, range.clone(), &mean);
+                    let x = centred_pixels(train, range.clone(), &mean);
                     y.as_mut().subrows_mut(range.start, range.len()).copy_from(&x * m);
                 }
                 y
@@ -140,7 +158,7 @@ impl Pca {
             let transposed_times = |m: &Mat<f64>| {
                 let mut z = Mat::<f64>::zeros(d, m.ncols());
                 for range in chunks(n) {
-                    let x = centred(train, range.clone(), &mean);
+                    let x = centred_pixels(train, range.clone(), &mean);
                     z += x.transpose() * m.as_ref().subrows(range.start, range.len());
                 }
                 z
@@ -167,10 +185,9 @@ impl Pca {
 
     /// Each image projected on the directions and back, clipped to [0, 1].
     pub fn reconstruct(&self, images: &Images) -> Images {
-        let pixels = Pixels::Floats(images.clone());
         let mut data = Vec::with_capacity(images.data.len());
         for range in chunks(images.len()) {
-            let x = centred(&pixels, range, &self.mean);
+            let x = centred(range, &self.mean, |i, row| row.extend_from_slice(images.image(i)));
             let back = (&x * &self.basis) * self.basis.transpose();
             for r in 0..back.nrows() {
                 data.extend((0..back.ncols()).map(|j| (back[(r, j)] + self.mean[j]).clamp(0.0, 1.0) as f32));
@@ -234,6 +251,7 @@ mod tests {
         let (images, e) = two_directions();
         let pca = Pca::fit(&Pixels::Floats(images.clone()), 2, 0).unwrap();
         assert_eq!(pca.method, Method::Covariance);
+        assert_eq!(serde_json::to_value(pca.method).unwrap(), pca.method.to_string());
         for (j, direction) in e.iter().enumerate() {
             // A direction up to its sign.
             let dot: f64 = (0..4).map(|p| pca.basis[(p, j)] * direction[p]).sum();

@@ -343,7 +343,7 @@ enum SplitChoice {
     All,
 }
 
-#[derive(Args, Clone)]
+#[derive(Args)]
 struct ModelInput {
     /// A model file (model.safetensors) or a run directory holding one.
     model: PathBuf,
@@ -591,24 +591,32 @@ fn run(cli: Cli) -> Result<()> {
     })
 }
 
+/// Points `config` at `data` as `--data` says: a dataset by name unless a file of that name exists,
+/// else a path. The presets' 32×32 is the tutorial's size for the faces; without `--size` (`size`)
+/// other data keep their own size.
+fn use_data(config: &mut RunConfig, data: &str, size: Option<&[usize]>) {
+    let named = DatasetName::from_str(data, true).ok().filter(|_| !Path::new(data).exists());
+    match named {
+        Some(name) => {
+            config.data.dataset = name;
+            config.data.path = None;
+        }
+        None => config.data.path = Some(PathBuf::from(data)),
+    }
+    if let Some(size) = size {
+        config.data.size = Some([size[0], size[1]]);
+    } else if !is_olivetti(&config.data) {
+        config.data.size = None;
+    }
+}
+
 fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     let mut config = match &args.config {
         Some(path) => RunConfig::from_toml_file(path)?,
         None => RunConfig::preset(args.preset),
     };
     if let Some(data) = &args.data {
-        let named = DatasetName::from_str(data, true).ok().filter(|_| !Path::new(data).exists());
-        match named {
-            Some(name) => {
-                config.data.dataset = name;
-                config.data.path = None;
-            }
-            None => config.data.path = Some(PathBuf::from(data)),
-        }
-        // The presets' 32×32 is the tutorial's size for the faces; other data keep their own size.
-        if !is_olivetti(&config.data) && args.size.is_none() {
-            config.data.size = None;
-        }
+        use_data(&mut config, data, args.size.as_deref());
         // The default preset's flips and shifts were measured on the faces; on MNIST they cost
         // 1.6 dB held out at code 256 (bench/README.md), so other data start from their images as
         // they are.
@@ -858,7 +866,7 @@ fn baseline_line(b: &ae::baseline::Baseline, q: &Quality) -> String {
     format!(
         "PCA baseline, {} components ({}, {:.1} s): {}; the model is {:+.2} dB against it.",
         b.components,
-        serde_json::to_value(b.method).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        b.method,
         b.seconds,
         describe(&b.quality),
         q.psnr_db - b.quality.psnr_db
@@ -1368,20 +1376,14 @@ fn export_command(args: ExportArgs) -> Result<()> {
             let images = if args.no_data {
                 None
             } else {
-                let input = ModelInput {
-                    model: args.model.clone(),
-                    data: args.data.clone(),
-                    split: None,
-                    batch_size: 1,
-                };
-                let (_, _, train, ..) =
-                    load_indexed_inputs(&ModelInput { split: Some(SplitChoice::Train), ..input.clone() })?;
-                let holdout = if recipe.data.holdout > 0.0 {
-                    Some(load_indexed_inputs(&ModelInput { split: Some(SplitChoice::Holdout), ..input })?.2)
-                } else {
-                    None
-                };
-                Some((train, holdout))
+                // One read of the dataset: the held-out images (or, without a split, all of them,
+                // which are the training images) and the training images.
+                let holdout = recipe.data.holdout > 0.0;
+                let split = Some(if holdout { SplitChoice::Holdout } else { SplitChoice::All });
+                let input =
+                    ModelInput { model: args.model.clone(), data: args.data.clone(), split, batch_size: 1 };
+                let (_, _, shown, _, _, train) = load_inputs_and_training(&input)?;
+                Some((train.to_images(), holdout.then_some(shown)))
             };
             let model_file =
                 if args.model.is_dir() { args.model.join("model.safetensors") } else { args.model.clone() };
@@ -1462,17 +1464,7 @@ fn report_command(args: ReportArgs) -> Result<()> {
 
 fn baseline_command(args: BaselineArgs) -> Result<()> {
     let mut config = RunConfig::preset(args.preset);
-    let named = DatasetName::from_str(&args.data, true).ok().filter(|_| !Path::new(&args.data).exists());
-    match named {
-        Some(name) => (config.data.dataset, config.data.path) = (name, None),
-        None => config.data.path = Some(PathBuf::from(&args.data)),
-    }
-    // As `ae train`: the presets' 32×32 is the faces' size; other data keep theirs.
-    config.data.size = match &args.size {
-        Some(size) => Some([size[0], size[1]]),
-        None if is_olivetti(&config.data) => config.data.size,
-        None => None,
-    };
+    use_data(&mut config, &args.data, args.size.as_deref());
     let pixels = load_dataset(&config.data, None)?;
     let split = split_for(&config.data, pixels.len(), args.seed)?;
     let (train, eval, which) = if split.holdout.is_empty() {
@@ -1508,7 +1500,7 @@ fn baseline_command(args: BaselineArgs) -> Result<()> {
         println!(
             "PCA, {} components ({}, {:.1} s), fitted on {} training images; {which}: {} images, {}{}",
             b.components,
-            serde_json::to_value(b.method)?.as_str().unwrap_or_default(),
+            b.method,
             b.seconds,
             train.len(),
             b.quality.images,

@@ -21,3 +21,14 @@ pub enum Part {
     #[default]
     All,
 }
+
+impl Part {
+    /// As written on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Encoder => "encoder",
+            Part::Decoder => "decoder",
+            Part::All => "all",
+        }
+    }
+}

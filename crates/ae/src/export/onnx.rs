@@ -238,10 +238,7 @@ pub fn export(model: &Autoencoder, part: Part, preprocessing: &Preprocessing) ->
     }
     let graph = GraphProto {
         node: g.nodes,
-        name: format!(
-            "ae-{}",
-            serde_json::to_value(part).expect("a part serialises").as_str().unwrap_or("all")
-        ),
+        name: format!("ae-{}", part.name()),
         initializer: g.initializers,
         input: vec![value_info(input, &input_shape)],
         output: outputs,

@@ -770,10 +770,10 @@ fn run_training(
     if best.is_some() {
         save_quality_curve(&run.path().join("quality.png"), &history, best.as_ref().map(|b| b.epoch))?;
     }
-    let inputs = if config.noise.is_none() { shown } else { &noisy };
+    // `noisy` is `shown` itself without noise.
     let baseline = crate::baseline::pca_baseline(
         &train_set,
-        inputs,
+        &noisy,
         shown,
         config.model.code_length,
         config.training.seed,
