@@ -16,6 +16,11 @@
 #   faces600       default preset, 600 epochs, seeds 0-4 (the kept model; with EXTRA="--augment none"
 #                  the recipe before augmentation became the default)
 #   faces-seed     the `seed` preset (the tutorial literally), 100 epochs, seeds 0-4
+#   faces32        default preset, code 32, 600 epochs, seeds 0-4 (against PCA with 32 components)
+#   deep32         `deep` preset, code 32, 1000 epochs, seeds 0-4
+#   deep256        `deep` preset, code 256, 1000 epochs, seeds 0-4
+#   deep-mnist32   `deep` preset on MNIST (9000 / 1000), code 32, 20 epochs, seeds 0-4
+#   deep-mnist256  the same with code 256
 #
 # Environment: AE (the binary; default: builds target/release/ae), OUT (run directories; default a
 # new temporary folder), SEEDS (overrides every sweep's seeds, e.g. "0 1"), EPOCHS (overrides the
@@ -47,14 +52,14 @@ run() {
     "$AE" eval "$dir" --json >"$dir/eval.json"
 }
 
-# The PyTorch peer on run $1's split: code length $2, epochs $3, seed $4.
+# The PyTorch peer on run $1's split: code length $2, epochs $3, seed $4; then its own flags.
 peer() {
     local dir=$1
     for split in train holdout; do
         [ -d "$dir/$split-split" ] || "$AE" reconstruct "$dir" --split "$split" --out "$dir/$split-split" >/dev/null
     done
     [ -s "$dir/torch.json" ] || "$PEER_PYTHON" bench/quality_torch.py --train "$dir/train-split/originals.npy" \
-        --holdout "$dir/holdout-split/originals.npy" --code-length "$2" --epochs "$3" --seed "$4" >"$dir/torch.json"
+        --holdout "$dir/holdout-split/originals.npy" --code-length "$2" --epochs "$3" --seed "$4" "${@:5}" >"$dir/torch.json"
 }
 
 # The table of one sweep from its run directories.
@@ -124,6 +129,7 @@ PY
 
 for sweep in "${SWEEPS[@]}"; do
     code=256
+    peer_args=()
     case $sweep in
         faces) seeds="0 1 2 3 4 5 6 7 8 9"; epochs=100; args=(--data "$FACES") ;;
         faces-denoise) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --noise gaussian:0.2) ;;
@@ -131,6 +137,14 @@ for sweep in "${SWEEPS[@]}"; do
         mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --holdout 0.1 --code-length 256) ;;
         faces600) seeds="0 1 2 3 4"; epochs=600; args=(--data "$FACES") ;;
         faces-seed) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset seed --holdout 0.1) ;;
+        faces32) seeds="0 1 2 3 4"; epochs=600; code=32; args=(--data "$FACES" --code-length 32) ;;
+        deep32) seeds="0 1 2 3 4"; epochs=1000; code=32; args=(--data "$FACES" --preset deep --code-length 32)
+            peer_args=(--recipe deep --augment) ;;
+        deep256) seeds="0 1 2 3 4"; epochs=1000; args=(--data "$FACES" --preset deep); peer_args=(--recipe deep --augment) ;;
+        deep-mnist32) seeds="0 1 2 3 4"; epochs=20; code=32; args=(--data "$MNIST" --preset deep --holdout 0.1 --code-length 32)
+            peer_args=(--recipe deep) ;;
+        deep-mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --preset deep --holdout 0.1 --code-length 256)
+            peer_args=(--recipe deep) ;;
         *) echo "unknown sweep $sweep" >&2; exit 2 ;;
     esac
     dirs=()
@@ -140,7 +154,7 @@ for sweep in "${SWEEPS[@]}"; do
         run "$dir" "${args[@]}" --epochs "${EPOCHS:-$epochs}" --seed "$seed"
         if [ -n "${PEER_PYTHON:-}" ] && [[ " ${PEER_SEEDS:-0} " == *" $seed "* ]] && [ "$sweep" != faces-denoise ] && [ "$sweep" != faces-seed ]; then
             echo "$sweep seed $seed: PyTorch" >&2
-            peer "$dir" "$code" "${EPOCHS:-$epochs}" "$seed"
+            peer "$dir" "$code" "${EPOCHS:-$epochs}" "$seed" "${peer_args[@]}"
         fi
         dirs+=("$dir")
     done

@@ -9,7 +9,7 @@
 //! deviation of all pre-activations, the mean over units of their spread across images (what
 //! tells the faces apart), and the fraction outside ±4.6 (sigmoid below 0.01 or above 0.99).
 
-use ae::config::{CodeNorm, Preset, RunConfig};
+use ae::config::{Norm, Preset, RunConfig};
 use ae::data::{load_dataset, split_for};
 use ae::model::Autoencoder;
 use ae::noise::Noise;
@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
     config.model.input = [shape.height, shape.width, shape.channels];
     println!("data {data}, code {}, probe: the first 50 training images", config.model.code_length);
     println!("norm  seed step  mean     std   spread-across-images  saturated");
-    for norm in [CodeNorm::None, CodeNorm::Batch] {
+    for norm in [Norm::None, Norm::Batch] {
         config.model.code_norm = norm;
         for seed in 0..5 {
             let split = split_for(&config.data, pixels.len(), seed)?;

@@ -437,7 +437,7 @@ mod tests {
     #[test]
     fn a_normalised_code_round_trips_as_torch_batch_norm() {
         let mut config = ModelConfig::tutorial(PaddingMode::Symmetric);
-        config.code_norm = crate::config::CodeNorm::Batch;
+        config.code_norm = crate::config::Norm::Batch;
         let mut model = Autoencoder::new(&config, 7).unwrap();
         let i = model.code_output();
         model.params[2 * i][3] = 1.5;

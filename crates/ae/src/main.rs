@@ -3,7 +3,8 @@
 
 use ae::checkpoint::{self, DataRecipe};
 use ae::config::{
-    BadImages, CodeNorm, DatasetName, Loss, ModelKind, Preset, RunConfig, Schedule, SplitBy, Storage,
+    BadImages, CodeActivation, DatasetName, Loss, ModelKind, Norm, Preset, RunConfig, Schedule, SplitBy,
+    Storage,
 };
 use ae::data::{images_for_model, is_olivetti, load_dataset, load_labels, split_for, Images};
 use ae::evaluation::{quality, Quality};
@@ -212,7 +213,8 @@ struct InterpolateArgs {
 #[derive(Args)]
 struct TrainArgs {
     /// Starting configuration: `seed` is the tutorial literally, `seed-denoise` its denoising run;
-    /// `default` fixes the tutorial's quirks (see README).
+    /// `default` fixes the tutorial's quirks; `deep` is the default run with a network that beats
+    /// PCA (see README).
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     preset: Preset,
     /// A TOML run configuration (e.g. a run's config.toml) used instead of --preset; the flags below override it.
@@ -245,7 +247,7 @@ struct TrainArgs {
     /// epoch and on Ctrl-C.
     #[arg(long, default_value_t = 30.0)]
     checkpoint_seconds: f64,
-    /// Passes over the training images [default: 600].
+    /// Passes over the training images [default: 600; 1000 with --preset deep].
     #[arg(long)]
     epochs: Option<usize>,
     /// Images per Adam step [default: 50].
@@ -258,25 +260,33 @@ struct TrainArgs {
     /// [default: cosine; constant with --preset seed and seed-denoise].
     #[arg(long, value_enum)]
     schedule: Option<Schedule>,
-    /// Multiplies the learning rate of the code layer's weight [default: 0.1; 1 with --preset seed
-    /// and seed-denoise].
+    /// Multiplies the learning rate of the code layer's weight [default: 0.1; 1 with --preset seed,
+    /// seed-denoise and deep].
     #[arg(long)]
     code_lr_scale: Option<f64>,
     /// Steps over which the learning rate rises linearly to its full value [default: 100; 0 with
     /// --preset seed and seed-denoise].
     #[arg(long)]
     warmup_steps: Option<u64>,
-    /// Units in the sigmoid code [default: 256]. A length that does not reshape to the decoder's first
+    /// Units in the code [default: 256]. A length that does not reshape to the decoder's first
     /// feature map (16×16 for 32×32 images) gets a dense projection to it.
     #[arg(long)]
     code_length: Option<usize>,
     /// Normalise the code's pre-activations before its sigmoid: batch (batch normalisation) or none
-    /// [default: batch; none with --preset seed and seed-denoise].
+    /// [default: batch; none with --preset seed, seed-denoise and deep].
     #[arg(long, value_enum)]
-    code_norm: Option<CodeNorm>,
+    code_norm: Option<Norm>,
+    /// The code's function: sigmoid (every unit in (0, 1)) or identity (a linear code)
+    /// [default: sigmoid; identity with --preset deep].
+    #[arg(long, value_enum)]
+    code_activation: Option<CodeActivation>,
+    /// Normalise every hidden convolution's output before its ReLU: batch or none [default: none;
+    /// batch with --preset deep].
+    #[arg(long, value_enum)]
+    conv_norm: Option<Norm>,
     /// Add stride-2 stages until the map the code layer reads is at most N pixels a side, so the
-    /// model of a large image stays small [default: 16; the layers as written with --preset seed
-    /// and seed-denoise].
+    /// model of a large image stays small [default: 16; 2 with --preset deep; the layers as
+    /// written with --preset seed and seed-denoise].
     #[arg(long)]
     max_code_map_side: Option<usize>,
     /// Fraction of images held out of training and evaluated every epoch [default: 0.1; 0 with --preset seed].
@@ -318,8 +328,8 @@ struct TrainArgs {
     weight_decay: Option<f64>,
     /// Change each training image as it is drawn, from the run's seed: none, flip (mirror left to
     /// right half the time), shift:K (move by up to K pixels each way) or flip,shift:K; the target
-    /// is the changed image [default: flip,shift:2 for the faces with --preset default; none
-    /// otherwise].
+    /// is the changed image [default: flip,shift:2 for the faces with --preset default and deep;
+    /// none otherwise].
     #[arg(long)]
     augment: Option<ae::augment::Augment>,
     /// Dropout on the code in training: each unit zeroed with probability P, the rest scaled by
@@ -417,7 +427,7 @@ struct DenoiseArgs {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Which preset's model to time (they differ only in padding).
+    /// Which preset's model to time (seed and default differ only in padding; deep is another network).
     #[arg(long, value_enum, default_value_t = Preset::Seed)]
     preset: Preset,
     /// Timed repetitions; the median is reported.
@@ -657,6 +667,12 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     if let Some(v) = args.code_norm {
         config.model.code_norm = v;
     }
+    if let Some(v) = args.code_activation {
+        config.model.code_activation = v;
+    }
+    if let Some(v) = args.conv_norm {
+        config.model.conv_norm = v;
+    }
     if let Some(v) = args.max_code_map_side {
         config.model.max_code_map_side = Some(v);
     }
@@ -683,7 +699,7 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
         if kind == ModelKind::Vae {
             // The presets' code is the tutorial's; a VAE's is a small Gaussian.
             config.model.code_length = args.code_length.unwrap_or(16);
-            config.model.code_norm = args.code_norm.unwrap_or(CodeNorm::None);
+            config.model.code_norm = args.code_norm.unwrap_or(Norm::None);
         }
     }
     if let Some(v) = args.latent_dim {
@@ -718,6 +734,7 @@ fn default_run_dir(preset: Preset) -> PathBuf {
         Preset::Seed => "seed",
         Preset::Default => "default",
         Preset::SeedDenoise => "seed-denoise",
+        Preset::Deep => "deep",
     };
     // Two runs started in the same second get -2, -3, … rather than a refusal.
     let free = |p: &Path| !p.exists() && !partial_of(p).exists();

@@ -52,7 +52,8 @@ fn max_diff(a: &ndarray::ArrayD<f32>, b: &ndarray::ArrayD<f32>) -> f32 {
 fn exported_onnx_matches_ae_under_tract_and_pytorch_export_writes_its_files() {
     let dir = tempfile::tempdir().unwrap();
     let data = common::olivetti();
-    for (name, preset) in [("seed", "seed"), ("default", "default")] {
+    // `deep`: batch-normalised feature maps and a linear code.
+    for (name, preset) in [("seed", "seed"), ("default", "default"), ("deep", "deep")] {
         let run = dir.path().join(name);
         let run_s = run.to_str().unwrap();
         ok(ae(&[

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 DESCRIPTION = json.loads(r"""__DESCRIPTION__""")
 PREPROCESSING = json.loads(r"""__PREPROCESSING__""")
 
-_WITH_PARAMETERS = ("conv2d", "conv_transpose2d", "linear", "batch_norm1d")
+_WITH_PARAMETERS = ("conv2d", "conv_transpose2d", "linear", "batch_norm1d", "batch_norm2d")
 
 
 def _module(step):
@@ -38,6 +38,8 @@ def _module(step):
         return nn.Linear(step["input"][0], step["output"][0])
     if op == "batch_norm1d":
         return nn.BatchNorm1d(step["input"][0], eps=step["eps"])
+    if op == "batch_norm2d":
+        return nn.BatchNorm2d(step["input"][0], eps=step["eps"])
     if op == "dropout":
         return nn.Dropout(step["p"])
     return None
@@ -95,7 +97,7 @@ class Autoencoder(nn.Module):
                 if pad_h or pad_w:
                     x = F.pad(x, (0, pad_w, 0, pad_h))
                 x = x + convt.bias[None, :, None, None]
-            elif op in ("linear", "batch_norm1d", "dropout"):
+            elif op in ("linear", "batch_norm1d", "batch_norm2d", "dropout"):
                 x = self._get(step)(x)
             elif op == "gaussian_sample":
                 heads = x

@@ -166,7 +166,7 @@ pub fn export(model: &Autoencoder, part: Part, preprocessing: &Preprocessing) ->
                 let (w, b) = (param(&mut g, w), param(&mut g, b));
                 g.node("Gemm", &format!("{name}/gemm"), &[&x, &w, &b], vec![int("transB", 1)])
             }
-            Op::BatchNorm1d { eps } => {
+            Op::BatchNorm1d { eps } | Op::BatchNorm2d { eps } => {
                 let (w, b) = (param(&mut g, w), param(&mut g, b));
                 let mean = param(&mut g, format!("{name}.running_mean"));
                 let var = param(&mut g, format!("{name}.running_var"));
@@ -266,7 +266,7 @@ pub fn export(model: &Autoencoder, part: Part, preprocessing: &Preprocessing) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{CodeNorm, ModelConfig, ModelKind, Preset, RunConfig};
+    use crate::config::{ModelConfig, ModelKind, Norm, Preset, RunConfig};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use tract_onnx::prelude::*;
@@ -358,6 +358,17 @@ mod tests {
     }
 
     #[test]
+    fn the_deep_preset_matches_under_tract() {
+        // Normalised feature maps (BatchNormalization on NCHW), a linear code; at 28×28 two of its
+        // four stages stay stride 2.
+        for input in [[32, 32, 1], [28, 28, 1]] {
+            let mut config = ModelConfig { input, code_length: 32, ..preset(Preset::Deep) };
+            config.settle();
+            check(&config);
+        }
+    }
+
+    #[test]
     fn longer_codes_match_under_tract() {
         // 512 reshapes to two channels (H, W, C order); 100 goes through `decoder.project`.
         for code_length in [512, 100] {
@@ -378,7 +389,7 @@ mod tests {
     fn a_vae_and_a_dropout_code_match_under_tract() {
         let vae = ModelConfig {
             kind: ModelKind::Vae,
-            code_norm: CodeNorm::None,
+            code_norm: Norm::None,
             code_length: 16,
             ..preset(Preset::Default)
         };

@@ -1,5 +1,7 @@
-//! Batch normalisation over the values of each image (`nn.BatchNorm1d`): its weight and bias are
-//! γ (starting at 1) and β, and it keeps running estimates of the mean and variance for inference.
+//! Batch normalisation of each channel (`nn.BatchNorm1d` on a vector, `nn.BatchNorm2d` on a
+//! feature map, whose channel's statistics run over the batch and the map's pixels): its weight
+//! and bias are γ (starting at 1) and β, and it keeps running estimates of the mean and variance
+//! for inference.
 
 use super::describe::{Described, Op};
 use super::layer::{Backward, Forward, Mode, Part, TensorLayout};
@@ -12,15 +14,24 @@ use rand_chacha::ChaCha8Rng;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNorm {
     pub channels: usize,
+    /// Height and width of a feature map; `None`: a vector.
+    pub map: Option<(usize, usize)>,
+}
+
+impl BatchNorm {
+    /// Values per image: the NHWC map's pixels are rows of `channels`, as the batch's images are.
+    fn len(&self) -> usize {
+        self.map.map_or(1, |(h, w)| h * w) * self.channels
+    }
 }
 
 impl Part for BatchNorm {
     fn input_len(&self) -> usize {
-        self.channels
+        self.len()
     }
 
     fn output_len(&self) -> usize {
-        self.channels
+        self.len()
     }
 
     fn tensors(&self) -> [TensorLayout; 2] {
@@ -48,8 +59,12 @@ impl Part for BatchNorm {
     }
 
     fn describe(&self) -> Described {
-        let op = Op::BatchNorm1d { eps: ae_engine::batch_norm::EPSILON };
-        Described { op, input: vec![self.channels], output: vec![self.channels] }
+        let eps = ae_engine::batch_norm::EPSILON;
+        let (op, shape) = match self.map {
+            None => (Op::BatchNorm1d { eps }, vec![self.channels]),
+            Some((h, w)) => (Op::BatchNorm2d { eps }, vec![self.channels, h, w]),
+        };
+        Described { op, input: shape.clone(), output: shape }
     }
 
     fn forward(&self, w: &[f32], b: &[f32], p: Forward, _: &mut Workspace) {

@@ -25,6 +25,8 @@ pub enum Op {
     Linear,
     /// `nn.BatchNorm1d` with its running estimates (inference): `(x − mean) / √(var + eps)·γ + β`.
     BatchNorm1d { eps: f64 },
+    /// `nn.BatchNorm2d` with its running estimates (inference), per channel of a `[C, H, W]` map.
+    BatchNorm2d { eps: f64 },
     /// A VAE's code: the input is `[μ, log σ²]` (2·L values); training draws `μ + exp(½ log σ²)·ε`,
     /// inference returns `μ` (the first L values).
     GaussianSample,

@@ -6,7 +6,7 @@
 //! noise stage corrupts.
 
 use super::{kl_divergence, Activations, Autoencoder, CodeTerms};
-use crate::config::{ModelKind, TrainingConfig};
+use crate::config::{CodeActivation, ModelConfig, ModelKind, TrainingConfig};
 
 /// The code-side terms of a model kind's loss.
 pub trait Objective: Send + Sync {
@@ -23,10 +23,13 @@ pub trait Objective: Send + Sync {
     fn logs_kl(&self) -> bool;
 }
 
-/// The objective of `kind` with the run's training settings.
-pub fn objective(kind: ModelKind, training: &TrainingConfig) -> Box<dyn Objective> {
-    match kind {
-        ModelKind::Autoencoder => Box::new(Deterministic { sparsity: training.sparsity }),
+/// The objective of `model`'s kind with the run's training settings.
+pub fn objective(model: &ModelConfig, training: &TrainingConfig) -> Box<dyn Objective> {
+    match model.kind {
+        ModelKind::Autoencoder => Box::new(Deterministic {
+            sparsity: training.sparsity,
+            sigmoid: model.code_activation == CodeActivation::Sigmoid,
+        }),
         ModelKind::Vae => {
             Box::new(Variational { beta: training.beta, kl_warmup_epochs: training.kl_warmup_epochs })
         }
@@ -62,11 +65,13 @@ impl CodeSums {
     }
 }
 
-/// An autoencoder with a sigmoid code (plain, sparse or denoising).
+/// An autoencoder with a deterministic code (plain, sparse or denoising).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Deterministic {
     /// λ of the L1 penalty (see `TrainingConfig::sparsity`).
     pub sparsity: f64,
+    /// Whether the code is a sigmoid's (else linear, with nothing to saturate).
+    pub sigmoid: bool,
 }
 
 impl Deterministic {
@@ -87,7 +92,7 @@ impl Objective for Deterministic {
     }
 
     fn saturates(&self) -> bool {
-        true
+        self.sigmoid
     }
 
     fn logs_kl(&self) -> bool {
@@ -164,9 +169,9 @@ mod tests {
         up[5] += h;
         down[5] -= h;
         let numeric = (penalty(&up) - penalty(&down)) / (2.0 * h);
-        let gradient = Deterministic { sparsity: lambda }.l1_gradient(&model);
+        let gradient = Deterministic { sparsity: lambda, sigmoid: true }.l1_gradient(&model);
         assert!((numeric - gradient as f64).abs() < 1e-5, "{numeric}");
-        assert_eq!(Deterministic { sparsity: 0.0 }.terms(&model, 3.0), CodeTerms::default());
+        assert_eq!(Deterministic { sparsity: 0.0, sigmoid: true }.terms(&model, 3.0), CodeTerms::default());
     }
 
     #[test]

@@ -183,7 +183,7 @@ fn stream(seed: u64, id: u64) -> ChaCha8Rng {
 impl Trainer {
     pub fn new(model: Autoencoder, config: &TrainingConfig, noise: Noise) -> Self {
         let capacity = config.batch_size;
-        let objective = objective(model.config.kind, config);
+        let objective = objective(&model.config, config);
         Self {
             optimizer: Adam::new(
                 AdamConfig {
@@ -804,7 +804,7 @@ fn run_training(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{CodeNorm, ModelConfig, PaddingMode, Preset, RunConfig};
+    use crate::config::{ModelConfig, Norm, PaddingMode, Preset, RunConfig};
     use ae_engine::Shape;
 
     fn tiny_config() -> ModelConfig {
@@ -911,8 +911,8 @@ mod tests {
             let mut trainer = Trainer::new(Autoencoder::new(&config, 3).unwrap(), &training, Noise::None);
             trainer.run_epoch(1, &data, |_, _| {}).steps
         };
-        assert_eq!(steps(CodeNorm::None), 3);
-        assert_eq!(steps(CodeNorm::Batch), 2);
+        assert_eq!(steps(Norm::None), 3);
+        assert_eq!(steps(Norm::Batch), 2);
     }
 
     #[test]
@@ -942,7 +942,7 @@ mod tests {
         // so the weights differ by the decay alone: −rate·λ·w (the code layer at its 0.1× rate,
         // through the fused update).
         let mut training = RunConfig::preset(Preset::Default).training;
-        let config = ModelConfig { code_norm: CodeNorm::Batch, ..tiny_config() };
+        let config = ModelConfig { code_norm: Norm::Batch, ..tiny_config() };
         let before = Autoencoder::new(&config, 3).unwrap();
         let images = blobs(4).to_images();
         let mut step = |weight_decay| {
