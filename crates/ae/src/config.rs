@@ -266,7 +266,7 @@ pub struct ModelConfig {
     /// Normalisation of the code's pre-activations (absent in files written before it existed: none).
     #[serde(default)]
     pub code_norm: Norm,
-    /// The code's function (absent: the sigmoid).
+    /// An autoencoder's code function (absent: the sigmoid); a VAE's code is its Gaussian sample.
     #[serde(default, skip_serializing_if = "CodeActivation::is_sigmoid")]
     pub code_activation: CodeActivation,
     /// Normalisation of every hidden convolution's output before its ReLU (`encoder.normI`,
@@ -681,6 +681,12 @@ impl RunConfig {
                     "a VAE's code is sampled, not normalised: use \"none\"",
                 ));
             }
+            if self.model.code_activation != CodeActivation::Sigmoid {
+                return Err(ConfigError::new(
+                    "model.code_activation",
+                    "a VAE's code is its Gaussian sample: leave the key out",
+                ));
+            }
             if t.sparsity != 0.0 {
                 return Err(ConfigError::new(
                     "training.sparsity",
@@ -863,6 +869,17 @@ mod tests {
             default,
             "deep differs from default in its network, epochs and code layer's rate only"
         );
+    }
+
+    #[test]
+    fn a_vae_refuses_the_autoencoders_code_settings_by_key() {
+        let mut config = RunConfig::preset(Preset::Deep);
+        config.model.kind = ModelKind::Vae;
+        assert_eq!(config.validate().unwrap_err().key, "model.code_activation");
+        config.model.code_activation = CodeActivation::Sigmoid;
+        assert_eq!(config.validate(), Ok(()));
+        config.model.code_norm = Norm::Batch;
+        assert_eq!(config.validate().unwrap_err().key, "model.code_norm");
     }
 
     #[test]

@@ -700,6 +700,8 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
             // The presets' code is the tutorial's; a VAE's is a small Gaussian.
             config.model.code_length = args.code_length.unwrap_or(16);
             config.model.code_norm = args.code_norm.unwrap_or(Norm::None);
+            // A VAE's code is its sampled Gaussian; the autoencoder's code function does not apply.
+            config.model.code_activation = CodeActivation::Sigmoid;
         }
     }
     if let Some(v) = args.latent_dim {
