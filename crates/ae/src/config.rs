@@ -34,8 +34,8 @@ pub enum Preset {
     Default,
     /// The tutorial's denoising run: the `seed` preset with Gaussian noise σ = 0.2 clipped to [0, 1].
     SeedDenoise,
-    /// The `default` run with a network that beats PCA at the same code length: four stride-2
-    /// stages with batch-normalised convolutions down to a 2×2 map, a linear code, 1000 epochs.
+    /// The `default` run with a network that beats PCA at a short code (32): four stride-2 stages
+    /// with batch-normalised convolutions down to a 2×2 map, a linear code, 1000 epochs.
     Deep,
 }
 

@@ -88,7 +88,12 @@ impl Objective for Deterministic {
     }
 
     fn measure(&self, model: &Autoencoder, acts: &Activations) -> CodeSums {
-        CodeSums::of(acts.code(model))
+        let mut sums = CodeSums::of(acts.code(model));
+        if !self.sigmoid {
+            // A linear code has no range to saturate at (0.01 / 0.99 mean nothing to it).
+            sums.saturated = 0;
+        }
+        sums
     }
 
     fn saturates(&self) -> bool {
@@ -172,6 +177,29 @@ mod tests {
         let gradient = Deterministic { sparsity: lambda, sigmoid: true }.l1_gradient(&model);
         assert!((numeric - gradient as f64).abs() < 1e-5, "{numeric}");
         assert_eq!(Deterministic { sparsity: 0.0, sigmoid: true }.terms(&model, 3.0), CodeTerms::default());
+    }
+
+    #[test]
+    fn a_linear_code_reports_nothing_saturated() {
+        let config = crate::model::tiny(PaddingMode::TfSame, 4);
+        let linear = ModelConfig { code_activation: CodeActivation::Identity, ..config };
+        let model = Autoencoder::new(&linear, 3).unwrap();
+        let mut model = model;
+        // A code layer bias far outside (0.01, 0.99) for every unit.
+        model.params[2 * model.code_layer + 1].iter_mut().for_each(|b| *b = 7.0);
+        let (n, mut ws) = (2, ae_engine::Workspace::new(1));
+        let mut acts = crate::model::Activations::new(&model, n);
+        model.forward(&vec![0.5; n * model.input_len()], &mut acts, &mut ws, false);
+        let objective =
+            objective(&linear, &crate::config::RunConfig::preset(crate::config::Preset::Deep).training);
+        let sums = objective.measure(&model, &acts);
+        assert!(!objective.saturates());
+        assert_eq!(sums.saturated, 0);
+        assert_eq!(
+            CodeSums::of(acts.code(&model)).saturated,
+            n * linear.code_length,
+            "the plain count would say all"
+        );
     }
 
     #[test]
