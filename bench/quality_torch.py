@@ -73,14 +73,18 @@ class Autoencoder(nn.Module):
 
 
 class Deep(nn.Module):
-    """The `deep` preset: conv 32/2, 64/2, 128/2, 256/2 (each BatchNorm2d + ReLU; at 28x28 the last
-    two stride 1), a linear code, Linear + ReLU to the 256-channel map, transposed conv 128/2, 64/2,
+    """The `deep` preset at up to 32x32: conv 32/2, 64/2, 128/2, 256/2 (each BatchNorm2d + ReLU; at
+    28x28 the last two stride 1), a linear code, Linear + ReLU to the 256-channel map, transposed conv 128/2, 64/2,
     32/2, 16/2 (BatchNorm2d + ReLU; the first two stride 1 at 28x28), conv 3x3 to the channels,
     sigmoid."""
 
     def __init__(self, channels, height, width, code_length):
         super().__init__()
-        strides = [2, 2, 2, 2] if height % 16 == 0 and width % 16 == 0 else [2, 2, 1, 1]
+        # As `ae` thins it: the coarsest stages run at stride 1 until the rest rebuild the input.
+        halvings = 4
+        while halvings > 1 and (height % 2 ** halvings or width % 2 ** halvings):
+            halvings -= 1
+        strides = [2] * halvings + [1] * (4 - halvings)
         widths = [32, 64, 128, 256]
         layers, c = [], channels
         for f, s in zip(widths, strides):

@@ -332,12 +332,10 @@ impl ModelConfig {
         let Some(side) = self.max_code_map_side else { return };
         let product = |specs: &[ConvSpec]| strides(specs).max(1);
         let [height, width, _] = self.input;
+        // Whether the decoder can rebuild the input from whole maps at this upscale.
+        let rebuilds = |up: usize| height.is_multiple_of(up) && width.is_multiple_of(up);
         let stages = |specs: &[ConvSpec]| specs.iter().filter(|s| s.stride == 2).count();
-        while (!height.is_multiple_of(product(&self.decoder))
-            || !width.is_multiple_of(product(&self.decoder)))
-            && stages(&self.decoder) > 1
-            && stages(&self.encoder) > 1
-        {
+        while !rebuilds(product(&self.decoder)) && stages(&self.decoder) > 1 && stages(&self.encoder) > 1 {
             if let Some(spec) = self.decoder.iter_mut().find(|s| s.stride == 2) {
                 spec.stride = 1;
             }
@@ -350,8 +348,7 @@ impl ModelConfig {
             if height.div_ceil(down).max(width.div_ceil(down)) <= side.max(1) {
                 return;
             }
-            let up = product(&self.decoder).saturating_mul(2);
-            if !height.is_multiple_of(up) || !width.is_multiple_of(up) {
+            if !rebuilds(product(&self.decoder).saturating_mul(2)) {
                 return;
             }
             for specs in [&mut self.encoder, &mut self.decoder] {
@@ -884,13 +881,8 @@ mod tests {
 
     #[test]
     fn the_deep_network_keeps_the_stages_an_input_can_rebuild() {
-        let fitted = |input: [usize; 3]| {
-            let mut model = RunConfig::preset(Preset::Deep).model;
-            model.input = input;
-            model.settle();
-            let mut again = model.clone();
-            again.settle();
-            assert_eq!(again, model, "settling twice changes nothing");
+        let fitted = |input| {
+            let model = settled(Preset::Deep, input);
             let strides = |specs: &[ConvSpec]| specs.iter().map(|s| s.stride).collect::<Vec<_>>();
             (strides(&model.encoder), strides(&model.decoder), model.decoder_start())
         };
@@ -899,30 +891,28 @@ mod tests {
         assert_eq!(fitted([28, 28, 1]), (vec![2, 2, 1, 1], vec![1, 1, 2, 2], (7, 7)));
         // 64×64: a fifth stage, as wide as the last, down to 2×2.
         assert_eq!(fitted([64, 64, 3]), (vec![2, 2, 2, 2, 2], vec![2, 2, 2, 2, 2], (2, 2)));
-        // An odd side keeps one stage, which `plan` then refuses by name.
-        let mut odd = RunConfig::preset(Preset::Deep).model;
-        odd.input = [27, 27, 1];
-        odd.settle();
-        assert_eq!(crate::config::strides(&odd.decoder), 2);
-        // The default network is never thinned: its one stage is all it has.
-        let mut default = RunConfig::preset(Preset::Default).model;
-        default.input = [27, 27, 1];
-        default.settle();
-        assert_eq!(crate::config::strides(&default.decoder), 2);
+        // An odd side keeps one stage, which `plan` then refuses by name; the default network is
+        // never thinned: its one stage is all it has.
+        for preset in [Preset::Deep, Preset::Default] {
+            assert_eq!(strides(&settled(preset, [27, 27, 1]).decoder), 2, "{preset:?}");
+        }
+    }
+
+    /// `preset`'s network settled for `input`; settling it again must change nothing.
+    fn settled(preset: Preset, input: [usize; 3]) -> ModelConfig {
+        let mut model = RunConfig::preset(preset).model;
+        model.input = input;
+        model.settle();
+        let mut again = model.clone();
+        again.settle();
+        assert_eq!(again, model, "settling twice changes nothing");
+        model
     }
 
     #[test]
     fn the_default_network_adds_stride_2_stages_for_larger_images() {
         let strides = |specs: &[ConvSpec]| specs.iter().map(|s| (s.filters, s.stride)).collect::<Vec<_>>();
-        let fitted = |input: [usize; 3]| {
-            let mut model = RunConfig::preset(Preset::Default).model;
-            model.input = input;
-            model.settle();
-            let mut again = model.clone();
-            again.settle();
-            assert_eq!(again, model, "settling twice changes nothing");
-            model
-        };
+        let fitted = |input| settled(Preset::Default, input);
         // The tutorial's 32×32 and MNIST's 28×28 already reach 16×16 or less: unchanged.
         for input in [[32, 32, 1], [28, 28, 1]] {
             let m = fitted(input);

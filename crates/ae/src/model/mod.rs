@@ -132,19 +132,16 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
         layers.push(Layer { name: "sample".into(), kind: sample, activation: Activation::Identity });
     } else {
         let dense = Dense { input: shape, output: Shape::new(1, 1, latent) };
-        let norm = config.code_norm == Norm::Batch;
-        let code_activation = config.code_activation.into();
-        // sigmoid(BN(x·W + b)): with a normalisation the sigmoid moves to it.
-        let activation = if norm { Activation::Identity } else { code_activation };
-        layers.push(Layer { name: "code".into(), kind: LayerKind::Dense(dense), activation });
-    }
-    if config.kind == ModelKind::Autoencoder && config.code_norm == Norm::Batch {
-        let channels = config.code_length;
-        layers.push(Layer {
-            name: "code_norm".into(),
-            kind: LayerKind::BatchNorm(BatchNorm { channels, map: None }),
-            activation: config.code_activation.into(),
-        });
+        let code = LayerKind::Dense(dense);
+        let activation = config.code_activation.into();
+        if config.code_norm == Norm::Batch {
+            // sigmoid(BN(x·W + b)): with a normalisation the code's function moves to it.
+            layers.push(Layer { name: "code".into(), kind: code, activation: Activation::Identity });
+            let norm = LayerKind::BatchNorm(BatchNorm { channels: latent, map: None });
+            layers.push(Layer { name: "code_norm".into(), kind: norm, activation });
+        } else {
+            layers.push(Layer { name: "code".into(), kind: code, activation });
+        }
     }
     if config.dropout != 0.0 {
         if !(0.0..1.0).contains(&config.dropout) {
