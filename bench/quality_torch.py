@@ -6,8 +6,9 @@ and `--split holdout` as originals.npy) and prints one JSON line: held-out MSE a
 held-out code's mean and saturated fraction, the last epoch's training loss per sample, seconds.
 
 Model: conv 16/2, 32, 64, 128 (3x3, ReLU, padding 1) -> Linear code -> BatchNorm1d -> sigmoid ->
-reshape to the decoder's first map (or Linear + ReLU to one channel when the code does not
-reshape) -> transposed conv 128/2 (output_padding 1), 64, 32 (ReLU) -> channels, sigmoid.
+reshape to the decoder's first map; when the code does not reshape, no sigmoid (`ae`'s `auto` code
+function: a linear code) and Linear + ReLU to 16 channels of that map -> transposed conv 128/2
+(output_padding 1), 64, 32 (ReLU) -> channels, sigmoid.
 Recipe: Glorot-uniform weights, zero biases, Adam (beta 0.9/0.999, eps 1e-8) at 3e-3 with the code
 layer's weight at 0.1 x that, a 100-step linear warm-up and a cosine decay to zero over the run,
 batch 50 reshuffled every epoch (a last batch of one image is left for the next epoch), loss
@@ -47,7 +48,9 @@ class Autoencoder(nn.Module):
         if code_length % (h0 * w0) == 0:
             self.project, start = None, code_length // (h0 * w0)
         else:
-            self.project, start = nn.Linear(code_length, h0 * w0), 1
+            self.project, start = nn.Linear(code_length, 16 * h0 * w0), 16
+        # The tutorial's recipe keeps its sigmoid code everywhere.
+        self.linear = norm and self.project is not None
         self.start = (start, h0, w0)
         self.decoder = nn.ModuleList([
             nn.ConvTranspose2d(a, b, 3, stride=s, padding=1, output_padding=s - 1)
@@ -63,7 +66,7 @@ class Autoencoder(nn.Module):
         z = self.code(x.flatten(1))
         if self.code_norm is not None:
             z = self.code_norm(z)
-        code = torch.sigmoid(z)
+        code = z if self.linear else torch.sigmoid(z)
         y = F.relu(self.project(code)) if self.project is not None else code
         y = y.reshape(-1, *self.start)
         *hidden, last = self.decoder
@@ -178,8 +181,9 @@ def main():
     with torch.no_grad():
         recon, code = model(holdout)
     mse = ((recon - holdout) ** 2).mean().item()
-    # A linear code (deep) has nothing to saturate.
-    saturated = float("nan") if args.recipe == "deep" else ((code < 0.01) | (code > 0.99)).float().mean().item()
+    # A linear code (deep, or the default's projected one) has nothing to saturate.
+    linear = args.recipe == "deep" or model.linear
+    saturated = 0.0 if linear else ((code < 0.01) | (code > 0.99)).float().mean().item()
     print(json.dumps({
         "seed": args.seed, "epochs": args.epochs, "recipe": args.recipe,
         "loss_per_sample": total / n, "mse": mse, "psnr_db": 10 * math.log10(1 / mse),

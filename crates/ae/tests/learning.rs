@@ -53,20 +53,21 @@ fn faces_seed_0_learns_where_the_tutorial_recipe_saturates() {
 }
 
 #[test]
-fn mnist_at_code_32_learns_within_three_epochs() {
+fn mnist_at_code_32_learns_within_two_epochs() {
     let dir = tempfile::tempdir().unwrap();
     let data = common::datasets().join("mnist/t10k-images-idx3-ubyte.gz");
-    // Three epochs: the 16-channel `decoder.project` starts slower than one channel did (2 epochs:
-    // 14.87 dB with one thread, against 16.5) and ends higher (20 epochs, seed 0: 21.45 dB against 20.23).
-    let args = ["--data", data.to_str().unwrap(), "--holdout", "0.1", "--code-length", "32", "--epochs", "3"];
-    let (eval, metrics) = train_and_eval(&dir.path().join("mnist"), &args);
+    let args = ["--data", data.to_str().unwrap(), "--holdout", "0.1", "--code-length", "32", "--epochs", "2"];
+    let run = dir.path().join("mnist");
+    let (eval, _) = train_and_eval(&run, &args);
     assert_eq!(eval["images"].as_u64(), Some(1000));
+    // A code of 32 is projected into the decoder's 14×14 map, so the default's code is linear there
+    // (measured: 20.4 dB after two epochs; a normalised sigmoid code reached 14.9, and 21.5 after 20).
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("code_activation = \"identity\""), "{config}");
     let psnr = eval["psnr_db"].as_f64().unwrap();
-    // Collapsed (every digit the same code, every code unit saturated) it is 11.7 dB, near the
-    // mean training digit's PSNR.
-    let mean = common::mean_image_psnr(&dir.path().join("mnist"));
-    assert!(psnr > 15.0 && psnr > mean + 3.0, "held-out PSNR {psnr} dB after 3 epochs, mean digit {mean} dB");
-    assert!(last_saturated(&metrics) < 0.2, "{metrics:?}");
+    // Collapsed (every digit the same code) it is 11.7 dB, near the mean training digit's PSNR.
+    let mean = common::mean_image_psnr(&run);
+    assert!(psnr > 18.0 && psnr > mean + 5.0, "held-out PSNR {psnr} dB after 2 epochs, mean digit {mean} dB");
 }
 
 #[test]

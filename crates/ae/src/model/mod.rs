@@ -20,7 +20,7 @@ pub use layer::{Backward, Cache, Forward, Layer, LayerKind, Mode, Part, TensorLa
 pub use objective::{objective, CodeSums, Deterministic, Objective, Variational};
 pub use sample::{add_kl_gradient, kl_divergence, Sample};
 
-use crate::config::{ConfigError, ConvSpec, ModelConfig, ModelKind, Norm};
+use crate::config::{CodeActivation, ConfigError, ConvSpec, ModelConfig, ModelKind, Norm};
 use crate::memory::MemoryNeed;
 use ae_engine::{
     dense_backward_adam, Activation, AdamStep, AlignedVec, ConvGeometry, ParamGrads, RunningStats, Shape,
@@ -133,7 +133,10 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
     } else {
         let dense = Dense { input: shape, output: Shape::new(1, 1, latent) };
         let code = LayerKind::Dense(dense);
-        let activation = config.code_activation.into();
+        let activation = match config.code_function() {
+            CodeActivation::Identity => Activation::Identity,
+            CodeActivation::Sigmoid | CodeActivation::Auto => Activation::Sigmoid,
+        };
         if config.code_norm == Norm::Batch {
             // sigmoid(BN(x·W + b)): with a normalisation the code's function moves to it.
             layers.push(Layer { name: "code".into(), kind: code, activation: Activation::Identity });
@@ -801,7 +804,6 @@ mod tests {
 
     #[test]
     fn whole_model_gradients_match_finite_differences_with_normalised_convolutions_and_a_linear_code() {
-        use crate::config::CodeActivation;
         for code_norm in [Norm::None, Norm::Batch] {
             let config = ModelConfig {
                 conv_norm: Norm::Batch,

@@ -28,7 +28,7 @@ pub fn objective(model: &ModelConfig, training: &TrainingConfig) -> Box<dyn Obje
     match model.kind {
         ModelKind::Autoencoder => Box::new(Deterministic {
             sparsity: training.sparsity,
-            sigmoid: model.code_activation == CodeActivation::Sigmoid,
+            sigmoid: model.code_function() == CodeActivation::Sigmoid,
         }),
         ModelKind::Vae => {
             Box::new(Variational { beta: training.beta, kl_warmup_epochs: training.kl_warmup_epochs })
