@@ -309,9 +309,7 @@ impl ModelConfig {
     /// keeps its older meaning, one channel).
     pub fn settle(&mut self) {
         self.fit_to_input();
-        let (h0, w0) = self.decoder_start();
-        let start = h0 * w0;
-        if self.decoder_input_channels.is_none() && start > 0 && !self.code_length.is_multiple_of(start) {
+        if self.decoder_input_channels.is_none() && self.projects_code() {
             self.decoder_input_channels = Some(Self::PROJECT_CHANNELS);
         }
         self.code_activation = self.code_function();

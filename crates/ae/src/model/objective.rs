@@ -183,8 +183,7 @@ mod tests {
     fn a_linear_code_reports_nothing_saturated() {
         let config = crate::model::tiny(PaddingMode::TfSame, 4);
         let linear = ModelConfig { code_activation: CodeActivation::Identity, ..config };
-        let model = Autoencoder::new(&linear, 3).unwrap();
-        let mut model = model;
+        let mut model = Autoencoder::new(&linear, 3).unwrap();
         // A code layer bias far outside (0.01, 0.99) for every unit.
         model.params[2 * model.code_layer + 1].iter_mut().for_each(|b| *b = 7.0);
         let (n, mut ws) = (2, ae_engine::Workspace::new(1));
