@@ -822,6 +822,14 @@ fn train_command(args: TrainArgs) -> Result<()> {
     if let Some(b) = &summary.baseline {
         println!("{}", baseline_line(b, q));
     }
+    if let Some(t) = &summary.train_quality {
+        println!(
+            "Training images ({}, without augmentation): {}, loss per sample {:.4}.",
+            t.images,
+            describe(t),
+            t.loss_per_sample
+        );
+    }
     if let Some(best) = &summary.best {
         let last = summary.history.last().map_or(0, |s| s.epoch);
         if summary.stopped_early {

@@ -218,6 +218,25 @@ fn the_best_held_out_epoch_is_kept_and_early_stopping_ends_a_complete_run() {
     assert_eq!(kept["loss_per_sample"].as_f64(), Some(held(best, "holdout_loss_per_sample")));
     assert_eq!(kept["psnr_db"].as_f64(), Some(held(best, "holdout_psnr_db")));
     assert_eq!(kept["ssim"].as_f64(), Some(held(best, "holdout_ssim")));
+    // The summary's figures on the training images are the kept model's, as `ae eval --split
+    // train` measures them (no augmentation; all 360 of them).
+    let out = ae(&["--threads", "1", "eval", &run_arg, "--split", "train", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let on_train: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let fit = &summary["train_quality"];
+    assert_eq!((fit["images"].as_u64(), on_train["images"].as_u64()), (Some(360), Some(360)));
+    // Summed a batch at a time against `ae eval`'s one pass: equal but for the order of the sums.
+    for key in ["mse", "loss_per_sample", "ssim"] {
+        let (a, b) = (fit[key].as_f64().unwrap(), on_train[key].as_f64().unwrap());
+        assert!((a / b - 1.0).abs() < 1e-9, "{key}: {a} against {b}");
+    }
+    let loss = fit["loss_per_sample"].as_f64().unwrap();
+    let line = text.lines().find(|l| l.starts_with("Training images (360, without augmentation)"));
+    assert!(line.is_some_and(|l| l.ends_with(&format!("loss per sample {loss:.4}."))), "{text}");
+    let report = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(report.contains(&format!("<th>training images' loss per image</th><td>{loss:.4}</td>")));
     let latest = eval(&run.join("last.safetensors"));
     assert_eq!(latest["psnr_db"].as_f64(), Some(held(&history[1], "holdout_psnr_db")));
     assert!(text.contains(&format!("PSNR {:.2} dB", held(best, "holdout_psnr_db"))), "{text}");

@@ -167,6 +167,8 @@ fn figures(r: &RunFiles) -> Vec<(&'static str, String)> {
     let s = r.summary.as_ref();
     let q = s.map(|s| &s.quality);
     let noisy = s.and_then(|s| s.noisy_quality.as_ref());
+    // The kept model on its training images without augmentation (runs with held-out images).
+    let train = s.and_then(|s| s.train_quality.as_ref());
     let steps = s.map(|s| s.steps as f64);
     vec![
         ("epochs", r.history.len().to_string()),
@@ -179,6 +181,8 @@ fn figures(r: &RunFiles) -> Vec<(&'static str, String)> {
         ("PCA PSNR (dB)", opt(s.and_then(|s| s.baseline.as_ref()).map(|b| b.quality.psnr_db), 2)),
         ("PCA SSIM", opt(s.and_then(|s| s.baseline.as_ref()).map(|b| b.quality.ssim), 4)),
         ("loss per image", opt(q.map(|q| q.loss_per_sample), 4)),
+        ("training images' PSNR (dB)", opt(train.map(|q| q.psnr_db), 2)),
+        ("training images' loss per image", opt(train.map(|q| q.loss_per_sample), 4)),
         ("steps", s.map_or("—".into(), |s| s.steps.to_string())),
         ("training time (s)", opt(s.map(|s| s.train_seconds), 1)),
         ("time per step (ms)", opt(s.zip(steps).map(|(s, n)| 1e3 * s.train_seconds / n.max(1.0)), 1)),
@@ -245,7 +249,7 @@ pub fn run_report(r: &RunFiles) -> String {
     for (heading, value) in figures(r).into_iter().filter(|(_, v)| v != "—") {
         let _ = write!(body, "<tr><th>{heading}</th><td>{value}</td></tr>");
     }
-    body += "</table><p class=\"sub\">Measured on the held-out images (without them, on up to the first 1000 training images), from noisy inputs for a denoiser, with the kept model. PCA: as many components as the code, fitted on the training images.</p>";
+    body += "</table><p class=\"sub\">Measured on the held-out images (without them, on up to the first 1000 training images), from noisy inputs for a denoiser, with the kept model. The training images' rows: the same model on (up to the first 1000 of) its training images without augmentation. PCA: as many components as the code, fitted on the training images.</p>";
     body += "<h2>Training</h2>";
     body += &charts(&[r]);
     body += "<details><summary>Every epoch's values</summary>";

@@ -398,6 +398,32 @@ pub fn corrupt(images: &Images, noise: Noise, seed: u64) -> Images {
     Images::new(images.shape, data)
 }
 
+/// [`TrainSummary::train_quality`]: `model` on up to the first thousand of `train_set` as they are,
+/// a batch at a time, so that large images need no more than a batch of copies; a denoiser's
+/// inputs get noise drawn as [`corrupt`] draws the held-out images'.
+fn training_fit(model: &Autoencoder, train_set: &Pixels, noise: Noise, seed: u64, batch: usize) -> Quality {
+    let (count, batch) = (train_set.len().min(1000), batch.max(1));
+    let mut rng = stream(seed, 3);
+    let (mut squares, mut ssims, mut values) = (0.0, 0.0, 0);
+    for start in (0..count).step_by(batch) {
+        let images = train_set.select(&(start..(start + batch).min(count)).collect::<Vec<_>>()).to_images();
+        let mut inputs = images.data.clone();
+        noise.apply(&images.data, &mut inputs, &mut rng);
+        let q = quality(&images, &predict(model, &Images::new(images.shape, inputs), batch).reconstructions);
+        squares += q.mse * images.data.len() as f64;
+        ssims += q.ssim * images.len() as f64;
+        values += images.data.len();
+    }
+    let mse = squares / values.max(1) as f64;
+    Quality {
+        images: count,
+        mse,
+        psnr_db: crate::evaluation::psnr_db(mse),
+        ssim: ssims / count.max(1) as f64,
+        loss_per_sample: 0.5 * squares / count.max(1) as f64,
+    }
+}
+
 /// What the training job reports as it goes.
 pub enum Event<'a> {
     Step {
@@ -433,6 +459,12 @@ pub struct TrainSummary {
     pub quality: Quality,
     /// For a denoiser: the noisy inputs' quality, to compare with `quality`.
     pub noisy_quality: Option<Quality>,
+    /// With held-out images: the kept model on (up to the first thousand of) its training images
+    /// as they are, without augmentation (a denoiser's from noisy copies), in inference mode. The
+    /// epochs' training loss is of augmented images under batch statistics; this is the figure
+    /// that compares with a plain run's, such as the tutorial's printed loss per sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_quality: Option<Quality>,
     /// PCA with as many components as the code, fitted on the training images, on the same
     /// images as `quality` (from the noisy inputs for a denoiser); `None` where PCA cannot have
     /// that many components (a code longer than an image).
@@ -742,6 +774,9 @@ fn run_training(
     };
     // Quality is measured on the held-out images, or without them on (up to) the first thousand.
     let first_train = || train_set.select(&(0..train_set.len().min(1000)).collect::<Vec<_>>()).to_images();
+    let train_quality = (!holdout.is_empty()).then(|| {
+        training_fit(model, &train_set, config.noise, config.training.seed, config.training.batch_size)
+    });
     let (shown, noisy) = if holdout.is_empty() {
         let shown = first_train();
         let noisy = corrupt(&shown, config.noise, config.training.seed);
@@ -788,6 +823,7 @@ fn run_training(
         peak_memory_bytes,
         quality,
         noisy_quality,
+        train_quality,
         baseline,
         best,
         stopped_early,
