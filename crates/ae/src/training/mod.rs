@@ -460,9 +460,9 @@ pub struct TrainSummary {
     /// For a denoiser: the noisy inputs' quality, to compare with `quality`.
     pub noisy_quality: Option<Quality>,
     /// With held-out images: the kept model on (up to the first thousand of) its training images
-    /// as they are, without augmentation (a denoiser's from noisy copies), in inference mode. The
-    /// epochs' training loss is of augmented images under batch statistics; this is the figure
-    /// that compares with a plain run's, such as the tutorial's printed loss per sample.
+    /// as they are, without augmentation (a denoiser's from noisy copies), in inference mode: how
+    /// closely it fits what it learned from, beside `quality` on unseen images. The epochs' loss is
+    /// of augmented images under batch statistics, and moves with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_quality: Option<Quality>,
     /// PCA with as many components as the code, fitted on the training images, on the same
