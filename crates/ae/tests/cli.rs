@@ -708,6 +708,11 @@ fn jobs_that_do_not_fit_are_refused_before_allocating_and_batches_stop_at_the_im
     // stop at the images.
     assert_eq!(needed(&train("1", "100000")), needed(&train("1", "360")));
     assert_ne!(needed(&train("1", "360")), needed(&train("1", "50")));
+    // Without held-out images the end of the run measures (copies of) the training images instead:
+    // 400 faces × 4 KB × 3 count, where 40 held-out ones did (about 4.6 MB more).
+    let megabytes = |out: &Output| needed(out).strip_suffix(" MB").unwrap().parse::<f64>().unwrap();
+    let without = ae(&["--max-memory", "1", "train", "--data", data.to_str().unwrap(), "--holdout", "0"]);
+    assert!(megabytes(&without) >= megabytes(&train("1", "50")) + 4.0, "{}", stderr(&without));
     let out = train("2G", "100000");
     assert!(out.status.success(), "{}", stderr(&out));
     // Inference is checked too.

@@ -402,7 +402,7 @@ pub fn corrupt(images: &Images, noise: Noise, seed: u64) -> Images {
 /// a batch at a time, so that large images need no more than a batch of copies; a denoiser's
 /// inputs get noise drawn as [`corrupt`] draws the held-out images'.
 fn training_fit(model: &Autoencoder, train_set: &Pixels, noise: Noise, seed: u64, batch: usize) -> Quality {
-    let (count, batch) = (train_set.len().min(1000), batch.max(1));
+    let (count, batch) = (train_set.len().min(SHOWN), batch.max(1));
     let mut rng = stream(seed, 3);
     let (mut squares, mut ssims, mut values) = (0.0, 0.0, 0);
     for start in (0..count).step_by(batch) {
@@ -484,6 +484,9 @@ pub const SUMMARY: &str = "summary.json";
 pub const MODEL: &str = "model.safetensors";
 /// The last epoch's weights, beside a best epoch's `model.safetensors`.
 pub const LAST_MODEL: &str = "last.safetensors";
+
+/// How many training images the end of a run measures (all of them but for large datasets).
+const SHOWN: usize = 1000;
 
 /// How many images the grids show.
 const GRID_COLUMNS: usize = 10;
@@ -621,11 +624,14 @@ fn prepare(config: &RunConfig, pixels: Pixels, job: &Job<'_>) -> crate::Result<P
     let batch = config.training.batch_size.min(split.train.len()).max(1);
     if let Some(limit) = job.limit {
         let mut need = Autoencoder::memory_need(&config.model, batch, rayon::current_num_threads(), true)?;
-        // The images: the training split, and the held-out images three times (a denoiser's
-        // noisy copies, the reconstructions measured after each epoch).
+        // The images: the training split, and the measured ones three times (a denoiser's noisy
+        // copies, the reconstructions): the held-out images, or without them the first training
+        // images the end of the run measures.
         let per_image = pixels.bytes() / pixels.len().max(1) as u64;
-        let holdout_floats = 4 * pixels.shape().len() as u64 * split.holdout.len() as u64;
-        need.data = per_image * split.train.len() as u64 + 3 * holdout_floats;
+        let measured =
+            if split.holdout.is_empty() { split.train.len().min(SHOWN) } else { split.holdout.len() };
+        need.data =
+            per_image * split.train.len() as u64 + 3 * 4 * pixels.shape().len() as u64 * measured as u64;
         // The PCA baseline at the end, once the trainer's buffers are freed, takes less than them
         // unless images are large and many: the larger counts.
         let d = pixels.shape().len();
@@ -773,7 +779,7 @@ fn run_training(
         last_model
     };
     // Quality is measured on the held-out images, or without them on (up to) the first thousand.
-    let first_train = || train_set.select(&(0..train_set.len().min(1000)).collect::<Vec<_>>()).to_images();
+    let first_train = || train_set.select(&(0..train_set.len().min(SHOWN)).collect::<Vec<_>>()).to_images();
     let train_quality = (!holdout.is_empty()).then(|| {
         training_fit(model, &train_set, config.noise, config.training.seed, config.training.batch_size)
     });
