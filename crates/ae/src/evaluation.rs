@@ -26,17 +26,49 @@ pub fn psnr_db(mse: f64) -> f64 {
 }
 
 pub fn quality(original: &Images, other: &Images) -> Quality {
-    assert_eq!((original.shape, original.len()), (other.shape, other.len()), "image sets differ");
-    let sum: f64 = original.data.iter().zip(&other.data).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
-    let mse = sum / original.data.len().max(1) as f64;
-    let ssim =
-        (0..original.len()).map(|i| ssim(original, other, i)).sum::<f64>() / original.len().max(1) as f64;
-    Quality {
-        images: original.len(),
-        mse,
-        psnr_db: psnr_db(mse),
-        ssim,
-        loss_per_sample: 0.5 * sum / original.len().max(1) as f64,
+    Quality::from_sums(&ErrorSums::of(original, other))
+}
+
+/// What [`Quality`] is computed from, summed so that sets measured in parts can be added up.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ErrorSums {
+    pub images: usize,
+    pub values: usize,
+    /// Σ(x̂−x)² over every value.
+    pub squares: f64,
+    /// Σ of the images' SSIMs.
+    pub ssims: f64,
+}
+
+impl ErrorSums {
+    pub fn of(original: &Images, other: &Images) -> Self {
+        assert_eq!((original.shape, original.len()), (other.shape, other.len()), "image sets differ");
+        Self {
+            images: original.len(),
+            values: original.data.len(),
+            squares: original.data.iter().zip(&other.data).map(|(a, b)| ((a - b) as f64).powi(2)).sum(),
+            ssims: (0..original.len()).map(|i| ssim(original, other, i)).sum(),
+        }
+    }
+
+    pub fn add(&mut self, other: &Self) {
+        self.images += other.images;
+        self.values += other.values;
+        self.squares += other.squares;
+        self.ssims += other.ssims;
+    }
+}
+
+impl Quality {
+    pub fn from_sums(s: &ErrorSums) -> Self {
+        let mse = s.squares / s.values.max(1) as f64;
+        Quality {
+            images: s.images,
+            mse,
+            psnr_db: psnr_db(mse),
+            ssim: s.ssims / s.images.max(1) as f64,
+            loss_per_sample: 0.5 * s.squares / s.images.max(1) as f64,
+        }
     }
 }
 

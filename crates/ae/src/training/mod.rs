@@ -5,7 +5,7 @@ use crate::augment::Augment;
 use crate::checkpoint::{self, CheckpointError, DataRecipe};
 use crate::config::{Batching, ConfigError, Loss, RunConfig, TrainingConfig};
 use crate::data::{load_dataset, split_for, DataError, Images, Pixels};
-use crate::evaluation::{quality, Quality};
+use crate::evaluation::{quality, ErrorSums, Quality};
 use crate::inference::predict;
 use crate::memory::MemoryLimit;
 use crate::model::{objective, Activations, Autoencoder, CodeSums, CodeTerms, Gradients, Objective};
@@ -404,24 +404,15 @@ pub fn corrupt(images: &Images, noise: Noise, seed: u64) -> Images {
 fn training_fit(model: &Autoencoder, train_set: &Pixels, noise: Noise, seed: u64, batch: usize) -> Quality {
     let (count, batch) = (train_set.len().min(SHOWN), batch.max(1));
     let mut rng = stream(seed, 3);
-    let (mut squares, mut ssims, mut values) = (0.0, 0.0, 0);
+    let mut sums = ErrorSums::default();
     for start in (0..count).step_by(batch) {
         let images = train_set.select(&(start..(start + batch).min(count)).collect::<Vec<_>>()).to_images();
         let mut inputs = images.data.clone();
         noise.apply(&images.data, &mut inputs, &mut rng);
-        let q = quality(&images, &predict(model, &Images::new(images.shape, inputs), batch).reconstructions);
-        squares += q.mse * images.data.len() as f64;
-        ssims += q.ssim * images.len() as f64;
-        values += images.data.len();
+        let predicted = predict(model, &Images::new(images.shape, inputs), batch).reconstructions;
+        sums.add(&ErrorSums::of(&images, &predicted));
     }
-    let mse = squares / values.max(1) as f64;
-    Quality {
-        images: count,
-        mse,
-        psnr_db: crate::evaluation::psnr_db(mse),
-        ssim: ssims / count.max(1) as f64,
-        loss_per_sample: 0.5 * squares / count.max(1) as f64,
-    }
+    Quality::from_sums(&sums)
 }
 
 /// What the training job reports as it goes.
