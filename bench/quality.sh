@@ -21,6 +21,9 @@
 #   deep256        `deep` preset, code 256, 1000 epochs, seeds 0-4
 #   deep-mnist32   `deep` preset on MNIST (9000 / 1000), code 32, 20 epochs, seeds 0-4
 #   deep-mnist256  the same with code 256
+#   residual-denoise  `residual` preset with --noise gaussian:0.2, 100 epochs, seeds 0-4
+#   residual256    `residual` preset, code 256, 100 epochs, seeds 0-4
+#   residual-mnist256  `residual` preset on MNIST (9000 / 1000), code 256, 20 epochs, seeds 0-4
 #
 # Environment: AE (the binary; default: builds target/release/ae), OUT (run directories; default a
 # new temporary folder), SEEDS (overrides every sweep's seeds, e.g. "0 1"), EPOCHS (overrides the
@@ -29,7 +32,8 @@
 #
 # PEER_PYTHON (an interpreter with torch and numpy, e.g. .venv-peers/bin/python) also trains the same
 # architecture and recipe in PyTorch (bench/quality_torch.py) on each run's own split and epochs,
-# for the seeds in PEER_SEEDS (default "0"), and adds its held-out PSNR and time to the table.
+# for the seeds in PEER_SEEDS (default "0"), and adds its held-out PSNR and time to the table (not
+# for the denoisers, the `seed` preset and the `residual` sweeps, which it has no recipe for).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
@@ -145,6 +149,9 @@ for sweep in "${SWEEPS[@]}"; do
             peer_args=(--recipe deep) ;;
         deep-mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --preset deep --holdout 0.1 --code-length 256)
             peer_args=(--recipe deep) ;;
+        residual-denoise) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset residual --noise gaussian:0.2) ;;
+        residual256) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset residual) ;;
+        residual-mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --preset residual --holdout 0.1 --code-length 256) ;;
         *) echo "unknown sweep $sweep" >&2; exit 2 ;;
     esac
     dirs=()
@@ -152,7 +159,7 @@ for sweep in "${SWEEPS[@]}"; do
         dir=$OUT/$sweep-s$seed
         echo "$sweep seed $seed → $dir" >&2
         run "$dir" "${args[@]}" --epochs "${EPOCHS:-$epochs}" --seed "$seed"
-        if [ -n "${PEER_PYTHON:-}" ] && [[ " ${PEER_SEEDS:-0} " == *" $seed "* ]] && [ "$sweep" != faces-denoise ] && [ "$sweep" != faces-seed ]; then
+        if [ -n "${PEER_PYTHON:-}" ] && [[ " ${PEER_SEEDS:-0} " == *" $seed "* ]] && [ "$sweep" != faces-denoise ] && [ "$sweep" != faces-seed ] && [[ $sweep != residual* ]]; then
             echo "$sweep seed $seed: PyTorch" >&2
             peer "$dir" "$code" "${EPOCHS:-$epochs}" "$seed" "${peer_args[@]}"
         fi

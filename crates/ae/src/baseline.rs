@@ -66,6 +66,14 @@ pub fn memory_need(n: usize, d: usize, components: usize) -> u64 {
     8 * values
 }
 
+/// Where a model's linear path starts (`Autoencoder::start_linear_path`): the code's unit `j` is
+/// `x·direction_j − offsets[j]`, and the output `mean + Σ_j gains[j]·code_j·direction_j`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinearStart {
+    pub offsets: Vec<f64>,
+    pub gains: Vec<f64>,
+}
+
 /// A fitted PCA: the training images' mean and `k` orthonormal directions.
 pub struct Pca {
     mean: Vec<f64>,
@@ -181,6 +189,70 @@ impl Pca {
 
     pub fn components(&self) -> usize {
         self.basis.ncols()
+    }
+
+    /// The training images' mean, per value.
+    pub fn mean(&self) -> &[f64] {
+        &self.mean
+    }
+
+    /// Value `i` of direction `j`.
+    pub fn direction(&self, i: usize, j: usize) -> f64 {
+        self.basis[(i, j)]
+    }
+
+    /// A linear autoencoder's start at this PCA: coordinates `x·basis − mean·basis`, gains 1.
+    pub fn start(&self) -> LinearStart {
+        let mean = Mat::from_fn(1, self.mean.len(), |_, i| self.mean[i]);
+        let offsets = &mean * &self.basis;
+        LinearStart {
+            offsets: (0..self.components()).map(|j| offsets[(0, j)]).collect(),
+            gains: vec![1.0; self.components()],
+        }
+    }
+
+    /// A linear denoiser's start: each direction's coordinate of a noisy image, centred on the
+    /// noisy images' mean, scaled by the least-squares gain that best predicts the clean image's
+    /// coordinate (for white noise of variance σ², Wiener's λ/(λ + σ²)). Measured on one noisy
+    /// copy of each of `train`, made by `corrupt(clean, noisy)`, so that any kind of noise is met.
+    pub fn denoising_start(
+        &self,
+        train: &Pixels,
+        mut corrupt: impl FnMut(&[f32], &mut [f32]),
+    ) -> LinearStart {
+        let (n, k) = (train.len(), self.components());
+        let zero = vec![0.0; self.mean.len()];
+        let (mut sum, mut squares, mut products) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]);
+        let mut noisy_row = Vec::new();
+        for range in chunks(n) {
+            let clean = centred_pixels(train, range.clone(), &self.mean) * &self.basis;
+            let noisy = centred(range, &zero, |i, row| {
+                train.push_image(i, row);
+                noisy_row.resize(row.len(), 0.0);
+                corrupt(row, &mut noisy_row);
+                row.copy_from_slice(&noisy_row);
+            }) * &self.basis;
+            for r in 0..clean.nrows() {
+                for j in 0..k {
+                    let (c, u) = (clean[(r, j)], noisy[(r, j)]);
+                    (sum[j], squares[j], products[j]) = (sum[j] + u, squares[j] + u * u, products[j] + c * u);
+                }
+            }
+        }
+        let n = n as f64;
+        let offsets: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        // The clean coordinates average zero: the covariance is Σc·u / n.
+        let gains = (0..k)
+            .map(|j| {
+                let variance = squares[j] / n - offsets[j] * offsets[j];
+                if variance > 0.0 {
+                    products[j] / n / variance
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        LinearStart { offsets, gains }
     }
 
     /// Each image projected on the directions and back, clipped to [0, 1].

@@ -435,6 +435,21 @@ mod tests {
     }
 
     #[test]
+    fn a_linear_path_round_trips_beside_the_network() {
+        let mut config = ModelConfig::tutorial(PaddingMode::Symmetric);
+        (config.code_length, config.linear_path) = (32, true);
+        config.code_activation = crate::config::CodeActivation::Identity;
+        let model = Autoencoder::new(&config, 8).unwrap();
+        let (_dir, path, bytes) = saved(&model, &default_recipe(8));
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        // nn.Linear's [out, in]: pixels to code, code to pixels.
+        assert_eq!(st.tensor("linear.encode.weight").unwrap().shape(), [32, 1024]);
+        assert_eq!(st.tensor("linear.decode.weight").unwrap().shape(), [1024, 32]);
+        assert_eq!(st.tensor("linear.decode.bias").unwrap().shape(), [1024]);
+        assert_eq!(load(&path).unwrap().0, model);
+    }
+
+    #[test]
     fn a_normalised_code_round_trips_as_torch_batch_norm() {
         let mut config = ModelConfig::tutorial(PaddingMode::Symmetric);
         config.code_norm = crate::config::Norm::Batch;

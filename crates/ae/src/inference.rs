@@ -50,11 +50,12 @@ pub fn memory_need(
     Ok(need)
 }
 
-/// The decoder's images for codes `z` (`count × code_length`), after the output sigmoid.
+/// The decoder's images for codes `z` (`count × code_length`), after the output's function.
 pub fn decode(model: &Autoencoder, z: &[f32]) -> Images {
     let mut ws = Workspace::for_current_pool();
-    let mut data = model.decode_logits(z, &mut ws);
-    data.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp()));
+    let logits = model.decode_logits(z, &mut ws);
+    let mut data = vec![0.0; logits.len()];
+    model.output_into(&logits, &mut data);
     Images::new(model.input_shape(), data)
 }
 
@@ -206,14 +207,15 @@ mod tests {
 
     #[test]
     fn log_likelihoods_are_the_training_losses_negated() {
+        use crate::model::Output;
         use crate::training::loss_and_grad;
         let logits: Vec<f32> = (0..6).map(|i| (i as f32 - 2.5) * 3.0).collect();
         let x = [0.0f32, 0.2, 0.5, 0.9, 1.0, 0.3];
         let y: Vec<f32> = logits.iter().map(|l| 1.0 / (1.0 + (-l).exp())).collect();
         let mut grad = [0.0; 6];
-        let bce = loss_and_grad(Loss::Bce, &logits, &y, &x, &mut grad);
+        let bce = loss_and_grad(Loss::Bce, Output::Sigmoid, &logits, &y, &x, &mut grad);
         assert!((log_likelihoods(Loss::Bce, &logits, &x, 6)[0] + bce).abs() < 1e-4, "{bce}");
-        let l2 = loss_and_grad(Loss::L2, &logits, &y, &x, &mut grad);
+        let l2 = loss_and_grad(Loss::L2, Output::Sigmoid, &logits, &y, &x, &mut grad);
         let normaliser = 3.0 * (2.0 * std::f64::consts::PI).ln();
         assert!((log_likelihoods(Loss::L2, &logits, &x, 6)[0] + l2 + normaliser).abs() < 1e-5);
     }

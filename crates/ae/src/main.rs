@@ -214,7 +214,8 @@ struct InterpolateArgs {
 struct TrainArgs {
     /// Starting configuration: `seed` is the tutorial literally, `seed-denoise` its denoising run;
     /// `default` fixes the tutorial's quirks; `deep` is the default run with a network that beats
-    /// PCA (see README).
+    /// PCA at a short code; `residual` trains the default's network as a correction to PCA
+    /// (--linear-path), for long codes and denoisers (see README).
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     preset: Preset,
     /// A TOML run configuration (e.g. a run's config.toml) used instead of --preset; the flags below override it.
@@ -264,6 +265,9 @@ struct TrainArgs {
     /// seed-denoise and deep].
     #[arg(long)]
     code_lr_scale: Option<f64>,
+    /// Multiplies the learning rate of the linear path's tensors (--linear-path) [default: 0.01].
+    #[arg(long)]
+    linear_lr_scale: Option<f64>,
     /// Steps over which the learning rate rises linearly to its full value [default: 100; 0 with
     /// --preset seed and seed-denoise].
     #[arg(long)]
@@ -287,6 +291,12 @@ struct TrainArgs {
     /// batch with --preset deep].
     #[arg(long, value_enum)]
     conv_norm: Option<Norm>,
+    /// A linear encoder and decoder beside the network, started at PCA of the training images:
+    /// the model starts as PCA at the code's length and trains the network as a correction. Its
+    /// code is linear (--code-activation identity and --code-norm none unless said), its output
+    /// linear and clipped to [0, 1]; the loss must be l2.
+    #[arg(long)]
+    linear_path: bool,
     /// Add stride-2 stages until the map the code layer reads is at most N pixels a side, so the
     /// model of a large image stays small [default: 16; 2 with --preset deep; the layers as
     /// written with --preset seed and seed-denoise].
@@ -662,6 +672,9 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     if let Some(v) = args.code_lr_scale {
         config.training.code_lr_scale = v;
     }
+    if let Some(v) = args.linear_lr_scale {
+        config.training.linear_lr_scale = v;
+    }
     if let Some(v) = args.warmup_steps {
         config.training.warmup_steps = v;
     }
@@ -676,6 +689,11 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     }
     if let Some(v) = args.conv_norm {
         config.model.conv_norm = v;
+    }
+    if args.linear_path {
+        config.model.linear_path = true;
+        config.model.code_activation = args.code_activation.unwrap_or(CodeActivation::Identity);
+        config.model.code_norm = args.code_norm.unwrap_or(Norm::None);
     }
     if let Some(v) = args.max_code_map_side {
         config.model.max_code_map_side = Some(v);
@@ -745,6 +763,7 @@ fn default_run_dir(preset: Preset) -> PathBuf {
         Preset::Default => "default",
         Preset::SeedDenoise => "seed-denoise",
         Preset::Deep => "deep",
+        Preset::Residual => "residual",
     };
     // Two runs started in the same second get -2, -3, … rather than a refusal.
     let free = |p: &Path| !p.exists() && !partial_of(p).exists();
@@ -1394,6 +1413,12 @@ fn export_command(args: ExportArgs) -> Result<()> {
             );
         }
         ExportFormat::Pytorch => {
+            if model.linear_path().is_some() {
+                bail!(
+                    "{}: the PyTorch module does not have the linear path (model.linear_path) yet; --format onnx does",
+                    args.model.display()
+                );
+            }
             if args.part != Part::All {
                 bail!("--part applies to --format onnx; the PyTorch module has encode() and decode()");
             }

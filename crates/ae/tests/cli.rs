@@ -781,3 +781,55 @@ fn the_pca_baseline_matches_numpy_and_stands_beside_every_evaluation() {
     let bad = ae(&["baseline", "--data", data.to_str().unwrap(), "--components", "5000"]);
     assert_one_line_error(&bad, "5000 components");
 }
+
+#[test]
+fn a_linear_path_starts_as_pca_and_a_denoiser_s_as_its_linear_denoiser() {
+    let data = common::olivetti();
+    let data = data.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = ae(args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    // At a vanishing learning rate the model stays where it starts.
+    let still = ["--linear-path", "--epochs", "1", "--learning-rate", "1e-12"];
+    let run = dir.path().join("pca");
+    let out = ae(&[&["train", "--data", data, "--out", run.to_str().unwrap()][..], &still].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let eval = json(&["eval", run.to_str().unwrap(), "--json"]);
+    let (model, pca) = (eval["mse"].as_f64().unwrap(), eval["baseline"]["quality"]["mse"].as_f64().unwrap());
+    assert!((model / pca - 1.0).abs() < 1e-4, "model MSE {model}, PCA's {pca}");
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        config.contains("linear_path = true") && config.contains("code_activation = \"identity\""),
+        "{config}"
+    );
+    let model = run.join("model.safetensors");
+    let onnx = ae(&["export", "--format", "onnx", model.to_str().unwrap()]);
+    assert!(onnx.status.success() && run.join("model.onnx").exists(), "{}", stderr(&onnx));
+    let torch = ae(&["export", "--format", "pytorch", model.to_str().unwrap()]);
+    assert_one_line_error(&torch, "does not have the linear path");
+
+    // A denoiser starts as PCA's linear denoiser: well above PCA's projection of the noisy faces.
+    let run = dir.path().join("denoiser");
+    let noise = ["--noise", "gaussian:0.2"];
+    let out = ae(&[&["train", "--data", data, "--out", run.to_str().unwrap()][..], &still, &noise].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let eval = json(&["eval", run.to_str().unwrap(), "--json"]);
+    let db = |v: &serde_json::Value| v["psnr_db"].as_f64().unwrap();
+    let (denoised, projected) = (db(&eval["denoised"]), db(&eval["baseline"]["quality"]));
+    assert!(denoised > projected + 3.0, "denoised {denoised} dB, PCA's projection {projected} dB");
+
+    let bce = ae(&[
+        "train",
+        "--data",
+        data,
+        "--out",
+        dir.path().join("bce").to_str().unwrap(),
+        "--linear-path",
+        "--loss",
+        "bce",
+    ]);
+    assert_one_line_error(&bce, "training.loss");
+}

@@ -22,7 +22,8 @@ use proto::{
 };
 
 /// The operator set the graph uses: `Conv`, `ConvTranspose`, `Gemm`, `BatchNormalization`, `Slice`,
-/// `Flatten`, `Reshape`, `Transpose`, `Relu`, `Sigmoid`, `Identity`, all unchanged since 17 or before.
+/// `Flatten`, `Reshape`, `Transpose`, `Relu`, `Sigmoid`, `Identity` (and for a linear path `Add` and
+/// `Clip`), all unchanged since 17 or before.
 pub const OPSET: i64 = 17;
 /// The IR version that goes with opset 17.
 const IR_VERSION: i64 = 8;
@@ -217,8 +218,34 @@ pub fn export(model: &Autoencoder, part: Part, preprocessing: &Preprocessing) ->
             ActivationName::Sigmoid => g.node("Sigmoid", &format!("{name}/sigmoid"), &[&out], vec![]),
         };
         if i == code_step {
+            if description.linear_path {
+                let flat = g.node("Flatten", "linear.encode/flatten", &[input], vec![int("axis", 1)]);
+                let (w, b) = (
+                    param(&mut g, "linear.encode.weight".into()),
+                    param(&mut g, "linear.encode.bias".into()),
+                );
+                let linear = g.node("Gemm", "linear.encode/gemm", &[&flat, &w, &b], vec![int("transB", 1)]);
+                x = g.node("Add", "code/linear", &[&x, &linear], vec![]);
+            }
             code = Some(x.clone());
         }
+    }
+    if description.linear_path && part != Part::Encoder {
+        // The output plus the linear decoder's reading of the code, clipped to [0, 1].
+        let code = code.clone().unwrap_or_else(|| input.to_string());
+        let (w, b) =
+            (param(&mut g, "linear.decode.weight".into()), param(&mut g, "linear.decode.bias".into()));
+        let linear = g.node("Gemm", "linear.decode/gemm", &[&code, &w, &b], vec![int("transB", 1)]);
+        let image = &description.input;
+        let shape = "linear.decode/shape";
+        g.initializers.push(int_tensor(shape, &[-1, image[0] as i64, image[1] as i64, image[2] as i64]));
+        let map = g.node("Reshape", "linear.decode/reshape", &[&linear, shape], vec![]);
+        let sum = g.node("Add", "output/linear", &[&x, &map], vec![]);
+        let bounds = ["output/min", "output/max"];
+        for (name, value) in bounds.iter().zip([0.0f32, 1.0]) {
+            g.initializers.push(float_tensor(name, &[], &[value]));
+        }
+        x = g.node("Clip", "output/clip", &[&sum, bounds[0], bounds[1]], vec![]);
     }
     // Name the graph's outputs.
     let mut outputs = Vec::new();
@@ -282,6 +309,12 @@ mod tests {
         for r in model.running.iter_mut().flatten() {
             r.mean.iter_mut().for_each(|m| *m = rng.random_range(-0.5..0.5));
             r.var.iter_mut().for_each(|v| *v = rng.random_range(0.5..2.0));
+        }
+        if model.linear_path().is_some() {
+            // Layers a linear path's model starts at zero: the network must show in the output.
+            for layer in [model.code_layer, model.chain - 1] {
+                model.params[2 * layer].iter_mut().for_each(|w| *w = rng.random_range(-0.05..0.05));
+            }
         }
         model
     }
@@ -397,5 +430,15 @@ mod tests {
         vae.settle();
         check(&vae);
         check(&ModelConfig { dropout: 0.2, ..preset(Preset::Default) });
+    }
+
+    #[test]
+    fn the_residual_preset_s_linear_path_matches_under_tract() {
+        // Faces and MNIST (whose code is projected into the decoder's map).
+        for (input, code_length) in [([32, 32, 1], 256), ([28, 28, 1], 32)] {
+            let mut config = ModelConfig { input, code_length, ..preset(Preset::Residual) };
+            config.settle();
+            check(&config);
+        }
     }
 }

@@ -94,6 +94,11 @@ pub struct Description {
     pub steps: Vec<Step>,
     /// The name of the step whose output is the code.
     pub code: String,
+    /// A linear path beside the steps (`model.linear_path`): `linear.encode`, `nn.Linear` from the
+    /// input flattened in C, H, W order, adds to the code; `linear.decode`, from the code, adds to
+    /// the last step's output unflattened in C, H, W order, which is then clipped to [0, 1].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub linear_path: bool,
 }
 
 impl Description {
@@ -124,10 +129,10 @@ impl Autoencoder {
     pub fn describe(&self) -> Description {
         let mut steps: Vec<Step> = Vec::new();
         let mut shape = chw(self.input_shape());
-        let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter().enumerate() {
+        let last = self.chain - 1;
+        for (i, layer) in self.layers[..self.chain].iter().enumerate() {
             let mut activation = ActivationName::from(layer.activation);
-            if i == last {
+            if i == last && self.output() == super::Output::Sigmoid {
                 // The engine fuses the output's sigmoid with the loss; at inference it is there.
                 activation = ActivationName::Sigmoid;
             }
@@ -160,7 +165,7 @@ impl Autoencoder {
             }
         }
         let code = self.layers[self.code_output()].name.clone();
-        Description { input: chw(self.input_shape()), steps, code }
+        Description { input: chw(self.input_shape()), steps, code, linear_path: self.linear_path().is_some() }
     }
 }
 

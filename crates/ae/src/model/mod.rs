@@ -40,6 +40,9 @@ pub struct Autoencoder {
     pub code_layer: usize,
     /// The running estimates of each batch-normalisation layer (`None` for other layers).
     pub running: Vec<Option<RunningStats>>,
+    /// How many of `layers` run in sequence from the input to the output; the rest are the
+    /// linear path beside them (`linear.encode`, `linear.decode`; see `ModelConfig::linear_path`).
+    pub chain: usize,
 }
 
 fn model_err(key: &str, problem: String) -> ConfigError {
@@ -93,6 +96,20 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
     }
     if let Some(c) = config.decoder_input_channels.filter(|&c| !(1..=MAX_FILTERS).contains(&c)) {
         return Err(model_err("decoder_input_channels", format!("must be 1 to {MAX_FILTERS}, got {c}")));
+    }
+    if config.linear_path {
+        // The linear path adds to the code: a function or normalisation after the sum would
+        // bend or rescale PCA's coordinates, and dropout would drop them.
+        let plain = config.kind == ModelKind::Autoencoder
+            && config.code_function() == CodeActivation::Identity
+            && config.code_norm == Norm::None
+            && config.dropout == 0.0;
+        if !plain {
+            return Err(model_err(
+                "linear_path",
+                "needs an autoencoder with a linear code: code_activation = \"identity\", code_norm = \"none\", dropout = 0".into(),
+            ));
+        }
     }
     let padding = config.padding.into();
     let mut layers = Vec::new();
@@ -212,6 +229,14 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
         }
     }
     debug_assert_eq!(shape, Shape::new(height, width, channels));
+    if config.linear_path {
+        // Beside the chain, after it in the list (see `Autoencoder::chain`).
+        let (image, code) = (shape, Shape::new(1, 1, latent));
+        for (name, input, output) in [("linear.encode", image, code), ("linear.decode", code, image)] {
+            let kind = LayerKind::Dense(Dense { input, output });
+            layers.push(Layer { name: name.into(), kind, activation: Activation::Identity });
+        }
+    }
     Ok((layers, code_layer))
 }
 
@@ -223,7 +248,62 @@ impl Autoencoder {
         for (layer, weight) in model.layers.iter().zip(model.params.iter_mut().step_by(2)) {
             layer.part().init(weight, &mut rng);
         }
+        if model.linear_path().is_some() {
+            // The network starts silent, so the model starts as its linear path (PCA, once
+            // `start_linear_path` has set it) and trains the network as a correction.
+            let last = model.chain - 1;
+            for layer in [model.code_layer, last] {
+                model.params[2 * layer].fill(0.0);
+            }
+        }
         Ok(model)
+    }
+
+    /// The indices of `linear.encode` and `linear.decode`, when the model has the linear path.
+    pub fn linear_path(&self) -> Option<(usize, usize)> {
+        (self.chain < self.layers.len()).then_some((self.chain, self.chain + 1))
+    }
+
+    /// Starts the linear path at a PCA of `directions` directions (`basis(i, j)`: value `i` of
+    /// direction `j`, pixels in the engine's H, W, C order): the code gains
+    /// `x·direction_j − start.offsets[j]` and the output `mean + Σ_j start.gains[j]·code_j·direction_j`;
+    /// code units past `directions` get nothing.
+    pub fn start_linear_path(
+        &mut self,
+        mean: &[f64],
+        directions: usize,
+        basis: impl Fn(usize, usize) -> f64,
+        start: &crate::baseline::LinearStart,
+    ) {
+        let Some((encode, decode)) = self.linear_path() else { return };
+        let (d, k) = (self.input_len(), self.config.code_length);
+        assert_eq!(mean.len(), d, "a PCA of other images");
+        let value = |i: usize, j: usize| if j < directions { basis(i, j) } else { 0.0 };
+        let per_unit = |v: &[f64], j: usize| if j < directions { v[j] } else { 0.0 };
+        // The engine's dense weights are `[inputs, outputs]`, row-major.
+        let pairs = |rows: usize, cols: usize| (0..rows).flat_map(move |r| (0..cols).map(move |c| (r, c)));
+        self.params[2 * encode] = pairs(d, k).map(|(i, j)| value(i, j) as f32).collect();
+        self.params[2 * encode + 1] = (0..k).map(|j| -per_unit(&start.offsets, j) as f32).collect();
+        self.params[2 * decode] =
+            pairs(k, d).map(|(j, i)| (per_unit(&start.gains, j) * value(i, j)) as f32).collect();
+        self.params[2 * decode + 1] = mean.iter().map(|&m| m as f32).collect();
+    }
+
+    /// What the output layer's values become.
+    pub fn output(&self) -> Output {
+        if self.config.linear_path {
+            Output::Clipped
+        } else {
+            Output::Sigmoid
+        }
+    }
+
+    /// The reconstruction for the output layer's values `logits` (see [`Output`]).
+    pub fn output_into(&self, logits: &[f32], out: &mut [f32]) {
+        match self.output() {
+            Output::Sigmoid => Activation::Sigmoid.apply_into(logits, out),
+            Output::Clipped => out.iter_mut().zip(logits).for_each(|(o, &l)| *o = l.clamp(0.0, 1.0)),
+        }
     }
 
     /// What a model of `config` and its buffers for batches of `batch` images will take, worked
@@ -245,12 +325,19 @@ impl Autoencoder {
         let image = config.input.iter().fold(1u64, |n, &d| n.saturating_mul(d as u64));
         // Each layer's output, and the reconstruction.
         let outputs = layers.iter().map(|l| l.output_len() as u64).fold(image, u64::saturating_add);
+        // Training: their gradients too, and the linear path's share of the code's.
+        let outputs = match training {
+            true => outputs
+                .saturating_mul(2)
+                .saturating_add(config.linear_path as u64 * config.code_length as u64),
+            false => outputs,
+        };
         let activations = outputs.saturating_mul(batch as u64);
         let scratch = layers.iter().map(|l| l.part().scratch(batch, parts) as u64).max().unwrap_or(0);
         let copies = if training { 4 } else { 1 };
         Ok(MemoryNeed {
             parameters: f32s(params.saturating_mul(copies)),
-            activations: f32s(activations.saturating_mul(if training { 2 } else { 1 })),
+            activations: f32s(activations),
             scratch: f32s(scratch),
             data: 0,
         })
@@ -261,7 +348,8 @@ impl Autoencoder {
         let (layers, code_layer) = plan(config)?;
         let params = layers.iter().flat_map(|l| l.part().tensors().map(|t| vec![0.0; t.values()])).collect();
         let running = layers.iter().map(|l| l.part().running_stats()).collect();
-        Ok(Self { config: config.clone(), layers, params, code_layer, running })
+        let chain = layers.len() - if config.linear_path { 2 } else { 0 };
+        Ok(Self { config: config.clone(), layers, params, code_layer, running, chain })
     }
 
     /// Index of the layer whose output is the code: the code layer, its normalisation, or a VAE's
@@ -327,15 +415,35 @@ impl Autoencoder {
     pub fn forward(&self, input: &[f32], acts: &mut Activations, ws: &mut Workspace, train: bool) {
         let n = self.batch_len(input, acts.capacity);
         acts.batch = n;
-        for (i, layer) in self.layers.iter().enumerate() {
+        let linear = self.linear_path();
+        for (i, layer) in self.layers[..self.chain].iter().enumerate() {
             let (before, rest) = acts.outputs.split_at_mut(i);
             let x = if i == 0 { input } else { &before[i - 1][..n * self.layers[i - 1].output_len()] };
             let y = &mut rest[0][..n * layer.output_len()];
             let cache = train.then_some(&mut acts.caches[i]);
             self.layer_forward(i, layer.activation, x, y, ws, cache);
+            if let (Some((encode, _)), true) = (linear, i == self.code_layer) {
+                // The code is linear and not normalised (`plan`): the sum is the code.
+                let (chain, side) = acts.outputs.split_at_mut(self.chain);
+                self.add_linear(encode, input, &mut side[0], &mut chain[i], n, ws);
+            }
         }
-        let logits = &acts.outputs[self.layers.len() - 1][..n * self.input_len()];
-        Activation::Sigmoid.apply_into(logits, &mut acts.reconstruction[..n * self.input_len()]);
+        let last = self.chain - 1;
+        if let Some((_, decode)) = linear {
+            let (chain, side) = acts.outputs.split_at_mut(self.chain);
+            let (before, logits) = chain.split_at_mut(last);
+            let code = &before[self.code_layer][..n * self.config.code_length];
+            self.add_linear(decode, code, &mut side[1], &mut logits[0], n, ws);
+        }
+        let logits = &acts.outputs[last][..n * self.input_len()];
+        self.output_into(logits, &mut acts.reconstruction[..n * self.input_len()]);
+    }
+
+    /// Runs the linear path's layer `i` on the `n` images of `x` into `own` and adds that to `to`.
+    fn add_linear(&self, i: usize, x: &[f32], own: &mut [f32], to: &mut [f32], n: usize, ws: &mut Workspace) {
+        let len = n * self.layers[i].output_len();
+        self.layer_forward(i, Activation::Identity, x, &mut own[..len], ws, None);
+        to[..len].iter_mut().zip(&own[..len]).for_each(|(t, &v)| *t += v);
     }
 
     /// Layer `i` on `x` into `y` with activation `act`: in training mode when given the layer's
@@ -361,10 +469,14 @@ impl Autoencoder {
     /// inference mode.
     pub fn decode_logits(&self, z: &[f32], ws: &mut Workspace) -> Vec<f32> {
         let mut x = z.to_vec();
-        for (i, layer) in self.layers.iter().enumerate().skip(self.code_output() + 1) {
+        for (i, layer) in self.layers[..self.chain].iter().enumerate().skip(self.code_output() + 1) {
             let mut y = vec![0.0; x.len() / layer.input_len() * layer.output_len()];
             self.layer_forward(i, layer.activation, &x, &mut y, ws, None);
             x = y;
+        }
+        if let Some((_, decode)) = self.linear_path() {
+            let mut own = vec![0.0; x.len()];
+            self.add_linear(decode, z, &mut own, &mut x, z.len() / self.config.code_length, ws);
         }
         x
     }
@@ -379,6 +491,10 @@ impl Autoencoder {
             let mut y = vec![0.0; n * layer.output_len()];
             self.layer_forward(i, act, &x, &mut y, ws, None);
             x = y;
+        }
+        if let Some((encode, _)) = self.linear_path() {
+            let mut own = vec![0.0; x.len()];
+            self.add_linear(encode, input, &mut own, &mut x, n, ws);
         }
         x
     }
@@ -401,12 +517,45 @@ impl Autoencoder {
         let n = acts.batch;
         assert_eq!(input.len(), n * self.input_len(), "backward on a different batch than forward");
         let code_output = self.code_output();
-        for (i, layer) in self.layers.iter().enumerate().rev() {
+        let linear = self.linear_path();
+        if let Some((_, decode)) = linear {
+            // The output's gradient reaches the code through the linear decoder too.
+            let k = n * self.config.code_length;
+            let dy = &mut grads.outputs[self.chain - 1][..n * self.input_len()];
+            let (dw, db) = grads.params.split_at_mut(2 * decode + 1);
+            let pass = Backward {
+                x: &acts.outputs[code_output][..k],
+                act: Activation::Identity,
+                y: &acts.outputs[decode][..n * self.input_len()],
+                dy,
+                dx: Some(&mut grads.linear_code[..k]),
+                cache: &acts.caches[decode],
+            };
+            let pg = ParamGrads { weight: &mut dw[2 * decode], bias: &mut db[0] };
+            self.layers[decode].part().backward(&self.params[2 * decode], pass, pg, ws);
+        }
+        for (i, layer) in self.layers[..self.chain].iter().enumerate().rev() {
             if i == code_output && terms.l1 != 0.0 {
                 // ∂|c|/∂c: 1 for the (positive) sigmoid code, the sign for a linear one.
                 let code = &acts.outputs[i][..n * self.config.code_length];
                 let g = &mut grads.outputs[i][..n * self.config.code_length];
                 g.iter_mut().zip(code).for_each(|(g, &c)| *g += terms.l1 * c.signum());
+            }
+            if let (Some((encode, _)), true) = (linear, i == code_output) {
+                let k = n * self.config.code_length;
+                let dy = &mut grads.outputs[i][..k];
+                dy.iter_mut().zip(&grads.linear_code[..k]).for_each(|(g, &d)| *g += d);
+                let (dw, db) = grads.params.split_at_mut(2 * encode + 1);
+                let pass = Backward {
+                    x: input,
+                    act: Activation::Identity,
+                    y: &acts.outputs[encode][..k],
+                    dy,
+                    dx: None,
+                    cache: &acts.caches[encode],
+                };
+                let pg = ParamGrads { weight: &mut dw[2 * encode], bias: &mut db[0] };
+                self.layers[encode].part().backward(&self.params[2 * encode], pass, pg, ws);
             }
             let x = if i == 0 { input } else { &acts.outputs[i - 1][..n * self.layers[i - 1].output_len()] };
             let y = &acts.outputs[i][..n * layer.output_len()];
@@ -441,6 +590,16 @@ impl Autoencoder {
     }
 }
 
+/// How the output layer's values ("logits") become the reconstruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Their sigmoid (the tutorial's).
+    Sigmoid,
+    /// The values themselves, clipped to [0, 1] in the reconstruction; the loss reads them
+    /// unclipped (a model with the linear path, which must be able to start as PCA).
+    Clipped,
+}
+
 /// Penalties on the code whose gradients [`Autoencoder::backward`] adds (zero: none).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct CodeTerms {
@@ -461,6 +620,8 @@ pub struct Activations {
     /// What each layer kept from the last training-mode pass (a normalisation's batch
     /// statistics, a sampling's draws), and its random stream.
     caches: Vec<Cache>,
+    /// Which output holds the logits (the chain's last; the linear path's come after it).
+    last: usize,
 }
 
 impl Activations {
@@ -473,6 +634,7 @@ impl Activations {
             outputs,
             reconstruction: vec![0.0; capacity * model.input_len()],
             caches: (0..model.layers.len()).map(|i| Cache::new(i as u64)).collect(),
+            last: model.chain - 1,
         }
     }
 
@@ -483,7 +645,7 @@ impl Activations {
 
     /// The output sigmoid's inputs for the last forward pass.
     pub fn logits(&self) -> &[f32] {
-        let last = self.outputs.last().expect("a model has layers");
+        let last = &self.outputs[self.last];
         &last[..self.batch * (last.len() / self.capacity)]
     }
 
@@ -518,7 +680,10 @@ impl Activations {
 pub struct Gradients {
     pub params: Vec<Vec<f32>>,
     outputs: Vec<AlignedVec>,
+    /// The linear path's share of the code's gradient (empty without one).
+    linear_code: AlignedVec,
     image_len: usize,
+    last: usize,
 }
 
 impl Gradients {
@@ -526,14 +691,20 @@ impl Gradients {
         Self {
             params: model.params.iter().map(|p| vec![0.0; p.len()]).collect(),
             outputs: model.layers.iter().map(|l| AlignedVec::zeros(capacity * l.output_len())).collect(),
+            linear_code: AlignedVec::zeros(if model.linear_path().is_some() {
+                capacity * model.config.code_length
+            } else {
+                0
+            }),
             image_len: model.input_len(),
+            last: model.chain - 1,
         }
     }
 
     /// Where the loss writes ∂L/∂logits (of the output sigmoid) for a batch of `n`.
     pub fn output_mut(&mut self, n: usize) -> &mut [f32] {
         let len = n * self.image_len;
-        &mut self.outputs.last_mut().expect("a model has layers")[..len]
+        &mut self.outputs[self.last][..len]
     }
 }
 
@@ -820,6 +991,59 @@ mod tests {
         }
     }
 
+    #[test]
+    fn whole_model_gradients_with_the_linear_path_match_finite_differences() {
+        let config =
+            ModelConfig { code_activation: CodeActivation::Identity, linear_path: true, ..tiny_config() };
+        check_gradients_of(config.clone(), CodeTerms::default());
+        check_gradients_of(config, CodeTerms { l1: 0.5, kl: 0.0 });
+    }
+
+    #[test]
+    fn the_linear_path_needs_a_plain_linear_code() {
+        let linear =
+            ModelConfig { code_activation: CodeActivation::Identity, linear_path: true, ..tiny_config() };
+        assert!(plan(&linear).is_ok());
+        for config in [
+            ModelConfig { code_activation: CodeActivation::Sigmoid, ..linear.clone() },
+            ModelConfig { code_norm: Norm::Batch, ..linear.clone() },
+            ModelConfig { dropout: 0.2, ..linear.clone() },
+            ModelConfig { kind: ModelKind::Vae, ..linear.clone() },
+        ] {
+            assert_eq!(plan(&config).unwrap_err().key, "model.linear_path", "{config:?}");
+        }
+    }
+
+    #[test]
+    fn a_model_started_at_pca_reconstructs_as_pca_until_it_trains() {
+        use crate::baseline::Pca;
+        use crate::data::{Images, Pixels};
+        let config =
+            ModelConfig { code_activation: CodeActivation::Identity, linear_path: true, ..tiny_config() };
+        // 40 images of 64 pixels in [0.1, 0.9], 16 components.
+        let data: Vec<f32> =
+            (0..40 * 64).map(|i| 0.5 + 0.4 * ((i as f32 * 0.731).sin() * (i as f32 * 0.017).cos())).collect();
+        let images = Images::new(Shape::new(8, 8, 1), data);
+        let pca = Pca::fit(&Pixels::Floats(images.clone()), 16, 0).unwrap();
+        let mut model = Autoencoder::new(&config, 5).unwrap();
+        model.start_linear_path(pca.mean(), pca.components(), |i, j| pca.direction(i, j), &pca.start());
+        let mut ws = Workspace::new(2);
+        let mut acts = Activations::new(&model, 40);
+        for train in [false, true] {
+            model.forward(&images.data, &mut acts, &mut ws, train);
+            let want = pca.reconstruct(&images);
+            let worst =
+                acts.reconstruction().iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(worst < 1e-5, "{worst}");
+        }
+        // The code is the images' PCA coordinates: decoding it alone gives the same images.
+        let code = model.code_preactivations(&images.data, &mut ws);
+        let mut decoded = vec![0.0; images.data.len()];
+        model.output_into(&model.decode_logits(&code, &mut ws), &mut decoded);
+        let worst = decoded.iter().zip(acts.reconstruction()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(worst < 1e-6, "{worst}");
+    }
+
     /// The loss here is a weighted sum of the reconstruction plus `terms.l1 · Σ|code|` (the
     /// sparsity penalty's form, see `Trainer::train_step`) plus a VAE's `terms.kl · KL`; a VAE
     /// draws the same ε for every evaluation.
@@ -836,6 +1060,12 @@ mod tests {
         for bias in model.params.iter_mut().skip(1).step_by(2) {
             bias.iter_mut().enumerate().for_each(|(i, b)| *b = 0.05 * ((i % 5) as f32 - 2.0));
         }
+        // The weights a linear path's model starts at zero, so that every gradient is checked.
+        let drawn = Autoencoder::new(&ModelConfig { linear_path: false, ..config.clone() }, 9).unwrap();
+        for layer in [model.code_layer, model.chain - 1] {
+            model.params[2 * layer].clone_from(&drawn.params[2 * layer]);
+        }
+        let linear_output = model.output() == Output::Clipped;
         // Three images: batch statistics of two would normalise every unit to ±1.
         let n = 3;
         let input: Vec<f32> = (0..n * 64).map(|i| ((i as f32 * 0.61).sin() + 1.0) / 2.0).collect();
@@ -847,12 +1077,9 @@ mod tests {
             acts.seed_draws(3);
             model.forward(&input, acts, ws, true);
             let kl = if kind == ModelKind::Vae { kl_divergence(acts.distribution(model), 16) } else { 0.0 };
-            let value = acts
-                .reconstruction()
-                .iter()
-                .zip(&weights)
-                .map(|(y, r)| (*y as f64) * (*r as f64))
-                .sum::<f64>()
+            // A linear output's loss reads it unclipped (see `Output::Clipped`).
+            let output = if linear_output { acts.logits() } else { acts.reconstruction() };
+            let value = output.iter().zip(&weights).map(|(y, r)| (*y as f64) * (*r as f64)).sum::<f64>()
                 + terms.l1 as f64 * acts.code(model).iter().map(|&c| (c as f64).abs()).sum::<f64>()
                 + terms.kl as f64 * kl;
             let relu =
@@ -864,7 +1091,8 @@ mod tests {
         let mut grads = Gradients::new(&model, n);
         let recon = acts.reconstruction().to_vec();
         for ((g, r), y) in grads.output_mut(n).iter_mut().zip(&weights).zip(&recon) {
-            *g = r * y * (1.0 - y); // through the output sigmoid
+            // Through the output sigmoid, or straight from a linear output.
+            *g = if linear_output { *r } else { r * y * (1.0 - y) };
         }
         model.backward(&input, &acts, &mut grads, &mut ws, terms, None);
 

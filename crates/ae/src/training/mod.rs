@@ -8,7 +8,7 @@ use crate::data::{load_dataset, split_for, DataError, Images, Pixels};
 use crate::evaluation::{quality, ErrorSums, Quality};
 use crate::inference::predict;
 use crate::memory::MemoryLimit;
-use crate::model::{objective, Activations, Autoencoder, CodeSums, CodeTerms, Gradients, Objective};
+use crate::model::{objective, Activations, Autoencoder, CodeSums, CodeTerms, Gradients, Objective, Output};
 use crate::noise::Noise;
 use crate::report::{
     save_grid, save_loss_curve, save_quality_curve, write_atomic, MetricsLog, ReportError, RunDir,
@@ -105,10 +105,11 @@ impl EpochStats {
     }
 }
 
-/// The batch's loss between `target` and the reconstruction `sigmoid(logits)`; writes
-/// ∂L/∂logits into `grad`.
+/// The batch's loss between `target` and the reconstruction of `logits` (`sigmoid(logits)`, or
+/// for [`Output::Clipped`] the logits themselves); writes ∂L/∂logits into `grad`.
 pub fn loss_and_grad(
     loss: Loss,
+    output: Output,
     logits: &[f32],
     reconstruction: &[f32],
     target: &[f32],
@@ -117,6 +118,13 @@ pub fn loss_and_grad(
     let mut sum = 0.0f64;
     for (((g, &z), &y), &t) in grad.iter_mut().zip(logits).zip(reconstruction).zip(target) {
         match loss {
+            // 0.5·(z − t)²; the reconstruction's clipping is left out, so that values beyond
+            // [0, 1] are still pulled back.
+            Loss::L2 if output == Output::Clipped => {
+                let d = z - t;
+                *g = d;
+                sum += 0.5 * (d as f64) * (d as f64);
+            }
             Loss::L2 => {
                 // 0.5·(y − t)², through the sigmoid: ∂/∂z = (y − t)·y·(1 − y).
                 let d = y - t;
@@ -240,6 +248,7 @@ impl Trainer {
         self.model.track_running_stats(&self.acts);
         let loss = loss_and_grad(
             self.config.loss,
+            self.model.output(),
             self.acts.logits(),
             self.acts.reconstruction(),
             target,
@@ -249,7 +258,10 @@ impl Trainer {
         let step = self.optimizer.begin();
         let lr = self.optimizer.config.learning_rate * (self.lr_factor * self.config.warmup(step));
         let code_weight = 2 * self.model.code_layer;
-        let rate = |p: usize| if p == code_weight { lr * self.config.code_lr_scale } else { lr };
+        // The linear path's tensors (PCA, at the start) move at the code layer's rate too.
+        let linear = self.model.linear_path().map_or(usize::MAX, |(encode, _)| 2 * encode);
+        let rate =
+            |p: usize| if p == code_weight || p >= linear { lr * self.config.code_lr_scale } else { lr };
         let code_adam = self.optimizer.config_for(code_weight, rate(code_weight));
         let fused = self.fuse_code_update.then(|| self.optimizer.fused(code_weight, &code_adam));
         self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, self.terms, fused);
@@ -368,7 +380,8 @@ impl Trainer {
             self.model.forward(input, &mut self.acts, &mut self.ws, false);
             let n = input.len() / self.model.input_len();
             let (logits, recon) = (self.acts.logits(), self.acts.reconstruction());
-            loss += loss_and_grad(self.config.loss, logits, recon, target, self.grads.output_mut(n));
+            let output = self.model.output();
+            loss += loss_and_grad(self.config.loss, output, logits, recon, target, self.grads.output_mut(n));
             kl += self.objective.measure(&self.model, &self.acts).kl;
             reconstructions.extend_from_slice(recon);
         }
@@ -531,7 +544,22 @@ pub fn train(
     let run = RunDir::create(out)?;
     write_config(&config, &run)?;
     let metrics = MetricsLog::create(&run.path().join("metrics.jsonl"))?;
-    let model = Autoencoder::new(&config.model, config.training.seed)?;
+    let mut model = Autoencoder::new(&config.model, config.training.seed)?;
+    if config.model.linear_path {
+        let train = &prepared.train_set;
+        let k = config.model.code_length.min(train.shape().len());
+        let pca = crate::baseline::Pca::fit(train, k, config.training.seed)
+            .map_err(|e| ConfigError::new("model.linear_path", format!("starts at PCA: {e}")))?;
+        // A denoiser's starts as the linear denoiser PCA makes (noise from a stream of its own).
+        let start = match config.noise.is_none() {
+            true => pca.start(),
+            false => {
+                let mut rng = stream(config.training.seed, 6);
+                pca.denoising_start(train, |clean, noisy| config.noise.apply(clean, noisy, &mut rng))
+            }
+        };
+        model.start_linear_path(pca.mean(), pca.components(), |i, j| pca.direction(i, j), &start);
+    }
     let trainer = Trainer::new(model, &prepared.training, config.noise);
     run_training(&config, prepared, run, trainer, metrics, None, job, on_event)
 }
@@ -860,7 +888,7 @@ mod tests {
         let y = z.map(sigmoid);
         let mut g = [0.0; 2];
         let want = 0.5 * ((y[0] - t[0]).powi(2) + (y[1] - t[1]).powi(2)) as f64;
-        assert!((loss_and_grad(Loss::L2, &z, &y, &t, &mut g) - want).abs() < 1e-7);
+        assert!((loss_and_grad(Loss::L2, Output::Sigmoid, &z, &y, &t, &mut g) - want).abs() < 1e-7);
     }
 
     #[test]
@@ -870,12 +898,12 @@ mod tests {
         for loss in [Loss::L2, Loss::Bce] {
             let y = z.map(sigmoid);
             let mut g = [0.0; 5];
-            loss_and_grad(loss, &z, &y, &t, &mut g);
+            loss_and_grad(loss, Output::Sigmoid, &z, &y, &t, &mut g);
             for i in 0..5 {
                 let at = |dz: f32| {
                     let mut zz = z;
                     zz[i] += dz;
-                    loss_and_grad(loss, &zz, &zz.map(sigmoid), &t, &mut [0.0; 5])
+                    loss_and_grad(loss, Output::Sigmoid, &zz, &zz.map(sigmoid), &t, &mut [0.0; 5])
                 };
                 let numeric = (at(1e-3) - at(-1e-3)) / 2e-3;
                 assert!((numeric - g[i] as f64).abs() < 1e-3, "{loss:?}[{i}]: {} vs {numeric}", g[i]);
@@ -888,7 +916,7 @@ mod tests {
         // σ(±60) rounds to exactly 0 or 1 in f32; the logit form still gives the right loss.
         let (z, t) = ([60.0f32, -60.0], [0.0f32, 1.0]);
         let mut g = [0.0; 2];
-        let loss = loss_and_grad(Loss::Bce, &z, &z.map(sigmoid), &t, &mut g);
+        let loss = loss_and_grad(Loss::Bce, Output::Sigmoid, &z, &z.map(sigmoid), &t, &mut g);
         assert!((loss - 120.0).abs() < 1e-9, "{loss}");
         assert_eq!(g, [1.0, -1.0]);
     }
