@@ -341,6 +341,40 @@ mod tests {
     }
 
     #[test]
+    fn a_denoiser_s_start_shrinks_each_direction_as_wiener_s_filter_does() {
+        // 20 000 images c + a·e0 + b·e1 (a, b Gaussian, variances 0.04 and 0.0025) with white
+        // noise of variance 0.01 added by `corrupt`: the gains are λ / (λ + σ²).
+        let s = std::f64::consts::FRAC_1_SQRT_2;
+        let e = [[s, s, 0.0, 0.0], [0.0, 0.0, s, -s]];
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut normal = || -> f64 { StandardNormal.sample(&mut rng) };
+        let mut data = Vec::new();
+        for _ in 0..20_000 {
+            let (a, b) = (0.2 * normal(), 0.05 * normal());
+            data.extend((0..4).map(|p| (0.5 + a * e[0][p] + b * e[1][p]) as f32));
+        }
+        let pixels = Pixels::Floats(Images::new(Shape::new(2, 2, 1), data));
+        let pca = Pca::fit(&pixels, 2, 0).unwrap();
+        let mut noise = ChaCha8Rng::seed_from_u64(4);
+        let start = pca.denoising_start(&pixels, |clean, noisy| {
+            for (n, &c) in noisy.iter_mut().zip(clean) {
+                let z: f64 = StandardNormal.sample(&mut noise);
+                *n = c + (0.1 * z) as f32;
+            }
+        });
+        for (j, lambda) in [0.04, 0.0025].iter().enumerate() {
+            let want = lambda / (lambda + 0.01);
+            assert!((start.gains[j] - want).abs() < 0.02, "direction {j}: gain {} vs {want}", start.gains[j]);
+        }
+        // Zero-mean noise leaves the offsets PCA's own; without noise the gains are 1.
+        let plain = pca.start();
+        assert!(start.offsets.iter().zip(&plain.offsets).all(|(a, b)| (a - b).abs() < 0.01), "{start:?}");
+        let clean = pca.denoising_start(&pixels, |c, n| n.copy_from_slice(c));
+        assert!(clean.gains.iter().all(|g| (g - 1.0).abs() < 1e-9), "{clean:?}");
+        assert_eq!(plain.gains, vec![1.0; 2]);
+    }
+
+    #[test]
     fn the_randomised_svd_finds_what_the_covariance_does() {
         // Images larger than the covariance limit: 50×50 = 2500 values, rank 3 plus small noise.
         let (n, side) = (60, 50);

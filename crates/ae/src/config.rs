@@ -931,6 +931,27 @@ mod tests {
             "the default network is the tutorial's, normalised, padded symmetrically, its code's function settled by the input"
         );
 
+        let residual = RunConfig::preset(Preset::Residual);
+        let (m, t) = (&residual.model, &residual.training);
+        assert!(m.linear_path && !default.model.linear_path);
+        assert_eq!((m.code_activation, m.code_norm), (CodeActivation::Identity, Norm::None));
+        assert_eq!((t.code_lr_scale, t.linear_lr_scale), (0.01, 0.01));
+        let back = RunConfig {
+            preset: Preset::Default,
+            model: ModelConfig {
+                linear_path: false,
+                code_activation: CodeActivation::Auto,
+                code_norm: Norm::Batch,
+                ..m.clone()
+            },
+            training: TrainingConfig { code_lr_scale: 0.1, ..t.clone() },
+            ..residual.clone()
+        };
+        assert_eq!(
+            back, default,
+            "residual is the default with the linear path, a linear code and slower code layers"
+        );
+
         let deep = RunConfig::preset(Preset::Deep);
         let conv = |filters, stride| ConvSpec { filters, stride };
         assert_eq!(deep.model.encoder, [conv(32, 2), conv(64, 2), conv(128, 2), conv(256, 2)]);
