@@ -39,8 +39,8 @@ pub enum Preset {
     Deep,
     /// The `default` run as a correction to PCA: a linear encoder and decoder beside its network
     /// (`model.linear_path`), started at PCA of the training images (a denoiser's at PCA's linear
-    /// denoiser), with a linear code; the code layer and the linear path learn at a hundredth of
-    /// the rate, so the network adds to PCA rather than undoing it.
+    /// denoiser), with a linear code; the linear path learns at a hundredth of the rate, so the
+    /// network adds to PCA rather than undoing it.
     Residual,
 }
 
@@ -607,10 +607,8 @@ impl RunConfig {
         }
     }
 
-    /// The `default` run with the linear path (see [`Preset::Residual`]). Measured on the faces
-    /// (bench/README.md, "A linear path started at PCA"): the code layer at the default's tenth
-    /// of the rate moves the code off PCA's (denoiser, seed 2: 24.0 dB where it starts at 24.4),
-    /// at a hundredth it does not.
+    /// The `default` run with the linear path (see [`Preset::Residual`]), which learns at
+    /// `LINEAR_LR_SCALE` of the rate (bench/README.md, "A linear path started at PCA").
     fn residual() -> Self {
         let default = Self::preset(Preset::Default);
         Self {
@@ -621,7 +619,6 @@ impl RunConfig {
                 code_norm: Norm::None,
                 ..default.model
             },
-            training: TrainingConfig { code_lr_scale: 0.01, ..default.training },
             ..default
         }
     }
@@ -935,7 +932,7 @@ mod tests {
         let (m, t) = (&residual.model, &residual.training);
         assert!(m.linear_path && !default.model.linear_path);
         assert_eq!((m.code_activation, m.code_norm), (CodeActivation::Identity, Norm::None));
-        assert_eq!((t.code_lr_scale, t.linear_lr_scale), (0.01, 0.01));
+        assert_eq!((t.code_lr_scale, t.linear_lr_scale), (0.1, 0.01));
         let back = RunConfig {
             preset: Preset::Default,
             model: ModelConfig {
@@ -944,13 +941,9 @@ mod tests {
                 code_norm: Norm::Batch,
                 ..m.clone()
             },
-            training: TrainingConfig { code_lr_scale: 0.1, ..t.clone() },
             ..residual.clone()
         };
-        assert_eq!(
-            back, default,
-            "residual is the default with the linear path, a linear code and slower code layers"
-        );
+        assert_eq!(back, default, "residual is the default with the linear path, and a linear code");
 
         let deep = RunConfig::preset(Preset::Deep);
         let conv = |filters, stride| ConvSpec { filters, stride };

@@ -258,10 +258,13 @@ impl Trainer {
         let step = self.optimizer.begin();
         let lr = self.optimizer.config.learning_rate * (self.lr_factor * self.config.warmup(step));
         let code_weight = 2 * self.model.code_layer;
-        // The linear path's tensors (PCA, at the start) move at the code layer's rate too.
+        // The linear path's tensors come after the chain's and have their own scale.
         let linear = self.model.linear_path().map_or(usize::MAX, |(encode, _)| 2 * encode);
-        let rate =
-            |p: usize| if p == code_weight || p >= linear { lr * self.config.code_lr_scale } else { lr };
+        let rate = |p: usize| match p {
+            _ if p == code_weight => lr * self.config.code_lr_scale,
+            _ if p >= linear => lr * self.config.linear_lr_scale,
+            _ => lr,
+        };
         let code_adam = self.optimizer.config_for(code_weight, rate(code_weight));
         let fused = self.fuse_code_update.then(|| self.optimizer.fused(code_weight, &code_adam));
         self.model.backward(input, &self.acts, &mut self.grads, &mut self.ws, self.terms, fused);
@@ -976,25 +979,59 @@ mod tests {
         assert_eq!(steps(Norm::Batch), 2);
     }
 
+    /// How far one training step on four blobs moves each parameter tensor of `before` at most.
+    fn first_step_moves(before: &Autoencoder, training: &TrainingConfig) -> impl Fn(usize) -> f64 {
+        let mut trainer = Trainer::new(before.clone(), training, Noise::None);
+        let images = blobs(4).to_images();
+        trainer.train_step(&images.data, &images.data);
+        let (after, before) = (trainer.into_model(), before.clone());
+        move |p| {
+            after.params[p]
+                .iter()
+                .zip(&before.params[p])
+                .map(|(a, b)| (a - b).abs() as f64)
+                .fold(0.0, f64::max)
+        }
+    }
+
     #[test]
     fn the_first_step_moves_weights_by_the_warmed_up_rate_and_the_code_layer_by_its_share() {
         // Adam's first step moves a weight by lr·g/(|g| + ε), about the rate, whatever g.
         let training = RunConfig::preset(Preset::Default).training; // 3e-3, warm-up 100, code 0.1×
         let before = Autoencoder::new(&tiny_config(), 3).unwrap();
-        let mut trainer = Trainer::new(before.clone(), &training, Noise::None);
-        let images = blobs(4).to_images();
-        trainer.train_step(&images.data, &images.data);
-        let largest_move = |p: usize| {
-            let moved =
-                trainer.model.params[p].iter().zip(&before.params[p]).map(|(a, b)| (a - b).abs() as f64);
-            moved.fold(0.0, f64::max)
-        };
+        let largest_move = first_step_moves(&before, &training);
         let code = 2 * before.code_layer;
         let rate = 3e-3 / 100.0; // step 1 of a 100-step warm-up
         for p in [0, 2, code + 2] {
             assert!((largest_move(p) / rate - 1.0).abs() < 0.01, "param {p}: {}", largest_move(p));
         }
         assert!((largest_move(code) / (0.1 * rate) - 1.0).abs() < 0.01, "code: {}", largest_move(code));
+    }
+
+    #[test]
+    fn the_linear_path_moves_at_its_own_share_of_the_rate() {
+        let mut training = RunConfig::preset(Preset::Residual).training; // 3e-3, warm-up 100
+        (training.code_lr_scale, training.linear_lr_scale) = (0.1, 0.02);
+        let config = ModelConfig {
+            code_activation: crate::config::CodeActivation::Identity,
+            linear_path: true,
+            ..tiny_config()
+        };
+        let mut before = Autoencoder::new(&config, 3).unwrap();
+        // Every weight non-zero, so that every one has a gradient to move by.
+        for layer in [before.code_layer, before.chain - 1] {
+            before.params[2 * layer]
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, w)| *w = 0.01 * ((i % 7) as f32 - 3.0));
+        }
+        let largest_move = first_step_moves(&before, &training);
+        let rate = 3e-3 / 100.0; // step 1 of the warm-up: Adam moves each weight by the rate
+        let (encode, decode) = before.linear_path().unwrap();
+        for (p, scale) in [(0, 1.0), (2 * before.code_layer, 0.1), (2 * encode, 0.02), (2 * decode + 1, 0.02)]
+        {
+            assert!((largest_move(p) / (scale * rate) - 1.0).abs() < 0.01, "param {p}: {}", largest_move(p));
+        }
     }
 
     #[test]
