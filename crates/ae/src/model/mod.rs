@@ -522,17 +522,9 @@ impl Autoencoder {
             // The output's gradient reaches the code through the linear decoder too.
             let k = n * self.config.code_length;
             let dy = &mut grads.outputs[self.chain - 1][..n * self.input_len()];
-            let (dw, db) = grads.params.split_at_mut(2 * decode + 1);
-            let pass = Backward {
-                x: &acts.outputs[code_output][..k],
-                act: Activation::Identity,
-                y: &acts.outputs[decode][..n * self.input_len()],
-                dy,
-                dx: Some(&mut grads.linear_code[..k]),
-                cache: &acts.caches[decode],
-            };
-            let pg = ParamGrads { weight: &mut dw[2 * decode], bias: &mut db[0] };
-            self.layers[decode].part().backward(&self.params[2 * decode], pass, pg, ws);
+            let code = &acts.outputs[code_output][..k];
+            let dx = Some(&mut grads.linear_code[..k]);
+            self.linear_backward(decode, code, acts, dy, dx, &mut grads.params, ws);
         }
         for (i, layer) in self.layers[..self.chain].iter().enumerate().rev() {
             if i == code_output && terms.l1 != 0.0 {
@@ -545,17 +537,7 @@ impl Autoencoder {
                 let k = n * self.config.code_length;
                 let dy = &mut grads.outputs[i][..k];
                 dy.iter_mut().zip(&grads.linear_code[..k]).for_each(|(g, &d)| *g += d);
-                let (dw, db) = grads.params.split_at_mut(2 * encode + 1);
-                let pass = Backward {
-                    x: input,
-                    act: Activation::Identity,
-                    y: &acts.outputs[encode][..k],
-                    dy,
-                    dx: None,
-                    cache: &acts.caches[encode],
-                };
-                let pg = ParamGrads { weight: &mut dw[2 * encode], bias: &mut db[0] };
-                self.layers[encode].part().backward(&self.params[2 * encode], pass, pg, ws);
+                self.linear_backward(encode, input, acts, dy, None, &mut grads.params, ws);
             }
             let x = if i == 0 { input } else { &acts.outputs[i - 1][..n * self.layers[i - 1].output_len()] };
             let y = &acts.outputs[i][..n * layer.output_len()];
@@ -580,6 +562,26 @@ impl Autoencoder {
             }
         }
         assert!(code_update.is_none(), "the code layer is dense and takes the update");
+    }
+
+    /// The backward pass of the linear path's layer `i` (the twin of `add_linear`): its
+    /// parameters' gradients into `params`, and its input's into `dx` when asked.
+    #[allow(clippy::too_many_arguments)]
+    fn linear_backward(
+        &self,
+        i: usize,
+        x: &[f32],
+        acts: &Activations,
+        dy: &mut [f32],
+        dx: Option<&mut [f32]>,
+        params: &mut [Vec<f32>],
+        ws: &mut Workspace,
+    ) {
+        let y = &acts.outputs[i][..dy.len()];
+        let (dw, db) = params.split_at_mut(2 * i + 1);
+        let pass = Backward { x, act: Activation::Identity, y, dy, dx, cache: &acts.caches[i] };
+        let pg = ParamGrads { weight: &mut dw[2 * i], bias: &mut db[0] };
+        self.layers[i].part().backward(&self.params[2 * i], pass, pg, ws);
     }
 
     fn batch_len(&self, input: &[f32], capacity: usize) -> usize {
