@@ -143,12 +143,12 @@ for sweep in "${SWEEPS[@]}"; do
         faces-seed) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset seed --holdout 0.1) ;;
         faces32) seeds="0 1 2 3 4"; epochs=600; code=32; args=(--data "$FACES" --code-length 32) ;;
         deep32) seeds="0 1 2 3 4"; epochs=1000; code=32; args=(--data "$FACES" --preset deep --code-length 32)
-            peer_args=(--recipe deep --augment) ;;
-        deep256) seeds="0 1 2 3 4"; epochs=1000; args=(--data "$FACES" --preset deep); peer_args=(--recipe deep --augment) ;;
+            peer_args=(--recipe deep --augment --linear-path) ;;
+        deep256) seeds="0 1 2 3 4"; epochs=1000; args=(--data "$FACES" --preset deep); peer_args=(--recipe deep --augment --linear-path) ;;
         deep-mnist32) seeds="0 1 2 3 4"; epochs=20; code=32; args=(--data "$MNIST" --preset deep --holdout 0.1 --code-length 32)
-            peer_args=(--recipe deep) ;;
+            peer_args=(--recipe deep --linear-path) ;;
         deep-mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --preset deep --holdout 0.1 --code-length 256)
-            peer_args=(--recipe deep) ;;
+            peer_args=(--recipe deep --linear-path) ;;
         residual-denoise) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset residual --noise gaussian:0.2) ;;
         residual256) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset residual) ;;
         residual-mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --preset residual --holdout 0.1 --code-length 256) ;;

@@ -14,7 +14,11 @@ layer's weight at 0.1 x that, a 100-step linear warm-up and a cosine decay to ze
 batch 50 reshuffled every epoch (a last batch of one image is left for the next epoch), loss
 0.5 * sum((x_hat - x)^2) per batch. `--recipe tutorial` drops the normalisation and uses a constant
 1e-3 for every layer (the tutorial's recipe, with symmetric padding). `--recipe deep` trains the
-`deep` preset's network (class `Deep`) with every layer at 3e-3; `--augment` adds flips and shifts.
+`deep` preset's network (class `Deep`) with every layer at 3e-3; `--augment` adds flips and shifts;
+`--linear-path` adds `ae`'s linear path (`--preset deep` has it): a linear encoder and decoder
+started at PCA of the training images (numpy's SVD), the code layer's and the last layer's weights
+started at zero, the path at `--linear-lr-scale` (0.01) of the rate, the output linear (the loss
+reads it as it is; the held-out reconstruction is clipped to [0, 1]).
 
     python bench/quality_torch.py --train train.npy --holdout holdout.npy --epochs 100 --seed 0
 """
@@ -81,7 +85,7 @@ class Deep(nn.Module):
     32/2, 16/2 (BatchNorm2d + ReLU; the first two stride 1 at 28x28), conv 3x3 to the channels,
     sigmoid."""
 
-    def __init__(self, channels, height, width, code_length):
+    def __init__(self, channels, height, width, code_length, pca=None):
         super().__init__()
         # As `ae` thins it: the coarsest stages run at stride 1 until the rest rebuild the input.
         halvings = 4
@@ -108,11 +112,31 @@ class Deep(nn.Module):
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
+        self.image, self.linear = (channels, height, width), None
+        if pca is not None:
+            mean, directions = (torch.from_numpy(a.astype(np.float32)) for a in pca)
+            k = min(code_length, len(directions))
+            self.linear = nn.ModuleDict({"encode": nn.Linear(mean.numel(), code_length),
+                                         "decode": nn.Linear(code_length, mean.numel())})
+            with torch.no_grad():
+                basis = torch.zeros(code_length, mean.numel())
+                basis[:k] = directions[:k]
+                self.linear["encode"].weight.copy_(basis)
+                self.linear["encode"].bias.copy_(-(basis @ mean))
+                self.linear["decode"].weight.copy_(basis.T)
+                self.linear["decode"].bias.copy_(mean)
+                self.code.weight.zero_()
+                self.decoder[-1].weight.zero_()
 
     def forward(self, x):
+        """The output (unclipped with a linear path, else the sigmoid's) and the code."""
         code = self.code(self.encoder(x).flatten(1))
-        y = F.relu(self.project(code)).reshape(-1, *self.start)
-        return torch.sigmoid(self.decoder(y)), code
+        if self.linear is not None:
+            code = code + self.linear["encode"](x.flatten(1))
+        y = self.decoder(F.relu(self.project(code)).reshape(-1, *self.start))
+        if self.linear is None:
+            return torch.sigmoid(y), code
+        return y + self.linear["decode"](code).reshape(-1, *self.image), code
 
 
 def augment(x, gen):
@@ -136,6 +160,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--recipe", choices=["default", "tutorial", "deep"], default="default")
     p.add_argument("--augment", action="store_true", help="flip,shift:2 as `ae` draws them (not the same draws)")
+    p.add_argument("--linear-path", action="store_true", help="with --recipe deep: the linear path started at PCA")
+    p.add_argument("--linear-lr-scale", type=float, default=0.01)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -143,14 +169,22 @@ def main():
     _, c, h, w = train.shape
     default = args.recipe != "tutorial"
     if args.recipe == "deep":
-        model = Deep(c, h, w, args.code_length)
+        pca = None
+        if args.linear_path:
+            flat = train.flatten(1).double().numpy()
+            mean = flat.mean(axis=0)
+            pca = (mean, np.linalg.svd(flat - mean, full_matrices=False)[2])
+        model = Deep(c, h, w, args.code_length, pca)
         lr, code_scale, warmup = 3e-3, 1.0, 100
     else:
         model = Autoencoder(c, h, w, args.code_length, norm=default)
         lr, code_scale, warmup = (3e-3, 0.1, 100) if default else (1e-3, 1.0, 0)
-    rest = [p for name, p in model.named_parameters() if name != "code.weight"]
-    opt = torch.optim.Adam([{"params": rest, "base": lr}, {"params": [model.code.weight], "base": lr * code_scale}],
-                           lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    path = [p for name, p in model.named_parameters() if name.startswith("linear.")]
+    rest = [p for name, p in model.named_parameters() if name != "code.weight" and not name.startswith("linear.")]
+    groups = [{"params": rest, "base": lr}, {"params": [model.code.weight], "base": lr * code_scale}]
+    if path:
+        groups.append({"params": path, "base": lr * args.linear_lr_scale})
+    opt = torch.optim.Adam(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8)
     n, bs = len(train), 50
     starts = list(range(0, n, bs))
     if default and n > 1 and starts[-1] == n - 1:
@@ -180,12 +214,13 @@ def main():
     model.eval()
     with torch.no_grad():
         recon, code = model(holdout)
+    recon = recon.clamp(0, 1)
     mse = ((recon - holdout) ** 2).mean().item()
     # A linear code (deep, or the default's projected one) has nothing to saturate.
     linear = args.recipe == "deep" or model.linear
     saturated = 0.0 if linear else ((code < 0.01) | (code > 0.99)).float().mean().item()
     print(json.dumps({
-        "seed": args.seed, "epochs": args.epochs, "recipe": args.recipe,
+        "seed": args.seed, "epochs": args.epochs, "recipe": args.recipe, "linear_path": args.linear_path,
         "loss_per_sample": total / n, "mse": mse, "psnr_db": 10 * math.log10(1 / mse),
         "code_mean": code.mean().item(), "code_saturated": saturated,
         "seconds": seconds, "steps": step}))

@@ -214,8 +214,8 @@ struct InterpolateArgs {
 struct TrainArgs {
     /// Starting configuration: `seed` is the tutorial literally, `seed-denoise` its denoising run;
     /// `default` fixes the tutorial's quirks; `deep` is the default run with a network that beats
-    /// PCA at a short code; `residual` trains the default's network as a correction to PCA
-    /// (--linear-path), for long codes and denoisers (see README).
+    /// PCA at short and long codes (with --linear-path); `residual` trains the default's network as
+    /// a correction to PCA (--linear-path), for denoisers (see README).
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     preset: Preset,
     /// A TOML run configuration (e.g. a run's config.toml) used instead of --preset; the flags below override it.
@@ -294,9 +294,10 @@ struct TrainArgs {
     /// A linear encoder and decoder beside the network, started at PCA of the training images:
     /// the model starts as PCA at the code's length and trains the network as a correction. Its
     /// code is linear (--code-activation identity and --code-norm none unless said), its output
-    /// linear and clipped to [0, 1]; the loss must be l2.
-    #[arg(long)]
-    linear_path: bool,
+    /// linear and clipped to [0, 1]; the loss must be l2. `--linear-path false` removes it
+    /// [default: false; true with --preset deep and residual].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    linear_path: Option<bool>,
     /// Add stride-2 stages until the map the code layer reads is at most N pixels a side, so the
     /// model of a large image stays small [default: 16; 2 with --preset deep; the layers as
     /// written with --preset seed and seed-denoise].
@@ -690,10 +691,12 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     if let Some(v) = args.conv_norm {
         config.model.conv_norm = v;
     }
-    if args.linear_path {
-        config.model.linear_path = true;
-        config.model.code_activation = args.code_activation.unwrap_or(CodeActivation::Identity);
-        config.model.code_norm = args.code_norm.unwrap_or(Norm::None);
+    if let Some(on) = args.linear_path {
+        config.model.linear_path = on;
+        if on {
+            config.model.code_activation = args.code_activation.unwrap_or(CodeActivation::Identity);
+            config.model.code_norm = args.code_norm.unwrap_or(Norm::None);
+        }
     }
     if let Some(v) = args.max_code_map_side {
         config.model.max_code_map_side = Some(v);
@@ -1413,12 +1416,6 @@ fn export_command(args: ExportArgs) -> Result<()> {
             );
         }
         ExportFormat::Pytorch => {
-            if model.linear_path().is_some() {
-                bail!(
-                    "{}: the PyTorch module does not have the linear path (model.linear_path) yet; --format onnx does",
-                    args.model.display()
-                );
-            }
             if args.part != Part::All {
                 bail!("--part applies to --format onnx; the PyTorch module has encode() and decode()");
             }
@@ -1580,6 +1577,24 @@ mod tests {
             unreachable!("parsed as the train command")
         };
         resolve_config(&args).unwrap()
+    }
+
+    #[test]
+    fn linear_path_turns_on_bare_and_off_with_false() {
+        let path = |flags: &[&str]| {
+            let m = resolved(flags).model;
+            (m.linear_path, m.code_activation, m.code_norm)
+        };
+        use CodeActivation::{Auto, Identity};
+        assert_eq!(path(&[]), (false, Auto, Norm::Batch));
+        assert_eq!(path(&["--linear-path"]), (true, Identity, Norm::None));
+        assert_eq!(path(&["--linear-path", "true"]), (true, Identity, Norm::None));
+        assert_eq!(path(&["--preset", "deep"]), (true, Identity, Norm::None));
+        // Off, the deep network keeps its own linear code.
+        assert_eq!(path(&["--preset", "deep", "--linear-path", "false"]), (false, Identity, Norm::None));
+        assert_eq!(path(&["--linear-path", "false"]), (false, Auto, Norm::Batch));
+        let said = resolved(&["--preset", "deep", "--linear-path", "false", "--code-norm", "batch"]);
+        assert_eq!(said.validate(), Ok(()));
     }
 
     #[test]

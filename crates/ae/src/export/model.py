@@ -12,6 +12,9 @@ parameters keep the model file's names (`encoder.conv0.weight`, `code.weight`, .
 `model.state_dict()` can be saved back with safetensors. Modules without a prefix in the file
 (`code`, `code_norm`) live in `self.bottleneck`, since a submodule named `code` clashes with
 `torch.fx.GraphModule.code` in `torch.onnx.export`; the state-dict hooks below map the names.
+A model with a linear path (`"linear_path": true`) has `self.linear["encode"]` and
+`self.linear["decode"]` beside the steps: their outputs add to the code and to the output, which is
+then linear and clipped to [0, 1].
 """
 import json
 
@@ -55,6 +58,11 @@ class Autoencoder(nn.Module):
             module = _module(step)
             if module is not None:
                 self._container(step["name"])[step["name"].split(".")[-1]] = module
+        self.image = description["input"]
+        self.linear = nn.ModuleDict()
+        if description.get("linear_path"):
+            pixels, code = self.image[0] * self.image[1] * self.image[2], self.steps[self.code_step]["output"][0]
+            self.linear["encode"], self.linear["decode"] = nn.Linear(pixels, code), nn.Linear(code, pixels)
         self._register_load_state_dict_pre_hook(self._from_file_names)
         self._register_state_dict_hook(Autoencoder._to_file_names)
 
@@ -69,7 +77,7 @@ class Autoencoder(nn.Module):
     def _from_file_names(state_dict, prefix, *args):
         for key in [k for k in state_dict if k.startswith(prefix)]:
             rest = key[len(prefix):]
-            if rest.split(".")[0] not in ("encoder", "decoder", "bottleneck"):
+            if rest.split(".")[0] not in ("encoder", "decoder", "bottleneck", "linear"):
                 state_dict[prefix + "bottleneck." + rest] = state_dict.pop(key)
 
     @staticmethod
@@ -120,19 +128,29 @@ class Autoencoder(nn.Module):
                 x = torch.sigmoid(x)
         return x, heads
 
+    def _with_linear_code(self, x, code):
+        return code + self.linear["encode"](torch.flatten(x, 1)) if "encode" in self.linear else code
+
+    def _with_linear_output(self, z, out):
+        """The last step's output plus the linear decoder's reading of code `z` (unclipped)."""
+        return out + self.linear["decode"](z).reshape(-1, *self.image) if "decode" in self.linear else out
+
     def encode(self, x):
         """Images [N, C, H, W] in [0, 1] to codes [N, L] (a VAE's: sampled in training, else the means)."""
-        return self._run(x, self.steps[: self.code_step + 1])[0]
+        return self._with_linear_code(x, self._run(x, self.steps[: self.code_step + 1])[0])
 
     def decode(self, z):
         """Codes [N, L] to images [N, C, H, W]."""
-        return self._run(z, self.steps[self.code_step + 1:])[0]
+        out = self._run(z, self.steps[self.code_step + 1:])[0]
+        return self._with_linear_output(z, out).clamp(0, 1) if "decode" in self.linear else out
 
     def logits(self, x):
-        """The output sigmoid's inputs, the code, and a VAE's [mean, log variance] (else None)."""
+        """The output sigmoid's inputs (with a linear path: the output before its clipping), the
+        code, and a VAE's [mean, log variance] (else None)."""
         code, heads = self._run(x, self.steps[: self.code_step + 1])
+        code = self._with_linear_code(x, code)
         logits, _ = self._run(code, self.steps[self.code_step + 1:], last_activation=False)
-        return logits, code, heads
+        return self._with_linear_output(code, logits), code, heads
 
     def forward(self, x):
         return self.decode(self.encode(x))

@@ -7,7 +7,8 @@
 It starts from model.safetensors and trains on train.npy ([N, C, H, W] float32 in [0, 1], the
 images `ae` trained on, prepared as it prepared them) with the run's loss (summed over pixels and
 the batch, as `ae` sums it), noise, augmentation, code penalty or KL term, and optimiser (Adam, or
-AdamW with weight decay on weights only; the warm-up, schedule and code layer's rate scale), then
+AdamW with weight decay on weights only; the warm-up, schedule, and the code layer's and the linear
+path's rate scales; a linear path's output is read unclipped by the loss, as `ae` reads it), then
 reports the loss on holdout.npy and writes the model, with the metadata `ae` reads, to --out. Each
 process draws its own batches from a DistributedSampler; DDP averages their gradients (Adam is
 indifferent to that scale). The warm-up and the schedule start again over the epochs given, as for
@@ -74,11 +75,14 @@ def augment(x, spec):
 def losses(model, x, target, epochs_done):
     """The batch's summed reconstruction loss and the code's terms, as `ae` defines them
     (`epochs_done`, fractional, sets a VAE's KL warm-up)."""
-    logits, code, heads = model.module.logits(x) if hasattr(model, "module") else model.logits(x)
+    logits, code, heads = (model.module if hasattr(model, "module") else model).logits(x)
+    net = model.module if hasattr(model, "module") else model
     if RECIPE.get("loss", "l2") == "bce":
         loss = F.binary_cross_entropy_with_logits(logits, target, reduction="sum")
     else:
-        loss = 0.5 * ((torch.sigmoid(logits) - target) ** 2).sum()
+        # A linear path's output is linear: its loss reads it unclipped, as `ae`'s does.
+        output = logits if len(net.linear) else torch.sigmoid(logits)
+        loss = 0.5 * ((output - target) ** 2).sum()
     total = loss
     pixels = target[0].numel()
     if TRAINING.get("sparsity", 0):
@@ -112,13 +116,17 @@ def main():
 
     from model import load
     model = load(os.path.join(HERE, "model.safetensors")).to(device)
-    decays = [p for n, p in model.named_parameters() if n.endswith("weight") and "norm" not in n]
+    decay = TRAINING.get("weight_decay", 0.0)
     code_weight = model.bottleneck["code"].weight
-    groups = [
-        {"params": [p for p in decays if p is not code_weight], "weight_decay": TRAINING.get("weight_decay", 0.0), "scale": 1.0},
-        {"params": [code_weight], "weight_decay": TRAINING.get("weight_decay", 0.0), "scale": TRAINING.get("code_lr_scale", 1.0)},
-        {"params": [p for n, p in model.named_parameters() if not any(p is d for d in decays)], "weight_decay": 0.0, "scale": 1.0},
-    ]
+    linear = list(model.linear.parameters())
+    groups = {}  # (weight decay, rate scale) -> parameters
+    for name, p in model.named_parameters():
+        decays = name.endswith("weight") and "norm" not in name
+        # The code layer's weight and the linear path learn at their own shares of the rate.
+        scale = TRAINING.get("code_lr_scale", 1.0) if p is code_weight else (
+            TRAINING.get("linear_lr_scale", 1.0) if any(p is q for q in linear) else 1.0)
+        groups.setdefault((decay if decays else 0.0, scale), []).append(p)
+    groups = [{"params": ps, "weight_decay": d, "scale": s} for (d, s), ps in groups.items()]
     lr = TRAINING["learning_rate"]
     optimizer = torch.optim.AdamW(groups, lr=lr, betas=(TRAINING["beta1"], TRAINING["beta2"]), eps=TRAINING["epsilon"])
     if distributed:
