@@ -389,11 +389,15 @@ impl Trainer {
             reconstructions.extend_from_slice(recon);
         }
         let per = |v: f64| v / targets.len().max(1) as f64;
-        HeldOut {
-            loss: per(loss),
-            kl: self.objective.logs_kl().then(|| per(kl)),
-            quality: quality(targets, &Images::new(targets.shape, reconstructions)),
-        }
+        let quality = quality(targets, &Images::new(targets.shape, reconstructions));
+        // A linear output is clipped in what the model gives; the loss reads it unclipped to
+        // train, but the held-out loss, which chooses the kept epoch, is the clipped
+        // reconstruction's, as `ae eval` reports it (MNIST: 0.44 against 0.57 unclipped).
+        let loss = match self.model.output() {
+            Output::Clipped => quality.loss_per_sample,
+            Output::Sigmoid => per(loss),
+        };
+        HeldOut { loss, kl: self.objective.logs_kl().then(|| per(kl)), quality }
     }
 }
 
