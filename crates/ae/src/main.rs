@@ -214,7 +214,7 @@ struct InterpolateArgs {
 struct TrainArgs {
     /// Starting configuration: `seed` is the tutorial literally, `seed-denoise` its denoising run;
     /// `default` fixes the tutorial's quirks; `deep` is the default run with a network that beats
-    /// PCA at short and long codes (with --linear-path); `residual` trains the default's network as
+    /// PCA at short and long codes (it has --linear-path); `residual` trains the default's network as
     /// a correction to PCA (--linear-path), for denoisers (see README).
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     preset: Preset,

@@ -831,7 +831,6 @@ fn a_linear_path_starts_as_pca_and_a_denoiser_s_as_its_linear_denoiser() {
     let eval = json(&["eval", run.to_str().unwrap(), "--json"]);
     let (model, pca) = (eval["mse"].as_f64().unwrap(), eval["baseline"]["quality"]["mse"].as_f64().unwrap());
     assert!((model / pca - 1.0).abs() < 1e-4, "model MSE {model}, PCA's {pca}");
-
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(
         config.contains("linear_path = true") && config.contains("code_activation = \"identity\""),

@@ -36,5 +36,24 @@ struct Recipe<'a> {
 /// `train.py` for a run trained with `training` on data prepared by `recipe`.
 pub fn train_py(training: &TrainingConfig, recipe: &DataRecipe) -> String {
     let recipe = Recipe { loss: recipe.loss, noise: &recipe.noise, seed: recipe.seed };
-    TRAIN_PY.replace("__TRAINING__", &embedded(training)).replace("__RECIPE__", &embedded(&recipe))
+    // The model file leaves out a default rate scale; train.py is told every one.
+    let mut settings = serde_json::to_value(training).expect("training settings serialise");
+    settings["linear_lr_scale"] = training.linear_lr_scale.into();
+    TRAIN_PY.replace("__TRAINING__", &embedded(&settings)).replace("__RECIPE__", &embedded(&recipe))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Preset, RunConfig};
+
+    #[test]
+    fn train_py_is_told_the_linear_path_s_rate_even_when_it_is_the_default() {
+        let config = RunConfig::preset(Preset::Deep);
+        let training = config.training.clone();
+        let recipe = DataRecipe { data: config.data, seed: 0, noise: config.noise, loss: training.loss };
+        let text = train_py(&training, &recipe);
+        assert!(text.contains(&format!("\"linear_lr_scale\": {}", training.linear_lr_scale)), "{text}");
+        assert!(!text.contains("__TRAINING__") && !text.contains("__RECIPE__"));
+    }
 }

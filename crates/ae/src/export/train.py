@@ -75,8 +75,8 @@ def augment(x, spec):
 def losses(model, x, target, epochs_done):
     """The batch's summed reconstruction loss and the code's terms, as `ae` defines them
     (`epochs_done`, fractional, sets a VAE's KL warm-up)."""
-    logits, code, heads = (model.module if hasattr(model, "module") else model).logits(x)
     net = model.module if hasattr(model, "module") else model
+    logits, code, heads = net.logits(x)
     if RECIPE.get("loss", "l2") == "bce":
         loss = F.binary_cross_entropy_with_logits(logits, target, reduction="sum")
     else:
@@ -124,7 +124,7 @@ def main():
         decays = name.endswith("weight") and "norm" not in name
         # The code layer's weight and the linear path learn at their own shares of the rate.
         scale = TRAINING.get("code_lr_scale", 1.0) if p is code_weight else (
-            TRAINING.get("linear_lr_scale", 1.0) if any(p is q for q in linear) else 1.0)
+            TRAINING["linear_lr_scale"] if any(p is q for q in linear) else 1.0)
         groups.setdefault((decay if decays else 0.0, scale), []).append(p)
     groups = [{"params": ps, "weight_decay": d, "scale": s} for (d, s), ps in groups.items()]
     lr = TRAINING["learning_rate"]
