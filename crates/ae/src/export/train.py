@@ -118,13 +118,12 @@ def main():
     model = load(os.path.join(HERE, "model.safetensors")).to(device)
     decay = TRAINING.get("weight_decay", 0.0)
     code_weight = model.bottleneck["code"].weight
-    linear = list(model.linear.parameters())
     groups = {}  # (weight decay, rate scale) -> parameters
     for name, p in model.named_parameters():
         decays = name.endswith("weight") and "norm" not in name
         # The code layer's weight and the linear path learn at their own shares of the rate.
         scale = TRAINING.get("code_lr_scale", 1.0) if p is code_weight else (
-            TRAINING["linear_lr_scale"] if any(p is q for q in linear) else 1.0)
+            TRAINING["linear_lr_scale"] if name.startswith("linear.") else 1.0)
         groups.setdefault((decay if decays else 0.0, scale), []).append(p)
     groups = [{"params": ps, "weight_decay": d, "scale": s} for (d, s), ps in groups.items()]
     lr = TRAINING["learning_rate"]
