@@ -10,7 +10,8 @@
 #
 # Sweeps (each over seeds; the figures the issue "training that works for every seed" asks for):
 #   faces          default preset, 100 epochs, seeds 0-9
-#   faces-denoise  default preset with --noise gaussian:0.2, 100 epochs, seeds 0-4 (noisy vs denoised)
+#   faces-denoise  default preset with --noise gaussian:0.2 (so the linear path), 100 epochs, seeds 0-4
+#                  (noisy vs denoised; EXTRA="--linear-path false": the network alone)
 #   mnist32        MNIST test set, 9000 / 1000 split, code 32, 20 epochs, seeds 0-4
 #   mnist256       the same with code 256
 #   faces600       default preset, 600 epochs, seeds 0-4 (the kept model; with EXTRA="--augment none"

@@ -31,6 +31,7 @@ pub enum Preset {
     /// The tutorial, literally: subsampled inputs, TensorFlow padding, 7 of 8 batches, loss / 400.
     Seed,
     /// The same model trained properly: area-averaged inputs, symmetric padding, every batch, a 10 % held-out split.
+    /// `ae train --noise` makes it `residual`'s model (see [`RunConfig::is_denoiser_for_linear_path`]).
     Default,
     /// The tutorial's denoising run: the `seed` preset with Gaussian noise σ = 0.2 clipped to [0, 1].
     SeedDenoise,
@@ -41,7 +42,8 @@ pub enum Preset {
     /// The `default` run as a correction to PCA: a linear encoder and decoder beside its network
     /// (`model.linear_path`), started at PCA of the training images (a denoiser's at PCA's linear
     /// denoiser), with a linear code; the linear path learns at a hundredth of the rate, so the
-    /// network adds to PCA rather than undoing it.
+    /// network adds to PCA rather than undoing it. The `ae` command gives the default's denoisers
+    /// the same model ([`RunConfig::is_denoiser_for_linear_path`]).
     Residual,
 }
 
@@ -328,6 +330,13 @@ impl ModelConfig {
         self.code_activation = self.code_function();
     }
 
+    /// Adds the linear path with the plain linear code it needs (`residual`'s change to the default).
+    pub fn add_linear_path(&mut self) {
+        self.linear_path = true;
+        self.code_activation = CodeActivation::Identity;
+        self.code_norm = Norm::None;
+    }
+
     /// Whether a dense layer (`decoder.project`) maps the code to the decoder's first feature
     /// map, rather than the code being reshaped into it.
     pub fn projects_code(&self) -> bool {
@@ -612,16 +621,21 @@ impl RunConfig {
     /// `LINEAR_LR_SCALE` of the rate (bench/README.md, "A linear path started at PCA").
     fn residual() -> Self {
         let default = Self::preset(Preset::Default);
-        Self {
-            preset: Preset::Residual,
-            model: ModelConfig {
-                linear_path: true,
-                code_activation: CodeActivation::Identity,
-                code_norm: Norm::None,
-                ..default.model
-            },
-            ..default
-        }
+        let mut residual = Self { preset: Preset::Residual, ..default };
+        residual.model.add_linear_path();
+        residual
+    }
+
+    /// Whether this run is a denoiser the linear path suits without changing anything the path
+    /// does not need: an autoencoder with the l2 loss, no sparsity and no dropout. The default
+    /// preset's denoiser gets the path: its network alone stays below PCA's linear denoiser, which
+    /// the path starts at (bench/README.md, "Faces, default preset + `--noise gaussian:0.2`").
+    pub fn is_denoiser_for_linear_path(&self) -> bool {
+        !self.noise.is_none()
+            && self.model.kind == ModelKind::Autoencoder
+            && self.training.loss == Loss::L2
+            && self.training.sparsity == 0.0
+            && self.model.dropout == 0.0
     }
 
     /// The `default` run with the network, linear path and length of training measured to beat

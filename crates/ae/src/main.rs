@@ -215,7 +215,7 @@ struct TrainArgs {
     /// Starting configuration: `seed` is the tutorial literally, `seed-denoise` its denoising run;
     /// `default` fixes the tutorial's quirks; `deep` is the default run with a network that beats
     /// PCA at short and long codes (it has --linear-path); `residual` trains the default's network as
-    /// a correction to PCA (--linear-path), for denoisers (see README).
+    /// a correction to PCA (--linear-path), as the default does for a denoiser (see README).
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     preset: Preset,
     /// A TOML run configuration (e.g. a run's config.toml) used instead of --preset; the flags below override it.
@@ -295,7 +295,8 @@ struct TrainArgs {
     /// the model starts as PCA at the code's length and trains the network as a correction. Its
     /// code is linear (--code-activation identity and --code-norm none unless said), its output
     /// linear and clipped to [0, 1]; the loss must be l2. `--linear-path false` removes it
-    /// [default: false; true with --preset deep and residual].
+    /// [default: false; true with --preset deep and residual, and for a denoiser (--noise) of the
+    /// default preset with the l2 loss and no --sparsity, --dropout, --code-norm or --code-activation].
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     linear_path: Option<bool>,
     /// Add stride-2 stages until the map the code layer reads is at most N pixels a side, so the
@@ -753,6 +754,16 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     }
     if let Some(v) = args.early_stopping {
         config.training.early_stopping = v;
+    }
+    // The default preset's denoiser learns as a correction to PCA's linear denoiser, unless the
+    // code was said: its network alone stays below that linear filter (README, "Presets").
+    let code_said = args.linear_path.is_some() || args.code_activation.is_some() || args.code_norm.is_some();
+    if args.config.is_none()
+        && args.preset == Preset::Default
+        && !code_said
+        && config.is_denoiser_for_linear_path()
+    {
+        config.model.add_linear_path();
     }
     config.validate()?;
     Ok(config)
@@ -1595,6 +1606,38 @@ mod tests {
         assert_eq!(path(&["--linear-path", "false"]), (false, Auto, Norm::Batch));
         let said = resolved(&["--preset", "deep", "--linear-path", "false", "--code-norm", "batch"]);
         assert_eq!(said.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_default_preset_s_denoiser_has_the_linear_path_unless_the_code_is_said() {
+        let path = |flags: &[&str]| {
+            let config = resolved(flags);
+            assert_eq!(config.validate(), Ok(()), "{flags:?}");
+            let m = config.model;
+            (m.linear_path, m.code_activation, m.code_norm)
+        };
+        use CodeActivation::{Auto, Identity, Sigmoid};
+        let noise = ["--noise", "gaussian:0.2"];
+        let with_noise = |flags: &[&str]| path(&[&noise[..], flags].concat());
+        assert_eq!(with_noise(&[]), (true, Identity, Norm::None));
+        assert_eq!(path(&["--noise", "mask:0.3"]), (true, Identity, Norm::None));
+        assert_eq!(with_noise(&["--preset", "residual"]), (true, Identity, Norm::None));
+        assert_eq!(path(&["--noise", "none"]), (false, Auto, Norm::Batch));
+        // Off where the path does not fit, or the code was said.
+        assert_eq!(with_noise(&["--linear-path", "false"]), (false, Auto, Norm::Batch));
+        assert_eq!(with_noise(&["--loss", "bce"]), (false, Auto, Norm::Batch));
+        assert_eq!(with_noise(&["--sparsity", "0.01"]), (false, Sigmoid, Norm::Batch));
+        assert_eq!(with_noise(&["--dropout", "0.1"]), (false, Auto, Norm::Batch));
+        assert_eq!(with_noise(&["--model", "vae"]), (false, Sigmoid, Norm::None));
+        assert_eq!(with_noise(&["--code-norm", "batch"]), (false, Auto, Norm::Batch));
+        assert_eq!(with_noise(&["--code-activation", "sigmoid"]), (false, Sigmoid, Norm::Batch));
+        // The seed presets stay the tutorial's; a config file stays as written.
+        assert_eq!(with_noise(&["--preset", "seed"]), (false, Sigmoid, Norm::None));
+        assert_eq!(path(&["--preset", "seed-denoise"]), (false, Sigmoid, Norm::None));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, RunConfig::preset(Preset::Default).to_toml()).unwrap();
+        assert_eq!(with_noise(&["--config", file.to_str().unwrap()]), (false, Auto, Norm::Batch));
     }
 
     #[test]
