@@ -6,8 +6,11 @@
 
 The network is built from the model file's own metadata (the `model` config `ae` writes): any
 encoder and decoder, code length, `decoder.project` for a code that does not reshape, TensorFlow's
-stride-2 padding for the `seed` preset, and `code_norm` (BatchNorm1d, used in eval mode) for a
-normalised code. Exits 1 when the largest difference exceeds the tolerance. Needs numpy, torch and
+stride-2 padding for the `seed` preset, `code_norm` (BatchNorm1d, used in eval mode) for a
+normalised code, the code's function (`code_activation`: sigmoid, or identity for a linear code),
+`conv_norm` (BatchNorm2d before each hidden ReLU), a VAE's mean code, and the linear path
+(`linear.encode` added to the code, `linear.decode` to the output, which is then clipped instead of
+a sigmoid). Exits 1 when the largest difference exceeds the tolerance. Needs numpy, torch and
 safetensors; not part of the tests.
 """
 import argparse
@@ -31,19 +34,28 @@ class AE(nn.Module):
         k = config["kernel"]
         self.tf_padding = config["padding"] == "tf-same"
         pad2 = 0 if self.tf_padding else k // 2
+        conv_norm = config.get("conv_norm") == "batch"
         convs, c, (h, w) = {}, channels, (height, width)
         for i, spec in enumerate(config["encoder"]):
             s = spec["stride"]
             convs[f"conv{i}"] = nn.Conv2d(c, spec["filters"], k, stride=s, padding=pad2 if s == 2 else k // 2)
             c, h, w = spec["filters"], -(-h // s), -(-w // s)
+            if conv_norm:
+                convs[f"norm{i}"] = nn.BatchNorm2d(c)
         self.encoder = nn.ModuleDict(convs)
         code = config["code_length"]
-        self.code = nn.Linear(c * h * w, code)
+        self.vae = config.get("kind") == "vae"
+        self.code = nn.Linear(c * h * w, 2 * code if self.vae else code)  # a VAE's: μ, then log σ²
+        self.code_length = code
         self.code_norm = nn.BatchNorm1d(code) if config.get("code_norm") == "batch" else nn.Identity()
         up = int(np.prod([s["stride"] for s in config["decoder"]]))
         h0, w0 = height // up, width // up
         start = config.get("decoder_input_channels")
         self.project = not (start is None and code % (h0 * w0) == 0)
+        function = config.get("code_activation", "sigmoid")
+        if function == "auto":  # as `ModelConfig::code_function` resolves it
+            function = "identity" if self.project else "sigmoid"
+        self.linear_code = self.vae or function == "identity"
         if self.project:
             start = start or 1  # files written before new runs recorded it
             self.start = (start, h0, w0)
@@ -57,27 +69,49 @@ class AE(nn.Module):
                 c, spec["filters"], k, stride=s, padding=pad2 if s == 2 else k // 2,
                 output_padding=0 if self.tf_padding else s - 1)
             c = spec["filters"]
+            if conv_norm and i < len(specs) - 1:
+                convts[f"norm{i}"] = nn.BatchNorm2d(c)
         if self.project:  # named `decoder.project` in the file
             convts["project"] = nn.Linear(code, start * h0 * w0)
         self.decoder = nn.ModuleDict(convts)
+        self.n_convs, self.n_convts = len(config["encoder"]), len(specs)
+        self.linear_path = bool(config.get("linear_path"))
+        if self.linear_path:  # `linear.encode`, `linear.decode`: over the image in C, H, W order
+            pixels = channels * height * width
+            self.linear = nn.ModuleDict({"encode": nn.Linear(pixels, code), "decode": nn.Linear(code, pixels)})
 
     def forward(self, x):
-        for conv in self.encoder.values():
+        image = x
+        for i in range(self.n_convs):
+            conv = self.encoder[f"conv{i}"]
             if self.tf_padding and conv.stride[0] == 2:
                 x = F.pad(x, (0, 1, 0, 1))  # TensorFlow pads stride-2 "same" bottom/right only
-            x = F.relu(conv(x))
-        z = torch.sigmoid(self.code_norm(self.code(x.flatten(1))))
+            x = conv(x)
+            if f"norm{i}" in self.encoder:
+                x = self.encoder[f"norm{i}"](x)
+            x = F.relu(x)
+        z = self.code_norm(self.code(x.flatten(1))[:, :self.code_length])  # a VAE's mean
+        if not self.linear_code:
+            z = torch.sigmoid(z)
+        if self.linear_path:
+            z = z + self.linear["encode"](image.flatten(1))
+        code = z
         c, h, w = self.start
         if self.project:  # its outputs are stored in C, H, W order, as PyTorch reshapes
             z = F.relu(self.decoder["project"](z)).reshape(-1, c, h, w)
         else:  # the code itself, which `ae` reshapes as H, W, C (TensorFlow's order)
             z = z.reshape(-1, h, w, c).permute(0, 3, 1, 2)
-        *hidden, last = [m for name, m in self.decoder.items() if name != "project"]
-        for convt in hidden:
+        for i in range(self.n_convts):
+            convt = self.decoder[f"convt{i}"]
             h, w = z.shape[2] * convt.stride[0], z.shape[3] * convt.stride[1]
             z = convt(z)[:, :, :h, :w]  # TensorFlow's stride-2 "same" crops bottom/right
-            z = F.relu(z)
-        return torch.sigmoid(last(z))
+            if i < self.n_convts - 1:
+                if f"norm{i}" in self.decoder:
+                    z = self.decoder[f"norm{i}"](z)
+                z = F.relu(z)
+        if self.linear_path:  # a linear output, clipped to the pixels' range
+            return (z + self.linear["decode"](code).reshape(z.shape)).clamp(0, 1)
+        return torch.sigmoid(z)
 
 
 def main():
