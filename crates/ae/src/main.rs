@@ -311,8 +311,8 @@ struct TrainArgs {
     #[arg(long)]
     seed: Option<u64>,
     /// Corrupt the training inputs (a denoising autoencoder): none, gaussian:SIGMA (clipped to [0, 1]),
-    /// hetero:MIN:MAX (a σ per pixel drawn from [MIN, MAX]), salt-pepper:P, mask:P [default: none;
-    /// gaussian:0.2 with --preset seed-denoise].
+    /// hetero:MIN:MAX (a σ per pixel drawn from [MIN, MAX]), salt-pepper:P, mask:P; the default
+    /// preset's denoiser also gets --linear-path [default: none; gaussian:0.2 with --preset seed-denoise].
     #[arg(long)]
     noise: Option<Noise>,
     /// Training loss: l2 (0.5·Σ(x̂−x)²) or bce (binary cross-entropy) [default: l2].
