@@ -683,6 +683,12 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     if let Some(v) = args.code_length {
         config.model.code_length = v;
     }
+    // Before the code's own flags, so that a said code overrides the one the path brings.
+    match args.linear_path {
+        Some(true) => config.model.add_linear_path(),
+        Some(false) => config.model.linear_path = false,
+        None => {}
+    }
     if let Some(v) = args.code_norm {
         config.model.code_norm = v;
     }
@@ -691,13 +697,6 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     }
     if let Some(v) = args.conv_norm {
         config.model.conv_norm = v;
-    }
-    if let Some(on) = args.linear_path {
-        config.model.linear_path = on;
-        if on {
-            config.model.code_activation = args.code_activation.unwrap_or(CodeActivation::Identity);
-            config.model.code_norm = args.code_norm.unwrap_or(Norm::None);
-        }
     }
     if let Some(v) = args.max_code_map_side {
         config.model.max_code_map_side = Some(v);
@@ -1600,6 +1599,12 @@ mod tests {
         assert_eq!(path(&[]), (false, Auto, Norm::Batch));
         assert_eq!(path(&["--linear-path"]), (true, Identity, Norm::None));
         assert_eq!(path(&["--linear-path", "true"]), (true, Identity, Norm::None));
+        // A said code stays as said (the model then refuses it with the path, by key).
+        assert_eq!(path(&["--linear-path", "--code-norm", "batch"]), (true, Identity, Norm::Batch));
+        assert_eq!(
+            path(&["--code-activation", "sigmoid", "--linear-path"]),
+            (true, CodeActivation::Sigmoid, Norm::None)
+        );
         assert_eq!(path(&["--preset", "deep"]), (true, Identity, Norm::None));
         // Off, the deep network keeps its own linear code.
         assert_eq!(path(&["--preset", "deep", "--linear-path", "false"]), (false, Identity, Norm::None));
