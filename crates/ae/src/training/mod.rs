@@ -384,7 +384,11 @@ impl Trainer {
             let n = input.len() / self.model.input_len();
             let (logits, recon) = (self.acts.logits(), self.acts.reconstruction());
             let output = self.model.output();
-            loss += loss_and_grad(self.config.loss, output, logits, recon, target, self.grads.output_mut(n));
+            // A clipped output's held-out loss is the clipped reconstruction's (below).
+            if matches!(output, Output::Sigmoid) {
+                loss +=
+                    loss_and_grad(self.config.loss, output, logits, recon, target, self.grads.output_mut(n));
+            }
             kl += self.objective.measure(&self.model, &self.acts).kl;
             reconstructions.extend_from_slice(recon);
         }
