@@ -14,7 +14,7 @@ layer's weight at 0.1 x that, a 100-step linear warm-up and a cosine decay to ze
 batch 50 reshuffled every epoch (a last batch of one image is left for the next epoch), loss
 0.5 * sum((x_hat - x)^2) per batch. `--recipe tutorial` drops the normalisation and uses a constant
 1e-3 for every layer (the tutorial's recipe, with symmetric padding). `--recipe deep` trains the
-`deep` preset's network (class `Deep`) with every layer at 3e-3; `--augment` adds flips and shifts;
+`deep` preset's network (class `Deep`) with the same rates; `--augment` adds flips and shifts;
 `--linear-path` adds `ae`'s linear path (`--preset deep` has it): a linear encoder and decoder
 started at PCA of the training images (numpy's SVD), the code layer's and the last layer's weights
 started at zero, the path at `--linear-lr-scale` (0.01) of the rate, the output linear (the loss
@@ -175,10 +175,10 @@ def main():
             mean = flat.mean(axis=0)
             pca = (mean, np.linalg.svd(flat - mean, full_matrices=False)[2])
         model = Deep(c, h, w, args.code_length, pca)
-        lr, code_scale, warmup = 3e-3, 1.0, 100
     else:
         model = Autoencoder(c, h, w, args.code_length, norm=default)
-        lr, code_scale, warmup = (3e-3, 0.1, 100) if default else (1e-3, 1.0, 0)
+    # `deep` trains as the default does: the code layer's weight at a tenth of the rate.
+    lr, code_scale, warmup = (3e-3, 0.1, 100) if default else (1e-3, 1.0, 0)
     path = [p for name, p in model.named_parameters() if name.startswith("linear.")]
     rest = [p for name, p in model.named_parameters() if name != "code.weight" and not name.startswith("linear.")]
     groups = [{"params": rest, "base": lr}, {"params": [model.code.weight], "base": lr * code_scale}]

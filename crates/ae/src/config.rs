@@ -661,7 +661,9 @@ impl RunConfig {
                 linear_path: true,
                 ..default.model
             },
-            training: TrainingConfig { epochs: 1000, code_lr_scale: 1.0, ..default.training },
+            // The code layer keeps the default's tenth of the rate: at the full rate MNIST's
+            // training jolted (a seed diverged at epoch 4) and code 256 tied PCA on two seeds.
+            training: TrainingConfig { epochs: 1000, ..default.training },
             ..default
         }
     }
@@ -975,16 +977,16 @@ mod tests {
             (deep.model.decoder_input_channels, deep.model.max_code_map_side, deep.model.code_length),
             (Some(256), Some(2), 256)
         );
-        assert_eq!((deep.training.epochs, deep.training.code_lr_scale), (1000, 1.0));
+        assert_eq!((deep.training.epochs, deep.training.code_lr_scale), (1000, 0.1));
         assert_eq!(
             RunConfig {
                 preset: Preset::Default,
                 model: default.model.clone(),
-                training: TrainingConfig { epochs: 600, code_lr_scale: 0.1, ..deep.training.clone() },
+                training: TrainingConfig { epochs: 600, ..deep.training.clone() },
                 ..deep.clone()
             },
             default,
-            "deep differs from default in its network, epochs and code layer's rate only"
+            "deep differs from default in its network and epochs only"
         );
     }
 

@@ -261,8 +261,8 @@ struct TrainArgs {
     /// [default: cosine; constant with --preset seed and seed-denoise].
     #[arg(long, value_enum)]
     schedule: Option<Schedule>,
-    /// Multiplies the learning rate of the code layer's weight [default: 0.1; 1 with --preset seed,
-    /// seed-denoise and deep].
+    /// Multiplies the learning rate of the code layer's weight [default: 0.1; 1 with --preset seed
+    /// and seed-denoise].
     #[arg(long)]
     code_lr_scale: Option<f64>,
     /// Multiplies the learning rate of the linear path's tensors (--linear-path) [default: 0.01].
