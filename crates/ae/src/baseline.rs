@@ -84,25 +84,28 @@ pub struct Pca {
     pub method: Method,
 }
 
-/// Rows `range`, each appended to a buffer by `row`, centred by `mean`, as an f64 matrix.
+/// Images `range`, each appended to a buffer by `row`, centred by `mean`: a `d × len` f64 matrix
+/// with one image per column, so that each is written contiguously (faer's matrices are
+/// column-major; filled a row per image, a 3072-value chunk's writes strode by the chunk's length).
 fn centred(
     range: std::ops::Range<usize>,
     mean: &[f64],
     mut row: impl FnMut(usize, &mut Vec<f32>),
 ) -> Mat<f64> {
     let mut values = Vec::with_capacity(mean.len());
-    let mut m = Mat::zeros(range.len(), mean.len());
-    for (r, i) in range.enumerate() {
+    let mut m = Mat::zeros(mean.len(), range.len());
+    for (c, i) in range.enumerate() {
         values.clear();
         row(i, &mut values);
-        for (j, (&v, &mu)) in values.iter().zip(mean).enumerate() {
-            m[(r, j)] = v as f64 - mu;
+        let column = m.col_mut(c).try_as_col_major_mut().expect("a column is contiguous").as_slice_mut();
+        for ((out, &v), &mu) in column.iter_mut().zip(&values).zip(mean) {
+            *out = v as f64 - mu;
         }
     }
     m
 }
 
-/// Rows `range` of `pixels`, centred by `mean`.
+/// Images `range` of `pixels`, centred by `mean`, one per column.
 fn centred_pixels(pixels: &Pixels, range: std::ops::Range<usize>, mean: &[f64]) -> Mat<f64> {
     centred(range, mean, |i, row| pixels.push_image(i, row))
 }
@@ -139,7 +142,7 @@ impl Pca {
             let mut cov = Mat::<f64>::zeros(d, d);
             for range in chunks(n) {
                 let x = centred_pixels(train, range, &mean);
-                cov += x.transpose() * &x;
+                cov += &x * x.transpose();
             }
             let eigen = cov
                 .self_adjoint_eigen(Side::Lower)
@@ -158,7 +161,7 @@ impl Pca {
                 let mut y = Mat::<f64>::zeros(n, m.ncols());
                 for range in chunks(n) {
                     let x = centred_pixels(train, range.clone(), &mean);
-                    y.as_mut().subrows_mut(range.start, range.len()).copy_from(&x * m);
+                    y.as_mut().subrows_mut(range.start, range.len()).copy_from(x.transpose() * m);
                 }
                 y
             };
@@ -167,7 +170,7 @@ impl Pca {
                 let mut z = Mat::<f64>::zeros(d, m.ncols());
                 for range in chunks(n) {
                     let x = centred_pixels(train, range.clone(), &mean);
-                    z += x.transpose() * m.as_ref().subrows(range.start, range.len());
+                    z += &x * m.as_ref().subrows(range.start, range.len());
                 }
                 z
             };
@@ -225,13 +228,15 @@ impl Pca {
         let (mut sum, mut squares, mut products) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]);
         let mut noisy_row = Vec::new();
         for range in chunks(n) {
-            let clean = centred_pixels(train, range.clone(), &self.mean) * &self.basis;
+            let clean = centred_pixels(train, range.clone(), &self.mean).transpose() * &self.basis;
             let noisy = centred(range, &zero, |i, row| {
                 train.push_image(i, row);
                 noisy_row.resize(row.len(), 0.0);
                 corrupt(row, &mut noisy_row);
                 row.copy_from_slice(&noisy_row);
-            }) * &self.basis;
+            })
+            .transpose()
+                * &self.basis;
             for r in 0..clean.nrows() {
                 for j in 0..k {
                     let (c, u) = (clean[(r, j)], noisy[(r, j)]);
@@ -260,9 +265,10 @@ impl Pca {
         let mut data = Vec::with_capacity(images.data.len());
         for range in chunks(images.len()) {
             let x = centred(range, &self.mean, |i, row| row.extend_from_slice(images.image(i)));
-            let back = (&x * &self.basis) * self.basis.transpose();
-            for r in 0..back.nrows() {
-                data.extend((0..back.ncols()).map(|j| (back[(r, j)] + self.mean[j]).clamp(0.0, 1.0) as f32));
+            // One image per column, as `x`.
+            let back = &self.basis * (self.basis.transpose() * &x);
+            for c in 0..back.ncols() {
+                data.extend((0..back.nrows()).map(|j| (back[(j, c)] + self.mean[j]).clamp(0.0, 1.0) as f32));
             }
         }
         Images::new(images.shape, data)
