@@ -97,8 +97,7 @@ fn centred(
     for (c, i) in range.enumerate() {
         values.clear();
         row(i, &mut values);
-        let column = m.col_mut(c).try_as_col_major_mut().expect("a column is contiguous").as_slice_mut();
-        for ((out, &v), &mu) in column.iter_mut().zip(&values).zip(mean) {
+        for ((out, &v), &mu) in m.col_mut(c).iter_mut().zip(&values).zip(mean) {
             *out = v as f64 - mu;
         }
     }
@@ -234,9 +233,8 @@ impl Pca {
                 noisy_row.resize(row.len(), 0.0);
                 corrupt(row, &mut noisy_row);
                 row.copy_from_slice(&noisy_row);
-            })
-            .transpose()
-                * &self.basis;
+            });
+            let noisy = noisy.transpose() * &self.basis;
             for r in 0..clean.nrows() {
                 for j in 0..k {
                     let (c, u) = (clean[(r, j)], noisy[(r, j)]);
