@@ -266,7 +266,9 @@ impl Pca {
             // One image per column, as `x`.
             let back = &self.basis * (self.basis.transpose() * &x);
             for c in 0..back.ncols() {
-                data.extend((0..back.nrows()).map(|j| (back[(j, c)] + self.mean[j]).clamp(0.0, 1.0) as f32));
+                data.extend(
+                    back.col(c).iter().zip(&self.mean).map(|(&v, &mu)| (v + mu).clamp(0.0, 1.0) as f32),
+                );
             }
         }
         Images::new(images.shape, data)
