@@ -9,8 +9,8 @@
 use crate::config::{DataConfig, Loss, ModelConfig};
 use crate::model::{Autoencoder, Description, TensorLayout, PARAM_NAMES};
 use crate::noise::Noise;
-use crate::report::write_atomic;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use crate::report::write_atomic_by;
+use safetensors::tensor::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -143,10 +143,48 @@ pub fn torch_tensors(model: &Autoencoder) -> Vec<(String, Vec<usize>, Vec<f32>)>
     tensors
 }
 
-/// A tensor to write: name, dtype, shape, little-endian bytes.
-pub type RawTensor = (String, Dtype, Vec<usize>, Vec<u8>);
+/// A tensor to write. Its bytes are made only as the file is written, one tensor at a time, so a
+/// checkpoint never holds the model and its moments twice over as bytes.
+pub struct Tensor<'a> {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub values: Values<'a>,
+}
 
-/// Writes the model, its config and `recipe` to `path`, atomically (see [`write_atomic`]).
+/// A tensor's values.
+pub enum Values<'a> {
+    F32(std::borrow::Cow<'a, [f32]>),
+    I64(i64),
+}
+
+impl safetensors::View for &Tensor<'_> {
+    fn dtype(&self) -> Dtype {
+        match self.values {
+            Values::F32(_) => Dtype::F32,
+            Values::I64(_) => Dtype::I64,
+        }
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        match &self.values {
+            Values::F32(v) => v.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>().into(),
+            Values::I64(v) => v.to_le_bytes().to_vec().into(),
+        }
+    }
+
+    fn data_len(&self) -> usize {
+        match &self.values {
+            Values::F32(v) => 4 * v.len(),
+            Values::I64(_) => 8,
+        }
+    }
+}
+
+/// Writes the model, its config and `recipe` to `path`, atomically (see [`crate::report::write_atomic`]).
 pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> Result<(), CheckpointError> {
     save_with(model, recipe, Vec::new(), Vec::new(), path)
 }
@@ -156,30 +194,23 @@ pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> Result<(),
 pub fn save_with(
     model: &Autoencoder,
     recipe: &DataRecipe,
-    extra: Vec<RawTensor>,
+    extra: Vec<Tensor<'_>>,
     extra_metadata: Vec<(String, String)>,
     path: &Path,
 ) -> Result<(), CheckpointError> {
     let failed =
         |e: &dyn std::fmt::Display| CheckpointError::Write { path: path.into(), reason: e.to_string() };
-    let mut tensors: Vec<RawTensor> = torch_tensors(model)
+    let mut tensors: Vec<Tensor<'_>> = torch_tensors(model)
         .into_iter()
-        .map(|(name, shape, values)| {
-            (name, Dtype::F32, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
-        })
+        .map(|(name, shape, values)| Tensor { name, shape, values: Values::F32(values.into()) })
         .collect();
     for (layer, running) in model.layers.iter().zip(&model.running) {
         if let Some(r) = running {
-            let batches = (r.batches as i64).to_le_bytes().to_vec();
-            tensors.push((format!("{}.num_batches_tracked", layer.name), Dtype::I64, vec![], batches));
+            let name = format!("{}.num_batches_tracked", layer.name);
+            tensors.push(Tensor { name, shape: vec![], values: Values::I64(r.batches as i64) });
         }
     }
     tensors.extend(extra);
-    let views = tensors
-        .iter()
-        .map(|(name, dtype, shape, bytes)| Ok((name.clone(), TensorView::new(*dtype, shape.clone(), bytes)?)))
-        .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()
-        .map_err(|e| failed(&e))?;
     let mut metadata = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
         (BIAS_ORDER.to_string(), "pytorch".to_string()),
@@ -192,9 +223,27 @@ pub fn save_with(
         ),
     ]);
     metadata.extend(extra_metadata);
-    let mut bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| failed(&e))?;
-    sort_header(&mut bytes).map_err(|e| failed(&e))?;
-    write_atomic(path, &bytes).map_err(|e| failed(&e))
+    let views = tensors.iter().map(|t| (t.name.clone(), t));
+    // Streamed into the temporary file tensor by tensor, then its header sorted in place.
+    write_atomic_by(path, |tmp| {
+        safetensors::serialize_to_file(views, Some(metadata), tmp).map_err(std::io::Error::other)?;
+        sort_header_of_file(tmp)
+    })
+    .map_err(|e| failed(&e))
+}
+
+/// [`sort_header`] of the safetensors file at `path`, rewritten in place (the same length).
+fn sort_header_of_file(path: &Path) -> std::io::Result<()> {
+    use std::io::{Read, Seek, Write};
+    let mut file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len)?;
+    let mut head = len.to_vec();
+    head.resize(8 + u64::from_le_bytes(len) as usize, 0);
+    file.read_exact(&mut head[8..])?;
+    sort_header(&mut head).map_err(std::io::Error::other)?;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    file.write_all(&head)
 }
 
 /// Sorts the keys of a serialised safetensors header in place. safetensors writes its metadata map
@@ -315,6 +364,7 @@ fn read_tensor(tensors: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result
 mod tests {
     use super::*;
     use crate::config::PaddingMode;
+    use safetensors::tensor::TensorView;
 
     #[test]
     fn permute_moves_axes() {

@@ -312,6 +312,11 @@ pub fn strides(specs: &[ConvSpec]) -> usize {
 }
 
 impl ModelConfig {
+    /// Whether any layer normalises over the batch (a single image then has no statistics).
+    pub fn has_batch_norm(&self) -> bool {
+        self.code_norm == Norm::Batch || self.conv_norm == Norm::Batch
+    }
+
     /// The channels a new run's `decoder.project` gives the decoder's first feature map. With one
     /// channel the decoder started from 196 values whatever the code's length: MNIST at code 256
     /// reached 22.1 dB held-out, 23.2 with 16 channels; at code 32 (seed 0) 20.2 and 21.5 dB

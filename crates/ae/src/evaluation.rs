@@ -9,12 +9,31 @@ pub struct Quality {
     pub images: usize,
     /// Mean squared error per pixel.
     pub mse: f64,
-    /// `10·log10(1 / mse)` in dB.
+    /// `10·log10(1 / mse)` in dB: +∞ for an exact reconstruction.
+    #[serde(with = "crate::json_float")]
     pub psnr_db: f64,
     /// Mean SSIM over images (Wang et al. 2004).
     pub ssim: f64,
     /// `0.5·Σ(x̂−x)²` per image: the training loss's scale.
     pub loss_per_sample: f64,
+}
+
+/// A PSNR as people read it: `31.25 dB`, and `+∞ dB (exact)` for an exact reconstruction.
+pub fn psnr_text(db: f64) -> String {
+    match db {
+        f64::INFINITY => "+∞ dB (exact)".into(),
+        db => format!("{db:.2} dB"),
+    }
+}
+
+/// How far PSNR `a` is from `b`, as `+1.25 dB`; where either is exact, in words.
+pub fn psnr_gap_text(a: f64, b: f64) -> String {
+    match (a == f64::INFINITY, b == f64::INFINITY) {
+        (true, true) => "level with it (both exact)".into(),
+        (true, false) => "+∞ dB against it (exact)".into(),
+        (false, true) => "−∞ dB against it (it is exact)".into(),
+        (false, false) => format!("{:+.2} dB against it", a - b),
+    }
 }
 
 pub fn psnr_db(mse: f64) -> f64 {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod evaluation;
 pub mod export;
 pub mod inference;
+pub mod json_float;
 pub mod memory;
 pub mod model;
 pub mod noise;

@@ -526,6 +526,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("data.path", "--data"),
     ("data.size", "--size"),
     ("data.bad_images", "--bad-images"),
+    ("data.storage", "--storage"),
     ("data.split", "--split-by"),
     ("data.holdout", "--holdout"),
     ("training.batch_size", "--batch-size"),
@@ -573,6 +574,17 @@ fn memory_limit() -> Option<MemoryLimit> {
     MEMORY_LIMIT.get().copied().flatten()
 }
 
+/// What to change when a job over images does not fit.
+const BATCH_ADVICE: &str = "use fewer images or a smaller --batch-size";
+
+/// `--steps` as given: a line from one end to the other needs both ends.
+fn steps_of(steps: usize) -> Result<usize> {
+    if steps < 2 {
+        bail!("--steps {steps}: at least 2 (both ends of the line)");
+    }
+    Ok(steps)
+}
+
 /// Refuses running `model` over `images` images in batches of `batch` (and keeping `outputs`
 /// decoded images) past the memory limit.
 fn check_inference(
@@ -580,10 +592,11 @@ fn check_inference(
     images: usize,
     batch: usize,
     outputs: usize,
+    advice: &str,
 ) -> Result<()> {
     if let Some(limit) = memory_limit() {
         let need = ae::inference::memory_need(model, images, batch, outputs)?;
-        limit.check("this job", &need, "use fewer images or a smaller --batch-size")?;
+        limit.check("this job", &need, advice)?;
     }
     Ok(())
 }
@@ -734,6 +747,9 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
         }
     }
     if let Some(v) = args.latent_dim {
+        if config.model.kind != ModelKind::Vae {
+            bail!("--latent-dim is a VAE's code length: give it with --model vae, or use --code-length");
+        }
         config.model.code_length = v;
     }
     if let Some(v) = args.beta {
@@ -871,11 +887,11 @@ fn train_command(args: TrainArgs) -> Result<()> {
             );
         }
         println!(
-            "Kept the model of epoch {} (lowest held-out loss per sample {:.4}; PSNR {:.2} dB, SSIM {:.4}); \
+            "Kept the model of epoch {} (lowest held-out loss per sample {:.4}; PSNR {}, SSIM {:.4}); \
              epoch {last}'s is {}.",
             best.epoch,
             best.holdout_loss,
-            best.holdout_psnr_db,
+            ae::evaluation::psnr_text(best.holdout_psnr_db),
             best.holdout_ssim,
             ae::training::LAST_MODEL
         );
@@ -909,8 +925,14 @@ fn train_resume(
     Ok(resume(dir, args.epochs, job, on_event)?)
 }
 
+/// How long the first SIGINT or SIGTERM waits for the run to stop on its own before the process
+/// exits anyway: longer than a step, shorter than a service manager's grace before SIGKILL.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The signal that asked training to stop (0: none yet). The first SIGINT or SIGTERM sets it and
-/// the run stops after its current step with a checkpoint; a second one exits at once.
+/// the run stops after its current step with a checkpoint; a second one, or [`STOP_GRACE`]
+/// without the run stopping (a step or a finishing stage that does not end), exits at once. The
+/// run's files are written atomically, so an exit leaves the last checkpoint to resume from.
 fn interrupts() -> Result<std::sync::Arc<std::sync::atomic::AtomicUsize>> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     use std::sync::{atomic::AtomicBool, Arc};
@@ -921,48 +943,69 @@ fn interrupts() -> Result<std::sync::Arc<std::sync::atomic::AtomicUsize>> {
         signal_hook::flag::register(signal, Arc::clone(&asked))?;
         signal_hook::flag::register_usize(signal, Arc::clone(&which), signal as usize)?;
     }
+    let seen = Arc::clone(&which);
+    std::thread::spawn(move || {
+        let tick = std::time::Duration::from_millis(50);
+        while seen.load(Ordering::Relaxed) == 0 {
+            std::thread::sleep(tick);
+        }
+        std::thread::sleep(STOP_GRACE);
+        eprintln!(
+            "error: the run did not stop within {} s of the signal; exiting (the last checkpoint stays: resume with --resume)",
+            STOP_GRACE.as_secs()
+        );
+        std::process::exit(128 + seen.load(Ordering::Relaxed) as i32);
+    });
     Ok(which)
 }
 
 fn describe(q: &Quality) -> String {
-    format!("MSE {:.5}, PSNR {:.2} dB, SSIM {:.4}", q.mse, q.psnr_db, q.ssim)
+    format!("MSE {:.5}, PSNR {}, SSIM {:.4}", q.mse, ae::evaluation::psnr_text(q.psnr_db), q.ssim)
 }
 
 /// PCA's figures beside the model's `q`.
 fn baseline_line(b: &ae::baseline::Baseline, q: &Quality) -> String {
     format!(
-        "PCA baseline, {} components ({}, {:.1} s): {}; the model is {:+.2} dB against it.",
+        "PCA baseline, {} components ({}, {:.1} s): {}; the model is {}.",
         b.components,
         b.method,
         b.seconds,
         describe(&b.quality),
-        q.psnr_db - b.quality.psnr_db
+        ae::evaluation::psnr_gap_text(q.psnr_db, b.quality.psnr_db)
     )
 }
 
 /// The model, its recipe and the chosen images, prepared as in training.
 fn load_inputs(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str)> {
-    let (model, recipe, images, split, _) = load_indexed_inputs(input)?;
+    let (model, recipe, images, split, _, _) = load_indexed_inputs(input)?;
     Ok((model, recipe, images, split))
 }
 
-/// [`load_inputs`] and the chosen images' indices in the whole dataset (to match a labels file).
+/// [`load_inputs`], the chosen images' indices in the whole dataset (to match a labels file) and
+/// the whole dataset's count.
+#[allow(clippy::type_complexity)]
 fn load_indexed_inputs(
     input: &ModelInput,
-) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str, Vec<usize>)> {
-    let (model, recipe, images, name, indices, _) = load_inputs_and_training(input)?;
-    Ok((model, recipe, images, name, indices))
+) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str, Vec<usize>, usize)> {
+    let (model, recipe, images, name, indices, train, held) = load_inputs_and_training(input)?;
+    Ok((model, recipe, images, name, indices, train.len() + held))
 }
 
 /// [`load_indexed_inputs`] and the model's training images (for the PCA baseline).
 #[allow(clippy::type_complexity)]
 fn load_inputs_and_training(
     input: &ModelInput,
-) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str, Vec<usize>, ae::data::Pixels)> {
+) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str, Vec<usize>, ae::data::Pixels, usize)> {
     let (model, recipe) = load_model(input)?;
     let mut data = recipe.data.clone();
     if let Some(path) = &input.data {
         data.path = Some(path.clone());
+    }
+    // Sized from the headers first: data too large for the limit are refused before decoding.
+    if let Some(limit) = memory_limit() {
+        let loading = ae::data::probe::probe(&data)?.loading;
+        let need = ae::memory::MemoryNeed { data: loading, ..Default::default() };
+        limit.check("this job", &need, "use a smaller dataset with --data")?;
     }
     let pixels = load_dataset(&data, None)?;
     let s = pixels.shape();
@@ -977,14 +1020,14 @@ fn load_inputs_and_training(
         SplitChoice::Holdout if split.holdout.is_empty() => {
             bail!("--split holdout: this model was trained without a held-out split")
         }
-        SplitChoice::Holdout => (split.holdout, "holdout"),
+        SplitChoice::Holdout => (split.holdout.clone(), "holdout"),
         SplitChoice::Train => (split.train.clone(), "train"),
         SplitChoice::All => ((0..pixels.len()).collect(), "all"),
     };
-    check_inference(&model, indices.len(), input.batch_size, indices.len())?;
+    check_inference(&model, indices.len(), input.batch_size, indices.len(), BATCH_ADVICE)?;
     let images = if name == "all" { pixels.to_images() } else { pixels.select(&indices).to_images() };
     let train = pixels.select(&split.train);
-    Ok((model, recipe, images, name, indices, train))
+    Ok((model, recipe, images, name, indices, train, split.holdout.len()))
 }
 
 fn load_model(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe)> {
@@ -1029,10 +1072,10 @@ fn reconstruct_command(args: ReconstructArgs) -> Result<()> {
     let out = run.finish()?;
     let q = quality(&images, recon);
     println!(
-        "Reconstructed {} {split} images (MSE {:.5}, PSNR {:.2} dB) into {}",
+        "Reconstructed {} {split} images (MSE {:.5}, PSNR {}) into {}",
         q.images,
         q.mse,
-        q.psnr_db,
+        ae::evaluation::psnr_text(q.psnr_db),
         out.display()
     );
     Ok(())
@@ -1082,7 +1125,7 @@ fn sample_command(args: SampleArgs) -> Result<()> {
         bail!("--count must be at least 1");
     }
     // The codes are decoded in one batch.
-    check_inference(&model, args.count, args.count, args.count)?;
+    check_inference(&model, args.count, args.count, args.count, "use a smaller --count")?;
     let out = args.out.clone().unwrap_or_else(|| beside_model(&args.model, "samples"));
     let run = RunDir::create(&out)?;
     let (z, images) = sample_prior(&model, args.count, args.seed);
@@ -1105,7 +1148,7 @@ fn interpolate_command(args: InterpolateArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, &name));
     let run = RunDir::create(&out)?;
     let (from, to) = (images.select(&[args.from]), images.select(&[args.to]));
-    let (z, line) = interpolate(&model, &from, &to, args.steps);
+    let (z, line) = interpolate(&model, &from, &to, steps_of(args.steps)?);
     save_grid(&run.path().join("interpolation.png"), &[&line], line.len(), 64)?;
     save_decoded(run.path(), ["images.npy", "codes.npy"], &line, &z)?;
     let out = run.finish()?;
@@ -1129,7 +1172,7 @@ fn traverse_command(args: TraverseArgs) -> Result<()> {
         .unwrap_or_else(|| beside_model(&args.input.model, &format!("traverse-{}", args.image)));
     let run = RunDir::create(&out)?;
     let base = predict(&model, &images.select(&[args.image]), 1).codes;
-    let steps = args.steps.max(2);
+    let steps = steps_of(args.steps)?;
     let (z, grid) = traverse(&model, &base, args.range, steps);
     let rows = rows_of(&grid, steps);
     save_grid(&run.path().join("traversal.png"), &rows.iter().collect::<Vec<_>>(), steps, 64)?;
@@ -1146,7 +1189,7 @@ fn traverse_command(args: TraverseArgs) -> Result<()> {
 }
 
 fn latent_command(args: LatentArgs) -> Result<()> {
-    let (model, _, images, split, indices) = load_indexed_inputs(&args.input)?;
+    let (model, _, images, split, indices, total) = load_indexed_inputs(&args.input)?;
     let code_length = model.config.code_length;
     let [x, y] = [args.units[0], args.units[1]];
     if x == y || x.max(y) >= code_length {
@@ -1156,7 +1199,7 @@ fn latent_command(args: LatentArgs) -> Result<()> {
     if manifold_too {
         check_range(args.range)?;
     }
-    let labels = args.labels.as_deref().map(|path| labels_of(path, &indices)).transpose()?;
+    let labels = args.labels.as_deref().map(|path| labels_of(path, &indices, total)).transpose()?;
     let out = args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, &format!("latent-{split}")));
     let run = RunDir::create(&out)?;
     let codes = predict(&model, &images, args.input.batch_size).codes;
@@ -1169,7 +1212,7 @@ fn latent_command(args: LatentArgs) -> Result<()> {
         save_npy(&run.path().join("labels.npy"), &[labels.len()], &as_floats)?;
     }
     if manifold_too {
-        let steps = args.steps.max(2);
+        let steps = steps_of(args.steps)?;
         let (z, grid) = manifold(&model, args.range, steps);
         let rows = rows_of(&grid, steps);
         save_grid(
@@ -1187,18 +1230,22 @@ fn latent_command(args: LatentArgs) -> Result<()> {
     Ok(())
 }
 
-/// The labels in the IDX file `path` of the dataset's images at `indices`.
-fn labels_of(path: &Path, indices: &[usize]) -> Result<Vec<u8>> {
+/// The labels in the IDX file `path` of the dataset's images at `indices`; the file must hold one
+/// label for each of the dataset's `total` images.
+fn labels_of(path: &Path, indices: &[usize], total: usize) -> Result<Vec<u8>> {
     let all = load_labels(path)?;
-    let count = indices.iter().max().map_or(0, |&i| i + 1);
-    if all.len() < count {
-        bail!("{}: {} labels for a dataset of at least {count} images", path.display(), all.len());
+    if all.len() != total {
+        bail!(
+            "{}: {} labels for a dataset of {total} images; one label per image is needed",
+            path.display(),
+            all.len()
+        );
     }
     Ok(indices.iter().map(|&i| all[i]).collect())
 }
 
 fn encode_command(args: EncodeArgs) -> Result<()> {
-    let (model, recipe, images, split, indices) = load_indexed_inputs(&args.input)?;
+    let (model, recipe, images, split, indices, total) = load_indexed_inputs(&args.input)?;
     let out =
         args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, &format!("codes-{split}.npy")));
     // Beside the codes, named after them: `codes-holdout.npy` → `codes-holdout-indices.npy`.
@@ -1214,7 +1261,7 @@ fn encode_command(args: EncodeArgs) -> Result<()> {
             bail!("{} already exists; choose another --out or remove it", path.display());
         }
     }
-    let labels = labels_path.as_deref().map(|path| labels_of(path, &indices)).transpose()?;
+    let labels = labels_path.as_deref().map(|path| labels_of(path, &indices, total)).transpose()?;
     let predictions = predict(&model, &images, args.input.batch_size);
     save_npy(&out, &[images.len(), model.config.code_length], &predictions.codes)?;
     let as_i64: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
@@ -1237,7 +1284,7 @@ fn encode_command(args: EncodeArgs) -> Result<()> {
 }
 
 fn eval_command(args: EvalArgs) -> Result<()> {
-    let (model, recipe, images, split, _, train) = load_inputs_and_training(&args.input)?;
+    let (model, recipe, images, split, _, train, _) = load_inputs_and_training(&args.input)?;
     let batch = args.input.batch_size;
     let q = quality(&images, &predict(&model, &images, batch).reconstructions);
     let noise = args.noise.unwrap_or(recipe.noise);
@@ -1322,7 +1369,7 @@ fn denoise_command(args: DenoiseArgs) -> Result<()> {
     let batch = args.input.batch_size;
     if !args.images.is_empty() {
         // The inputs decode to the model's size; what they need is known before reading any.
-        check_inference(&model, args.images.len(), batch, args.images.len())?;
+        check_inference(&model, args.images.len(), batch, args.images.len(), BATCH_ADVICE)?;
         let noisy = images_for_model(&args.images, model.config.input, recipe.data.resize)?;
         let out = args.out.clone().unwrap_or_else(|| beside_model(&args.input.model, "denoised"));
         let run = RunDir::create(&out)?;
@@ -1449,7 +1496,7 @@ fn export_command(args: ExportArgs) -> Result<()> {
                 let split = Some(if holdout { SplitChoice::Holdout } else { SplitChoice::All });
                 let input =
                     ModelInput { model: args.model.clone(), data: args.data.clone(), split, batch_size: 1 };
-                let (_, _, shown, _, _, train) = load_inputs_and_training(&input)?;
+                let (_, _, shown, _, _, train, _) = load_inputs_and_training(&input)?;
                 Some((train.to_images(), holdout.then_some(shown)))
             };
             let model_file =

@@ -114,13 +114,111 @@ fn decode(
         _ => img,
     };
     let (width, height) = (img.width() as usize, img.height() as usize);
-    let samples = if channels == 1 { img.to_luma8().into_raw() } else { img.to_rgb8().into_raw() };
+    // `into_`: an image already in the wanted type is not copied.
+    let samples = if channels == 1 { img.into_luma8().into_raw() } else { img.into_rgb8().into_raw() };
     Ok(Decoded { width, height, samples })
 }
 
-/// Whether an image file has colour, judged from its header and pixels' color type.
+/// What an image file's header says: its sides, whether it has colour, and the bytes its pixels
+/// take decoded whole. Nothing is decoded.
+fn header(path: &Path) -> Result<Header, DataError> {
+    let io = |e| undecodable(path, image::ImageError::IoError(e));
+    let reader = image::ImageReader::open(path).map_err(io)?.with_guessed_format().map_err(io)?;
+    header_of(reader).map_err(|reason| DataError::Decode { path: path.into(), reason })
+}
+
+/// The header of an image file's bytes: `[height, width]` and the bytes its pixels take decoded
+/// whole. Decodes nothing (the fuzz target `image_header`).
+pub fn header_of_bytes(bytes: &[u8]) -> Result<([usize; 2], u64), String> {
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    header_of(reader).map(|h| (h.sides, h.bytes))
+}
+
+fn header_of<R: std::io::BufRead + std::io::Seek>(reader: image::ImageReader<R>) -> Result<Header, String> {
+    use image::ImageDecoder;
+    let format = reader.format();
+    let decoder = contained(format, || reader.into_decoder()).map_err(|e| e.to_string())?;
+    let (width, height) = decoder.dimensions();
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(format!("{width}×{height} is past the limit of {MAX_SIDE} pixels a side"));
+    }
+    Ok(Header {
+        sides: [height as usize, width as usize],
+        colour: decoder.color_type(),
+        bytes: decoder.total_bytes(),
+    })
+}
+
+/// One image file's header.
+struct Header {
+    sides: [usize; 2],
+    colour: image::ColorType,
+    /// Its pixels decoded whole.
+    bytes: u64,
+}
+
+impl Header {
+    /// The most bytes its decode into `channels` 8-bit samples holds: the image decoded whole,
+    /// and its conversion where the decoder gives another type (resized first with `size`, the
+    /// conversion is of the small image).
+    fn decode_peak(&self, channels: usize, resized: bool) -> u64 {
+        let native =
+            matches!((self.colour, channels), (image::ColorType::L8, 1) | (image::ColorType::Rgb8, 3));
+        let [h, w] = self.sides;
+        let converted = if native || resized { 0 } else { (h * w * channels) as u64 };
+        self.bytes.saturating_add(converted)
+    }
+}
+
 fn has_colour(path: &Path) -> Result<bool, DataError> {
-    Ok(open(path)?.color().has_color())
+    Ok(header(path)?.colour.has_color())
+}
+
+/// A folder's images as their headers describe them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FolderHeaders {
+    /// Images whose header reads (with `skip`, the others are left out).
+    pub count: usize,
+    /// As [`load`] chooses them.
+    pub channels: usize,
+    /// The first image's `[height, width]`.
+    pub first: [usize; 2],
+    /// The most bytes one image's decode holds (see [`load`]: each thread decodes one at a time).
+    pub largest_decode: u64,
+}
+
+/// Reads the header of every image under `dir`, as [`load`] would take them (resized to `size`
+/// if given); decodes nothing.
+pub fn headers(
+    dir: &Path,
+    channels: Option<usize>,
+    size: Option<[usize; 2]>,
+    bad: BadImages,
+) -> Result<FolderHeaders, DataError> {
+    let files = image_files(dir)?;
+    let read: Vec<Result<Header, DataError>> = files.par_iter().map(|f| header(f)).collect();
+    let mut out: Option<FolderHeaders> = None;
+    for result in read {
+        let header = match (result, bad) {
+            (Ok(h), _) => h,
+            (Err(DataError::Decode { path, reason }), BadImages::Fail) => {
+                return Err(DataError::BadImage { path, reason })
+            }
+            (Err(e), BadImages::Fail) => return Err(e),
+            (Err(_), BadImages::Skip) => continue,
+        };
+        let h = out.get_or_insert(FolderHeaders {
+            count: 0,
+            channels: channels.unwrap_or(if header.colour.has_color() { 3 } else { 1 }),
+            first: header.sides,
+            largest_decode: 0,
+        });
+        h.count += 1;
+        h.largest_decode = h.largest_decode.max(header.decode_peak(h.channels, size.is_some()));
+    }
+    out.ok_or_else(|| DataError::NoneDecoded { path: dir.into(), count: files.len() })
 }
 
 /// Loads every image under `dir` as 8-bit samples. Images must all have the size of the first

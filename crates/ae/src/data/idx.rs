@@ -22,6 +22,10 @@ pub enum IdxError {
     Gzip(String),
     #[error("an image of {rows}×{cols} pixels is empty or implausibly large")]
     Size { rows: usize, cols: usize },
+    #[error(
+        "the header promises {promised} bytes of pixels, more than the {MAX_BYTES} an IDX file may hold"
+    )]
+    TooLarge { promised: u64 },
 }
 
 /// `count` grayscale images of `rows × cols` bytes, row-major.
@@ -63,11 +67,11 @@ fn parse_bytes(bytes: &[u8], want: u8, wrong: fn(u8) -> IdxError) -> Result<(Vec
             Ok(raw)
         };
         let head = inflate(4 + 4 * want as u64)?;
-        let (_, header, expected) = header(&head, want, wrong)?;
-        let raw = inflate(((header + expected) as u64).saturating_add(1).min(MAX_BYTES))?;
+        let (_, header, expected) = within_limit(header(&head, want, wrong)?)?;
+        let raw = inflate(((header + expected) as u64).saturating_add(1))?;
         return parse_bytes(&raw, want, wrong);
     }
-    let (dims, header, expected) = header(bytes, want, wrong)?;
+    let (dims, header, expected) = within_limit(header(bytes, want, wrong)?)?;
     let body = &bytes[header..];
     if body.len() < expected {
         return Err(IdxError::Truncated { expected, found: body.len() });
@@ -76,6 +80,32 @@ fn parse_bytes(bytes: &[u8], want: u8, wrong: fn(u8) -> IdxError) -> Result<(Vec
         return Err(IdxError::TrailingBytes { expected, found: body.len() - expected });
     }
     Ok((dims, body.to_vec()))
+}
+
+/// A header whose body fits in [`MAX_BYTES`], refused before anything is inflated otherwise.
+fn within_limit(parsed: (Vec<usize>, usize, usize)) -> Result<(Vec<usize>, usize, usize), IdxError> {
+    let promised = parsed.2 as u64;
+    match promised.saturating_add(parsed.1 as u64) > MAX_BYTES {
+        true => Err(IdxError::TooLarge { promised }),
+        false => Ok(parsed),
+    }
+}
+
+/// The count, rows and columns an IDX image file's header (raw or gzip-compressed) promises, from
+/// the file's first bytes alone.
+pub fn image_header(prefix: &[u8]) -> Result<(usize, usize, usize), IdxError> {
+    let head = if prefix.starts_with(&[0x1f, 0x8b]) {
+        let mut head = Vec::new();
+        flate2::read::GzDecoder::new(prefix)
+            .take(16)
+            .read_to_end(&mut head)
+            .map_err(|e| IdxError::Gzip(e.to_string()))?;
+        head
+    } else {
+        prefix.to_vec()
+    };
+    let (dims, _, _) = within_limit(header(&head, 3, IdxError::NotImages)?)?;
+    Ok((dims[0], dims[1], dims[2]))
 }
 
 /// From an IDX header at the start of `bytes`: the dimensions, the header's length and the

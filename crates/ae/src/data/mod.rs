@@ -4,6 +4,7 @@ pub mod download;
 pub mod folder;
 pub mod idx;
 pub mod mat;
+pub mod probe;
 
 use crate::config::{ConfigError, DataConfig, DatasetName, Resize, SplitBy, Storage};
 use ae_engine::Shape;
@@ -380,6 +381,22 @@ fn load_npy(path: &Path) -> Result<Pixels, DataError> {
 /// Checks an `.npy` header against the bytes that follow it before any reader trusts its sizes
 /// (a corrupt header could otherwise ask for gigabytes). Returns nothing on success.
 fn check_npy_header(bytes: &[u8]) -> Result<(), String> {
+    let (dims, item, start) = parse_npy_header(bytes)?;
+    let count = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .and_then(|n| n.checked_mul(item))
+        .ok_or("corrupt shape in header")?;
+    let body = bytes.len() - start;
+    if body != count {
+        return Err(format!("the header promises {count} bytes of data but {body} follow"));
+    }
+    Ok(())
+}
+
+/// An `.npy` header at the start of `bytes`: the array's dimensions, the bytes of one value (1 or
+/// 4) and where the data start.
+fn parse_npy_header(bytes: &[u8]) -> Result<(Vec<usize>, usize, usize), String> {
     if bytes.len() < 10 || !bytes.starts_with(b"\x93NUMPY") {
         return Err("not an .npy file".into());
     }
@@ -403,18 +420,13 @@ fn check_npy_header(bytes: &[u8]) -> Result<(), String> {
         .nth(1)
         .and_then(|rest| rest.split(')').next())
         .ok_or("no shape in header")?;
-    let count = dims
+    let dims = dims
         .split(',')
         .map(str::trim)
         .filter(|d| !d.is_empty())
-        .try_fold(1usize, |acc, d| d.parse::<usize>().ok().and_then(|d| acc.checked_mul(d)))
-        .and_then(|n| n.checked_mul(item))
-        .ok_or("corrupt shape in header")?;
-    let body = bytes.len() - (start + len);
-    if body != count {
-        return Err(format!("the header promises {count} bytes of data but {body} follow"));
-    }
-    Ok(())
+        .map(|d| d.parse::<usize>().map_err(|_| "corrupt shape in header"))
+        .collect::<Result<Vec<usize>, _>>()?;
+    Ok((dims, item, start + len))
 }
 
 /// The bytes of an `.npy` file as images; see [`load_npy`].

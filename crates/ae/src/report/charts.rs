@@ -71,9 +71,15 @@ pub(super) fn tick_label(v: f64) -> String {
 pub fn save_loss_curve(path: &Path, history: &[EpochStats]) -> Result<()> {
     use plotters::prelude::*;
     save_chart(path, (900, 560), |root| {
-        let values =
-            history.iter().flat_map(|s| [Some(s.loss_per_sample), s.holdout_loss_per_sample]).flatten();
+        // A log axis over finite, positive losses only: an infinite bound never ends plotters'
+        // search for key points.
+        let values = history
+            .iter()
+            .flat_map(|s| [Some(s.loss_per_sample), s.holdout_loss_per_sample])
+            .flatten()
+            .filter(|v| v.is_finite() && *v > 0.0);
         let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (1.0, 1.0) };
         let (lo, hi) = (lo.max(1e-6) * 0.9, hi.max(lo * 1.01) * 1.1);
         let epochs = history.len().max(2) as f64;
         let mut chart = ChartBuilder::on(root)
@@ -92,13 +98,20 @@ pub fn save_loss_curve(path: &Path, history: &[EpochStats]) -> Result<()> {
             .light_line_style(TRANSPARENT)
             .label_style(("sans-serif", 14))
             .draw()?;
-        let train: Vec<(f64, f64)> = history.iter().map(|s| (s.epoch as f64, s.loss_per_sample)).collect();
+        let drawn = |v: &f64| v.is_finite() && *v > 0.0;
+        let train: Vec<(f64, f64)> = history
+            .iter()
+            .filter(|s| drawn(&s.loss_per_sample))
+            .map(|s| (s.epoch as f64, s.loss_per_sample))
+            .collect();
         chart
             .draw_series(LineSeries::new(train, BLUE.stroke_width(2)))?
             .label("training")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-        let held: Vec<(f64, f64)> =
-            history.iter().filter_map(|s| s.holdout_loss_per_sample.map(|h| (s.epoch as f64, h))).collect();
+        let held: Vec<(f64, f64)> = history
+            .iter()
+            .filter_map(|s| s.holdout_loss_per_sample.filter(drawn).map(|h| (s.epoch as f64, h)))
+            .collect();
         if !held.is_empty() {
             chart
                 .draw_series(LineSeries::new(held, RED.stroke_width(2)))?
@@ -116,21 +129,29 @@ pub fn save_loss_curve(path: &Path, history: &[EpochStats]) -> Result<()> {
 }
 
 /// A PNG of the held-out PSNR by epoch, with the kept epoch (`kept`) marked; nothing to draw
-/// without held-out figures is an error.
+/// without held-out figures is an error. Epochs of an exact reconstruction (+∞ dB) are left out
+/// of the line, and the caption says how many there were.
 pub fn save_quality_curve(path: &Path, history: &[EpochStats], kept: Option<usize>) -> Result<()> {
     use plotters::prelude::*;
-    let psnr: Vec<(f64, f64)> =
+    let all: Vec<(f64, f64)> =
         history.iter().filter_map(|s| s.holdout_psnr_db.map(|p| (s.epoch as f64, p))).collect();
-    if psnr.is_empty() {
+    if all.is_empty() {
         return Err(write_err(path, "no held-out PSNR to draw"));
     }
+    let psnr: Vec<(f64, f64)> = all.iter().copied().filter(|p| p.1.is_finite()).collect();
+    let exact = all.iter().filter(|p| p.1 == f64::INFINITY).count();
+    let caption = match exact {
+        0 => "Held-out PSNR".to_string(),
+        n => format!("Held-out PSNR ({n} of {} epochs exact: +∞ dB, not drawn)", all.len()),
+    };
     save_chart(path, (900, 560), |root| {
         let (lo, hi) =
             psnr.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+        let (lo, hi) = if psnr.is_empty() { (0.0, 1.0) } else { (lo, hi) };
         let pad = ((hi - lo) * 0.05).max(0.1);
         let epochs = history.last().map_or(2, |s| s.epoch).max(2) as f64;
         let mut chart = ChartBuilder::on(root)
-            .caption("Held-out PSNR", ("sans-serif", 24))
+            .caption(caption, ("sans-serif", 24))
             .margin(16)
             .x_label_area_size(40)
             .y_label_area_size(70)

@@ -159,7 +159,13 @@ fn charts(runs: &[&RunFiles]) -> String {
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
-    v.filter(|v| v.is_finite()).map_or_else(|| "—".into(), |v| format!("{v:.digits$}"))
+    match v {
+        // The PSNR of an exact reconstruction.
+        Some(v) if v == f64::INFINITY => "+∞".into(),
+        Some(v) if v == f64::NEG_INFINITY => "−∞".into(),
+        Some(v) if v.is_finite() => format!("{v:.digits$}"),
+        _ => "—".into(),
+    }
 }
 
 /// The figures a run ends with, as (heading, value) pairs.

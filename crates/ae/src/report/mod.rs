@@ -22,6 +22,10 @@ pub enum ReportError {
     Exists(PathBuf),
     #[error("{0} is left from an unfinished run; resume it, remove it or choose another output directory")]
     Unfinished(PathBuf),
+    #[error(
+        "{0} is left from a run stopped before its first checkpoint (no checkpoint to resume from); remove it or choose another output directory"
+    )]
+    UnfinishedWithoutCheckpoint(PathBuf),
     #[error("{0} is not a run directory (no such directory)")]
     NotARun(PathBuf),
     #[error("cannot {action} {path}: {cause}")]
@@ -73,7 +77,10 @@ impl RunDir {
         }
         let partial = partial_of(target);
         if partial.exists() {
-            return Err(ReportError::Unfinished(partial));
+            return Err(match partial.join(crate::training::CHECKPOINT).exists() {
+                true => ReportError::Unfinished(partial),
+                false => ReportError::UnfinishedWithoutCheckpoint(partial),
+            });
         }
         if let Some(parent) = partial.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io("create output directory", &partial))?;
@@ -184,19 +191,25 @@ fn remove_unfinished_writes(dir: &Path) -> Result<()> {
 /// Writes `bytes` to `path` so that `path` is either its old self or the whole new file, never a
 /// part: a temporary file beside it, flushed to disk, then renamed over it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_by(path, |tmp| std::fs::write(tmp, bytes))
+}
+
+/// [`write_atomic`] of whatever `write` puts in the temporary file whose path it is given (for
+/// output streamed rather than held whole).
+pub fn write_atomic_by(path: &Path, write: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new().prefix(TEMPORARY_PREFIX).tempfile_in(dir)?;
+    let tmp = tempfile::Builder::new().prefix(TEMPORARY_PREFIX).tempfile_in(dir)?;
     // A temporary file is private (0600); the output is an ordinary file.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
     }
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
+    write(tmp.path())?;
+    std::fs::File::open(tmp.path())?.sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     // The rename itself reaches the disk with the directory.
     if let Ok(d) = std::fs::File::open(dir) {

@@ -4,10 +4,11 @@
 use crate::augment::Augment;
 use crate::checkpoint::{self, CheckpointError, DataRecipe};
 use crate::config::{Batching, ConfigError, Loss, RunConfig, TrainingConfig};
+use crate::data::probe::{probe, DatasetSize};
 use crate::data::{load_dataset, split_for, DataError, Images, Pixels};
 use crate::evaluation::{quality, ErrorSums, Quality};
 use crate::inference::predict;
-use crate::memory::MemoryLimit;
+use crate::memory::{MemoryLimit, MemoryNeed};
 use crate::model::{objective, Activations, Autoencoder, CodeSums, CodeTerms, Gradients, Objective, Output};
 use crate::noise::Noise;
 use crate::report::{
@@ -38,6 +39,7 @@ pub enum EpochEnd {
 pub struct EpochStats {
     pub epoch: usize,
     /// Summed loss divided as the batching mode says (the tutorial's figure).
+    #[serde(with = "crate::json_float")]
     pub loss_per_sample: f64,
     /// Mean of the sigmoid code over every trained sample and unit.
     pub code_mean: f64,
@@ -49,17 +51,17 @@ pub struct EpochStats {
     #[serde(default)]
     pub code_saturated: f64,
     /// Loss per held-out sample after the epoch, if there is a held-out split.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "crate::json_float::option", skip_serializing_if = "Option::is_none")]
     pub holdout_loss_per_sample: Option<f64>,
     /// A VAE's KL(q(z|x) ‖ N(0, I)) per sample, in nats (its loss adds β times this to
     /// `loss_per_sample`, the reconstruction term).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "crate::json_float::option", skip_serializing_if = "Option::is_none")]
     pub kl_per_sample: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "crate::json_float::option", skip_serializing_if = "Option::is_none")]
     pub holdout_kl_per_sample: Option<f64>,
     /// The held-out images' reconstructions (from their noisy copies for a denoiser) after the
     /// epoch: PSNR in dB and mean SSIM.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "crate::json_float::option", skip_serializing_if = "Option::is_none")]
     pub holdout_psnr_db: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout_ssim: Option<f64>,
@@ -72,7 +74,9 @@ pub struct EpochStats {
 pub struct BestEpoch {
     pub epoch: usize,
     /// What selects it: the held-out loss per sample (a VAE's: plus its KL, the negative ELBO).
+    #[serde(with = "crate::json_float")]
     pub holdout_loss: f64,
+    #[serde(with = "crate::json_float")]
     pub holdout_psnr_db: f64,
     pub holdout_ssim: f64,
 }
@@ -97,7 +101,7 @@ impl EpochStats {
                 line += &format!(", KL: {kl}");
             }
             if let Some(psnr) = self.holdout_psnr_db {
-                line += &format!(", PSNR: {psnr:.2} dB");
+                line += &format!(", PSNR: {}", crate::evaluation::psnr_text(psnr));
             }
             line += ")";
         }
@@ -510,6 +514,8 @@ pub const SATURATION_NOTE: f64 = 0.95;
 
 /// What to change when training does not fit in memory (config keys; the binary adds its flags).
 const TRAINING_MEMORY_ADVICE: &str = "lower training.batch_size, data.size or model.max_code_map_side";
+/// What to change when the data alone do not fit.
+const DATA_MEMORY_ADVICE: &str = "set data.size to smaller images or data.storage to u8, or use fewer images";
 
 /// How a training job runs, beside what it trains (nothing here goes in the run's config).
 pub struct Job<'a> {
@@ -540,9 +546,14 @@ pub fn train(
     on_event: impl FnMut(Event<'_>),
 ) -> crate::Result<TrainSummary> {
     config.validate()?;
+    // Sized from the headers and checked against the memory limit before anything is decoded.
+    let size = probe(&config.data)?;
+    let mut config = config.clone();
+    config.model.input = [size.shape.height, size.shape.width, size.shape.channels];
+    config.model.settle();
+    check_memory(&config, &size, job)?;
     let pixels = load_dataset(&config.data, None)?;
     // The model's input is the data's shape (after `data.size`).
-    let mut config = config.clone();
     // Recorded absolute, so the run's model finds its data from any directory.
     if let Some(path) = &config.data.path {
         config.data.path =
@@ -551,7 +562,7 @@ pub fn train(
     let shape = pixels.shape();
     config.model.input = [shape.height, shape.width, shape.channels];
     config.model.settle();
-    let prepared = prepare(&config, pixels, job)?;
+    let prepared = prepare(&config, pixels)?;
     let run = RunDir::create(out)?;
     write_config(&config, &run)?;
     let metrics = MetricsLog::create(&run.path().join("metrics.jsonl"))?;
@@ -586,13 +597,27 @@ pub fn resume(
 ) -> crate::Result<TrainSummary> {
     // Everything is read and checked before a finished run is renamed back to `.partial`.
     let mut config = RunConfig::from_toml_file(&dir.join("config.toml"))?;
+    let own_epochs = config.training.epochs;
     if let Some(epochs) = epochs {
         config.training.epochs = epochs;
     }
     config.validate()?;
-    let saved = resume::load(&dir.join(CHECKPOINT))?;
+    let unfinished = dir.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".partial"));
+    let checkpoint = dir.join(CHECKPOINT);
+    if unfinished && !checkpoint.exists() {
+        let problem = "the run stopped before its first checkpoint, so there is nothing to go on from; \
+                       remove the directory and start the run again";
+        return Err(CheckpointError::Invalid { path: checkpoint, problem: problem.into() }.into());
+    }
+    let saved = resume::load(&checkpoint)?;
     let done = saved.state.epochs_done;
-    if saved.state.stopped_early {
+    // An unfinished run whose epochs are all done (stopped while its files were being written)
+    // only finishes: the reports, the baseline and the summary.
+    let trained = saved.state.within.is_none() && (saved.state.stopped_early || done >= own_epochs);
+    let finishing = unfinished && trained && epochs.is_none_or(|e| e <= done || saved.state.stopped_early);
+    if finishing {
+        config.training.epochs = own_epochs;
+    } else if saved.state.stopped_early {
         let best = saved.state.best.as_ref().map_or(0, |b| b.epoch);
         let problem = format!(
             "the run stopped early after epoch {done} (no held-out improvement since epoch {best}); \
@@ -600,17 +625,25 @@ pub fn resume(
         );
         return Err(ConfigError::new("training.early_stopping", problem).into());
     }
-    if done >= config.training.epochs && saved.state.within.is_none() {
+    if !finishing && done >= config.training.epochs && saved.state.within.is_none() {
         let problem = format!("the run has trained {done} epochs already; ask for more");
         return Err(ConfigError::new("training.epochs", problem).into());
     }
+    let threads = rayon::current_num_threads();
+    if let Some(trained) = saved.state.threads.filter(|&t| t != threads) {
+        log::warn!(
+            "the run trained with {trained} thread(s) and goes on with {threads}: its figures will differ from an \
+             uninterrupted run's in the last digits (resume with --threads {trained} to match it bit for bit)"
+        );
+    }
+    check_memory(&config, &probe(&config.data)?, job)?;
     let pixels = load_dataset(&config.data, None)?;
     let shape = pixels.shape();
     if [shape.height, shape.width, shape.channels] != config.model.input {
         let problem = format!("the data are {shape:?} images now, not the run's {:?}", config.model.input);
         return Err(ConfigError::new("data.path", problem).into());
     }
-    let prepared = prepare(&config, pixels, job)?;
+    let prepared = prepare(&config, pixels)?;
     let run = RunDir::reopen(dir)?;
     write_config(&config, &run)?;
     let metrics = MetricsLog::rewrite(&run.path().join("metrics.jsonl"), &saved.state.history)?;
@@ -639,7 +672,7 @@ struct Prepared {
     training: TrainingConfig,
 }
 
-fn prepare(config: &RunConfig, pixels: Pixels, job: &Job<'_>) -> crate::Result<Prepared> {
+fn prepare(config: &RunConfig, pixels: Pixels) -> crate::Result<Prepared> {
     let split = split_for(&config.data, pixels.len(), config.training.seed)?;
     if split.train.len() <= config.training.batch_size && config.training.batching == Batching::Tutorial {
         let problem = format!(
@@ -652,27 +685,44 @@ fn prepare(config: &RunConfig, pixels: Pixels, job: &Job<'_>) -> crate::Result<P
     // Buffers for a batch larger than the training set would never be filled: capped, the
     // batches are the same.
     let batch = config.training.batch_size.min(split.train.len()).max(1);
-    if let Some(limit) = job.limit {
-        let mut need = Autoencoder::memory_need(&config.model, batch, rayon::current_num_threads(), true)?;
-        // The images: the training split, and the measured ones three times (a denoiser's noisy
-        // copies, the reconstructions): the held-out images, or without them the first training
-        // images the end of the run measures.
-        let per_image = pixels.bytes() / pixels.len().max(1) as u64;
-        let measured =
-            if split.holdout.is_empty() { split.train.len().min(SHOWN) } else { split.holdout.len() };
-        need.data =
-            per_image * split.train.len() as u64 + 3 * 4 * pixels.shape().len() as u64 * measured as u64;
-        // The PCA baseline at the end, once the trainer's buffers are freed, takes less than them
-        // unless images are large and many: the larger counts.
-        let d = pixels.shape().len();
-        let pca = crate::baseline::memory_need(split.train.len(), d, config.model.code_length);
-        let trainer = need.parameters + need.activations + need.scratch;
-        need.scratch += pca.saturating_sub(trainer);
-        limit.check("training", &need, TRAINING_MEMORY_ADVICE)?;
+    if split.train.len() == 1 && config.model.has_batch_norm() {
+        log::warn!(
+            "data.holdout leaves one training image: batch normalisation of a single image makes every \
+             normalised value 0 (the code sits at its midpoint); hold out fewer images"
+        );
     }
     let (train_set, holdout) = (pixels.select(&split.train), pixels.select(&split.holdout).to_images());
     let training = TrainingConfig { batch_size: batch, ..config.training.clone() };
     Ok(Prepared { train_set, holdout, training })
+}
+
+/// Refuses a run of `config` on a dataset of `size` that would not fit in the job's memory limit:
+/// loading the data, then training beside it.
+fn check_memory(config: &RunConfig, size: &DatasetSize, job: &Job<'_>) -> crate::Result<()> {
+    let Some(limit) = job.limit else { return Ok(()) };
+    let split = split_for(&config.data, size.count, config.training.seed)?;
+    let batch = config.training.batch_size.min(split.train.len()).max(1);
+    let mut need = Autoencoder::memory_need(&config.model, batch, rayon::current_num_threads(), true)?;
+    // The images: the training split, and the measured ones three times (a denoiser's noisy
+    // copies, the reconstructions): the held-out images, or without them the first training
+    // images the end of the run measures.
+    let per_image = size.bytes / size.count.max(1) as u64;
+    let measured = if split.holdout.is_empty() { split.train.len().min(SHOWN) } else { split.holdout.len() };
+    let d = size.shape.len();
+    need.data = per_image * split.train.len() as u64 + 3 * 4 * d as u64 * measured as u64;
+    // The PCA baseline at the end, once the trainer's buffers are freed, takes less than them
+    // unless images are large and many: the larger counts.
+    let pca = crate::baseline::memory_need(split.train.len(), d, config.model.code_length);
+    let trainer = need.parameters + need.activations + need.scratch;
+    need.scratch += pca.saturating_sub(trainer);
+    // Loading comes first, before any of training's buffers: the larger of the two is refused,
+    // so the one figure said is the run's.
+    let loading = MemoryNeed { data: size.loading, ..MemoryNeed::default() };
+    match loading.total() > need.total() {
+        true => limit.check("loading the data", &loading, DATA_MEMORY_ADVICE)?,
+        false => limit.check("training", &need, TRAINING_MEMORY_ADVICE)?,
+    }
+    Ok(())
 }
 
 /// The epochs from where `state` left off (or the first), checkpoints, and the run's files.
@@ -696,12 +746,14 @@ fn run_training(
     };
     let checkpoint_path = run.path().join(CHECKPOINT);
     let model_path = run.path().join(MODEL);
+    // A run that stopped early and is only being finished trains no more epochs.
+    let mut stopped_early = state.as_ref().is_some_and(|s| s.stopped_early);
     let (mut history, mut saturated, mut within, earlier_seconds, mut best) = match state {
         Some(s) => (s.history, s.saturated, s.within, s.train_seconds, s.best),
         None => (Vec::with_capacity(config.training.epochs), false, None, 0.0, None),
     };
-    let mut stopped_early = false;
     let first = history.len() + 1;
+    let last_epoch = if stopped_early { history.len() } else { config.training.epochs };
     // A denoiser's held-out inputs get their seeded noise once, the same for every epoch.
     let holdout_inputs = corrupt(&holdout, config.noise, config.training.seed);
     let started = std::time::Instant::now();
@@ -727,10 +779,11 @@ fn run_training(
             best: best.clone(),
             stopped_early,
             trainer: trainer.state(),
+            threads: Some(rayon::current_num_threads()),
         };
         resume::save(trainer, &recipe, &state, &checkpoint_path)
     };
-    for epoch in first..=config.training.epochs {
+    for epoch in first..=last_epoch {
         let mut stats = loop {
             let on_step = |done, total| on_event(Event::Step { done, total });
             match trainer.epoch_from(epoch, &train_set, within.take(), &pause, on_step) {

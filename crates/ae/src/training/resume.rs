@@ -3,7 +3,7 @@
 //! the epoch in progress stands — written atomically into the run directory.
 
 use super::{BestEpoch, EpochStats, Trainer};
-use crate::checkpoint::{self, CheckpointError, DataRecipe, RawTensor};
+use crate::checkpoint::{self, CheckpointError, DataRecipe, Tensor, Values};
 use crate::model::{Autoencoder, CodeSums};
 use ae_engine::AdamMoments;
 use rand_chacha::ChaCha8Rng;
@@ -91,6 +91,10 @@ pub struct RunState {
     #[serde(default)]
     pub stopped_early: bool,
     pub trainer: TrainerState,
+    /// The thread count it trained with: with another, a resumed run's figures differ from an
+    /// uninterrupted run's in the last digits (absent in older checkpoints).
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 /// What a checkpoint gives back.
@@ -144,21 +148,15 @@ pub fn save(
     state: &RunState,
     path: &Path,
 ) -> Result<(), CheckpointError> {
-    let f32s = |values: &[f32]| values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
-    let mut extra: Vec<RawTensor> = Vec::new();
+    let mut extra: Vec<Tensor<'_>> = Vec::new();
     for (name, moments) in trainer.optimizer.moments().filter(|(_, m)| !m.m.is_empty()) {
-        extra.push((
-            format!("optimizer.{name}.exp_avg"),
-            Dtype::F32,
-            vec![moments.m.len()],
-            f32s(&moments.m),
-        ));
-        extra.push((
-            format!("optimizer.{name}.exp_avg_sq"),
-            Dtype::F32,
-            vec![moments.v.len()],
-            f32s(&moments.v),
-        ));
+        for (kind, values) in [("exp_avg", &moments.m), ("exp_avg_sq", &moments.v)] {
+            extra.push(Tensor {
+                name: format!("optimizer.{name}.{kind}"),
+                shape: vec![values.len()],
+                values: Values::F32(values.as_slice().into()),
+            });
+        }
     }
     let json = serde_json::to_string(state).expect("a run state serialises");
     checkpoint::save_with(&trainer.model, recipe, extra, vec![("training".into(), json)], path)
