@@ -41,7 +41,7 @@ EOF
 [ -d "$OUT/rgb128" ] || make_folder "$OUT/rgb128" 200 128
 [ -d "$OUT/rgb512" ] || make_folder "$OUT/rgb512" 10 512
 
-# name | ae arguments (the job; --out is added for train, eval and encode write where they are told)
+# name | ae arguments (the job; --out is added where the command writes files)
 JOBS=(
     "faces default|train --data $FACES --epochs 1"
     "faces deep|train --data $FACES --preset deep --epochs 1"
@@ -67,6 +67,7 @@ for job in "${JOBS[@]}"; do
     args=${args//RUN:/$OUT/run-}
     case $args in
         train*) args="$args --out $OUT/run-$slug" ;;
+        eval*) ;;
         *) args="$args --out $OUT/out-$slug" ;;
     esac
     # The estimate: the job refused at a limit of one byte says what it needs.

@@ -60,9 +60,12 @@ impl std::fmt::Display for Method {
 /// The most a PCA fit of `n` images of `d` values with `components` directions allocates: the
 /// covariance (or the randomised SVD's `n × l` sketches), a chunk of images, the basis (bytes).
 pub fn memory_need(n: usize, d: usize, components: usize) -> u64 {
-    let (n, d, l) = (n as u64, d as u64, (components + OVERSAMPLE) as u64);
-    let values = if d <= COVARIANCE_MAX_VALUES as u64 { 3 * d * d } else { 3 * n * l + 3 * d * l }
-        + CHUNK as u64 * d * 2;
+    // As `fit` sizes them: the sketch's width and a chunk stop at the images (and the values).
+    let l = (components + OVERSAMPLE).min(d).min(n) as u64;
+    let chunk = CHUNK.min(n) as u64;
+    let (n, d) = (n as u64, d as u64);
+    let values =
+        if d <= COVARIANCE_MAX_VALUES as u64 { 3 * d * d } else { 3 * n * l + 3 * d * l } + chunk * d * 2;
     8 * values
 }
 

@@ -47,6 +47,8 @@ pub fn memory_need(
     let batch = batch.min(images).max(1);
     let mut need = Autoencoder::memory_need(&model.config, batch, rayon::current_num_threads(), false)?;
     need.data = 4 * model.input_len() as u64 * (images as u64).saturating_add(outputs as u64);
+    // The model file is read whole while the model is built from it.
+    need.other = crate::memory::PROCESS + need.parameters;
     Ok(need)
 }
 

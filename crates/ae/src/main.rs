@@ -1001,11 +1001,20 @@ fn load_inputs_and_training(
     if let Some(path) = &input.data {
         data.path = Some(path.clone());
     }
-    // Sized from the headers first: data too large for the limit are refused before decoding.
+    // Sized from the headers first: a job too large for the limit is refused before decoding. The
+    // chosen split's images are run; the dataset is held beside its training split (for PCA).
     if let Some(limit) = memory_limit() {
-        let loading = ae::data::probe::probe(&data)?.loading;
-        let need = ae::memory::MemoryNeed { data: loading, ..Default::default() };
-        limit.check("this job", &need, "use a smaller dataset with --data")?;
+        let size = ae::data::probe::probe(&data)?;
+        let split = split_for(&data, size.count, recipe.seed)?;
+        let run = match input.split {
+            Some(SplitChoice::Train) => split.train.len(),
+            Some(SplitChoice::All) => size.count,
+            _ if data.holdout > 0.0 => split.holdout.len(),
+            _ => size.count,
+        };
+        let mut need = ae::inference::memory_need(&model, run, input.batch_size, run)?;
+        need.data += size.loading.max(2 * size.bytes);
+        limit.check("this job", &need, BATCH_ADVICE)?;
     }
     let pixels = load_dataset(&data, None)?;
     let s = pixels.shape();
@@ -1302,7 +1311,7 @@ fn eval_command(args: EvalArgs) -> Result<()> {
     if let Some(limit) = memory_limit() {
         let (n, d, k) = (train.len(), images.shape.len(), model.config.code_length);
         let scratch = ae::baseline::memory_need(n, d, k);
-        let need = ae::memory::MemoryNeed { parameters: 0, activations: 0, scratch, data: train.bytes() };
+        let need = ae::memory::MemoryNeed { scratch, data: train.bytes(), ..Default::default() };
         limit.check("the PCA baseline", &need, "use --max-memory to allow more")?;
     }
     let noisy = denoising.as_ref().map(|_| corrupt(&images, noise, recipe.seed));
@@ -1593,6 +1602,7 @@ fn baseline_command(args: BaselineArgs) -> Result<()> {
             activations: 0,
             scratch: ae::baseline::memory_need(train.len(), d, args.components),
             data: pixels.bytes() + 8 * eval.data.len() as u64,
+            other: ae::memory::PROCESS,
         };
         limit.check("the PCA baseline", &need, "use fewer components or smaller images")?;
     }

@@ -340,6 +340,7 @@ impl Autoencoder {
             activations: f32s(activations),
             scratch: f32s(scratch),
             data: 0,
+            other: 0,
         })
     }
 

@@ -715,9 +715,12 @@ fn check_memory(config: &RunConfig, size: &DatasetSize, job: &Job<'_>) -> crate:
     let pca = crate::baseline::memory_need(split.train.len(), d, config.model.code_length);
     let trainer = need.parameters + need.activations + need.scratch;
     need.scratch += pca.saturating_sub(trainer);
+    // A checkpoint copies the weights into PyTorch's layout while it is written (a quarter of the
+    // parameters' figure: the weights without their gradients and moments).
+    need.other = crate::memory::PROCESS + need.parameters / 4;
     // Loading comes first, before any of training's buffers: the larger of the two is refused,
     // so the one figure said is the run's.
-    let loading = MemoryNeed { data: size.loading, ..MemoryNeed::default() };
+    let loading = MemoryNeed { data: size.loading, other: crate::memory::PROCESS, ..MemoryNeed::default() };
     match loading.total() > need.total() {
         true => limit.check("loading the data", &loading, DATA_MEMORY_ADVICE)?,
         false => limit.check("training", &need, TRAINING_MEMORY_ADVICE)?,
