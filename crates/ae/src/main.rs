@@ -987,11 +987,11 @@ fn load_inputs(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe
 fn load_indexed_inputs(
     input: &ModelInput,
 ) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str, Vec<usize>, usize)> {
-    let (model, recipe, images, name, indices, train, held) = load_inputs_and_training(input)?;
-    Ok((model, recipe, images, name, indices, train.len() + held))
+    let (model, recipe, images, name, indices, _, total) = load_inputs_and_training(input)?;
+    Ok((model, recipe, images, name, indices, total))
 }
 
-/// [`load_indexed_inputs`] and the model's training images (for the PCA baseline).
+/// [`load_indexed_inputs`], the model's training images (for the PCA baseline) and the dataset's count.
 #[allow(clippy::type_complexity)]
 fn load_inputs_and_training(
     input: &ModelInput,
@@ -1001,16 +1001,17 @@ fn load_inputs_and_training(
     if let Some(path) = &input.data {
         data.path = Some(path.clone());
     }
+    let choice =
+        input.split.unwrap_or(if data.holdout > 0.0 { SplitChoice::Holdout } else { SplitChoice::All });
     // Sized from the headers first: a job too large for the limit is refused before decoding. The
     // chosen split's images are run; the dataset is held beside its training split (for PCA).
     if let Some(limit) = memory_limit() {
         let size = ae::data::probe::probe(&data)?;
         let split = split_for(&data, size.count, recipe.seed)?;
-        let run = match input.split {
-            Some(SplitChoice::Train) => split.train.len(),
-            Some(SplitChoice::All) => size.count,
-            _ if data.holdout > 0.0 => split.holdout.len(),
-            _ => size.count,
+        let run = match choice {
+            SplitChoice::Holdout => split.holdout.len(),
+            SplitChoice::Train => split.train.len(),
+            SplitChoice::All => size.count,
         };
         let mut need = ae::inference::memory_need(&model, run, input.batch_size, run)?;
         need.data += size.loading.max(2 * size.bytes);
@@ -1022,21 +1023,19 @@ fn load_inputs_and_training(
         let [h, w, c] = model.config.input;
         bail!("the data are {}×{}×{} images but the model takes {h}×{w}×{c}", s.height, s.width, s.channels);
     }
-    let choice =
-        input.split.unwrap_or(if data.holdout > 0.0 { SplitChoice::Holdout } else { SplitChoice::All });
     let split = split_for(&data, pixels.len(), recipe.seed)?;
     let (indices, name) = match choice {
         SplitChoice::Holdout if split.holdout.is_empty() => {
             bail!("--split holdout: this model was trained without a held-out split")
         }
-        SplitChoice::Holdout => (split.holdout.clone(), "holdout"),
+        SplitChoice::Holdout => (split.holdout, "holdout"),
         SplitChoice::Train => (split.train.clone(), "train"),
         SplitChoice::All => ((0..pixels.len()).collect(), "all"),
     };
     check_inference(&model, indices.len(), input.batch_size, indices.len(), BATCH_ADVICE)?;
     let images = if name == "all" { pixels.to_images() } else { pixels.select(&indices).to_images() };
     let train = pixels.select(&split.train);
-    Ok((model, recipe, images, name, indices, train, split.holdout.len()))
+    Ok((model, recipe, images, name, indices, train, pixels.len()))
 }
 
 fn load_model(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe)> {

@@ -553,12 +553,12 @@ pub fn train(
     config.model.settle();
     check_memory(&config, &size, job)?;
     let pixels = load_dataset(&config.data, None)?;
-    // The model's input is the data's shape (after `data.size`).
     // Recorded absolute, so the run's model finds its data from any directory.
     if let Some(path) = &config.data.path {
         config.data.path =
             Some(std::path::absolute(path).map_err(|cause| DataError::Io { path: path.clone(), cause })?);
     }
+    // The model's input is the data's shape as loaded (after `data.size`), as the headers said.
     let shape = pixels.shape();
     config.model.input = [shape.height, shape.width, shape.channels];
     config.model.settle();
