@@ -176,6 +176,22 @@ fn has_colour(path: &Path) -> Result<bool, DataError> {
     Ok(header(path)?.colour.has_color())
 }
 
+/// One file's result as `bad` treats a failure: with `fail` the error (an undecodable file named
+/// as such); with `skip` the failure to pass over (`Ok(Err(..))`).
+fn kept_or_skipped<T>(
+    result: Result<T, DataError>,
+    bad: BadImages,
+) -> Result<Result<T, DataError>, DataError> {
+    match (result, bad) {
+        (Ok(v), _) => Ok(Ok(v)),
+        (Err(DataError::Decode { path, reason }), BadImages::Fail) => {
+            Err(DataError::BadImage { path, reason })
+        }
+        (Err(e), BadImages::Fail) => Err(e),
+        (Err(e), BadImages::Skip) => Ok(Err(e)),
+    }
+}
+
 /// A folder's images as their headers describe them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FolderHeaders {
@@ -201,14 +217,8 @@ pub fn headers(
     let read: Vec<Result<Header, DataError>> = files.par_iter().map(|f| header(f)).collect();
     let mut out: Option<FolderHeaders> = None;
     for result in read {
-        let header = match (result, bad) {
-            (Ok(h), _) => h,
-            (Err(DataError::Decode { path, reason }), BadImages::Fail) => {
-                return Err(DataError::BadImage { path, reason })
-            }
-            (Err(e), BadImages::Fail) => return Err(e),
-            (Err(_), BadImages::Skip) => continue,
-        };
+        // Skipped files are said once, when `load` meets them.
+        let Ok(header) = kept_or_skipped(result, bad)? else { continue };
         let h = out.get_or_insert(FolderHeaders {
             count: 0,
             channels: channels.unwrap_or(if header.colour.has_color() { 3 } else { 1 }),
@@ -262,13 +272,9 @@ pub fn load(
     let mut samples = Vec::new();
     let mut skipped = 0;
     for (path, result) in decoded {
-        let img = match (result, bad) {
-            (Ok(img), _) => img,
-            (Err(DataError::Decode { path, reason }), BadImages::Fail) => {
-                return Err(DataError::BadImage { path, reason })
-            }
-            (Err(e), BadImages::Fail) => return Err(e),
-            (Err(e), BadImages::Skip) => {
+        let img = match kept_or_skipped(result, bad)? {
+            Ok(img) => img,
+            Err(e) => {
                 log::warn!("skipping {e}");
                 skipped += 1;
                 continue;
