@@ -55,6 +55,8 @@ JOBS=(
     "rgb 512 batch 9|train --data $OUT/rgb512 --batch-size 9 --epochs 1"
     "eval faces default|eval RUN:faces-default"
     "eval mnist deep|eval RUN:mnist-deep"
+    "eval faces vae|eval RUN:faces-vae"
+    "eval faces code 2048|eval RUN:faces-code-2048"
     "encode faces default|encode RUN:faces-default --split all"
     "encode rgb 128 batch 50|encode RUN:rgb-128-batch-50 --split all"
 )

@@ -7,12 +7,14 @@
 //! `num_batches_tracked` (int64).
 
 use crate::config::{DataConfig, Loss, ModelConfig};
+use crate::memory::MemoryNeed;
 use crate::model::{Autoencoder, Description, TensorLayout, PARAM_NAMES};
 use crate::noise::Noise;
 use crate::report::write_atomic_by;
-use safetensors::tensor::{Dtype, SafeTensors};
+use safetensors::tensor::{Dtype, Metadata, SafeTensors};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Format of the files written now: v1's keys plus `layers` (the network as PyTorch/ONNX steps,
@@ -264,9 +266,74 @@ fn sort_header(bytes: &mut [u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// The file [`load`] reads for `path` (a model file, or a run directory holding one).
+fn model_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("model.safetensors")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// A model file's header: its network, its data recipe, and what [`load`] holds at its peak (the
+/// file read whole and the largest tensor's values on their way, `other`, beside the parameters
+/// built from them), read without its tensors.
+pub struct Header {
+    pub config: ModelConfig,
+    pub recipe: DataRecipe,
+    pub loading: MemoryNeed,
+}
+
+/// Reads the header of the model at `path` (a model file, or a run directory holding one).
+pub fn header(path: &Path) -> Result<Header, CheckpointError> {
+    let path = model_file(path);
+    let io = |cause| CheckpointError::Io { path: path.clone(), cause };
+    let not_st = |reason: String| CheckpointError::NotSafetensors { path: path.clone(), reason };
+    let mut file = std::fs::File::open(&path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut n = [0u8; 8];
+    file.read_exact(&mut n).map_err(|_| not_st("shorter than its header's length".into()))?;
+    let n = u64::from_le_bytes(n);
+    // safetensors' own bound on a header.
+    if n > 100_000_000 || n > len - 8 {
+        return Err(not_st(format!("a header of {n} bytes in a file of {len}")));
+    }
+    let mut header = vec![0; n as usize];
+    file.read_exact(&mut header).map_err(io)?;
+    let metadata: Metadata = serde_json::from_slice(&header).map_err(|e| not_st(e.to_string()))?;
+    if 8 + n + metadata.data_len() as u64 != len {
+        return Err(not_st(format!("the header describes {} bytes of tensors", metadata.data_len())));
+    }
+    let (config, recipe) = described(metadata.metadata().as_ref(), &path)?;
+    let largest = metadata.tensors().values().map(|t| t.data_offsets.1 - t.data_offsets.0).max().unwrap_or(0);
+    let loading = MemoryNeed {
+        parameters: metadata.data_len() as u64,
+        other: len.saturating_add(largest as u64),
+        ..MemoryNeed::default()
+    };
+    Ok(Header { config, recipe, loading })
+}
+
+/// The network and data recipe a model file's metadata describes.
+fn described(
+    meta: Option<&HashMap<String, String>>,
+    path: &Path,
+) -> Result<(ModelConfig, DataRecipe), CheckpointError> {
+    let field = |key: &str| meta.and_then(|m| m.get(key)).map(String::as_str);
+    if !field("format").is_some_and(|f| FORMATS.contains(&f)) {
+        return Err(CheckpointError::NotOurs { path: path.into() });
+    }
+    let invalid = |problem: String| CheckpointError::Invalid { path: path.into(), problem };
+    let config: ModelConfig = serde_json::from_str(field("model").unwrap_or(""))
+        .map_err(|e| invalid(format!("model config in metadata: {e}")))?;
+    let recipe: DataRecipe = serde_json::from_str(field("data").unwrap_or(""))
+        .map_err(|e| invalid(format!("data recipe in metadata: {e}")))?;
+    Ok((config, recipe))
+}
+
 /// Reads a model written by [`save`]; `path` may also be a run directory holding `model.safetensors`.
 pub fn load(path: &Path) -> Result<(Autoencoder, DataRecipe), CheckpointError> {
-    let path = if path.is_dir() { path.join("model.safetensors") } else { path.to_path_buf() };
+    let path = model_file(path);
     let bytes = std::fs::read(&path).map_err(|cause| CheckpointError::Io { path: path.clone(), cause })?;
     from_bytes(&bytes, &path)
 }
@@ -279,15 +346,9 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<(Autoencoder, DataRecipe)
         reason: e.to_string(),
     };
     let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(not_st)?;
+    let (config, recipe) = described(metadata.metadata().as_ref(), &path)?;
     let meta = metadata.metadata().clone().unwrap_or_default();
-    if !meta.get("format").is_some_and(|f| FORMATS.contains(&f.as_str())) {
-        return Err(CheckpointError::NotOurs { path });
-    }
     let invalid = |problem: String| CheckpointError::Invalid { path: path.clone(), problem };
-    let config: ModelConfig = serde_json::from_str(meta.get("model").map(String::as_str).unwrap_or(""))
-        .map_err(|e| invalid(format!("model config in metadata: {e}")))?;
-    let recipe: DataRecipe = serde_json::from_str(meta.get("data").map(String::as_str).unwrap_or(""))
-        .map_err(|e| invalid(format!("data recipe in metadata: {e}")))?;
     // The metadata can describe any model: its parameters must be in the file before they are
     // allocated.
     let need = Autoencoder::memory_need(&config, 1, 1, false)
@@ -660,6 +721,33 @@ mod tests {
         safetensors::serialize_to_file([("w", view)], None, &path).unwrap();
         let err = load(&path).unwrap_err();
         assert!(matches!(err, CheckpointError::NotOurs { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_header_alone_describes_the_model_and_what_loading_it_holds() {
+        let model = Autoencoder::new(&crate::model::tiny(crate::config::PaddingMode::TfSame, 2), 0).unwrap();
+        let recipe = default_recipe(7);
+        let (dir, path, bytes) = saved(&model, &recipe);
+        let header = header(dir.path().join("m.safetensors").as_path()).unwrap();
+        let (loaded, loaded_recipe) = load(&path).unwrap();
+        assert_eq!((&header.config, &header.recipe), (&loaded.config, &loaded_recipe));
+        // Loading holds the file, the parameters built from it and one tensor's values on their way.
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let tensors: Vec<usize> = st.tensors().iter().map(|(_, t)| t.data().len()).collect();
+        let params: usize = loaded.params.iter().map(|p| 4 * p.len()).sum();
+        assert_eq!(header.loading.parameters as usize, tensors.iter().sum::<usize>());
+        assert!(header.loading.parameters as usize >= params);
+        assert_eq!(header.loading.other as usize, bytes.len() + tensors.iter().max().unwrap());
+        // A header that promises more than the file holds, or a length past its end, is named.
+        for cut in [bytes.len() - 1, 12] {
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            let err = super::header(&path).map(|_| ()).unwrap_err();
+            assert!(matches!(err, CheckpointError::NotSafetensors { .. }), "{err}");
+        }
+        let mut lying = bytes.clone();
+        lying[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        std::fs::write(&path, &lying).unwrap();
+        assert!(super::header(&path).map(|_| ()).unwrap_err().to_string().contains("a header of"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Using a trained model: reconstructions, codes, and a VAE's ELBO and likelihood.
 
-use crate::config::{ConfigError, Loss};
+use crate::config::{ConfigError, Loss, ModelConfig};
 use crate::data::Images;
 use crate::memory::MemoryNeed;
 use crate::model::{kl_divergence, Activations, Autoencoder};
@@ -34,22 +34,28 @@ pub fn predict(model: &Autoencoder, images: &Images, batch_size: usize) -> Predi
     Predictions { reconstructions: Images::new(images.shape, reconstructions), codes }
 }
 
-/// What running `model` over `images` images in batches of `batch` takes, keeping `outputs`
-/// decoded images beside them: its parameters and one batch's buffers (see
-/// [`Autoencoder::memory_need`]) and the images as floats.
+/// What running a model of `config` over `images` images in batches of `batch` takes, keeping
+/// `outputs` decoded images beside them: its parameters, one batch's buffers (see
+/// [`Autoencoder::memory_need`]), the images as floats and the process.
 pub fn memory_need(
-    model: &Autoencoder,
+    config: &ModelConfig,
     images: usize,
     batch: usize,
     outputs: usize,
 ) -> Result<MemoryNeed, ConfigError> {
     // As in `predict`, the buffers stop at the number of images.
     let batch = batch.min(images).max(1);
-    let mut need = Autoencoder::memory_need(&model.config, batch, rayon::current_num_threads(), false)?;
-    need.data = 4 * model.input_len() as u64 * (images as u64).saturating_add(outputs as u64);
-    // The model file is read whole while the model is built from it.
-    need.other = crate::memory::PROCESS + need.parameters;
+    let mut need = Autoencoder::memory_need(config, batch, rayon::current_num_threads(), false)?;
+    let image = config.input.iter().product::<usize>() as u64;
+    need.data = 4 * image * (images as u64).saturating_add(outputs as u64);
+    need.other = crate::memory::PROCESS;
     Ok(need)
+}
+
+/// What [`vae_terms`] adds with `samples` importance samples: the decoder's buffers for that
+/// many codes at once.
+pub fn nll_memory_need(config: &ModelConfig, samples: usize) -> Result<MemoryNeed, ConfigError> {
+    Autoencoder::decoding_need(config, samples.max(1), rayon::current_num_threads())
 }
 
 /// The decoder's images for codes `z` (`count × code_length`), after the output's function.

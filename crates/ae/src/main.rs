@@ -9,7 +9,7 @@ use ae::config::{
 use ae::data::{images_for_model, is_olivetti, load_dataset, load_labels, split_for, Images};
 use ae::evaluation::{quality, Quality};
 use ae::inference::{interpolate, manifold, predict, sample_prior, traverse, vae_terms};
-use ae::memory::MemoryLimit;
+use ae::memory::{MemoryLimit, MemoryNeed, PROCESS};
 use ae::noise::Noise;
 use ae::report::{partial_of, save_grid, save_images, save_latent_scatter, save_npy, RunDir};
 use ae::training::{corrupt, resume, train, Event, Job};
@@ -595,7 +595,7 @@ fn check_inference(
     advice: &str,
 ) -> Result<()> {
     if let Some(limit) = memory_limit() {
-        let need = ae::inference::memory_need(model, images, batch, outputs)?;
+        let need = ae::inference::memory_need(&model.config, images, batch, outputs)?;
         limit.check("this job", &need, advice)?;
     }
     Ok(())
@@ -896,6 +896,23 @@ fn train_command(args: TrainArgs) -> Result<()> {
             ae::training::LAST_MODEL
         );
     }
+    // Notes scroll past in a long run: a code that ended saturated is said once more beside the
+    // figures it explains.
+    if let Some(last) = summary.history.last().filter(|s| s.code_saturated >= ae::training::SATURATION_NOTE) {
+        let since = summary
+            .history
+            .iter()
+            .rev()
+            .take_while(|s| s.code_saturated >= ae::training::SATURATION_NOTE)
+            .last()
+            .map_or(last.epoch, |s| s.epoch);
+        println!(
+            "The code ended {:.0} % saturated at 0 or 1 (since epoch {since}): the encoder then learns almost \
+             nothing, so these figures are those of a stalled model. Normalise the code (--code-norm batch), as \
+             the default preset does.",
+            100.0 * last.code_saturated
+        );
+    }
     println!(
         "Run directory: {} (open {} in a browser)",
         summary.run_dir.display(),
@@ -987,36 +1004,38 @@ fn load_inputs(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe
 fn load_indexed_inputs(
     input: &ModelInput,
 ) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str, Vec<usize>, usize)> {
-    let (model, recipe, images, name, indices, _, total) = load_inputs_and_training(input)?;
+    let (model, recipe, images, name, indices, _, total) = load_inputs_and_training(input, None)?;
     Ok((model, recipe, images, name, indices, total))
 }
 
-/// [`load_indexed_inputs`], the model's training images (for the PCA baseline) and the dataset's count.
+/// [`load_indexed_inputs`], the model's training images (for the PCA baseline) and the dataset's
+/// count; `eval` (its importance samples) sizes `eval`'s own steps into the memory check.
 #[allow(clippy::type_complexity)]
 fn load_inputs_and_training(
     input: &ModelInput,
+    eval: Option<usize>,
 ) -> Result<(ae::model::Autoencoder, DataRecipe, Images, &'static str, Vec<usize>, ae::data::Pixels, usize)> {
-    let (model, recipe) = load_model(input)?;
-    let mut data = recipe.data.clone();
+    check_batch(input.batch_size)?;
+    let header = checkpoint::header(&input.model)?;
+    let mut data = header.recipe.data.clone();
     if let Some(path) = &input.data {
         data.path = Some(path.clone());
     }
     let choice =
         input.split.unwrap_or(if data.holdout > 0.0 { SplitChoice::Holdout } else { SplitChoice::All });
-    // Sized from the headers first: a job too large for the limit is refused before decoding. The
-    // chosen split's images are run; the dataset is held beside its training split (for PCA).
+    // Sized from the headers first: a job too large for the limit is refused before any loading.
     if let Some(limit) = memory_limit() {
         let size = ae::data::probe::probe(&data)?;
-        let split = split_for(&data, size.count, recipe.seed)?;
+        let split = split_for(&data, size.count, header.recipe.seed)?;
         let run = match choice {
             SplitChoice::Holdout => split.holdout.len(),
             SplitChoice::Train => split.train.len(),
             SplitChoice::All => size.count,
         };
-        let mut need = ae::inference::memory_need(&model, run, input.batch_size, run)?;
-        need.data += size.loading.max(2 * size.bytes);
+        let need = dataset_job_need(&header, &size, run, split.train.len(), input.batch_size, eval)?;
         limit.check("this job", &need, BATCH_ADVICE)?;
     }
+    let (model, recipe) = checkpoint::load(&input.model)?;
     let pixels = load_dataset(&data, None)?;
     let s = pixels.shape();
     if [s.height, s.width, s.channels] != model.config.input {
@@ -1032,17 +1051,63 @@ fn load_inputs_and_training(
         SplitChoice::Train => (split.train.clone(), "train"),
         SplitChoice::All => ((0..pixels.len()).collect(), "all"),
     };
-    check_inference(&model, indices.len(), input.batch_size, indices.len(), BATCH_ADVICE)?;
     let images = if name == "all" { pixels.to_images() } else { pixels.select(&indices).to_images() };
     let train = pixels.select(&split.train);
     Ok((model, recipe, images, name, indices, train, pixels.len()))
 }
 
+/// What running the model of `header` over `run` images of a dataset of `size` takes at its peak
+/// (beside `train` training images kept for PCA), from the headers alone. The steps follow one
+/// another, each freeing what the next does not hold: loading the model, then the data,
+/// selecting the images as floats, running the network over them, and for `eval` (with its
+/// importance samples) its PCA baseline and a VAE's likelihood. The largest is the job's.
+fn dataset_job_need(
+    header: &checkpoint::Header,
+    size: &ae::data::probe::DatasetSize,
+    run: usize,
+    train: usize,
+    batch: usize,
+    eval: Option<usize>,
+) -> Result<MemoryNeed> {
+    let config = &header.config;
+    let held = MemoryNeed { parameters: header.loading.parameters, other: PROCESS, ..MemoryNeed::default() };
+    let model = header.loading + MemoryNeed { other: PROCESS, ..MemoryNeed::default() };
+    let loading = held + MemoryNeed { data: size.loading, ..MemoryNeed::default() };
+    let floats = 4 * size.shape.len() as u64 * run as u64;
+    let train_bytes = size.bytes / size.count.max(1) as u64 * train as u64;
+    let selecting = held + MemoryNeed { data: size.bytes + floats + train_bytes, ..MemoryNeed::default() };
+    // The images, their outputs, and for eval a denoiser's noisy copy.
+    let mut running = ae::inference::memory_need(config, run, batch, run)?;
+    running.data += train_bytes + eval.map_or(0, |_| floats);
+    let mut phases = vec![model, loading, selecting, running];
+    if let Some(samples) = eval {
+        // The images, a noisy copy and PCA's reconstructions beside PCA's own buffers.
+        let scratch = ae::baseline::memory_need(train, size.shape.len(), config.code_length);
+        phases.push(held + MemoryNeed { data: 3 * floats + train_bytes, scratch, ..MemoryNeed::default() });
+        if config.kind == ae::config::ModelKind::Vae {
+            let nll = ae::inference::nll_memory_need(config, samples)?;
+            phases.push(held + nll + MemoryNeed { data: floats + train_bytes, ..MemoryNeed::default() });
+        }
+    }
+    Ok(ae::memory::peak(phases))
+}
+
+/// Reads the model of `input`, refused past the memory limit from its header.
 fn load_model(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe)> {
-    if input.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
+    check_batch(input.batch_size)?;
+    if let Some(limit) = memory_limit() {
+        let need =
+            checkpoint::header(&input.model)?.loading + MemoryNeed { other: PROCESS, ..Default::default() };
+        limit.check("loading the model", &need, "use --max-memory to allow more")?;
     }
     Ok(checkpoint::load(&input.model)?)
+}
+
+fn check_batch(batch_size: usize) -> Result<()> {
+    if batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    Ok(())
 }
 
 fn beside_model(model: &Path, name: &str) -> PathBuf {
@@ -1292,7 +1357,8 @@ fn encode_command(args: EncodeArgs) -> Result<()> {
 }
 
 fn eval_command(args: EvalArgs) -> Result<()> {
-    let (model, recipe, images, split, _, train, _) = load_inputs_and_training(&args.input)?;
+    let (model, recipe, images, split, _, train, _) =
+        load_inputs_and_training(&args.input, Some(args.nll_samples))?;
     let batch = args.input.batch_size;
     let q = quality(&images, &predict(&model, &images, batch).reconstructions);
     let noise = args.noise.unwrap_or(recipe.noise);
@@ -1306,13 +1372,8 @@ fn eval_command(args: EvalArgs) -> Result<()> {
     let vae = model
         .is_variational()
         .then(|| vae_terms(&model, &images, recipe.loss, args.nll_samples, recipe.seed));
-    // PCA of the code's length on the model's training images, as the model saw its inputs.
-    if let Some(limit) = memory_limit() {
-        let (n, d, k) = (train.len(), images.shape.len(), model.config.code_length);
-        let scratch = ae::baseline::memory_need(n, d, k);
-        let need = ae::memory::MemoryNeed { scratch, data: train.bytes(), ..Default::default() };
-        limit.check("the PCA baseline", &need, "use --max-memory to allow more")?;
-    }
+    // PCA of the code's length on the model's training images, as the model saw its inputs (its
+    // memory is in the job's check).
     let noisy = denoising.as_ref().map(|_| corrupt(&images, noise, recipe.seed));
     let baseline = ae::baseline::pca_baseline(
         &train,
@@ -1504,7 +1565,7 @@ fn export_command(args: ExportArgs) -> Result<()> {
                 let split = Some(if holdout { SplitChoice::Holdout } else { SplitChoice::All });
                 let input =
                     ModelInput { model: args.model.clone(), data: args.data.clone(), split, batch_size: 1 };
-                let (_, _, shown, _, _, train, _) = load_inputs_and_training(&input)?;
+                let (_, _, shown, _, _, train, _) = load_inputs_and_training(&input, None)?;
                 Some((train.to_images(), holdout.then_some(shown)))
             };
             let model_file =

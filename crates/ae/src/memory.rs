@@ -118,6 +118,26 @@ pub struct MemoryNeed {
 /// figure and the measured peak was 52 MB (MNIST with the `deep` preset).
 pub const PROCESS: u64 = 56_000_000;
 
+/// Two needs held at once: each kind's sum.
+impl std::ops::Add for MemoryNeed {
+    type Output = MemoryNeed;
+    fn add(self, o: MemoryNeed) -> MemoryNeed {
+        MemoryNeed {
+            parameters: self.parameters.saturating_add(o.parameters),
+            activations: self.activations.saturating_add(o.activations),
+            scratch: self.scratch.saturating_add(o.scratch),
+            data: self.data.saturating_add(o.data),
+            other: self.other.saturating_add(o.other),
+        }
+    }
+}
+
+/// The peak of a job whose `phases` follow one another (each freeing what the next does not
+/// hold): the largest of them.
+pub fn peak(phases: impl IntoIterator<Item = MemoryNeed>) -> MemoryNeed {
+    phases.into_iter().max_by_key(MemoryNeed::total).unwrap_or_default()
+}
+
 impl MemoryNeed {
     pub fn total(&self) -> u64 {
         self.parameters

@@ -293,3 +293,33 @@ fn a_resume_keeps_every_digit_of_the_epochs_before_it() {
     assert!(after.starts_with(&before), "the first two lines are byte for byte the same:\n{before}\n{after}");
     assert_eq!(after.lines().count(), 3);
 }
+
+/// A first SIGTERM ends a run that cannot stop by itself: here a dataset that never arrives (a
+/// pipe no one writes, read as the run's first step), as a stalled network mount would be. The
+/// process exits after its grace with SIGTERM's status, saying why.
+#[test]
+fn a_first_sigterm_ends_a_run_stuck_where_it_cannot_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("never.npy");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let run = dir.path().join("run");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ae"))
+        .args(["train", "--data", fifo.to_str().unwrap(), "--out", run.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let sent = std::time::Instant::now();
+    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    // Waited for on a thread, so a process that never exits fails the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()).unwrap());
+    let out = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("still running 60 s after SIGTERM");
+    let waited = sent.elapsed().as_secs_f64();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&out.status), None);
+    assert_eq!(out.status.code(), Some(128 + 15), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did not stop within 10 s of the signal"), "{}", stderr(&out));
+    assert!((9.0..30.0).contains(&waited), "exited {waited} s after the signal");
+    assert!(!run.exists() && !run.with_extension("partial").exists(), "nothing was written");
+}

@@ -9,15 +9,22 @@ use std::path::Path;
 
 /// Trains with `args` into `run`, then returns the held-out evaluation and every epoch's metrics.
 fn train_and_eval(run: &Path, args: &[&str]) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let (eval, metrics, _) = train_and_eval_saying(run, args);
+    (eval, metrics)
+}
+
+/// [`train_and_eval`], and what the training printed.
+fn train_and_eval_saying(run: &Path, args: &[&str]) -> (serde_json::Value, Vec<serde_json::Value>, String) {
     let mut all = vec!["train", "--out", run.to_str().unwrap()];
     all.extend_from_slice(args);
     let out = ae(&all);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
     let out = ae(&["eval", run.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let eval = serde_json::from_slice(&out.stdout).unwrap();
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    (eval, metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
+    (eval, metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect(), said)
 }
 
 fn last_saturated(metrics: &[serde_json::Value]) -> f64 {
@@ -32,7 +39,8 @@ fn faces_seed_0_learns_where_the_tutorial_recipe_saturates() {
 
     let mut default = base.to_vec();
     default.extend(["--epochs", "20"]);
-    let (eval, metrics) = train_and_eval(&dir.path().join("default"), &default);
+    let (eval, metrics, said) = train_and_eval_saying(&dir.path().join("default"), &default);
+    assert!(!said.contains("saturated"), "{said}");
     let psnr = eval["psnr_db"].as_f64().unwrap();
     // Collapsed, this split's faces are reconstructed at 17.1-17.3 dB (every face the same code),
     // about the mean training face's PSNR; measured here: 21.7 dB.
@@ -46,9 +54,15 @@ fn faces_seed_0_learns_where_the_tutorial_recipe_saturates() {
     let mut tutorial = base.to_vec();
     tutorial.extend(["--epochs", "8", "--code-norm", "none", "--learning-rate", "1e-3"]);
     tutorial.extend(["--schedule", "constant", "--code-lr-scale", "1", "--warmup-steps", "0"]);
-    let (eval, metrics) = train_and_eval(&dir.path().join("tutorial"), &tutorial);
+    let (eval, metrics, said) = train_and_eval_saying(&dir.path().join("tutorial"), &tutorial);
     let collapsed = eval["psnr_db"].as_f64().unwrap();
     assert!(last_saturated(&metrics) > 0.9, "{metrics:?}");
+    // The end of the run says so beside its figures, with the remedy (the note at the crossing
+    // scrolls past in a long run).
+    let since = metrics.iter().rev().take_while(|m| m["code_saturated"].as_f64().unwrap() >= 0.95).last();
+    let since = since.unwrap()["epoch"].as_u64().unwrap();
+    assert!(said.contains(&format!("saturated at 0 or 1 (since epoch {since})")), "{said}");
+    assert!(said.contains("--code-norm batch"), "{said}");
     assert!(collapsed < 18.0 && psnr > collapsed + 3.0, "{psnr} vs {collapsed} dB");
 }
 

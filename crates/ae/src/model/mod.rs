@@ -344,6 +344,30 @@ impl Autoencoder {
         })
     }
 
+    /// What [`Autoencoder::decode_logits`] takes for `count` codes beyond the parameters: two
+    /// consecutive decoder layers' outputs at a time, and their kernels' scratch.
+    pub fn decoding_need(
+        config: &ModelConfig,
+        count: usize,
+        parts: usize,
+    ) -> Result<MemoryNeed, ConfigError> {
+        let (layers, code_layer) = plan(config)?;
+        let skip = match layers.get(code_layer + 1).map(|l| l.kind) {
+            Some(LayerKind::BatchNorm(_) | LayerKind::Sample(_)) => code_layer + 2,
+            _ => code_layer + 1,
+        };
+        let decoder = &layers[skip.min(layers.len())..];
+        let outputs = decoder.iter().map(|l| l.output_len() as u64);
+        let pairs = outputs.clone().zip(outputs.skip(1)).map(|(a, b)| a + b);
+        let widest = pairs.chain(decoder.iter().map(|l| l.output_len() as u64)).max().unwrap_or(0);
+        let scratch = decoder.iter().map(|l| l.part().scratch(count, parts) as u64).max().unwrap_or(0);
+        Ok(MemoryNeed {
+            activations: widest.saturating_mul(count as u64).saturating_mul(4),
+            scratch: scratch.saturating_mul(4),
+            ..MemoryNeed::default()
+        })
+    }
+
     /// A model with every parameter zero, to be filled from a checkpoint.
     pub fn zeros(config: &ModelConfig) -> Result<Self, ConfigError> {
         let (layers, code_layer) = plan(config)?;
@@ -764,6 +788,12 @@ mod tests {
         // The scratch grows with the threads and, through the dense layers, with the batch.
         let scratch = |batch, parts| Autoencoder::memory_need(&config, batch, parts, true).unwrap().scratch;
         assert!(scratch(7, 4) > scratch(7, 2) && scratch(7000, 2) > scratch(7, 2));
+        // Decoding codes holds two consecutive decoder layers' outputs at a time.
+        let decoder = &model.layers[model.code_output() + 1..model.chain];
+        let widest = decoder.windows(2).map(|w| w[0].output_len() + w[1].output_len()).max().unwrap();
+        let need = Autoencoder::decoding_need(&config, 7, 2).unwrap();
+        assert_eq!(need.activations, 4 * 7 * widest as u64);
+        assert!(need.activations < Autoencoder::memory_need(&config, 7, 2, false).unwrap().activations);
     }
 
     #[test]
