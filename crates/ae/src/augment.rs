@@ -190,4 +190,44 @@ mod tests {
         };
         assert_eq!(run(5), run(5));
     }
+
+    #[test]
+    fn flips_and_shifts_of_a_colour_image_move_whole_pixels() {
+        // 3×4 RGB, every value naming its channel, row and column: 100·k + 10·y + x. Mixing up the
+        // channel and column strides, or moving channels apart, gives values no (flip, dy, dx)
+        // explains.
+        let (h, w, c) = (3usize, 4usize, 3usize);
+        let name = |k: usize, y: usize, x: usize| (100 * k + 10 * y + x) as f32;
+        let original: Vec<f32> =
+            (0..h).flat_map(|y| (0..w).flat_map(move |x| (0..c).map(move |k| name(k, y, x)))).collect();
+        let augment = Augment { flip: true, shift: 1 };
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..400 {
+            let mut image = original.clone();
+            augment.apply(&mut image, Shape::new(h, w, c), &mut Vec::new(), &mut rng);
+            // Built by hand: mirrored first, then output (y, x) is the source (y − dy, x − dx)
+            // clamped to the image.
+            let expected = |flip: bool, dy: isize, dx: isize| -> Vec<f32> {
+                let clamp =
+                    |v: usize, d: isize, len: usize| (v as isize - d).clamp(0, len as isize - 1) as usize;
+                let mut out = Vec::new();
+                for y in 0..h {
+                    for x in 0..w {
+                        let (sy, sx) = (clamp(y, dy, h), clamp(x, dx, w));
+                        let sx = if flip { w - 1 - sx } else { sx };
+                        out.extend((0..c).map(|k| name(k, sy, sx)));
+                    }
+                }
+                out
+            };
+            let explained = [false, true]
+                .into_iter()
+                .flat_map(|f| (-1..=1isize).flat_map(move |dy| (-1..=1isize).map(move |dx| (f, dy, dx))));
+            let found = explained.filter(|&(f, dy, dx)| image == expected(f, dy, dx)).collect::<Vec<_>>();
+            assert!(!found.is_empty(), "no flip and shift explains {image:?}");
+            seen.extend(found);
+        }
+        assert_eq!(seen.len(), 18, "every flip and offset is drawn: {seen:?}");
+    }
 }

@@ -202,15 +202,38 @@ mod tests {
     use crate::config::{ModelKind, PaddingMode};
     use ae_engine::Shape;
 
-    /// A VAE with a one-unit code on 8×8 images, whose likelihood can be integrated numerically.
-    fn tiny_vae() -> Autoencoder {
+    /// A VAE on 8×8 images whose code layer's bias is `bias` (`[μ…, log σ²…]`, one pair a unit):
+    /// with one or two units its likelihood can be integrated numerically.
+    fn tiny_vae(bias: &[f32]) -> Autoencoder {
         let mut config = crate::model::tiny(PaddingMode::Symmetric, 3);
-        (config.kind, config.code_length) = (ModelKind::Vae, 1);
+        (config.kind, config.code_length) = (ModelKind::Vae, bias.len() / 2);
         config.settle();
         let mut model = Autoencoder::new(&config, 4).unwrap();
-        // q(z|x) off the prior: μ ≈ 0.3, σ² ≈ e^0.5 (wider, so importance sampling stays accurate).
-        model.params[2 * model.code_layer + 1].copy_from_slice(&[0.3, 0.5]);
+        model.params[2 * model.code_layer + 1].copy_from_slice(bias);
         model
+    }
+
+    /// `−log p(x)` per image by the trapezoid rule: `log p(x|z) + log N(z; 0, I)` over `grid`
+    /// (codes, `latent` values each) whose points each stand for `cell` of code space.
+    fn integrated_nll(model: &Autoencoder, images: &Images, loss: Loss, grid: &[f32], cell: f64) -> f64 {
+        let latent = model.config.code_length;
+        let logits = model.decode_logits(grid, &mut Workspace::new(2));
+        let mut nll = 0.0;
+        for x in images.data.chunks_exact(64) {
+            let log_px = log_likelihoods(loss, &logits, x, 64);
+            let log_joint: Vec<f64> = log_px
+                .iter()
+                .zip(grid.chunks_exact(latent))
+                .map(|(lp, z)| {
+                    let prior: f64 = z.iter().map(|&z| -0.5 * (z as f64).powi(2)).sum();
+                    lp + prior - 0.5 * latent as f64 * (2.0 * std::f64::consts::PI).ln()
+                })
+                .collect();
+            let top = log_joint.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let integral: f64 = log_joint.iter().map(|l| (l - top).exp()).sum::<f64>() * cell;
+            nll -= top + integral.ln();
+        }
+        nll / images.len() as f64
     }
 
     #[test]
@@ -230,35 +253,31 @@ mod tests {
 
     #[test]
     fn the_importance_sampled_likelihood_matches_numerical_integration() {
-        let model = tiny_vae();
         let images =
             Images::new(Shape::new(8, 8, 1), (0..2 * 64).map(|i| ((i * 7 % 10) as f32) / 9.0).collect());
-        let mut ws = Workspace::new(2);
-        for loss in [Loss::Bce, Loss::L2] {
-            let terms = vae_terms(&model, &images, loss, 4000, 1);
-            // p(x) = ∫ p(x|z)·N(z; 0, 1) dz by the trapezoid rule over [−10, 10].
-            let grid: Vec<f32> = (0..=4000).map(|i| -10.0 + i as f32 * 0.005).collect();
-            let logits = model.decode_logits(&grid, &mut ws);
-            let mut nll = 0.0;
-            for x in images.data.chunks_exact(64) {
-                let log_px = log_likelihoods(loss, &logits, x, 64);
-                let log_joint: Vec<f64> = log_px
-                    .iter()
-                    .zip(&grid)
-                    .map(|(lp, &z)| lp - 0.5 * (z as f64).powi(2) - 0.5 * (2.0 * std::f64::consts::PI).ln())
-                    .collect();
-                let top = log_joint.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let integral: f64 = log_joint.iter().map(|l| (l - top).exp()).sum::<f64>() * 0.005;
-                nll -= top + integral.ln();
+        // One unit: q(z|x) off the prior, μ ≈ 0.3, σ² ≈ e^0.5 (wider, so importance sampling
+        // stays accurate); a grid of 4001 points over [−10, 10].
+        let one = tiny_vae(&[0.3, 0.5]);
+        let line: Vec<f32> = (0..=4000).map(|i| -10.0 + i as f32 * 0.005).collect();
+        // Two units with their own μ and σ: a draw shared between the units (z on a line through
+        // code space) would be weighed as if it were spread over the plane, and miss.
+        let two = tiny_vae(&[0.4, -0.5, 0.6, 0.2]);
+        let plane: Vec<f32> = (0..=160)
+            .flat_map(|i| (0..=160).flat_map(move |j| [-8.0 + i as f32 * 0.1, -8.0 + j as f32 * 0.1]))
+            .collect();
+        for (model, grid, cell) in [(&one, &line, 0.005), (&two, &plane, 0.01)] {
+            for loss in [Loss::Bce, Loss::L2] {
+                let terms = vae_terms(model, &images, loss, 4000, 1);
+                let nll = integrated_nll(model, &images, loss, grid, cell);
+                let units = model.config.code_length;
+                assert!(
+                    (terms.nll - nll).abs() < 0.02,
+                    "{units} unit(s), {loss:?}: importance sampling {} vs integral {nll}",
+                    terms.nll
+                );
+                // The bound: −ELBO ≥ NLL.
+                assert!(-terms.elbo >= terms.nll - 1e-6 && terms.kl >= 0.0, "{terms:?}");
             }
-            nll /= 2.0;
-            assert!(
-                (terms.nll - nll).abs() < 0.02,
-                "{loss:?}: importance sampling {} vs integral {nll}",
-                terms.nll
-            );
-            // The bound: −ELBO ≥ NLL.
-            assert!(-terms.elbo >= terms.nll - 1e-6 && terms.kl >= 0.0, "{terms:?}");
         }
     }
 

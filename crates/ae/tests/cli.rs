@@ -400,7 +400,8 @@ fn a_denoiser_beats_its_noisy_inputs_on_held_out_faces() {
     let out =
         ae(&["denoise", run_arg, odd.to_str().unwrap(), "--out", dir.path().join("x").to_str().unwrap()]);
     assert_one_line_error(&out, "odd.png is 50×50");
-    // Files are checked against the memory limit before any is read (odd.png would fail to read).
+    // The job is checked against the memory limit before any file is read (odd.png would fail to
+    // read): here reading the model is refused first.
     let out = ae(&[
         "--max-memory",
         "1K",
@@ -410,7 +411,7 @@ fn a_denoiser_beats_its_noisy_inputs_on_held_out_faces() {
         "--out",
         files_out.to_str().unwrap(),
     ]);
-    assert_one_line_error(&out, "this job needs about");
+    assert_one_line_error(&out, "loading the model needs about");
 
     // Bad noise parameters are refused by value.
     let out = ae(&[

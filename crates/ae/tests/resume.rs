@@ -157,6 +157,23 @@ fn an_augmented_denoiser_with_weight_decay_resumes_bit_for_bit() {
 }
 
 #[test]
+fn a_vae_with_dropout_stopped_inside_an_epoch_draws_the_same_samples_and_masks() {
+    // Two streams that the runs above do not have: the VAE's sampling and dropout's masks. Either
+    // restarted from its beginning on resume draws other values, and the weights differ.
+    let mut vae = faces(Preset::Default, 3);
+    (vae.model.kind, vae.model.code_length, vae.model.code_norm) =
+        (ae::config::ModelKind::Vae, 16, ae::config::Norm::None);
+    vae.model.code_activation = ae::config::CodeActivation::Sigmoid;
+    let mut dropout = faces(Preset::Default, 3);
+    (dropout.model.dropout, dropout.model.linear_path) = (0.2, false);
+    for mut config in [vae, dropout] {
+        config.model.settle();
+        let (a, b, _dir) = straight_and_stopped(&config, &[11]);
+        assert_same_run(&a, &b);
+    }
+}
+
+#[test]
 fn a_finished_run_trains_further_and_a_resume_without_more_epochs_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");

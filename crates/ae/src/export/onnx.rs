@@ -433,6 +433,37 @@ mod tests {
     }
 
     #[test]
+    fn transposed_convolutions_with_output_padding_match_under_tract() {
+        // Configs the model accepts whose transposed convolutions need ONNX's `output_padding`
+        // (the presets' never do): a kernel of 1 at stride 2 or 3 (whose full output, (n − 1)·s + 1,
+        // falls short of n·s), beside a stride-3 stage of kernel 3; colour,
+        // non-square inputs, both paddings.
+        use crate::config::{ConvSpec, PaddingMode};
+        let conv = |filters, stride| ConvSpec { filters, stride };
+        let config = |input, kernel, stride, padding| ModelConfig {
+            input,
+            kernel,
+            padding,
+            encoder: vec![conv(4, stride), conv(6, 1)],
+            decoder: vec![conv(6, stride), conv(4, 1)],
+            code_length: 8,
+            ..preset(Preset::Default)
+        };
+        for padding in [PaddingMode::TfSame, PaddingMode::Symmetric] {
+            for (input, kernel, stride) in [([18, 12, 3], 3, 3), ([18, 12, 3], 1, 3), ([8, 10, 3], 1, 2)] {
+                let mut config = config(input, kernel, stride, padding);
+                config.settle();
+                let model = Autoencoder::new(&config, 0).unwrap();
+                let padded = model.describe().steps.iter().any(|step| {
+                    matches!(step.op, crate::model::Op::ConvTranspose2d { output_padding, .. } if output_padding != [0, 0])
+                });
+                assert!(padded || kernel > 1, "{config:?} exports no output_padding");
+                check(&config);
+            }
+        }
+    }
+
+    #[test]
     fn the_residual_preset_s_linear_path_matches_under_tract() {
         // Faces and MNIST (whose code is projected into the decoder's map).
         for (input, code_length) in [([32, 32, 1], 256), ([28, 28, 1], 32)] {

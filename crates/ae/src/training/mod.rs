@@ -24,8 +24,10 @@ use std::path::{Path, PathBuf};
 
 mod optimizer;
 mod resume;
+mod selection;
 pub use optimizer::Adam;
 pub use resume::{EpochProgress, RunState, Saved, StreamState, TrainerState, CHECKPOINT};
+pub use selection::BestEpoch;
 
 /// How an epoch ended.
 pub enum EpochEnd {
@@ -67,18 +69,6 @@ pub struct EpochStats {
     pub holdout_ssim: Option<f64>,
     pub steps: usize,
     pub seconds: f64,
-}
-
-/// The epoch whose weights a run with held-out images keeps as its model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BestEpoch {
-    pub epoch: usize,
-    /// What selects it: the held-out loss per sample (a VAE's: plus its KL, the negative ELBO).
-    #[serde(with = "crate::json_float")]
-    pub holdout_loss: f64,
-    #[serde(with = "crate::json_float")]
-    pub holdout_psnr_db: f64,
-    pub holdout_ssim: f64,
 }
 
 impl EpochStats {
@@ -824,19 +814,13 @@ fn run_training(
             on_event(Event::Saturation { epoch, fraction: stats.code_saturated, saturated });
         }
         // The best held-out epoch's weights are the run's model, written as they improve.
-        if let Some(loss) = stats.selection_loss().filter(|l| l.is_finite()) {
-            if best.as_ref().is_none_or(|b| loss < b.holdout_loss) {
-                checkpoint::save(&trainer.model, &recipe, &model_path)?;
-                let (holdout_psnr_db, holdout_ssim) =
-                    (stats.holdout_psnr_db.unwrap_or(f64::NAN), stats.holdout_ssim.unwrap_or(f64::NAN));
-                best = Some(BestEpoch { epoch, holdout_loss: loss, holdout_psnr_db, holdout_ssim });
-            }
+        if let Some(improved) = selection::improves(best.as_ref(), &stats) {
+            checkpoint::save(&trainer.model, &recipe, &model_path)?;
+            best = Some(improved);
         }
         history.push(stats);
-        let patience = config.training.early_stopping;
-        stopped_early = patience > 0
-            && epoch < config.training.epochs
-            && best.as_ref().is_some_and(|b| epoch - b.epoch >= patience);
+        let (epochs, patience) = (config.training.epochs, config.training.early_stopping);
+        stopped_early = selection::stops_early(best.as_ref(), epoch, epochs, patience);
         let last = epoch == config.training.epochs || stopped_early;
         let stopping = (job.stop)();
         let elapsed = last_checkpoint.get().elapsed().as_secs_f64();
@@ -1202,6 +1186,52 @@ mod tests {
             history.iter().map(objective).collect::<Vec<_>>(),
             again.iter().map(objective).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn the_trainer_weighs_the_kl_term_by_beta_as_it_warms_up() {
+        // Two VAEs alike but for β (0.5 with a 4-epoch warm-up, and 0), at learning rate 0: every
+        // step sees the same weights, images and draws, so their gradients differ by exactly the
+        // KL term's, weighted as the trainer weighs it. At the code layer's bias that is
+        // w·Σ_images ∂KL/∂[μ, log σ²] = w·Σ [μ, (σ² − 1)/2], worked out here from the draws'
+        // distribution. Two batches an epoch: an epoch's last step is half an epoch before its end.
+        let mut model = ModelConfig { kind: crate::config::ModelKind::Vae, code_length: 3, ..tiny_config() };
+        model.settle();
+        let mut training = RunConfig::preset(Preset::Default).training;
+        (training.epochs, training.batch_size, training.learning_rate) = (8, 8, 0.0);
+        (training.beta, training.kl_warmup_epochs, training.augment) = (0.5, 4, Augment::default());
+        let trainer = |beta| {
+            let training = TrainingConfig { beta, ..training.clone() };
+            let mut trainer = Trainer::new(Autoencoder::new(&model, 1).unwrap(), &training, Noise::None);
+            trainer.fuse_code_update = false;
+            trainer
+        };
+        let (mut weighed, mut without) = (trainer(0.5), trainer(0.0));
+        let data = blobs(16);
+        let bias = 2 * weighed.model.code_layer + 1;
+        for epoch in 1..=6 {
+            weighed.run_epoch(epoch, &data, |_, _| {});
+            without.run_epoch(epoch, &data, |_, _| {});
+            let w = 0.5 * ((epoch as f64 - 0.5) / 4.0).min(1.0);
+            let latent = model.code_length;
+            let mut kl_gradient = vec![0.0f64; 2 * latent];
+            for row in weighed.acts.distribution(&weighed.model).chunks_exact(2 * latent) {
+                for j in 0..latent {
+                    kl_gradient[j] += row[j] as f64;
+                    kl_gradient[latent + j] += 0.5 * ((row[latent + j] as f64).exp() - 1.0);
+                }
+            }
+            let (a, b) = (&weighed.grads.params[bias], &without.grads.params[bias]);
+            for (j, g) in kl_gradient.iter().enumerate() {
+                let difference = (a[j] - b[j]) as f64;
+                assert!(
+                    (difference - w * g).abs() < 1e-4 * (1.0 + (w * g).abs()),
+                    "epoch {epoch}, unit {j}: {difference} where β's weight {w} gives {}",
+                    w * g
+                );
+            }
+            assert!(w * kl_gradient.iter().map(|g| g.abs()).sum::<f64>() > 0.01, "a KL term to see");
+        }
     }
 
     #[test]

@@ -63,17 +63,19 @@ pub fn mean_image_bce(run: &std::path::Path) -> f64 {
     holdout.outer_iter().map(bce).sum::<f64>() / holdout.shape()[0] as f64
 }
 
-/// The mean of run `run`'s training images and its held-out images, from `ae reconstruct --split`.
+/// Run `run`'s images of `split` (`train`, `holdout`), from `ae reconstruct --split` (once).
+pub fn originals(run: &std::path::Path, split: &str) -> ndarray::ArrayD<f32> {
+    let dir = run.with_extension(format!("{split}-split"));
+    if !dir.exists() {
+        let out =
+            ae(&["reconstruct", run.to_str().unwrap(), "--split", split, "--out", dir.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    ndarray_npy::read_npy(dir.join("originals.npy")).expect("originals.npy")
+}
+
+/// The mean of run `run`'s training images and its held-out images.
 fn mean_and_holdout(run: &std::path::Path) -> (ndarray::ArrayD<f32>, ndarray::ArrayD<f32>) {
-    let originals = |split: &str| -> ndarray::ArrayD<f32> {
-        let dir = run.with_extension(format!("{split}-split"));
-        if !dir.exists() {
-            let out =
-                ae(&["reconstruct", run.to_str().unwrap(), "--split", split, "--out", dir.to_str().unwrap()]);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        }
-        ndarray_npy::read_npy(dir.join("originals.npy")).expect("originals.npy")
-    };
-    let (train, holdout) = (originals("train"), originals("holdout"));
+    let (train, holdout) = (originals(run, "train"), originals(run, "holdout"));
     (train.mean_axis(ndarray::Axis(0)).expect("training images"), holdout)
 }
