@@ -1,8 +1,10 @@
 //! Using a trained model: reconstructions, codes, and a VAE's ELBO and likelihood.
 
+use crate::checkpoint::Header;
 use crate::config::{ConfigError, Loss, ModelConfig};
+use crate::data::probe::DatasetSize;
 use crate::data::Images;
-use crate::memory::MemoryNeed;
+use crate::memory::{MemoryNeed, PROCESS};
 use crate::model::{kl_divergence, Activations, Autoencoder};
 use ae_engine::Workspace;
 use rand::SeedableRng;
@@ -48,7 +50,7 @@ pub fn memory_need(
     let mut need = Autoencoder::memory_need(config, batch, rayon::current_num_threads(), false)?;
     let image = config.input.iter().product::<usize>() as u64;
     need.data = 4 * image * (images as u64).saturating_add(outputs as u64);
-    need.other = crate::memory::PROCESS;
+    need.other = PROCESS;
     Ok(need)
 }
 
@@ -56,6 +58,42 @@ pub fn memory_need(
 /// many codes at once.
 pub fn nll_memory_need(config: &ModelConfig, samples: usize) -> Result<MemoryNeed, ConfigError> {
     Autoencoder::decoding_need(config, samples.max(1), rayon::current_num_threads())
+}
+
+/// What running the model of `header` over `run` images of a dataset of `size` takes at its peak
+/// (beside `train` training images kept for PCA), from the headers alone. The steps follow one
+/// another, each freeing what the next does not hold: loading the model, then the data,
+/// selecting the images as floats, running the network over them, and for `eval` (with its
+/// importance samples) its PCA baseline and a VAE's likelihood. The largest is the job's.
+pub fn dataset_need(
+    header: &Header,
+    size: &DatasetSize,
+    run: usize,
+    train: usize,
+    batch: usize,
+    eval: Option<usize>,
+) -> Result<MemoryNeed, ConfigError> {
+    let config = &header.config;
+    let held = MemoryNeed { parameters: header.loading.parameters, other: PROCESS, ..MemoryNeed::default() };
+    let model = header.loading + MemoryNeed { other: PROCESS, ..MemoryNeed::default() };
+    let loading = held + MemoryNeed { data: size.loading, ..MemoryNeed::default() };
+    let floats = 4 * size.shape.len() as u64 * run as u64;
+    let train_bytes = size.bytes / size.count.max(1) as u64 * train as u64;
+    let selecting = held + MemoryNeed { data: size.bytes + floats + train_bytes, ..MemoryNeed::default() };
+    // The images, their outputs, and for eval a denoiser's noisy copy.
+    let mut running = memory_need(config, run, batch, run)?;
+    running.data += train_bytes + eval.map_or(0, |_| floats);
+    let mut phases = vec![model, loading, selecting, running];
+    if let Some(samples) = eval {
+        // The images, a noisy copy and PCA's reconstructions beside PCA's own buffers.
+        let scratch = crate::baseline::memory_need(train, size.shape.len(), config.code_length);
+        phases.push(held + MemoryNeed { data: 3 * floats + train_bytes, scratch, ..MemoryNeed::default() });
+        if config.kind == crate::config::ModelKind::Vae {
+            let nll = nll_memory_need(config, samples)?;
+            phases.push(held + nll + MemoryNeed { data: floats + train_bytes, ..MemoryNeed::default() });
+        }
+    }
+    Ok(crate::memory::peak(phases))
 }
 
 /// The decoder's images for codes `z` (`count × code_length`), after the output's function.

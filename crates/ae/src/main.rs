@@ -1032,7 +1032,8 @@ fn load_inputs_and_training(
             SplitChoice::Train => split.train.len(),
             SplitChoice::All => size.count,
         };
-        let need = dataset_job_need(&header, &size, run, split.train.len(), input.batch_size, eval)?;
+        let need =
+            ae::inference::dataset_need(&header, &size, run, split.train.len(), input.batch_size, eval)?;
         limit.check("this job", &need, BATCH_ADVICE)?;
     }
     let (model, recipe) = checkpoint::load(&input.model)?;
@@ -1054,42 +1055,6 @@ fn load_inputs_and_training(
     let images = if name == "all" { pixels.to_images() } else { pixels.select(&indices).to_images() };
     let train = pixels.select(&split.train);
     Ok((model, recipe, images, name, indices, train, pixels.len()))
-}
-
-/// What running the model of `header` over `run` images of a dataset of `size` takes at its peak
-/// (beside `train` training images kept for PCA), from the headers alone. The steps follow one
-/// another, each freeing what the next does not hold: loading the model, then the data,
-/// selecting the images as floats, running the network over them, and for `eval` (with its
-/// importance samples) its PCA baseline and a VAE's likelihood. The largest is the job's.
-fn dataset_job_need(
-    header: &checkpoint::Header,
-    size: &ae::data::probe::DatasetSize,
-    run: usize,
-    train: usize,
-    batch: usize,
-    eval: Option<usize>,
-) -> Result<MemoryNeed> {
-    let config = &header.config;
-    let held = MemoryNeed { parameters: header.loading.parameters, other: PROCESS, ..MemoryNeed::default() };
-    let model = header.loading + MemoryNeed { other: PROCESS, ..MemoryNeed::default() };
-    let loading = held + MemoryNeed { data: size.loading, ..MemoryNeed::default() };
-    let floats = 4 * size.shape.len() as u64 * run as u64;
-    let train_bytes = size.bytes / size.count.max(1) as u64 * train as u64;
-    let selecting = held + MemoryNeed { data: size.bytes + floats + train_bytes, ..MemoryNeed::default() };
-    // The images, their outputs, and for eval a denoiser's noisy copy.
-    let mut running = ae::inference::memory_need(config, run, batch, run)?;
-    running.data += train_bytes + eval.map_or(0, |_| floats);
-    let mut phases = vec![model, loading, selecting, running];
-    if let Some(samples) = eval {
-        // The images, a noisy copy and PCA's reconstructions beside PCA's own buffers.
-        let scratch = ae::baseline::memory_need(train, size.shape.len(), config.code_length);
-        phases.push(held + MemoryNeed { data: 3 * floats + train_bytes, scratch, ..MemoryNeed::default() });
-        if config.kind == ae::config::ModelKind::Vae {
-            let nll = ae::inference::nll_memory_need(config, samples)?;
-            phases.push(held + nll + MemoryNeed { data: floats + train_bytes, ..MemoryNeed::default() });
-        }
-    }
-    Ok(ae::memory::peak(phases))
 }
 
 /// Reads the model of `input`, refused past the memory limit from its header.
