@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes crates/ae/tests/fixtures/layout.safetensors: a tiny `ae` model made with numpy alone, in
 PyTorch's layouts, every value naming its own PyTorch index, so a test can check element by element
-that `ae` reads each tensor into the layout its engine expects (tests/checkpoint_layout.rs).
+that `ae` reads each tensor into the layout its engine expects (tests/integration/checkpoint_layout.rs).
 
     python scripts/make_layout_fixture.py        (needs numpy and safetensors)
 

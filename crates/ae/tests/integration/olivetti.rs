@@ -1,6 +1,6 @@
 //! The Olivetti loader on the real file, and on damaged copies of it.
 
-mod common;
+use crate::common;
 
 use ae::config::Resize;
 use ae::data::{load_olivetti, DataError};

@@ -1,6 +1,6 @@
 //! Locating and downloading the dataset, against a server on 127.0.0.1 serving the shared file.
 
-mod common;
+use crate::common;
 
 use ae::data::download::{download, locate_in, Checksum, DownloadError, Source};
 use sha2::{Digest, Sha256};

@@ -1,8 +1,8 @@
 //! A run stopped and resumed ends as one never stopped, bit for bit: the library's stop hook at
 //! an epoch's end and inside one, for the plain and the denoising presets; and a real `ae train`
-//! child sent SIGINT, then resumed.
+//! child sent SIGINT, then resumed. The runs train on 120 of the faces (`common::few_faces`).
 
-mod common;
+use crate::common;
 
 use ae::config::{Preset, RunConfig};
 use ae::training::{resume, train, Job, CHECKPOINT};
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 fn faces(preset: Preset, epochs: usize) -> RunConfig {
     let mut config = RunConfig::preset(preset);
-    config.data.path = Some(common::olivetti());
+    config.data.path = Some(common::few_faces().to_path_buf());
     config.training.epochs = epochs;
     config
 }
@@ -30,15 +30,20 @@ fn epochs(run: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The same run straight through, and stopped after each step count in `stops` (counted from the
-/// start of each attempt) and resumed until it finishes.
-fn straight_and_stopped(config: &RunConfig, stops: &[usize]) -> (PathBuf, PathBuf, tempfile::TempDir) {
+/// The same run straight through, and stopped after each count in `stops` of the stop hook's calls
+/// (one after each step but an epoch's last, one at each epoch's end; counted from the start of
+/// each attempt) and resumed until it finishes. Each stop must land where its pair says: the
+/// epoch it stopped in (or, at an epoch's end, the next) and the batches done in it.
+fn straight_and_stopped(
+    config: &RunConfig,
+    stops: &[(usize, (usize, usize))],
+) -> (PathBuf, PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("straight"), dir.path().join("stopped"));
     let job = Job { checkpoint_seconds: 0.0, ..Job::default() };
     train(config, &a, &job, |_| {}).unwrap();
     let mut partial = PathBuf::from(format!("{}.partial", b.display()));
-    for (i, &after) in stops.iter().enumerate() {
+    for (i, &(after, at)) in stops.iter().enumerate() {
         let steps = Cell::new(0);
         let stop = || {
             steps.set(steps.get() + 1);
@@ -48,7 +53,8 @@ fn straight_and_stopped(config: &RunConfig, stops: &[usize]) -> (PathBuf, PathBu
         let result =
             if i == 0 { train(config, &b, &job, |_| {}) } else { resume(&partial, None, &job, |_| {}) };
         match result {
-            Err(ae::Error::Interrupted { checkpoint, .. }) => {
+            Err(ae::Error::Interrupted { checkpoint, epoch, batch }) => {
+                assert_eq!((epoch, batch), at, "stop {i} landed elsewhere");
                 partial = checkpoint.parent().unwrap().to_path_buf();
             }
             Err(e) => panic!("{e}"),
@@ -130,17 +136,18 @@ fn signal(child: &std::process::Child, which: &str) {
 
 #[test]
 fn a_run_stopped_at_an_epoch_s_end_and_inside_one_resumes_bit_for_bit() {
-    // The default preset has 8 batches an epoch: stop inside epoch 2, then at the end of epoch 3
-    // (step 8 of the second attempt is epoch 3's last), then inside epoch 4.
+    // The default preset has 3 batches an epoch here (108 faces, 50 a batch): stop inside epoch 2,
+    // then at the end of epoch 3, then inside epoch 4.
     let config = faces(Preset::Default, 5);
-    let (a, b, _dir) = straight_and_stopped(&config, &[11, 8, 3]);
+    let (a, b, _dir) = straight_and_stopped(&config, &[(4, (2, 1)), (5, (4, 0)), (1, (4, 1))]);
     assert_same_run(&a, &b);
 }
 
 #[test]
 fn a_denoiser_stopped_and_resumed_draws_the_same_noise() {
+    // Two whole batches an epoch (the tutorial's batching drops the last 20 faces).
     let config = faces(Preset::SeedDenoise, 3);
-    let (a, b, _dir) = straight_and_stopped(&config, &[10]);
+    let (a, b, _dir) = straight_and_stopped(&config, &[(3, (2, 1))]);
     assert_same_run(&a, &b);
 }
 
@@ -151,7 +158,7 @@ fn an_augmented_denoiser_with_weight_decay_resumes_bit_for_bit() {
     config.noise = ae::noise::Noise::Gaussian { sigma: 0.2 };
     config.training.augment = "flip,shift:2".parse().unwrap();
     config.training.weight_decay = 1e-3;
-    let (a, b, _dir) = straight_and_stopped(&config, &[13]);
+    let (a, b, _dir) = straight_and_stopped(&config, &[(5, (2, 2))]);
     assert_same_run(&a, &b);
     assert!(a.join("last.safetensors").is_file());
 }
@@ -168,7 +175,7 @@ fn a_vae_with_dropout_stopped_inside_an_epoch_draws_the_same_samples_and_masks()
     (dropout.model.dropout, dropout.model.linear_path) = (0.2, false);
     for mut config in [vae, dropout] {
         config.model.settle();
-        let (a, b, _dir) = straight_and_stopped(&config, &[11]);
+        let (a, b, _dir) = straight_and_stopped(&config, &[(4, (2, 1))]);
         assert_same_run(&a, &b);
     }
 }
@@ -189,11 +196,14 @@ fn a_finished_run_trains_further_and_a_resume_without_more_epochs_is_refused() {
 #[test]
 fn sigint_stops_a_real_run_with_a_checkpoint_and_it_resumes_to_the_same_weights() {
     let dir = tempfile::tempdir().unwrap();
-    let data = common::olivetti();
+    let data = common::few_faces();
     let (straight, stopped) = (dir.path().join("straight"), dir.path().join("stopped"));
     let (data_arg, straight_arg, stopped_arg) =
         (data.to_str().unwrap(), straight.to_str().unwrap(), stopped.to_str().unwrap());
-    let args = |out| ["--threads", "2", "train", "--data", data_arg, "--epochs", "6", "--out", out];
+    let args = |out| {
+        let faces = ["--augment", "flip,shift:2"];
+        [&["--threads", "2", "train", "--data", data_arg, "--epochs", "6", "--out", out][..], &faces].concat()
+    };
     let child = started_until(&args(stopped_arg), &stopped, 1);
     interrupt(&child);
     let out = child.wait_with_output().unwrap();
@@ -211,13 +221,14 @@ fn sigint_stops_a_real_run_with_a_checkpoint_and_it_resumes_to_the_same_weights(
 #[test]
 fn after_kill_9_a_run_with_checkpoints_every_epoch_resumes_to_the_same_weights() {
     let dir = tempfile::tempdir().unwrap();
-    let data = common::olivetti();
+    let data = common::few_faces();
     let (straight, killed) = (dir.path().join("straight"), dir.path().join("killed"));
     let (data_arg, straight_arg, killed_arg) =
         (data.to_str().unwrap(), straight.to_str().unwrap(), killed.to_str().unwrap());
+    // Killed after epoch 3 of 8: short epochs leave the run time to be killed before its end.
     let args = |out| {
-        let every_epoch = ["--checkpoint-seconds", "0"];
-        [&["--threads", "2", "train", "--data", data_arg, "--epochs", "5", "--out", out][..], &every_epoch]
+        let every_epoch = ["--checkpoint-seconds", "0", "--augment", "flip,shift:2"];
+        [&["--threads", "2", "train", "--data", data_arg, "--epochs", "8", "--out", out][..], &every_epoch]
             .concat()
     };
     let mut child = started_until(&args(killed_arg), &killed, 3);
@@ -229,8 +240,8 @@ fn after_kill_9_a_run_with_checkpoints_every_epoch_resumes_to_the_same_weights()
 #[test]
 fn a_second_signal_exits_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (data, run) = (common::olivetti(), dir.path().join("run"));
-    let args = ["train", "--data", data.to_str().unwrap(), "--epochs", "6", "--out", run.to_str().unwrap()];
+    let (data, run) = (common::few_faces(), dir.path().join("run"));
+    let args = ["train", "--data", data.to_str().unwrap(), "--epochs", "20", "--out", run.to_str().unwrap()];
     let child = started_until(&args, &run, 1);
     // The second arrives while the first waits for its step (about 0.1 s) and checkpoint. It is a
     // SIGTERM: two SIGINTs sent before a busy machine lets the child run merge into one.

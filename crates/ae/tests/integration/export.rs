@@ -1,9 +1,8 @@
 //! `ae export` on a trained model: its ONNX graphs under tract give `ae reconstruct`'s
 //! reconstructions and `ae encode`'s codes, and the PyTorch export writes its files once.
 
-mod common;
+use crate::common::{self, ae};
 
-use common::ae;
 use std::path::Path;
 use tract_onnx::prelude::*;
 
@@ -52,21 +51,16 @@ fn max_diff(a: &ndarray::ArrayD<f32>, b: &ndarray::ArrayD<f32>) -> f32 {
 fn exported_onnx_matches_ae_under_tract_and_pytorch_export_writes_its_files() {
     let dir = tempfile::tempdir().unwrap();
     let data = common::olivetti();
-    // `deep`: batch-normalised feature maps and a linear code.
-    for (name, preset) in [("seed", "seed"), ("default", "default"), ("deep", "deep")] {
-        let run = dir.path().join(name);
+    // `deep`: batch-normalised feature maps and a linear code. The seed and default presets' runs
+    // are the shared ones.
+    let deep = dir.path().join("deep");
+    let args = ["train", "--preset", "deep", "--data", data.to_str().unwrap(), "--epochs", "1", "--out"];
+    ok(ae(&[&args[..], &[deep.to_str().unwrap()]].concat()));
+    let default = common::faces_default().run.clone();
+    for (name, run) in
+        [("seed", common::seed_preset().run.clone()), ("default", default.clone()), ("deep", deep)]
+    {
         let run_s = run.to_str().unwrap();
-        ok(ae(&[
-            "train",
-            "--preset",
-            preset,
-            "--data",
-            data.to_str().unwrap(),
-            "--epochs",
-            "1",
-            "--out",
-            run_s,
-        ]));
         let rec = run.join("rec");
         ok(ae(&["reconstruct", run_s, "--split", "all", "--out", rec.to_str().unwrap()]));
         ok(ae(&["encode", run_s, "--split", "all", "--out", rec.join("codes.npy").to_str().unwrap()]));
@@ -102,7 +96,7 @@ fn exported_onnx_matches_ae_under_tract_and_pytorch_export_writes_its_files() {
         );
     }
 
-    let run = dir.path().join("default");
+    let run = default;
     let text = ok(ae(&["export", run.to_str().unwrap(), "--format", "pytorch"]));
     let out = run.join("pytorch");
     for file in ["model.py", "train.py", "model.safetensors", "train.npy", "holdout.npy"] {
@@ -120,9 +114,7 @@ fn exported_onnx_matches_ae_under_tract_and_pytorch_export_writes_its_files() {
 #[test]
 fn report_compares_runs_and_refuses_what_is_not_a_run() {
     let dir = tempfile::tempdir().unwrap();
-    let data = common::olivetti();
-    let run = dir.path().join("r");
-    ok(ae(&["train", "--data", data.to_str().unwrap(), "--epochs", "1", "--out", run.to_str().unwrap()]));
+    let run = &common::faces_default().run;
     let page = std::fs::read_to_string(run.join("report.html")).unwrap();
     // Self-contained: nothing fetched from elsewhere.
     let links = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");

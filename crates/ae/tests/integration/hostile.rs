@@ -2,9 +2,8 @@
 //! more than memory holds, runs stopped at awkward moments. Each must end in a finished run or a
 //! one-line error, never a hang, a panic or a run that can never be finished.
 
-mod common;
+use crate::common::{self, ae};
 
-use common::ae;
 use std::path::Path;
 use std::process::Output;
 

@@ -2,9 +2,8 @@
 //! settings where the tutorial's recipe saturates its code (every image then gets the same code
 //! and the held-out PSNR sits near that of the mean image).
 
-mod common;
+use crate::common::{self, ae};
 
-use common::ae;
 use std::path::Path;
 
 /// Trains with `args` into `run`, then returns the held-out evaluation and every epoch's metrics.
@@ -68,11 +67,11 @@ fn faces_seed_0_learns_where_the_tutorial_recipe_saturates() {
 
 #[test]
 fn mnist_at_code_32_learns_within_two_epochs() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = common::datasets().join("mnist/t10k-images-idx3-ubyte.gz");
-    let args = ["--data", data.to_str().unwrap(), "--holdout", "0.1", "--code-length", "32", "--epochs", "2"];
-    let run = dir.path().join("mnist");
-    let (eval, _) = train_and_eval(&run, &args);
+    // Two epochs, 1000 digits held out (`common::mnist_code_32`).
+    let run = &common::mnist_code_32().run;
+    let out = ae(&["eval", run.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let eval: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(eval["images"].as_u64(), Some(1000));
     // A code of 32 is projected into the decoder's 14×14 map, so the default's code is linear there
     // (measured: 20.4 dB after two epochs; a normalised sigmoid code reached 14.9, and 21.5 after 20).
@@ -80,7 +79,7 @@ fn mnist_at_code_32_learns_within_two_epochs() {
     assert!(config.contains("code_activation = \"identity\""), "{config}");
     let psnr = eval["psnr_db"].as_f64().unwrap();
     // Collapsed (every digit the same code) it is 11.7 dB, near the mean training digit's PSNR.
-    let mean = common::mean_image_psnr(&run);
+    let mean = common::mean_image_psnr(run);
     assert!(psnr > 18.0 && psnr > mean + 5.0, "held-out PSNR {psnr} dB after 2 epochs, mean digit {mean} dB");
 }
 

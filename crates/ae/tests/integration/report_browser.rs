@@ -6,9 +6,8 @@
 //!
 //! Without Chromium the test fails, unless `AE_SKIP_BROWSER=1` says to skip it.
 
-mod common;
+use crate::common::{self, ae};
 
-use common::ae;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -120,18 +119,8 @@ fn reports_render_in_headless_chromium_with_images_and_charts() {
         panic!("headless Chromium is needed (Debian's `chromium` package, or AE_CHROMIUM=PATH); AE_SKIP_BROWSER=1 skips this test");
     };
     let dir = tempfile::tempdir().unwrap();
-    let data = common::olivetti();
-    let train = |name: &str, extra: &[&str]| {
-        let run = dir.path().join(name);
-        let mut args =
-            vec!["train", "--data", data.to_str().unwrap(), "--epochs", "2", "--out", run.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        let out = ae(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        run
-    };
-    let a = train("plain", &[]);
-    let b = train("denoiser", &["--noise", "gaussian:0.2", "--seed", "1"]);
+    // A plain run and a denoiser's, trained once for the tests that read them.
+    let (a, b) = (&common::faces_default().run, &common::faces_denoiser().run);
     let compare = dir.path().join("compare.html");
     let out = ae(&["report", a.to_str().unwrap(), b.to_str().unwrap(), "--out", compare.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
