@@ -929,6 +929,30 @@ mod tests {
         Pixels::Floats(Images::new(Shape::new(8, 8, 1), data))
     }
 
+    #[test]
+    fn only_a_vae_logs_a_kl_term_and_only_a_sigmoid_code_can_saturate() {
+        // What the trainer asks of each kind's objective: an epoch's KL (logged for a VAE only)
+        // and whether the end of a run may say its code saturated (a sigmoid code's only).
+        let mut training = RunConfig::preset(Preset::Default).training;
+        (training.batch_size, training.augment) = (8, Augment::default());
+        let sigmoid =
+            ModelConfig { code_activation: crate::config::CodeActivation::Sigmoid, ..tiny_config() };
+        let linear =
+            ModelConfig { code_activation: crate::config::CodeActivation::Identity, ..tiny_config() };
+        let mut vae = ModelConfig { kind: crate::config::ModelKind::Vae, code_length: 3, ..tiny_config() };
+        vae.settle();
+        let data = blobs(8);
+        for (model, logs_kl, saturates) in
+            [(sigmoid, false, true), (linear, false, false), (vae, true, false)]
+        {
+            let mut trainer = Trainer::new(Autoencoder::new(&model, 1).unwrap(), &training, Noise::None);
+            let stats = trainer.run_epoch(1, &data, |_, _| {});
+            let what = (model.kind, model.code_activation);
+            assert_eq!(stats.kl_per_sample.is_some(), logs_kl, "{what:?}");
+            assert_eq!(trainer.objective.saturates(), saturates, "{what:?}");
+        }
+    }
+
     fn sigmoid(z: f32) -> f32 {
         1.0 / (1.0 + (-z).exp())
     }
