@@ -797,6 +797,28 @@ mod tests {
     }
 
     #[test]
+    fn each_layer_reads_what_the_one_before_writes_as_its_description_says() {
+        // The lengths the buffers and `ae bench` size each layer by, checked for the parts without
+        // parameters too (a VAE's sampling, dropout), and no multiply-adds where there is no weight.
+        let mut vae = ModelConfig { kind: ModelKind::Vae, code_length: 3, ..tiny(PaddingMode::TfSame, 4) };
+        vae.settle();
+        let dropout = ModelConfig { dropout: 0.2, ..tiny(PaddingMode::TfSame, 4) };
+        for config in [vae, dropout] {
+            let model = Autoencoder::new(&config, 0).unwrap();
+            let mut reads = model.input_len();
+            for (i, layer) in model.layers[..model.chain].iter().enumerate() {
+                let describe::Described { op, input, output } = layer.part().describe();
+                assert_eq!(layer.input_len(), reads, "layer {i}, {op:?}");
+                let described = (input.iter().product::<usize>(), output.iter().product::<usize>());
+                assert_eq!(described, (layer.input_len(), layer.output_len()), "layer {i}, {op:?}");
+                assert_eq!(layer.macs() == 0, model.params[2 * i].is_empty(), "layer {i}, {op:?}");
+                reads = layer.output_len();
+            }
+            assert_eq!(reads, model.input_len());
+        }
+    }
+
+    #[test]
     fn tutorial_shapes_and_parameter_count() {
         let model = Autoencoder::new(&ModelConfig::tutorial(PaddingMode::TfSame), 0).unwrap();
         let shapes: Vec<(usize, usize)> =

@@ -923,7 +923,7 @@ mod tests {
         crate::model::tiny(PaddingMode::TfSame, 4)
     }
 
-    fn blobs(n: usize) -> Pixels {
+    pub(super) fn blobs(n: usize) -> Pixels {
         let data =
             (0..n * 64).map(|i| (((i % 64) as f32 * 0.37 + (i / 64) as f32).sin() + 1.0) / 2.0).collect();
         Pixels::Floats(Images::new(Shape::new(8, 8, 1), data))

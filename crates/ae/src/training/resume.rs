@@ -198,3 +198,116 @@ pub fn load(path: &Path) -> Result<Saved, CheckpointError> {
         .map_err(invalid)?;
     Ok(Saved { model, recipe, state, moments })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::augment::Augment;
+    use crate::config::{Loss, ModelConfig, PaddingMode, Preset, RunConfig};
+    use crate::noise::Noise;
+    use crate::training::tests::blobs;
+    use safetensors::tensor::TensorView;
+
+    const NOISE: Noise = Noise::Gaussian { sigma: 0.1 };
+
+    /// A trainer with every stream a state carries: the shuffle, the noise, the augmentation and
+    /// (in `model`) dropout's masks.
+    fn trainer(model: Autoencoder) -> Trainer {
+        let mut training = RunConfig::preset(Preset::Default).training;
+        (training.batch_size, training.augment) = (4, Augment { flip: true, shift: 1 });
+        Trainer::new(model, &training, NOISE)
+    }
+
+    /// `trainer` after one epoch, saved as a checkpoint into `dir`.
+    fn saved(trainer: &Trainer, dir: &Path) -> std::path::PathBuf {
+        let path = dir.join(CHECKPOINT);
+        let recipe = DataRecipe {
+            data: RunConfig::preset(Preset::Default).data,
+            seed: 0,
+            noise: NOISE,
+            loss: Loss::L2,
+        };
+        let state = RunState {
+            epochs_done: 1,
+            within: None,
+            history: vec![],
+            saturated: false,
+            train_seconds: 0.0,
+            best: None,
+            stopped_early: false,
+            trainer: trainer.state(),
+            threads: None,
+        };
+        save(trainer, &recipe, &state, &path).unwrap();
+        path
+    }
+
+    fn dropout_model() -> Autoencoder {
+        Autoencoder::new(&ModelConfig { dropout: 0.2, ..crate::model::tiny(PaddingMode::TfSame, 4) }, 1)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_trainer_saved_loaded_and_restored_goes_on_as_the_one_never_stopped() {
+        // Through the file, as a resumed run takes it up: the restored trainer trains epoch 2 to
+        // the never-stopped one's bits; a fresh one on the same weights (its streams and Adam's
+        // moments from the start) does not, so the comparison can see a state left out.
+        let data = blobs(10);
+        let mut straight = trainer(dropout_model());
+        straight.run_epoch(1, &data, |_, _| {});
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = load(&saved(&straight, dir.path())).unwrap();
+        assert_eq!(loaded.state.trainer, straight.state());
+        assert!(loaded.state.trainer.augment.is_some() && !loaded.state.trainer.draws.is_empty());
+        let mut resumed = trainer(loaded.model.clone());
+        resumed.restore(&loaded.state.trainer, loaded.moments).unwrap();
+        let mut fresh = trainer(loaded.model);
+        for t in [&mut straight, &mut resumed, &mut fresh] {
+            t.run_epoch(2, &data, |_, _| {});
+        }
+        assert!(resumed.model.params == straight.model.params, "the restored trainer went elsewhere");
+        assert!(fresh.model.params != straight.model.params, "a fresh trainer went the same way");
+    }
+
+    #[test]
+    fn moments_of_another_shape_or_type_and_bad_stream_keys_are_refused() {
+        let mut t = trainer(dropout_model());
+        t.run_epoch(1, &blobs(10), |_, _| {});
+        let dir = tempfile::tempdir().unwrap();
+        let path = saved(&t, dir.path());
+        let bytes = std::fs::read(&path).unwrap();
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let file = SafeTensors::deserialize(&bytes).unwrap();
+        let moment = file.names().into_iter().find(|n| n.ends_with(".exp_avg")).unwrap().to_string();
+        let values = file.tensor(&moment).unwrap().data().to_vec();
+        let n = values.len() / 4;
+        let as_f64: Vec<u8> = values
+            .chunks_exact(4)
+            .flat_map(|b| (f32::from_le_bytes(b.try_into().unwrap()) as f64).to_le_bytes())
+            .collect();
+        // One value short (the right type), and the right count as float64.
+        let short = TensorView::new(Dtype::F32, vec![n - 1], &values[4..]).unwrap();
+        let wide = TensorView::new(Dtype::F64, vec![n], &as_f64).unwrap();
+        for replacement in [short, wide] {
+            let tensors = file.tensors().into_iter().map(|(name, view)| {
+                let view = if name == moment { replacement.clone() } else { view };
+                (name, view)
+            });
+            let bad = dir.path().join("bad.safetensors");
+            std::fs::write(&bad, safetensors::serialize(tensors, header.metadata().clone()).unwrap())
+                .unwrap();
+            let err = load(&bad).err().expect("refused").to_string();
+            assert!(err.contains(&moment) && err.contains(&format!("{n} float32 values")), "{err}");
+        }
+        // A stream's key must be 32 bytes of hex; a key that parses is taken up as it was.
+        use rand::RngCore;
+        let stream = t.state().shuffle;
+        let (mut taken_up, mut original) = (stream.to_rng().unwrap(), t.shuffle_rng.clone());
+        assert_eq!(StreamState::of(&taken_up), stream);
+        assert_eq!([taken_up.next_u64(), taken_up.next_u64()], [original.next_u64(), original.next_u64()]);
+        for key in [stream.seed[2..].to_string(), format!("zz{}", &stream.seed[2..])] {
+            let bad = StreamState { seed: key, ..stream.clone() };
+            assert!(bad.to_rng().unwrap_err().contains("is not 64 hex digits"));
+        }
+    }
+}
