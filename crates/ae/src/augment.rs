@@ -122,7 +122,8 @@ mod tests {
             assert_eq!(text.parse::<Augment>().unwrap().to_string(), text);
         }
         assert_eq!("shift:3,flip".parse::<Augment>().unwrap(), Augment { flip: true, shift: 3 });
-        for bad in ["", "flip,flip", "shift:0", "shift:65", "shift:-1", "rotate", "shift"] {
+        for bad in ["", "flip,flip", "shift:2,shift:3", "shift:0", "shift:65", "shift:-1", "rotate", "shift"]
+        {
             assert!(bad.parse::<Augment>().is_err(), "{bad}");
         }
     }

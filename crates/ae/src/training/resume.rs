@@ -259,6 +259,9 @@ mod tests {
         let loaded = load(&saved(&straight, dir.path())).unwrap();
         assert_eq!(loaded.state.trainer, straight.state());
         assert!(loaded.state.trainer.augment.is_some() && !loaded.state.trainer.draws.is_empty());
+        // Without augmentation there is no augmentation stream to keep.
+        let plain = Trainer::new(dropout_model(), &RunConfig::preset(Preset::Seed).training, NOISE);
+        assert_eq!(plain.state().augment, None);
         let mut resumed = trainer(loaded.model.clone());
         resumed.restore(&loaded.state.trainer, loaded.moments).unwrap();
         let mut fresh = trainer(loaded.model);
