@@ -422,7 +422,7 @@ fn read_tensor(tensors: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::PaddingMode;
     use safetensors::tensor::TensorView;
@@ -615,7 +615,7 @@ mod tests {
     }
 
     /// The file `bytes` with tensor `name`'s data relabelled as `dtype` of `shape`.
-    fn rewritten(bytes: &[u8], name: &str, dtype: Dtype, shape: Vec<usize>) -> Vec<u8> {
+    pub(crate) fn rewritten(bytes: &[u8], name: &str, dtype: Dtype, shape: Vec<usize>) -> Vec<u8> {
         let tensors = SafeTensors::deserialize(bytes).unwrap();
         let metadata = SafeTensors::read_metadata(bytes).unwrap().1.metadata().clone();
         let views: Vec<(String, TensorView)> = tensors

@@ -206,7 +206,6 @@ mod tests {
     use crate::config::{Loss, ModelConfig, PaddingMode, Preset, RunConfig};
     use crate::noise::Noise;
     use crate::training::tests::blobs;
-    use safetensors::tensor::TensorView;
 
     const NOISE: Noise = Noise::Gaussian { sigma: 0.1 };
 
@@ -218,7 +217,7 @@ mod tests {
         Trainer::new(model, &training, NOISE)
     }
 
-    /// `trainer` after one epoch, saved as a checkpoint into `dir`.
+    /// `trainer` saved into `dir` as the checkpoint of a run one epoch in.
     fn saved(trainer: &Trainer, dir: &Path) -> std::path::PathBuf {
         let path = dir.join(CHECKPOINT);
         let recipe = DataRecipe {
@@ -279,26 +278,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = saved(&t, dir.path());
         let bytes = std::fs::read(&path).unwrap();
-        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
         let file = SafeTensors::deserialize(&bytes).unwrap();
-        let moment = file.names().into_iter().find(|n| n.ends_with(".exp_avg")).unwrap().to_string();
-        let values = file.tensor(&moment).unwrap().data().to_vec();
-        let n = values.len() / 4;
-        let as_f64: Vec<u8> = values
-            .chunks_exact(4)
-            .flat_map(|b| (f32::from_le_bytes(b.try_into().unwrap()) as f64).to_le_bytes())
-            .collect();
-        // One value short (the right type), and the right count as float64.
-        let short = TensorView::new(Dtype::F32, vec![n - 1], &values[4..]).unwrap();
-        let wide = TensorView::new(Dtype::F64, vec![n], &as_f64).unwrap();
-        for replacement in [short, wide] {
-            let tensors = file.tensors().into_iter().map(|(name, view)| {
-                let view = if name == moment { replacement.clone() } else { view };
-                (name, view)
-            });
+        let (moment, n) = file
+            .tensors()
+            .into_iter()
+            .map(|(name, view)| (name, view.data().len() / 4))
+            .find(|(name, n)| name.ends_with(".exp_avg") && n % 2 == 0)
+            .unwrap();
+        // The same bytes in another shape (the right type), and as half as many float64 values.
+        for (dtype, shape) in [(Dtype::F32, vec![n / 2, 2]), (Dtype::F64, vec![n / 2])] {
             let bad = dir.path().join("bad.safetensors");
-            std::fs::write(&bad, safetensors::serialize(tensors, header.metadata().clone()).unwrap())
-                .unwrap();
+            std::fs::write(&bad, crate::checkpoint::tests::rewritten(&bytes, &moment, dtype, shape)).unwrap();
             let err = load(&bad).err().expect("refused").to_string();
             assert!(err.contains(&moment) && err.contains(&format!("{n} float32 values")), "{err}");
         }
