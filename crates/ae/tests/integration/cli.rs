@@ -416,8 +416,8 @@ fn denoise_refuses_a_plain_autoencoder() {
     );
 }
 
-/// A run directory's files (`common::files_of`), with the timings and the peak memory (the only values allowed to
-/// differ between runs) taken out: `metrics.jsonl`'s `seconds`, `summary.json`'s `train_seconds`,
+/// A run directory's files (`common::files_of`), with the timings and the peak memory (the only
+/// values allowed to differ between runs) taken out: `metrics.jsonl`'s `seconds`, `summary.json`'s `train_seconds`,
 /// `peak_memory_bytes` and the PCA baseline's `seconds`, of the checkpoint (whose metadata also holds the timings) its tensors,
 /// and of `report.html` (which shows them all) its presence only.
 fn run_files(files: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
@@ -465,12 +465,12 @@ fn run_files(files: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn the_same_seed_and_threads_write_the_same_run_and_its_config_reproduces_it() {
     let dir = tempfile::tempdir().unwrap();
-    let data = common::olivetti();
     // The shared run is trained with these arguments; its files as training left them.
     let a = common::faces_default();
+    let args = common::on_faces(&common::FACES_DEFAULT);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let train = |name: &str, extra: &[&str]| {
         let run = dir.path().join(name);
-        let args = common::FACES_DEFAULT.map(|a| if a == "FACES" { data.to_str().unwrap() } else { a });
         let out = ae(&[&args[..], extra, &["--out", run.to_str().unwrap()]].concat());
         assert!(out.status.success(), "{}", stderr(&out));
         (run, stdout(&out))

@@ -38,6 +38,13 @@ pub fn ae(args: &[&str]) -> std::process::Output {
         .expect("the ae binary runs")
 }
 
+/// `ae eval RUN --json`: the run's held-out evaluation.
+pub fn eval_json(run: &Path) -> serde_json::Value {
+    let out = ae(&["eval", run.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The PSNR (dB, peak 1) on run `run`'s held-out images of the trivial predictor: the mean of its
 /// training images, whatever the input. A model that ignores its input scores about this, so
 /// quality bars are set above it. Uses `ae reconstruct --split` to get both splits' originals.
@@ -128,11 +135,16 @@ fn shared_root() -> &'static Path {
     })
 }
 
+/// `args` with `FACES` standing for the Olivetti file.
+pub fn on_faces(args: &[&str]) -> Vec<String> {
+    let faces = olivetti();
+    args.iter().map(|&a| if a == "FACES" { faces.to_str().unwrap() } else { a }.to_string()).collect()
+}
+
 fn trained(name: &str, args: &[&str]) -> Trained {
     let run = shared_root().join(name);
-    let faces = olivetti();
-    let faces = faces.to_str().unwrap();
-    let mut all: Vec<&str> = args.iter().map(|&a| if a == "FACES" { faces } else { a }).collect();
+    let args = on_faces(args);
+    let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
     all.extend(["--out", run.to_str().unwrap()]);
     let out = ae(&all);
     assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));

@@ -61,9 +61,7 @@ fn mnist_trains_with_a_short_code_and_evaluates() {
     assert_eq!(config.model.decoder_input_channels, Some(ae::config::ModelConfig::PROJECT_CHANNELS));
     // The default preset's flips and shifts are the faces'; digits train as they are.
     assert!(config.training.augment.is_none(), "{}", config.training.augment);
-    let out = ae(&["eval", run.to_str().unwrap(), "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = common::eval_json(run);
     assert_eq!(report["images"], 1000);
     // Beats the mean training digit (11.7 dB), whatever the input (`tests/learning.rs` sets the
     // higher bar of two epochs).
@@ -136,9 +134,7 @@ fn colour_images_are_learned_beyond_the_mean_image() {
     let args = ["--epochs", "20", "--batch-size", "8", "--out", run.to_str().unwrap()];
     let out = ae(&[&["train", "--data", images.to_str().unwrap()][..], &args[..]].concat());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = ae(&["eval", run.to_str().unwrap(), "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let eval: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let eval = common::eval_json(&run);
     // The mean training image, whatever the input, is the trivial bar (about 13 dB here; the
     // model reaches about 21).
     let (psnr, mean) = (eval["psnr_db"].as_f64().unwrap(), common::mean_image_psnr(&run));

@@ -19,9 +19,7 @@ fn train_and_eval_saying(run: &Path, args: &[&str]) -> (serde_json::Value, Vec<s
     let out = ae(&all);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    let out = ae(&["eval", run.to_str().unwrap(), "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let eval = serde_json::from_slice(&out.stdout).unwrap();
+    let eval = common::eval_json(run);
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     (eval, metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect(), said)
 }
@@ -69,9 +67,7 @@ fn faces_seed_0_learns_where_the_tutorial_recipe_saturates() {
 fn mnist_at_code_32_learns_within_two_epochs() {
     // Two epochs, 1000 digits held out (`common::mnist_code_32`).
     let run = &common::mnist_code_32().run;
-    let out = ae(&["eval", run.to_str().unwrap(), "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let eval: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let eval = common::eval_json(run);
     assert_eq!(eval["images"].as_u64(), Some(1000));
     // A code of 32 is projected into the decoder's 14×14 map, so the default's code is linear there
     // (measured: 20.4 dB after two epochs; a normalised sigmoid code reached 14.9, and 21.5 after 20).

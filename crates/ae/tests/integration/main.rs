@@ -1,5 +1,5 @@
 //! The integration tests, one binary: one link, one pool of test threads, and trained runs that
-//! several tests only read shared between them (`common::shared`).
+//! several tests only read shared between them (`common.rs`, `Trained`).
 
 mod common;
 
