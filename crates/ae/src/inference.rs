@@ -320,6 +320,77 @@ mod tests {
     }
 
     #[test]
+    fn the_reconstruction_and_kl_terms_are_their_integrals_per_image() {
+        // With the code layer's weights at zero every image's q(z|x) is the layer's bias:
+        // μ = (0.4, −0.5), log σ² = (0.6, 0.2). Two images, so a sum left undivided shows.
+        let bias = [0.4f32, -0.5, 0.6, 0.2];
+        let mut model = tiny_vae(&bias);
+        model.params[2 * model.code_layer].fill(0.0);
+        let images =
+            Images::new(Shape::new(8, 8, 1), (0..2 * 64).map(|i| ((i * 3 % 10) as f32) / 9.0).collect());
+        let (mu, log_var) = bias.split_at(2);
+        let kl: f64 = (0..2)
+            .map(|j| {
+                let (m, v) = (mu[j] as f64, log_var[j] as f64);
+                0.5 * (m * m + v.exp() - v - 1.0)
+            })
+            .sum();
+        // E_q[−log p(x|z)] by the trapezoid rule over [−8, 8]², q's density in closed form.
+        let plane: Vec<f32> = (0..=160)
+            .flat_map(|i| (0..=160).flat_map(move |j| [-8.0 + i as f32 * 0.1, -8.0 + j as f32 * 0.1]))
+            .collect();
+        let density: Vec<f64> = plane
+            .chunks_exact(2)
+            .map(|z| {
+                (0..2)
+                    .map(|j| {
+                        let var = (log_var[j] as f64).exp();
+                        let d = z[j] as f64 - mu[j] as f64;
+                        (-0.5 * d * d / var).exp() / (2.0 * std::f64::consts::PI * var).sqrt()
+                    })
+                    .product()
+            })
+            .collect();
+        let logits = model.decode_logits(&plane, &mut Workspace::new(2));
+        for loss in [Loss::Bce, Loss::L2] {
+            let expected: f64 = images
+                .data
+                .chunks_exact(64)
+                .map(|x| {
+                    let log_px = log_likelihoods(loss, &logits, x, 64);
+                    -log_px.iter().zip(&density).map(|(lp, q)| lp * q * 0.01).sum::<f64>()
+                })
+                .sum::<f64>()
+                / 2.0;
+            let terms = vae_terms(&model, &images, loss, 4000, 2);
+            assert!((terms.kl - kl).abs() < 1e-6, "{loss:?}: KL {} vs {kl}", terms.kl);
+            assert!(
+                (terms.reconstruction - expected).abs() < 0.01 * expected.abs(),
+                "{loss:?}: reconstruction {} vs {expected}",
+                terms.reconstruction
+            );
+            assert_eq!(terms.elbo, -(terms.reconstruction + terms.kl));
+        }
+    }
+
+    #[test]
+    fn prior_samples_are_standard_normal_codes_of_the_seed_and_their_images() {
+        let model = tiny_vae(&[0.0; 4]);
+        let (z, images) = sample_prior(&model, 1000, 3);
+        assert_eq!((z.len(), images.len()), (2000, 1000));
+        assert_eq!(images, decode(&model, &z));
+        // 1000 draws a unit: the mean's standard error is 0.03, the variance's 0.045.
+        for unit in 0..2 {
+            let v: Vec<f64> = z.iter().skip(unit).step_by(2).map(|&v| v as f64).collect();
+            let mean = v.iter().sum::<f64>() / 1000.0;
+            let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 999.0;
+            assert!(mean.abs() < 0.1 && (var - 1.0).abs() < 0.15, "unit {unit}: mean {mean}, variance {var}");
+        }
+        assert_eq!(sample_prior(&model, 4, 3).0, z[..8]);
+        assert_ne!(sample_prior(&model, 4, 4).0, z[..8]);
+    }
+
+    #[test]
     fn the_manifold_grid_reads_like_a_plot() {
         let mut config = crate::model::tiny(PaddingMode::Symmetric, 3);
         (config.kind, config.code_length) = (ModelKind::Vae, 2);
