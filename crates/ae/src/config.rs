@@ -1,7 +1,7 @@
 //! Run configuration: one validated type per concern, two presets, TOML on disk.
 //!
 //! `seed` reproduces the tutorial literally; `default` fixes what the tutorial gets wrong.
-//! The differences are listed in the README ("Presets").
+//! The differences are listed in docs/presets.md.
 
 use crate::augment::Augment;
 use crate::noise::Noise;
@@ -588,7 +588,7 @@ impl RunConfig {
             },
             model: ModelConfig {
                 // Without it the code saturates within a few steps on some seeds and datasets
-                // (README, "Why the default normalises the code").
+                // (docs/code.md).
                 code_norm: if seed { Norm::None } else { Norm::Batch },
                 code_activation: if seed { CodeActivation::Sigmoid } else { CodeActivation::Auto },
                 // At 32×32 the tutorial's map (16×16); larger images get more stages.
@@ -598,7 +598,7 @@ impl RunConfig {
             training: TrainingConfig {
                 epochs: 600,
                 batch_size: 50,
-                // Measured on the faces: README, "Why the default normalises the code".
+                // Measured on the faces: docs/code.md.
                 learning_rate: if seed { 1e-3 } else { 3e-3 },
                 beta1: 0.9,
                 beta2: 0.999,
@@ -614,7 +614,7 @@ impl RunConfig {
                 beta: 1.0,
                 kl_warmup_epochs: 0,
                 weight_decay: 0.0,
-                // Measured on the faces (README, "Keeping the best model"): held-out PSNR from
+                // Measured on the faces (docs/training.md): held-out PSNR from
                 // 24.0 dB (the last of 600 plain epochs) to 29.3 (seed 1).
                 augment: if seed { Augment::default() } else { Augment { flip: true, shift: 2 } },
                 early_stopping: 0,
@@ -892,7 +892,7 @@ mod tests {
 
     #[test]
     fn the_presets_values_are_pinned() {
-        // Written out by hand from the tutorial (seed presets) and README (default), so a change to
+        // Written out by hand from the tutorial (seed presets) and docs/presets.md (default), so a change to
         // any of them is a decision and not an accident.
         let seed = RunConfig::preset(Preset::Seed);
         let t = &seed.training;

@@ -215,7 +215,7 @@ struct TrainArgs {
     /// Starting configuration: `seed` is the tutorial literally, `seed-denoise` its denoising run;
     /// `default` fixes the tutorial's quirks; `deep` is the default run with a network that beats
     /// PCA at short and long codes (it has --linear-path); `residual` trains the default's network as
-    /// a correction to PCA (--linear-path), as the default does for a denoiser (see README).
+    /// a correction to PCA (--linear-path), as the default does for a denoiser (see docs/presets.md).
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     preset: Preset,
     /// A TOML run configuration (e.g. a run's config.toml) used instead of --preset; the flags below override it.
@@ -319,7 +319,7 @@ struct TrainArgs {
     #[arg(long, value_enum)]
     loss: Option<Loss>,
     /// Weight λ of an L1 penalty on the code, per image λ·pixels·mean(|code|), for a sparse code
-    /// (README: 0.03 over 600 epochs lowers the faces' code mean to a sixth at −0.3 dB); a sparse
+    /// (docs/denoising.md: 0.03 over 600 epochs lowers the faces' code mean to a sixth at −0.3 dB); a sparse
     /// code is a sigmoid's, so an auto code becomes the sigmoid [default: 0].
     #[arg(long)]
     sparsity: Option<f64>,
@@ -771,7 +771,7 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
         config.training.early_stopping = v;
     }
     // The default preset's denoiser learns as a correction to PCA's linear denoiser, unless the
-    // code was said: its network alone stays below that linear filter (README, "Presets").
+    // code was said: its network alone stays below that linear filter (docs/presets.md).
     let code_said = args.linear_path.is_some() || args.code_activation.is_some() || args.code_norm.is_some();
     if args.config.is_none()
         && args.preset == Preset::Default
@@ -825,7 +825,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
             if saturated {
                 eprintln!(
                     "note: epoch {epoch}: {percent:.0} % of the code is saturated at 0 or 1, so the encoder gets almost no \
-                     gradient and the loss may stall; it may recover (see README), or normalise the code (--code-norm batch)"
+                     gradient and the loss may stall; it may recover (see docs/code.md), or normalise the code (--code-norm batch)"
                 )
             } else {
                 eprintln!("note: epoch {epoch}: the code is no longer saturated ({percent:.0} %)")
