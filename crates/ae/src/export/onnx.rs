@@ -341,16 +341,20 @@ mod tests {
     }
 
     /// Each part's ONNX graph under tract against `ae`'s own forward pass.
-    fn check(config: &ModelConfig) {
-        let model = randomised(config);
-        let recipe_data = RunConfig::preset(Preset::Default).data;
+    /// The default preset's preprocessing, as a model file records it.
+    fn preprocessing(model: &Autoencoder) -> Preprocessing {
         let recipe = crate::checkpoint::DataRecipe {
-            data: recipe_data,
+            data: RunConfig::preset(Preset::Default).data,
             seed: 0,
             noise: Default::default(),
             loss: Default::default(),
         };
-        let preprocessing = Preprocessing::of(&model, &recipe);
+        Preprocessing::of(model, &recipe)
+    }
+
+    fn check(config: &ModelConfig) {
+        let model = randomised(config);
+        let preprocessing = preprocessing(&model);
         let n = 3;
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let images: Vec<f32> = (0..n * model.input_len()).map(|_| rng.random()).collect();
@@ -378,6 +382,54 @@ mod tests {
 
     fn preset(preset: Preset) -> ModelConfig {
         RunConfig::preset(preset).model
+    }
+
+    #[test]
+    fn the_graph_declares_its_shapes_and_the_normalisation_s_epsilon() {
+        // tract is handed the input's shape and fills in ONNX's defaults, so the runs above see
+        // neither; ONNX Runtime checks inputs against the declared shapes. Read from the file.
+        use prost::Message;
+        let model = randomised(&preset(Preset::Default));
+        let graph = |part| {
+            let bytes = export(&model, part, &preprocessing(&model));
+            ModelProto::decode(&bytes[..]).unwrap().graph.unwrap()
+        };
+        let shape = |v: &ValueInfoProto| -> (String, Vec<String>) {
+            use proto::tensor_shape_proto::dimension::Value;
+            let Some(proto::type_proto::Value::TensorType(t)) = v.r#type.as_ref().unwrap().value.as_ref()
+            else {
+                panic!("{} is not a tensor", v.name)
+            };
+            let dims = t.shape.as_ref().unwrap().dim.iter().map(|d| match d.value.as_ref().unwrap() {
+                Value::DimParam(p) => p.clone(),
+                Value::DimValue(n) => n.to_string(),
+            });
+            (v.name.clone(), dims.collect())
+        };
+        let named =
+            |name: &str, dims: &[&str]| (name.to_string(), dims.iter().map(|d| d.to_string()).collect());
+        let (image, code) = (named(IMAGE, &["N", "1", "32", "32"]), named(CODE, &["N", "256"]));
+        let reconstruction = named(RECONSTRUCTION, &["N", "1", "32", "32"]);
+        let parts = [
+            (Part::All, vec![image.clone()], vec![reconstruction.clone(), code.clone()]),
+            (Part::Encoder, vec![image], vec![code.clone()]),
+            (Part::Decoder, vec![code], vec![reconstruction]),
+        ];
+        for (part, inputs, outputs) in parts {
+            let graph = graph(part);
+            assert_eq!(graph.name, format!("ae-{}", part.name()));
+            assert_eq!(graph.input.iter().map(shape).collect::<Vec<_>>(), inputs, "{}", part.name());
+            assert_eq!(graph.output.iter().map(shape).collect::<Vec<_>>(), outputs, "{}", part.name());
+        }
+        let graph = graph(Part::All);
+        let norms: Vec<&NodeProto> =
+            graph.node.iter().filter(|n| n.op_type == "BatchNormalization").collect();
+        assert_eq!(norms.len(), 1, "the code's normalisation");
+        let epsilon: Vec<(&str, f32)> = norms[0].attribute.iter().map(|a| (a.name.as_str(), a.f)).collect();
+        assert_eq!(epsilon, [("epsilon", ae_engine::batch_norm::EPSILON as f32)]);
+        // Every node named, once: what a viewer (Netron) and a runtime's errors show.
+        let names: std::collections::HashSet<&str> = graph.node.iter().map(|n| n.name.as_str()).collect();
+        assert!(names.len() == graph.node.len() && !names.contains(""), "{names:?}");
     }
 
     #[test]
