@@ -274,6 +274,13 @@ mod tests {
         nll / images.len() as f64
     }
 
+    /// Two-unit codes on a 161×161 grid over [−8, 8]², a cell of 0.01 each.
+    fn plane() -> Vec<f32> {
+        (0..=160)
+            .flat_map(|i| (0..=160).flat_map(move |j| [-8.0 + i as f32 * 0.1, -8.0 + j as f32 * 0.1]))
+            .collect()
+    }
+
     #[test]
     fn log_likelihoods_are_the_training_losses_negated() {
         use crate::model::Output;
@@ -300,9 +307,7 @@ mod tests {
         // Two units with their own μ and σ: a draw shared between the units (z on a line through
         // code space) would be weighed as if it were spread over the plane, and miss.
         let two = tiny_vae(&[0.4, -0.5, 0.6, 0.2]);
-        let plane: Vec<f32> = (0..=160)
-            .flat_map(|i| (0..=160).flat_map(move |j| [-8.0 + i as f32 * 0.1, -8.0 + j as f32 * 0.1]))
-            .collect();
+        let plane = plane();
         for (model, grid, cell) in [(&one, &line, 0.005), (&two, &plane, 0.01)] {
             for loss in [Loss::Bce, Loss::L2] {
                 let terms = vae_terms(model, &images, loss, 4000, 1);
@@ -336,9 +341,7 @@ mod tests {
             })
             .sum();
         // E_q[−log p(x|z)] by the trapezoid rule over [−8, 8]², q's density in closed form.
-        let plane: Vec<f32> = (0..=160)
-            .flat_map(|i| (0..=160).flat_map(move |j| [-8.0 + i as f32 * 0.1, -8.0 + j as f32 * 0.1]))
-            .collect();
+        let plane = plane();
         let density: Vec<f64> = plane
             .chunks_exact(2)
             .map(|z| {
