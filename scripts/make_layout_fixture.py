@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes crates/ae/tests/fixtures/layout.safetensors: a tiny `ae` model made with numpy alone, in
+"""Writes crates/cli/tests/fixtures/layout.safetensors: a tiny `ae` model made with numpy alone, in
 PyTorch's layouts, every value naming its own PyTorch index, so a test can check element by element
 that `ae` reads each tensor into the layout its engine expects (tests/integration/checkpoint_layout.rs).
 
@@ -59,7 +59,7 @@ def main():
                      "storage": "f32", "holdout": 0.1, "split": "images"}, "seed": 0, "noise": "none"}
     metadata = {"format": "ae-autoencoder-v1", "bias_order": "pytorch",
                 "model": json.dumps(model), "data": json.dumps(data)}
-    out = Path(__file__).resolve().parent.parent / "crates/ae/tests/fixtures/layout.safetensors"
+    out = Path(__file__).resolve().parent.parent / "crates/cli/tests/fixtures/layout.safetensors"
     save_file(t, str(out), metadata=metadata)
     print(f"wrote {out}")
 

@@ -17,7 +17,7 @@ use ae::training::Trainer;
 use ae_engine::Workspace;
 use std::path::PathBuf;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let data = args.first().cloned().unwrap_or_else(|| "../shared/datasets/olivettifaces.mat".into());
     let steps: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(40);

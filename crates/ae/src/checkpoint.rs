@@ -7,10 +7,10 @@
 //! `num_batches_tracked` (int64).
 
 use crate::config::{DataConfig, Loss, ModelConfig};
+use crate::fs::write_atomic_by;
 use crate::memory::MemoryNeed;
 use crate::model::{Autoencoder, Description, TensorLayout, PARAM_NAMES};
 use crate::noise::Noise;
-use crate::report::write_atomic_by;
 use safetensors::tensor::{Dtype, Metadata, SafeTensors};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -186,7 +186,7 @@ impl safetensors::View for &Tensor<'_> {
     }
 }
 
-/// Writes the model, its config and `recipe` to `path`, atomically (see [`crate::report::write_atomic`]).
+/// Writes the model, its config and `recipe` to `path`, atomically (see [`crate::fs::write_atomic`]).
 pub fn save(model: &Autoencoder, recipe: &DataRecipe, path: &Path) -> Result<(), CheckpointError> {
     save_with(model, recipe, Vec::new(), Vec::new(), path)
 }

@@ -283,8 +283,8 @@ mod tests {
 
     #[test]
     fn log_likelihoods_are_the_training_losses_negated() {
+        use crate::loss::loss_and_grad;
         use crate::model::Output;
-        use crate::training::loss_and_grad;
         let logits: Vec<f32> = (0..6).map(|i| (i as f32 - 2.5) * 3.0).collect();
         let x = [0.0f32, 0.2, 0.5, 0.9, 1.0, 0.3];
         let y: Vec<f32> = logits.iter().map(|l| 1.0 / (1.0 + (-l).exp())).collect();

@@ -1,8 +1,10 @@
 //! `ae`: convolutional autoencoders on the CPU, from data to reports.
 //!
-//! The modules follow the pipeline: [`data`] (its readers and downloads) → [`augment`] and
-//! [`noise`] → [`model`] (its layer parts and model kinds) → [`training`] → [`checkpoint`],
-//! [`inference`], [`evaluation`] and [`report`]; the `ae` binary is the CLI.
+//! The modules follow the pipeline: [`config`] → [`data`] (one reader per format, downloads) →
+//! [`augment`] and [`noise`] → [`model`] (its architecture, layer parts and model kinds) with
+//! [`loss`] → [`training`] (prepare → fit → finish) → [`record`], [`checkpoint`] and [`report`];
+//! then [`inference`], [`evaluation`], [`baseline`] and [`export`]. The library never prints and
+//! knows no command-line flags: the `ae` command is the `ae-cli` crate.
 
 pub mod augment;
 pub mod baseline;
@@ -13,11 +15,14 @@ pub mod data;
 pub mod error;
 pub mod evaluation;
 pub mod export;
+pub mod fs;
 pub mod inference;
 pub mod json_float;
+pub mod loss;
 pub mod memory;
 pub mod model;
 pub mod noise;
+pub mod record;
 pub mod report;
 pub mod training;
 

@@ -1,7 +1,7 @@
 //! Corruption applied to each batch as it is drawn: the inputs of a denoising autoencoder.
 //! The loss always compares the reconstruction with the clean image.
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};

@@ -60,6 +60,14 @@ impl AlignedVec {
         self.len = len;
     }
 
+    /// Grows to at least `len` values (new ones zero); never shrinks, so reused scratch keeps
+    /// the largest size asked of it.
+    pub fn grow_to(&mut self, len: usize) {
+        if self.len < len {
+            self.resize(len);
+        }
+    }
+
     /// Moves the values into an allocation for at least `len` values.
     fn reallocate(&mut self, len: usize) {
         let cap = capacity_for(len);

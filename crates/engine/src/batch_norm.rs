@@ -7,7 +7,7 @@
 //! pass subtracts sums of similar size.
 
 use crate::activation::Activation;
-use crate::conv::ParamGrads;
+use crate::geometry::ParamGrads;
 
 /// Added to the variance before the square root (PyTorch's default).
 pub const EPSILON: f64 = 1e-5;

@@ -6,7 +6,7 @@
 
 use crate::activation::{add_column_sums, Activation};
 use crate::adam::AdamStep;
-use crate::conv::ParamGrads;
+use crate::geometry::ParamGrads;
 use crate::matmul::{matmul, matmul_strided, MatRef, Threads};
 use crate::workspace::Workspace;
 use rayon::prelude::*;

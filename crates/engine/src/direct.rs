@@ -8,11 +8,8 @@
 //! [`kernel_grad`] the weight gradient of both, with the weight read as `[tap][big][small]`.
 //! Each is compiled for AVX-512 and AVX2 as well as the baseline, picked at run time.
 
-use crate::conv::ConvGeometry;
+use crate::geometry::ConvGeometry;
 use multiversion::multiversion;
-
-/// The most small-side channels the direct loops are chosen for.
-pub(crate) const MAX_SMALL_CHANNELS: usize = 4;
 
 /// Lanes of the dot-product accumulators: one 512-bit register of `f32`.
 const LANES: usize = 16;

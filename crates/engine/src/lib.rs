@@ -11,6 +11,7 @@ pub mod batch_norm;
 pub mod conv;
 pub mod dense;
 mod direct;
+pub mod geometry;
 pub mod huge_pages;
 mod lanes;
 pub mod matmul;
@@ -24,9 +25,7 @@ pub use aligned::AlignedVec;
 pub use batch_norm::{
     batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train, BatchStats, RunningStats,
 };
-pub use conv::{
-    conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, Algorithm, ConvGeometry,
-    Padding, ParamGrads, Shape,
-};
+pub use conv::{conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward};
 pub use dense::{dense_backward, dense_backward_adam, dense_forward, DenseShape};
+pub use geometry::{Algorithm, ConvGeometry, Padding, ParamGrads, Shape};
 pub use workspace::Workspace;

@@ -60,10 +60,10 @@ impl Workspace {
     /// Grows the Winograd buffers: the shared transformed kernel, two tile blocks and a
     /// transformed kernel-gradient accumulator per part.
     pub(crate) fn reserve_tiles(&mut self, filter: usize, channels: usize, kernel_acc: usize) {
-        grow_aligned(&mut self.filter, filter);
+        self.filter.grow_to(filter);
         for part in &mut self.parts {
             part.tiles.reserve(channels);
-            grow_aligned(&mut part.kernel_acc, kernel_acc);
+            part.kernel_acc.grow_to(kernel_acc);
         }
     }
 
@@ -76,12 +76,6 @@ impl Workspace {
 fn grow(buf: &mut Vec<f32>, len: usize) {
     if buf.len() < len {
         buf.resize(len, 0.0);
-    }
-}
-
-pub(crate) fn grow_aligned(buf: &mut AlignedVec, len: usize) {
-    if buf.len() < len {
-        buf.resize(len);
     }
 }
 

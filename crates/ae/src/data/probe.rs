@@ -2,7 +2,8 @@
 //! anything is inflated or decoded: an IDX header promising 10⁹ images, a 3 MB PNG of
 //! 16000×16000 pixels.
 
-use super::{folder, format_of, idx, parse_npy_header, DataError, Format, OLIVETTI_COUNT, OLIVETTI_SIDE};
+use super::npy::parse_npy_header;
+use super::{folder, format_of, idx, DataError, Format, OLIVETTI_COUNT, OLIVETTI_SIDE};
 use crate::config::{DataConfig, DatasetName, Storage};
 use ae_engine::Shape;
 use std::io::Read;

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 /// Which part of the network to export.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Part {
     /// Images to codes.
     Encoder,
@@ -32,3 +31,5 @@ impl Part {
         }
     }
 }
+
+crate::config::choice::choices!(Part: Encoder, Decoder, All);

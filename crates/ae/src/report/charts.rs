@@ -1,7 +1,7 @@
 //! Charts drawn with plotters: the loss curve and a scatter of codes.
 
 use super::{write_err, Result};
-use crate::training::EpochStats;
+use crate::record::EpochStats;
 use std::path::Path;
 
 fn register_font() {

@@ -4,7 +4,7 @@
 
 use super::svg::{escape, line_chart, Series, PALETTE};
 use super::{io, write_atomic, write_err, ReportError, Result};
-use crate::training::{EpochStats, TrainSummary, SUMMARY};
+use crate::record::{EpochStats, TrainSummary, SUMMARY};
 use base64::Engine;
 use std::fmt::Write;
 use std::path::Path;

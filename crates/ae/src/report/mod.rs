@@ -11,7 +11,9 @@ pub use charts::{save_latent_scatter, save_loss_curve, save_quality_curve};
 pub use html::{compare_runs, run_report, save_run_report, RunFiles, REPORT};
 pub use images::{save_grid, save_images};
 
-use crate::training::EpochStats;
+use crate::fs::write_atomic;
+use crate::fs::TEMPORARY_PREFIX;
+use crate::record::{EpochStats, CHECKPOINT};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -77,7 +79,7 @@ impl RunDir {
         }
         let partial = partial_of(target);
         if partial.exists() {
-            return Err(match partial.join(crate::training::CHECKPOINT).exists() {
+            return Err(match partial.join(CHECKPOINT).exists() {
                 true => ReportError::Unfinished(partial),
                 false => ReportError::UnfinishedWithoutCheckpoint(partial),
             });
@@ -172,10 +174,6 @@ impl MetricsLog {
     }
 }
 
-/// How the temporary files of `write_atomic` begin: what a killed process leaves half-written is
-/// recognisable, and a resumed run removes it.
-const TEMPORARY_PREFIX: &str = ".ae-writing-";
-
 /// Removes what writes cut short by a kill left in `dir`: temporary files, never outputs.
 fn remove_unfinished_writes(dir: &Path) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(io("read", dir))?;
@@ -184,36 +182,6 @@ fn remove_unfinished_writes(dir: &Path) -> Result<()> {
             let path = entry.path();
             std::fs::remove_file(&path).map_err(io("remove the unfinished write", &path))?;
         }
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` so that `path` is either its old self or the whole new file, never a
-/// part: a temporary file beside it, flushed to disk, then renamed over it.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomic_by(path, |tmp| std::fs::write(tmp, bytes))
-}
-
-/// [`write_atomic`] of whatever `write` puts in the temporary file whose path it is given (for
-/// output streamed rather than held whole).
-pub fn write_atomic_by(path: &Path, write: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::Builder::new().prefix(TEMPORARY_PREFIX).tempfile_in(dir)?;
-    // A temporary file is private (0600); the output is an ordinary file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    write(tmp.path())?;
-    std::fs::File::open(tmp.path())?.sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    // The rename itself reaches the disk with the directory.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
     }
     Ok(())
 }

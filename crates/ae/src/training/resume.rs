@@ -2,17 +2,15 @@
 //! moments and step count, the shuffled order, every random stream, the epochs so far and where
 //! the epoch in progress stands — written atomically into the run directory.
 
-use super::{BestEpoch, EpochStats, Trainer};
+use super::Trainer;
 use crate::checkpoint::{self, CheckpointError, DataRecipe, Tensor, Values};
 use crate::model::{Autoencoder, CodeSums};
+use crate::record::{BestEpoch, EpochStats};
 use ae_engine::AdamMoments;
 use rand_chacha::ChaCha8Rng;
 use safetensors::tensor::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// The checkpoint's file name in a run directory.
-pub const CHECKPOINT: &str = "checkpoint.safetensors";
 
 /// Where an epoch stands after some of its batches.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -205,6 +203,7 @@ mod tests {
     use crate::augment::Augment;
     use crate::config::{Loss, ModelConfig, PaddingMode, Preset, RunConfig};
     use crate::noise::Noise;
+    use crate::record::CHECKPOINT;
     use crate::training::tests::blobs;
 
     const NOISE: Noise = Noise::Gaussian { sigma: 0.1 };

@@ -1,19 +1,6 @@
 //! Which epoch's weights a run with held-out images keeps, and when it stops early.
 
-use super::EpochStats;
-use serde::{Deserialize, Serialize};
-
-/// The epoch whose weights a run with held-out images keeps as its model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BestEpoch {
-    pub epoch: usize,
-    /// What selects it: the held-out loss per sample (a VAE's: plus its KL, the negative ELBO).
-    #[serde(with = "crate::json_float")]
-    pub holdout_loss: f64,
-    #[serde(with = "crate::json_float")]
-    pub holdout_psnr_db: f64,
-    pub holdout_ssim: f64,
-}
+use crate::record::{BestEpoch, EpochStats};
 
 /// The epoch of `stats` as the run's new model, where its held-out figure
 /// ([`EpochStats::selection_loss`]) is finite and lower than `best`'s.

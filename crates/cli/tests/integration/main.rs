@@ -9,6 +9,7 @@ mod datasets;
 mod download;
 mod export;
 mod hostile;
+mod layout;
 mod learning;
 mod olivetti;
 mod report_browser;

@@ -5,27 +5,25 @@
 
 use crate::augment::Augment;
 use crate::noise::Noise;
-use ae_engine::Padding;
+use choice::choices;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A configuration value that does not make sense, named by its key.
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("{key}: {problem}")]
-pub struct ConfigError {
-    pub key: String,
-    pub problem: String,
-}
+pub(crate) mod choice;
+mod data;
+pub mod error;
+mod model;
+mod training;
 
-impl ConfigError {
-    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self { key: key.into(), problem: problem.into() }
-    }
-}
+pub use choice::Choice;
+pub use data::{BadImages, DataConfig, DatasetName, Resize, SplitBy, Storage};
+pub use error::ConfigError;
+pub use model::{strides, CodeActivation, ConvSpec, ModelConfig, ModelKind, Norm, PaddingMode};
+use training::LINEAR_LR_SCALE;
+pub use training::{Batching, Loss, Schedule, TrainingConfig};
 
 /// The built-in starting points for a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Preset {
     /// The tutorial, literally: subsampled inputs, TensorFlow padding, 7 of 8 batches, loss / 400.
@@ -45,510 +43,6 @@ pub enum Preset {
     /// network adds to PCA rather than undoing it. The `ae` command gives the default's denoisers
     /// the same model ([`RunConfig::is_denoiser_for_linear_path`]).
     Residual,
-}
-
-/// How 64×64 faces become the model's input size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Resize {
-    /// Keep every k-th pixel (`x[::2, ::2]`): what the tutorial's "bicubic" resize really does.
-    Subsample,
-    /// Average each k×k block: a real, antialiased downscale.
-    Area,
-}
-
-/// Which samples an epoch trains on and what its average divides by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Batching {
-    /// The tutorial's `range(0, N − batch, batch)`: the last batch is skipped (even when full), and
-    /// the epoch's summed loss is divided by N all the same.
-    Tutorial,
-    /// Every sample once per epoch (a smaller last batch if needed); the average is over them.
-    All,
-}
-
-/// Padding of the "same" convolutions, serialisable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PaddingMode {
-    /// TensorFlow: a stride-2 layer pads only bottom/right.
-    TfSame,
-    /// PyTorch's `padding=1` (with `output_padding=1` on a stride-2 transposed conv).
-    Symmetric,
-}
-
-impl From<PaddingMode> for Padding {
-    fn from(p: PaddingMode) -> Self {
-        match p {
-            PaddingMode::TfSame => Padding::TfSame,
-            PaddingMode::Symmetric => Padding::Symmetric,
-        }
-    }
-}
-
-/// How the held-out images are chosen.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "kebab-case")]
-pub enum SplitBy {
-    /// A seeded fraction of the images.
-    #[default]
-    Images,
-    /// A seeded fraction of the people (Olivetti: 40 people, 10 consecutive images each), so no
-    /// held-out face belongs to someone seen in training.
-    Subjects,
-}
-
-/// The training objective between reconstruction and clean image.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "kebab-case")]
-pub enum Loss {
-    /// `0.5·Σ(x̂−x)²` (TensorFlow's `l2_loss`; a Gaussian likelihood).
-    #[default]
-    L2,
-    /// Binary cross-entropy `−Σ[x·log x̂ + (1−x)·log(1−x̂)]` (a Bernoulli likelihood), computed from
-    /// the output sigmoid's logits in the numerically stable form.
-    Bce,
-}
-
-/// The datasets `ae` can find or download by name.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "kebab-case")]
-pub enum DatasetName {
-    /// The 400 Olivetti faces, 64×64 grayscale (scikit-learn's copy).
-    #[default]
-    Olivetti,
-    /// MNIST's 60 000 training digits, 28×28 grayscale.
-    Mnist,
-    /// Fashion-MNIST's 60 000 training images, 28×28 grayscale.
-    FashionMnist,
-}
-
-/// What to do with an image file that cannot be decoded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "kebab-case")]
-pub enum BadImages {
-    /// Stop with an error naming the file.
-    #[default]
-    Fail,
-    /// Leave it out, with a warning and a count.
-    Skip,
-}
-
-/// How the images are held in memory during training.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "kebab-case")]
-pub enum Storage {
-    /// 32-bit floats, ready to use.
-    #[default]
-    F32,
-    /// The 8 bits the files hold, converted batch by batch: a quarter of the memory (8-bit sources only).
-    U8,
-}
-
-/// Where the images come from and how they are prepared.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataConfig {
-    /// The dataset to find (environment variable, cache) or download when `path` is absent.
-    #[serde(default)]
-    pub dataset: DatasetName,
-    /// A dataset file or folder: `.mat` (Olivetti), an IDX file (`*-ubyte`, optionally `.gz`),
-    /// `.npy` (N×H×W or N×H×W×C, u8 or f32), or a folder of PNG/JPEG images (searched recursively).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-    /// Height and width the model sees; images are resized to it (`None`: their own size).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<[usize; 2]>,
-    pub resize: Resize,
-    /// Channels of a folder's images: 1 (gray) or 3 (RGB) [default: from the first image].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channels: Option<usize>,
-    #[serde(default)]
-    pub bad_images: BadImages,
-    #[serde(default)]
-    pub storage: Storage,
-    /// Fraction of images held out of training (seeded), evaluated every epoch.
-    pub holdout: f64,
-    /// Hold out images or whole people.
-    #[serde(default)]
-    pub split: SplitBy,
-}
-
-/// What normalises a layer's pre-activations before its activation (the code's, or the hidden
-/// convolutions').
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "kebab-case")]
-pub enum Norm {
-    /// Nothing: the tutorial's `sigmoid(x·W + b)` for the code, which can saturate within a few steps.
-    #[default]
-    None,
-    /// Batch normalisation (`NAME.weight`/`bias`/`running_mean`/`running_var`, PyTorch's
-    /// `BatchNorm1d` on the code, `BatchNorm2d` on a feature map): batch statistics in training,
-    /// running estimates at inference.
-    Batch,
-}
-
-impl Norm {
-    fn is_none(&self) -> bool {
-        *self == Norm::None
-    }
-}
-
-/// The function that makes an autoencoder's code from its (normalised) pre-activations.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "kebab-case")]
-pub enum CodeActivation {
-    /// The tutorial's: every unit in (0, 1).
-    #[default]
-    Sigmoid,
-    /// None: a linear code, as PCA's coefficients are; nothing to saturate.
-    Identity,
-    /// The default preset's: the sigmoid where the decoder reads the code as its first feature
-    /// map (the tutorial's reshape), identity where a dense layer projects it there (other
-    /// lengths and sizes, e.g. MNIST). Measured: a linear projected code gains 1.7-5 dB held-out
-    /// (faces at code 32, MNIST at 32 and 256), a linear reshaped code loses 0.5 dB on the faces
-    /// (bench/README.md). A new run's `config.toml` records which ([`ModelConfig::settle`]).
-    Auto,
-}
-
-impl CodeActivation {
-    fn is_sigmoid(&self) -> bool {
-        *self == CodeActivation::Sigmoid
-    }
-}
-
-/// What the code is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelKind {
-    /// A deterministic code, `sigmoid(x·W + b)` (normalised or not).
-    #[default]
-    Autoencoder,
-    /// A variational autoencoder: the code layer gives μ and log σ² of a Gaussian code of
-    /// `code_length` units, sampled in training (`z = μ + σ·ε`) and its mean at inference; the loss
-    /// adds β·KL(q(z|x) ‖ N(0, I)).
-    Vae,
-}
-
-impl ModelKind {
-    fn is_autoencoder(&self) -> bool {
-        *self == ModelKind::Autoencoder
-    }
-}
-
-/// One convolution of the encoder or decoder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConvSpec {
-    pub filters: usize,
-    pub stride: usize,
-}
-
-/// The architecture; [`crate::model::Autoencoder::new`] derives and checks every shape.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {
-    /// An autoencoder (absent in older files) or a VAE.
-    #[serde(default, skip_serializing_if = "ModelKind::is_autoencoder")]
-    pub kind: ModelKind,
-    /// Input height, width and channels.
-    pub input: [usize; 3],
-    pub kernel: usize,
-    pub padding: PaddingMode,
-    /// Convolutions (ReLU) from the input down to the code.
-    pub encoder: Vec<ConvSpec>,
-    /// Units of the dense sigmoid code.
-    pub code_length: usize,
-    /// Normalisation of the code's pre-activations (absent in files written before it existed: none).
-    #[serde(default)]
-    pub code_norm: Norm,
-    /// An autoencoder's code function (absent: the sigmoid); a VAE's code is its Gaussian sample.
-    #[serde(default, skip_serializing_if = "CodeActivation::is_sigmoid")]
-    pub code_activation: CodeActivation,
-    /// Normalisation of every hidden convolution's output before its ReLU (`encoder.normI`,
-    /// `decoder.normI`; absent: none).
-    #[serde(default, skip_serializing_if = "Norm::is_none")]
-    pub conv_norm: Norm,
-    /// Channels of the decoder's first feature map when a dense ReLU layer ("decoder.project")
-    /// maps the code to it. `None`: the code is reshaped as in the tutorial when its length is a
-    /// multiple of that map's pixels, and projected otherwise: to one channel in files written
-    /// before [`ModelConfig::settle`] recorded [`ModelConfig::PROJECT_CHANNELS`] in new runs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decoder_input_channels: Option<usize>,
-    /// Transposed convolutions (ReLU) from the reshaped code up; a final sigmoid layer back to the
-    /// input's channels is added after them.
-    pub decoder: Vec<ConvSpec>,
-    /// Fits the layers to a new run's input: stride-2 stages are added to the encoder and the
-    /// decoder until the map the code layer reads is at most this many pixels a side, so the code
-    /// layer stops growing with the image's area (see [`ModelConfig::settle`]). Absent (the seed
-    /// presets, files written before it): the layers as written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_code_map_side: Option<usize>,
-    /// Dropout on an autoencoder's code in training (the probability a unit is zeroed; 0: none).
-    #[serde(default, skip_serializing_if = "is_zero_f64")]
-    pub dropout: f64,
-    /// A linear encoder and decoder beside the network (`linear.encode`, `linear.decode`), their
-    /// outputs added to the code and to the output, which is then linear and clipped to [0, 1]
-    /// rather than a sigmoid. A new run starts them at PCA of its training images with the
-    /// network's last layers at zero, so it starts as PCA at the code's length and trains the
-    /// network as a correction to it (absent: none).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub linear_path: bool,
-}
-
-/// The product of the layers' strides, saturating (a config can ask for anything; `plan` refuses
-/// what does not fit).
-pub fn strides(specs: &[ConvSpec]) -> usize {
-    specs.iter().fold(1usize, |p, s| p.saturating_mul(s.stride))
-}
-
-impl ModelConfig {
-    /// Whether any layer normalises over the batch (a single image then has no statistics).
-    pub fn has_batch_norm(&self) -> bool {
-        self.code_norm == Norm::Batch || self.conv_norm == Norm::Batch
-    }
-
-    /// The channels a new run's `decoder.project` gives the decoder's first feature map. With one
-    /// channel the decoder started from 196 values whatever the code's length: MNIST at code 256
-    /// reached 22.1 dB held-out, 23.2 with 16 channels; at code 32 (seed 0) 20.2 and 21.5 dB
-    /// (bench/README.md). 16 channels start slower (2 epochs at code 32: 14.9 dB against 16.5).
-    pub const PROJECT_CHANNELS: usize = 16;
-
-    /// Settles for a new run what `decoder_input_channels = None` leaves to the input's shape: a
-    /// code that does not reshape to the decoder's first feature map gets
-    /// [`PROJECT_CHANNELS`](Self::PROJECT_CHANNELS), written into the run's files (where `None`
-    /// keeps its older meaning, one channel).
-    pub fn settle(&mut self) {
-        self.fit_to_input();
-        if self.decoder_input_channels.is_none() && self.projects_code() {
-            self.decoder_input_channels = Some(Self::PROJECT_CHANNELS);
-        }
-        self.code_activation = self.code_function();
-    }
-
-    /// Adds the linear path with the plain linear code it needs (`residual`'s change to the default).
-    pub fn add_linear_path(&mut self) {
-        self.linear_path = true;
-        self.code_activation = CodeActivation::Identity;
-        self.code_norm = Norm::None;
-    }
-
-    /// Whether a dense layer (`decoder.project`) maps the code to the decoder's first feature
-    /// map, rather than the code being reshaped into it.
-    pub fn projects_code(&self) -> bool {
-        let (h0, w0) = self.decoder_start();
-        self.decoder_input_channels.is_some() || !self.code_length.is_multiple_of((h0 * w0).max(1))
-    }
-
-    /// The code's function, [`CodeActivation::Auto`] resolved for this network.
-    pub fn code_function(&self) -> CodeActivation {
-        match self.code_activation {
-            CodeActivation::Auto if self.projects_code() => CodeActivation::Identity,
-            CodeActivation::Auto => CodeActivation::Sigmoid,
-            other => other,
-        }
-    }
-
-    /// Adds stride-2 stages while the encoder's last map is wider than
-    /// [`max_code_map_side`](Self::max_code_map_side): the first stride-1 layer of the encoder and
-    /// of the decoder becomes stride 2, or, when none is left, a layer as wide as the last is
-    /// appended. The decoder must rebuild the input exactly from whole maps, so a stage is added
-    /// only while the input's sides divide by the decoder's new upscale. Settled lists stay as they are.
-    ///
-    /// Stages the input's sides cannot rebuild go first: while the decoder's upscale does not
-    /// divide them and it has more than one stride-2 stage, its first (coarsest) stage and the
-    /// encoder's last become stride 1 (the `deep` preset's four stages on 28×28 MNIST: two).
-    fn fit_to_input(&mut self) {
-        let Some(side) = self.max_code_map_side else { return };
-        let product = |specs: &[ConvSpec]| strides(specs).max(1);
-        let [height, width, _] = self.input;
-        // Whether the decoder can rebuild the input from whole maps at this upscale.
-        let rebuilds = |up: usize| height.is_multiple_of(up) && width.is_multiple_of(up);
-        let stages = |specs: &[ConvSpec]| specs.iter().filter(|s| s.stride == 2).count();
-        while !rebuilds(product(&self.decoder)) && stages(&self.decoder) > 1 && stages(&self.encoder) > 1 {
-            if let Some(spec) = self.decoder.iter_mut().find(|s| s.stride == 2) {
-                spec.stride = 1;
-            }
-            if let Some(spec) = self.encoder.iter_mut().rev().find(|s| s.stride == 2) {
-                spec.stride = 1;
-            }
-        }
-        loop {
-            let down = product(&self.encoder);
-            if height.div_ceil(down).max(width.div_ceil(down)) <= side.max(1) {
-                return;
-            }
-            if !rebuilds(product(&self.decoder).saturating_mul(2)) {
-                return;
-            }
-            for specs in [&mut self.encoder, &mut self.decoder] {
-                match specs.iter_mut().find(|s| s.stride == 1) {
-                    Some(spec) => spec.stride = 2,
-                    None => {
-                        let filters = specs.last().map_or(16, |s| s.filters);
-                        specs.push(ConvSpec { filters, stride: 2 });
-                    }
-                }
-            }
-        }
-    }
-
-    /// Height and width of the decoder's first feature map: the input's over the product of the
-    /// decoder's strides (`model::plan` refuses strides that do not divide the input).
-    pub fn decoder_start(&self) -> (usize, usize) {
-        let upscale = strides(&self.decoder).max(1);
-        (self.input[0] / upscale, self.input[1] / upscale)
-    }
-
-    /// The tutorial's network: conv 16/2, 32, 64, 128 → dense 256 → 1×16×16 → convT 128/2, 64, 32 → 1.
-    pub fn tutorial(padding: PaddingMode) -> Self {
-        let conv = |filters, stride| ConvSpec { filters, stride };
-        Self {
-            kind: ModelKind::Autoencoder,
-            input: [32, 32, 1],
-            kernel: 3,
-            padding,
-            encoder: vec![conv(16, 2), conv(32, 1), conv(64, 1), conv(128, 1)],
-            code_length: 256,
-            code_norm: Norm::None,
-            code_activation: CodeActivation::Sigmoid,
-            conv_norm: Norm::None,
-            decoder_input_channels: None,
-            decoder: vec![conv(128, 2), conv(64, 1), conv(32, 1)],
-            max_code_map_side: None,
-            dropout: 0.0,
-            linear_path: false,
-        }
-    }
-}
-
-/// How the learning rate changes over a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "kebab-case")]
-pub enum Schedule {
-    /// The same rate for every step (the tutorial).
-    #[default]
-    Constant,
-    /// Half a cosine from the full rate at the first step down to zero at the end of the last
-    /// epoch: large steps early, and a final model that is not caught mid-oscillation.
-    Cosine,
-}
-
-impl Schedule {
-    /// The factor on the learning rate at `progress` (0 at the start of the run, 1 at its end).
-    pub fn factor(self, progress: f64) -> f64 {
-        match self {
-            Schedule::Constant => 1.0,
-            Schedule::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * progress.clamp(0.0, 1.0)).cos()),
-        }
-    }
-}
-
-fn one() -> f64 {
-    1.0
-}
-
-/// Measured on the faces' denoiser (bench/README.md, "A linear path started at PCA").
-const LINEAR_LR_SCALE: f64 = 0.01;
-
-fn default_linear_lr_scale() -> f64 {
-    LINEAR_LR_SCALE
-}
-
-fn is_default_linear_lr_scale(v: &f64) -> bool {
-    *v == LINEAR_LR_SCALE
-}
-
-/// Optimisation settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainingConfig {
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub learning_rate: f64,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub epsilon: f64,
-    /// Seeds the weights, the split, every shuffle and the noise.
-    pub seed: u64,
-    pub batching: Batching,
-    #[serde(default)]
-    pub loss: Loss,
-    /// Weight λ of an L1 penalty on the code (a sparse autoencoder); 0 for none. Per image the
-    /// penalty is `λ · pixels · mean(|code|)`: against the loss summed over the pixels it weighs the
-    /// mean code value as λ times one pixel's loss, so one λ means the same for any code length
-    /// and image size.
-    #[serde(default)]
-    pub sparsity: f64,
-    /// The learning rate's course over the run (absent in older files: constant).
-    #[serde(default)]
-    pub schedule: Schedule,
-    /// Multiplies the learning rate of the code layer's weight (absent in older files: 1). Adam
-    /// moves each of its `inputs × code_length` weights by about the learning rate, so the code
-    /// layer, with 30–130 times the fan-in of the convolutions, turns fastest.
-    #[serde(default = "one")]
-    pub code_lr_scale: f64,
-    /// Multiplies the learning rate of the linear path's tensors (`model.linear_path`; absent: the
-    /// default's). They start at PCA, whose weights are about 1/√pixels: at the full rate Adam's
-    /// first hundred steps undo them (faces: 31.0 dB at the start, 12 dB ten epochs later).
-    #[serde(default = "default_linear_lr_scale", skip_serializing_if = "is_default_linear_lr_scale")]
-    pub linear_lr_scale: f64,
-    /// Steps over which the learning rate rises linearly from 1/warmup_steps of its value to all
-    /// of it (absent in older files: 0, none). Adam's first steps move every weight by the full
-    /// rate; at 3e-3 that left MNIST's decoder with only dead ReLUs.
-    #[serde(default)]
-    pub warmup_steps: u64,
-    /// A VAE's weight β on the KL term (1: the ELBO; other values: a β-VAE).
-    #[serde(default = "one", skip_serializing_if = "is_one")]
-    pub beta: f64,
-    /// Epochs over which a VAE's β rises linearly from 0 (0: none), so the decoder learns to use
-    /// the code before the KL term pulls it to the prior.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub kl_warmup_epochs: usize,
-    /// Decoupled weight decay λ on the convolution and dense weights (AdamW; not on biases or the
-    /// normalisation's scale and shift); 0: plain Adam.
-    #[serde(default, skip_serializing_if = "is_zero_f64")]
-    pub weight_decay: f64,
-    /// What changes each training image as it is drawn (flips, shifts), from the run's seed.
-    #[serde(default, skip_serializing_if = "Augment::is_none")]
-    pub augment: Augment,
-    /// Stop when the held-out loss has not improved for this many epochs (0: never). The run is
-    /// complete; its model is the best epoch's either way.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub early_stopping: usize,
-}
-
-fn is_zero_f64(v: &f64) -> bool {
-    *v == 0.0
-}
-
-fn is_one(v: &f64) -> bool {
-    *v == 1.0
-}
-
-fn is_zero(v: &usize) -> bool {
-    *v == 0
-}
-
-impl TrainingConfig {
-    /// The warm-up's factor on the learning rate of step `step` (counted from 1).
-    pub fn warmup(&self, step: u64) -> f64 {
-        if step >= self.warmup_steps {
-            1.0
-        } else {
-            step as f64 / self.warmup_steps as f64
-        }
-    }
 }
 
 /// Everything a run needs, written to `config.toml` in the run directory.
@@ -598,7 +92,7 @@ impl RunConfig {
             training: TrainingConfig {
                 epochs: 600,
                 batch_size: 50,
-                // Measured on the faces: docs/code.md.
+                // Measured on the faces: bench/results/code.md.
                 learning_rate: if seed { 1e-3 } else { 3e-3 },
                 beta1: 0.9,
                 beta2: 0.999,
@@ -623,7 +117,7 @@ impl RunConfig {
     }
 
     /// The `default` run with the linear path (see [`Preset::Residual`]), which learns at
-    /// `LINEAR_LR_SCALE` of the rate (bench/README.md, "A linear path started at PCA").
+    /// `LINEAR_LR_SCALE` of the rate (bench/results/residual.md, "A linear path started at PCA").
     fn residual() -> Self {
         let default = Self::preset(Preset::Default);
         let mut residual = Self { preset: Preset::Residual, ..default };
@@ -634,7 +128,7 @@ impl RunConfig {
     /// Whether this run is a denoiser the linear path suits without changing anything the path
     /// does not need: an autoencoder with the l2 loss, no sparsity and no dropout. The default
     /// preset's denoiser gets the path: its network alone stays below PCA's linear denoiser, which
-    /// the path starts at (bench/README.md, "Faces, default preset + `--noise gaussian:0.2`").
+    /// the path starts at (bench/results/denoising.md, "Faces, default preset + `--noise gaussian:0.2`").
     pub fn is_denoiser_for_linear_path(&self) -> bool {
         !self.noise.is_none()
             && self.model.kind == ModelKind::Autoencoder
@@ -644,7 +138,7 @@ impl RunConfig {
     }
 
     /// The `default` run with the network, linear path and length of training measured to beat
-    /// PCA (bench/README.md, "A preset that beats PCA"). Its epochs cost less than the default's:
+    /// PCA (bench/results/deep.md, "A preset that beats PCA"). Its epochs cost less than the default's:
     /// the wide maps are the small ones.
     fn deep() -> Self {
         let conv = |filters, stride| ConvSpec { filters, stride };
@@ -816,6 +310,8 @@ impl RunConfig {
         Ok(())
     }
 }
+
+choices!(Preset: Seed, Default, SeedDenoise, Deep, Residual);
 
 #[cfg(test)]
 mod tests {

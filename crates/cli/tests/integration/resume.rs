@@ -5,7 +5,8 @@
 use crate::common;
 
 use ae::config::{Preset, RunConfig};
-use ae::training::{resume, train, Job, CHECKPOINT};
+use ae::record::CHECKPOINT;
+use ae::training::{resume, train, Job};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,546 @@
+//! `ae train`: the run's configuration from a preset or a file and the flags, then the library's
+//! training job, with a progress bar, Ctrl-C as a checkpoint and the figures printed at the end.
+
+use crate::flags::choice;
+use crate::inputs::use_data;
+use crate::limits::memory_limit;
+use crate::outputs::{baseline_line, describe};
+use crate::signals::interrupts;
+use ae::config::{
+    BadImages, CodeActivation, Loss, ModelKind, Norm, Preset, RunConfig, Schedule, SplitBy, Storage,
+};
+use ae::data::is_olivetti;
+use ae::noise::Noise;
+use ae::report::partial_of;
+use ae::training::{resume, train, Event, Job};
+use anyhow::{bail, Result};
+use clap::{Args, Parser};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+#[derive(Args)]
+pub(crate) struct TrainArgs {
+    /// Starting configuration: `seed` is the tutorial literally, `seed-denoise` its denoising run;
+    /// `default` fixes the tutorial's quirks; `deep` is the default run with a network that beats
+    /// PCA at short and long codes (it has --linear-path); `residual` trains the default's network as
+    /// a correction to PCA (--linear-path), as the default does for a denoiser (see docs/presets.md).
+    #[arg(long, value_parser = choice::<Preset>(), default_value_t = Preset::Default)]
+    pub(crate) preset: Preset,
+    /// A TOML run configuration (e.g. a run's config.toml) used instead of --preset; the flags below override it.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// The images: olivetti, mnist or fashion-mnist (found in $AE_OLIVETTI / $AE_MNIST /
+    /// $AE_FASHION_MNIST, else the cache ($AE_CACHE_DIR or the user cache dir), else downloaded),
+    /// or a path: olivettifaces.mat, an IDX file (*-ubyte, .gz or raw), a .npy array (N×H×W[×C],
+    /// u8 or f32) or a folder of PNG/JPEG images [default: olivetti].
+    #[arg(long)]
+    pub(crate) data: Option<String>,
+    /// Resize the images to H W [default: 32 32 for the Olivetti faces, else the images' own size].
+    #[arg(long, num_args = 2, value_names = ["H", "W"])]
+    pub(crate) size: Option<Vec<usize>>,
+    /// Keep the images as 8-bit (u8, a quarter of the memory; 8-bit sources) or 32-bit floats [default: f32].
+    #[arg(long, value_parser = choice::<Storage>())]
+    pub(crate) storage: Option<Storage>,
+    /// An image in a folder that cannot be decoded: fail, or skip it with a warning [default: fail].
+    #[arg(long, value_parser = choice::<BadImages>())]
+    pub(crate) bad_images: Option<BadImages>,
+    /// Run directory to create; must not exist [default: runs/<preset>-<UTC time>].
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Go on with an interrupted run (its DIR.partial) or train a finished one further (with a
+    /// larger --epochs), from its checkpoint and with its own config.toml.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "config"])]
+    pub(crate) resume: Option<PathBuf>,
+    /// Write the checkpoint once this many seconds have passed since the last one, after that
+    /// step, inside an epoch too (0: at every epoch's end instead); it is also written at the last
+    /// epoch and on Ctrl-C.
+    #[arg(long, default_value_t = 30.0)]
+    pub(crate) checkpoint_seconds: f64,
+    /// Passes over the training images [default: 600; 1000 with --preset deep].
+    #[arg(long)]
+    pub(crate) epochs: Option<usize>,
+    /// Images per Adam step [default: 50].
+    #[arg(long)]
+    pub(crate) batch_size: Option<usize>,
+    /// Adam learning rate [default: 0.003; 0.001 with --preset seed and seed-denoise].
+    #[arg(long)]
+    pub(crate) learning_rate: Option<f64>,
+    /// The learning rate's course: constant, or cosine (down to zero at the last epoch)
+    /// [default: cosine; constant with --preset seed and seed-denoise].
+    #[arg(long, value_parser = choice::<Schedule>())]
+    pub(crate) schedule: Option<Schedule>,
+    /// Multiplies the learning rate of the code layer's weight [default: 0.1; 1 with --preset seed
+    /// and seed-denoise].
+    #[arg(long)]
+    pub(crate) code_lr_scale: Option<f64>,
+    /// Multiplies the learning rate of the linear path's tensors (--linear-path) [default: 0.01].
+    #[arg(long)]
+    pub(crate) linear_lr_scale: Option<f64>,
+    /// Steps over which the learning rate rises linearly to its full value [default: 100; 0 with
+    /// --preset seed and seed-denoise].
+    #[arg(long)]
+    pub(crate) warmup_steps: Option<u64>,
+    /// Units in the code [default: 256]. A length that does not reshape to the decoder's first
+    /// feature map (16×16 for 32×32 images) gets a dense projection to it.
+    #[arg(long)]
+    pub(crate) code_length: Option<usize>,
+    /// Normalise the code's pre-activations before its function: batch (batch normalisation) or none
+    /// [default: batch; none with --preset seed, seed-denoise and deep].
+    #[arg(long, value_parser = choice::<Norm>())]
+    pub(crate) code_norm: Option<Norm>,
+    /// The code's function: sigmoid (every unit in (0, 1)), identity (a linear code), or auto (the
+    /// sigmoid where the code is reshaped into the decoder's first map, as at code 256 on 32×32
+    /// faces; identity where a dense layer projects it there, as at any other length or on MNIST)
+    /// [default: auto; sigmoid with --preset seed, seed-denoise and with --sparsity; identity with
+    /// --preset deep].
+    #[arg(long, value_parser = choice::<CodeActivation>())]
+    pub(crate) code_activation: Option<CodeActivation>,
+    /// Normalise every hidden convolution's output before its ReLU: batch or none [default: none;
+    /// batch with --preset deep].
+    #[arg(long, value_parser = choice::<Norm>())]
+    pub(crate) conv_norm: Option<Norm>,
+    /// A linear encoder and decoder beside the network, started at PCA of the training images:
+    /// the model starts as PCA at the code's length and trains the network as a correction. Its
+    /// code is linear (--code-activation identity and --code-norm none unless said), its output
+    /// linear and clipped to [0, 1]; the loss must be l2. `--linear-path false` removes it
+    /// [default: false; true with --preset deep and residual, and for a denoiser (--noise) of the
+    /// default preset with the l2 loss and no --sparsity, --dropout, --code-norm or --code-activation].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) linear_path: Option<bool>,
+    /// Add stride-2 stages until the map the code layer reads is at most N pixels a side, so the
+    /// model of a large image stays small [default: 16; 2 with --preset deep; the layers as
+    /// written with --preset seed and seed-denoise].
+    #[arg(long)]
+    pub(crate) max_code_map_side: Option<usize>,
+    /// Fraction of images held out of training and evaluated every epoch [default: 0.1; 0 with --preset seed].
+    #[arg(long)]
+    pub(crate) holdout: Option<f64>,
+    /// Seed for the weights, the split, the shuffles and the noise [default: 0].
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Corrupt the training inputs (a denoising autoencoder): none, gaussian:SIGMA (clipped to [0, 1]),
+    /// hetero:MIN:MAX (a σ per pixel drawn from [MIN, MAX]), salt-pepper:P, mask:P; the default
+    /// preset's denoiser also gets --linear-path [default: none; gaussian:0.2 with --preset seed-denoise].
+    #[arg(long)]
+    pub(crate) noise: Option<Noise>,
+    /// Training loss: l2 (0.5·Σ(x̂−x)²) or bce (binary cross-entropy) [default: l2].
+    #[arg(long, value_parser = choice::<Loss>())]
+    pub(crate) loss: Option<Loss>,
+    /// Weight λ of an L1 penalty on the code, per image λ·pixels·mean(|code|), for a sparse code
+    /// (docs/denoising.md: 0.03 over 600 epochs lowers the faces' code mean to a sixth at −0.3 dB); a sparse
+    /// code is a sigmoid's, so an auto code becomes the sigmoid [default: 0].
+    #[arg(long)]
+    pub(crate) sparsity: Option<f64>,
+    /// Hold out images, or whole people (subjects) [default: images].
+    #[arg(long, value_parser = choice::<SplitBy>())]
+    pub(crate) split_by: Option<SplitBy>,
+    /// What to train: autoencoder, or vae (a variational autoencoder: a Gaussian code sampled in
+    /// training, loss + β·KL; its code is not normalised) [default: autoencoder].
+    #[arg(long, value_parser = choice::<ModelKind>())]
+    pub(crate) model: Option<ModelKind>,
+    /// Units of a VAE's Gaussian code (its code length) [default: 16 with --model vae].
+    #[arg(long, conflicts_with = "code_length")]
+    pub(crate) latent_dim: Option<usize>,
+    /// A VAE's weight on the KL term: 1 trains on the ELBO, others make a β-VAE [default: 1].
+    #[arg(long)]
+    pub(crate) beta: Option<f64>,
+    /// Epochs over which a VAE's β rises linearly from 0 [default: 0, none].
+    #[arg(long)]
+    pub(crate) kl_warmup_epochs: Option<usize>,
+    /// Decoupled weight decay λ on the convolution and dense weights (AdamW) [default: 0].
+    #[arg(long)]
+    pub(crate) weight_decay: Option<f64>,
+    /// Change each training image as it is drawn, from the run's seed: none, flip (mirror left to
+    /// right half the time), shift:K (move by up to K pixels each way) or flip,shift:K; the target
+    /// is the changed image [default: flip,shift:2 for the faces with --preset default and deep;
+    /// none otherwise].
+    #[arg(long)]
+    pub(crate) augment: Option<ae::augment::Augment>,
+    /// Dropout on the code in training: each unit zeroed with probability P, the rest scaled by
+    /// 1/(1−P); autoencoders only [default: 0].
+    #[arg(long, value_name = "P")]
+    pub(crate) dropout: Option<f64>,
+    /// Stop when the held-out loss has not improved for N epochs (0: never); the model is the best
+    /// epoch's either way [default: 0].
+    #[arg(long, value_name = "N")]
+    pub(crate) early_stopping: Option<usize>,
+}
+
+pub(crate) fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
+    let mut config = match &args.config {
+        Some(path) => RunConfig::from_toml_file(path)?,
+        None => RunConfig::preset(args.preset),
+    };
+    if let Some(data) = &args.data {
+        use_data(&mut config, data, args.size.as_deref());
+        // The default preset's flips and shifts were measured on the faces; on MNIST they cost
+        // 1.6 dB held out at code 256 (bench/README.md), so other data start from their images as
+        // they are.
+        if !is_olivetti(&config.data) && args.config.is_none() && args.augment.is_none() {
+            config.training.augment = ae::augment::Augment::default();
+        }
+    }
+    if let Some(size) = &args.size {
+        config.data.size = Some([size[0], size[1]]);
+    }
+    if let Some(v) = args.storage {
+        config.data.storage = v;
+    }
+    if let Some(v) = args.bad_images {
+        config.data.bad_images = v;
+    }
+    if let Some(v) = args.epochs {
+        config.training.epochs = v;
+    }
+    if let Some(v) = args.batch_size {
+        config.training.batch_size = v;
+    }
+    if let Some(v) = args.learning_rate {
+        config.training.learning_rate = v;
+    }
+    if let Some(v) = args.schedule {
+        config.training.schedule = v;
+    }
+    if let Some(v) = args.code_lr_scale {
+        config.training.code_lr_scale = v;
+    }
+    if let Some(v) = args.linear_lr_scale {
+        config.training.linear_lr_scale = v;
+    }
+    if let Some(v) = args.warmup_steps {
+        config.training.warmup_steps = v;
+    }
+    if let Some(v) = args.code_length {
+        config.model.code_length = v;
+    }
+    // Before the code's own flags, so that a said code overrides the one the path brings.
+    match args.linear_path {
+        Some(true) => config.model.add_linear_path(),
+        Some(false) => config.model.linear_path = false,
+        None => {}
+    }
+    if let Some(v) = args.code_norm {
+        config.model.code_norm = v;
+    }
+    if let Some(v) = args.code_activation {
+        config.model.code_activation = v;
+    }
+    if let Some(v) = args.conv_norm {
+        config.model.conv_norm = v;
+    }
+    if let Some(v) = args.max_code_map_side {
+        config.model.max_code_map_side = Some(v);
+    }
+    if let Some(v) = args.holdout {
+        config.data.holdout = v;
+    }
+    if let Some(v) = args.seed {
+        config.training.seed = v;
+    }
+    if let Some(v) = args.noise {
+        config.noise = v;
+    }
+    if let Some(v) = args.loss {
+        config.training.loss = v;
+    }
+    if let Some(v) = args.sparsity {
+        config.training.sparsity = v;
+        // On a linear code an L1 penalty only shrinks the code's scale, which the decoder undoes.
+        if v != 0.0 && config.model.code_activation == CodeActivation::Auto {
+            config.model.code_activation = CodeActivation::Sigmoid;
+        }
+    }
+    if let Some(v) = args.split_by {
+        config.data.split = v;
+    }
+    if let Some(kind) = args.model {
+        config.model.kind = kind;
+        if kind == ModelKind::Vae {
+            // The presets' code is the tutorial's; a VAE's is a small Gaussian.
+            config.model.code_length = args.code_length.unwrap_or(16);
+            config.model.code_norm = args.code_norm.unwrap_or(Norm::None);
+            // A VAE's code is its sampled Gaussian; the autoencoder's code function does not apply.
+            config.model.code_activation = CodeActivation::Sigmoid;
+        }
+    }
+    if let Some(v) = args.latent_dim {
+        if config.model.kind != ModelKind::Vae {
+            bail!("--latent-dim is a VAE's code length: give it with --model vae, or use --code-length");
+        }
+        config.model.code_length = v;
+    }
+    if let Some(v) = args.beta {
+        config.training.beta = v;
+    }
+    if let Some(v) = args.kl_warmup_epochs {
+        config.training.kl_warmup_epochs = v;
+    }
+    if let Some(v) = args.weight_decay {
+        config.training.weight_decay = v;
+    }
+    if let Some(v) = args.augment {
+        config.training.augment = v;
+    }
+    if let Some(v) = args.dropout {
+        config.model.dropout = v;
+    }
+    if let Some(v) = args.early_stopping {
+        config.training.early_stopping = v;
+    }
+    // The default preset's denoiser learns as a correction to PCA's linear denoiser, unless the
+    // code was said: its network alone stays below that linear filter (docs/presets.md).
+    let code_said = args.linear_path.is_some() || args.code_activation.is_some() || args.code_norm.is_some();
+    if args.config.is_none()
+        && args.preset == Preset::Default
+        && !code_said
+        && config.is_denoiser_for_linear_path()
+    {
+        config.model.add_linear_path();
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+pub(crate) fn default_run_dir(preset: Preset) -> PathBuf {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp = now.trim_end_matches('Z').replace([':', '-'], "").replace('T', "-");
+    let name = match preset {
+        Preset::Seed => "seed",
+        Preset::Default => "default",
+        Preset::SeedDenoise => "seed-denoise",
+        Preset::Deep => "deep",
+        Preset::Residual => "residual",
+    };
+    // Two runs started in the same second get -2, -3, … rather than a refusal.
+    let free = |p: &Path| !p.exists() && !partial_of(p).exists();
+    let base = PathBuf::from("runs").join(format!("{name}-{stamp}"));
+    (1..)
+        .map(|k| if k == 1 { base.clone() } else { PathBuf::from(format!("{}-{k}", base.display())) })
+        .find(|p| free(p))
+        .expect("some suffix is free")
+}
+
+pub(crate) fn run(args: TrainArgs) -> Result<()> {
+    let config = resolve_config(&args)?;
+    let out = args.out.clone().unwrap_or_else(|| default_run_dir(config.preset));
+    let bar = if std::io::stdout().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("  step {pos}/{len} {bar:30} {elapsed}").expect("a valid template"),
+    );
+    let on_event = |event: Event<'_>| {
+        match event {
+        Event::Step { done, total } => {
+            if done == 1 {
+                bar.reset();
+                bar.set_length(total as u64);
+            }
+            bar.set_position(done as u64);
+        }
+        Event::Epoch(stats) => bar.suspend(|| println!("{}", stats.line())),
+        Event::Saturation { epoch, fraction, saturated } => bar.suspend(|| {
+            let percent = 100.0 * fraction;
+            if saturated {
+                eprintln!(
+                    "note: epoch {epoch}: {percent:.0} % of the code is saturated at 0 or 1, so the encoder gets almost no \
+                     gradient and the loss may stall; it may recover (see docs/code.md), or normalise the code (--code-norm batch)"
+                )
+            } else {
+                eprintln!("note: epoch {epoch}: the code is no longer saturated ({percent:.0} %)")
+            }
+        }),
+    }
+    };
+    let signal = interrupts()?;
+    let stop = || signal.load(Ordering::Relaxed) != 0;
+    if !(args.checkpoint_seconds.is_finite() && args.checkpoint_seconds >= 0.0) {
+        bail!("--checkpoint-seconds must be 0 or more, got {}", args.checkpoint_seconds);
+    }
+    let job = Job { limit: memory_limit(), checkpoint_seconds: args.checkpoint_seconds, stop: &stop };
+    let result = match &args.resume {
+        Some(dir) => train_resume(&args, dir, &job, on_event),
+        None => train(&config, &out, &job, on_event).map_err(Into::into),
+    };
+    if let Err(e) = &result {
+        if let Some(ae::Error::Interrupted { checkpoint, .. }) = e.downcast_ref::<ae::Error>() {
+            bar.finish_and_clear();
+            let partial = checkpoint.parent().unwrap_or(Path::new("."));
+            eprintln!("{e}; resume with: ae train --resume {}", partial.display());
+            std::process::exit(128 + signal.load(Ordering::Relaxed) as i32);
+        }
+    }
+    let summary = result?;
+    bar.finish_and_clear();
+    let q = &summary.quality;
+    println!(
+        "Trained {} epochs ({} steps) in {:.1} s, {:.0} ms per step. {} {} images: {}.",
+        summary.history.len(),
+        summary.steps,
+        summary.train_seconds,
+        1000.0 * summary.train_seconds / summary.steps.max(1) as f64,
+        if config.data.holdout > 0.0 { "Held-out" } else { "Training" },
+        q.images,
+        describe(q)
+    );
+    if let Some(noisy) = &summary.noisy_quality {
+        println!("Denoising: noisy inputs {}; denoised {}.", describe(noisy), describe(q));
+    }
+    if let Some(b) = &summary.baseline {
+        println!("{}", baseline_line(b, q));
+    }
+    if let Some(t) = &summary.train_quality {
+        println!(
+            "Training images ({}, without augmentation): {}, loss per sample {:.4}.",
+            t.images,
+            describe(t),
+            t.loss_per_sample
+        );
+    }
+    if let Some(best) = &summary.best {
+        let last = summary.history.last().map_or(0, |s| s.epoch);
+        if summary.stopped_early {
+            println!(
+                "Stopped early after epoch {last}: no held-out improvement for {} epochs.",
+                last - best.epoch
+            );
+        }
+        println!(
+            "Kept the model of epoch {} (lowest held-out loss per sample {:.4}; PSNR {}, SSIM {:.4}); \
+             epoch {last}'s is {}.",
+            best.epoch,
+            best.holdout_loss,
+            ae::evaluation::psnr_text(best.holdout_psnr_db),
+            best.holdout_ssim,
+            ae::record::LAST_MODEL
+        );
+    }
+    // Notes scroll past in a long run: a code that ended saturated is said once more beside the
+    // figures it explains.
+    if let Some(last) = summary.history.last().filter(|s| s.code_saturated >= ae::training::SATURATION_NOTE) {
+        let since = summary
+            .history
+            .iter()
+            .rev()
+            .take_while(|s| s.code_saturated >= ae::training::SATURATION_NOTE)
+            .last()
+            .map_or(last.epoch, |s| s.epoch);
+        println!(
+            "The code ended {:.0} % saturated at 0 or 1 (since epoch {since}): the encoder then learns almost \
+             nothing, so these figures are those of a stalled model. Normalise the code (--code-norm batch), as \
+             the default preset does.",
+            100.0 * last.code_saturated
+        );
+    }
+    println!(
+        "Run directory: {} (open {} in a browser)",
+        summary.run_dir.display(),
+        summary.run_dir.join(ae::report::REPORT).display()
+    );
+    Ok(())
+}
+
+/// `ae train`'s options alone: a run's flags as parsed, without the global ones.
+#[derive(Parser)]
+struct Bare {
+    #[command(flatten)]
+    args: TrainArgs,
+}
+
+/// `ae train --resume DIR`: only `--epochs` may change the run's config.
+pub(crate) fn train_resume(
+    args: &TrainArgs,
+    dir: &Path,
+    job: &Job<'_>,
+    on_event: impl FnMut(Event<'_>),
+) -> Result<ae::record::TrainSummary> {
+    let defaults = Bare::parse_from(["ae train"]).args;
+    let plain = |a: &TrainArgs| {
+        let mut c = resolve_config(a)?;
+        c.training.epochs = 0;
+        anyhow::Ok(c)
+    };
+    if args.preset != defaults.preset || plain(args)? != plain(&defaults)? {
+        bail!("--resume goes on with the run's own config.toml; only --epochs may be given with it");
+    }
+    Ok(resume(dir, args.epochs, job, on_event)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(flags: &[&str]) -> RunConfig {
+        resolve_config(&Bare::parse_from([&["ae train"], flags].concat()).args).unwrap()
+    }
+
+    #[test]
+    fn linear_path_turns_on_bare_and_off_with_false() {
+        let path = |flags: &[&str]| {
+            let m = resolved(flags).model;
+            (m.linear_path, m.code_activation, m.code_norm)
+        };
+        use CodeActivation::{Auto, Identity};
+        assert_eq!(path(&[]), (false, Auto, Norm::Batch));
+        assert_eq!(path(&["--linear-path"]), (true, Identity, Norm::None));
+        assert_eq!(path(&["--linear-path", "true"]), (true, Identity, Norm::None));
+        // A said code stays as said (the model then refuses it with the path, by key).
+        assert_eq!(path(&["--linear-path", "--code-norm", "batch"]), (true, Identity, Norm::Batch));
+        assert_eq!(
+            path(&["--code-activation", "sigmoid", "--linear-path"]),
+            (true, CodeActivation::Sigmoid, Norm::None)
+        );
+        assert_eq!(path(&["--preset", "deep"]), (true, Identity, Norm::None));
+        // Off, the deep network keeps its own linear code.
+        assert_eq!(path(&["--preset", "deep", "--linear-path", "false"]), (false, Identity, Norm::None));
+        assert_eq!(path(&["--linear-path", "false"]), (false, Auto, Norm::Batch));
+        let said = resolved(&["--preset", "deep", "--linear-path", "false", "--code-norm", "batch"]);
+        assert_eq!(said.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_default_preset_s_denoiser_has_the_linear_path_unless_the_code_is_said() {
+        let path = |flags: &[&str]| {
+            let config = resolved(flags);
+            assert_eq!(config.validate(), Ok(()), "{flags:?}");
+            let m = config.model;
+            (m.linear_path, m.code_activation, m.code_norm)
+        };
+        use CodeActivation::{Auto, Identity, Sigmoid};
+        let noise = ["--noise", "gaussian:0.2"];
+        let with_noise = |flags: &[&str]| path(&[&noise[..], flags].concat());
+        assert_eq!(with_noise(&[]), (true, Identity, Norm::None));
+        assert_eq!(path(&["--noise", "mask:0.3"]), (true, Identity, Norm::None));
+        assert_eq!(with_noise(&["--preset", "residual"]), (true, Identity, Norm::None));
+        assert_eq!(path(&["--noise", "none"]), (false, Auto, Norm::Batch));
+        // Off where the path does not fit, or the code was said.
+        assert_eq!(with_noise(&["--linear-path", "false"]), (false, Auto, Norm::Batch));
+        assert_eq!(with_noise(&["--loss", "bce"]), (false, Auto, Norm::Batch));
+        assert_eq!(with_noise(&["--sparsity", "0.01"]), (false, Sigmoid, Norm::Batch));
+        assert_eq!(with_noise(&["--dropout", "0.1"]), (false, Auto, Norm::Batch));
+        assert_eq!(with_noise(&["--model", "vae"]), (false, Sigmoid, Norm::None));
+        assert_eq!(with_noise(&["--code-norm", "batch"]), (false, Auto, Norm::Batch));
+        assert_eq!(with_noise(&["--code-activation", "sigmoid"]), (false, Sigmoid, Norm::Batch));
+        // The seed presets stay the tutorial's; a config file stays as written.
+        assert_eq!(with_noise(&["--preset", "seed"]), (false, Sigmoid, Norm::None));
+        assert_eq!(path(&["--preset", "seed-denoise"]), (false, Sigmoid, Norm::None));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, RunConfig::preset(Preset::Default).to_toml()).unwrap();
+        assert_eq!(with_noise(&["--config", file.to_str().unwrap()]), (false, Auto, Norm::Batch));
+    }
+
+    #[test]
+    fn sparsity_makes_an_auto_code_the_sigmoid_and_keeps_a_said_one() {
+        let code = |flags: &[&str]| resolved(flags).model.code_activation;
+        assert_eq!(code(&[]), CodeActivation::Auto);
+        assert_eq!(code(&["--sparsity", "0.01"]), CodeActivation::Sigmoid);
+        assert_eq!(code(&["--sparsity", "0"]), CodeActivation::Auto);
+        assert_eq!(code(&["--code-activation", "identity", "--sparsity", "0.01"]), CodeActivation::Identity);
+        assert_eq!(code(&["--preset", "deep", "--sparsity", "0.01"]), CodeActivation::Identity);
+        // Every flag combination above must also pass validation.
+        for flags in [&["--sparsity", "0.01"][..], &["--code-activation", "identity", "--sparsity", "0.01"]] {
+            assert_eq!(resolved(flags).validate(), Ok(()));
+        }
+    }
+}

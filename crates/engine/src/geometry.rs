@@ -1,0 +1,234 @@
+//! The shapes and index arithmetic every convolution path shares: [`Shape`], [`Padding`],
+//! [`ConvGeometry`] (a convolution maps its *big* side to its *small* side, a transposed
+//! convolution the adjoint), the choice of [`Algorithm`] and the gradients a backward pass writes.
+
+use crate::winograd;
+
+/// The most small-side channels the direct loops (`direct.rs`) are chosen for.
+pub(crate) const MAX_SMALL_CHANNELS: usize = 4;
+
+/// Height, width and channels of one NHWC image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+impl Shape {
+    pub fn new(height: usize, width: usize, channels: usize) -> Self {
+        Self { height, width, channels }
+    }
+
+    /// Number of values in one image.
+    pub fn len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn pixels(&self) -> usize {
+        self.height * self.width
+    }
+}
+
+/// Where a "same" convolution puts its zero padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// TensorFlow's "same": the odd extra row/column goes at the bottom/right (for stride 2 and a
+    /// 3×3 kernel: nothing on top, one row below).
+    TfSame,
+    /// `(kernel − 1) / 2` on top/left, as PyTorch's `padding=1` (and `output_padding=stride−1` on a
+    /// transposed convolution).
+    Symmetric,
+}
+
+/// How a layer's products are computed. Both give the same results up to f32 rounding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// im2col/col2im plus one GEMM per image: any kernel, stride and padding.
+    Im2col,
+    /// Winograd F(4×4, 3×3) (see `winograd/`): 3×3 kernels at stride 1 only, with 4× fewer
+    /// multiplications.
+    Winograd,
+    /// Direct loops over the kernel taps (see `direct.rs`): at most four small-side channels.
+    Direct,
+}
+
+/// Fewest channels on either side for which Winograd is chosen: below it the GEMMs are too thin
+/// for the transforms to pay off.
+const WINOGRAD_MIN_CHANNELS: usize = 8;
+
+/// The index arithmetic of one convolution; see the module docs for the big/small convention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub big: Shape,
+    pub small: Shape,
+    pub kernel: usize,
+    pub stride: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+    pub algorithm: Algorithm,
+}
+
+fn same_padding_before(big: usize, small: usize, kernel: usize, stride: usize, padding: Padding) -> usize {
+    match padding {
+        Padding::TfSame => ((small - 1) * stride + kernel).saturating_sub(big) / 2,
+        Padding::Symmetric => (kernel - 1) / 2,
+    }
+}
+
+impl ConvGeometry {
+    /// A "same" convolution over `big`: the small side is `ceil(big / stride)` with `small_channels`.
+    pub fn same(big: Shape, small_channels: usize, kernel: usize, stride: usize, padding: Padding) -> Self {
+        assert!(kernel > 0 && stride > 0 && !big.is_empty() && small_channels > 0, "empty convolution");
+        let small = Shape::new(big.height.div_ceil(stride), big.width.div_ceil(stride), small_channels);
+        let geometry = Self {
+            big,
+            small,
+            kernel,
+            stride,
+            pad_top: same_padding_before(big.height, small.height, kernel, stride, padding),
+            pad_left: same_padding_before(big.width, small.width, kernel, stride, padding),
+            algorithm: Algorithm::Im2col,
+        };
+        let wide = big.channels.min(small_channels) >= WINOGRAD_MIN_CHANNELS;
+        if geometry.supports_winograd() && wide {
+            geometry.with_algorithm(Algorithm::Winograd)
+        } else if small_channels <= MAX_SMALL_CHANNELS && big.channels >= WINOGRAD_MIN_CHANNELS {
+            geometry.with_algorithm(Algorithm::Direct)
+        } else {
+            geometry
+        }
+    }
+
+    /// 3×3 at stride 1, which "same" pads by one pixel on every side under either padding.
+    pub fn supports_winograd(&self) -> bool {
+        self.kernel == 3 && self.stride == 1 && self.pad_top == 1 && self.pad_left == 1
+    }
+
+    /// The same geometry computed another way; panics if Winograd is asked of a geometry that
+    /// [does not support it](Self::supports_winograd), or the direct loops of one with more than
+    /// four small-side channels.
+    pub fn with_algorithm(self, algorithm: Algorithm) -> Self {
+        match algorithm {
+            Algorithm::Im2col => {}
+            Algorithm::Winograd => assert!(self.supports_winograd(), "Winograd needs 3×3 at stride 1"),
+            Algorithm::Direct => assert!(
+                self.small.channels <= MAX_SMALL_CHANNELS,
+                "the direct loops take at most {} small-side channels",
+                MAX_SMALL_CHANNELS
+            ),
+        }
+        Self { algorithm, ..self }
+    }
+
+    /// Length of one im2col row: every big-side value a kernel window sees.
+    pub fn window(&self) -> usize {
+        self.kernel * self.kernel * self.big.channels
+    }
+
+    /// Number of weights (`window × small.channels`).
+    pub fn weight_len(&self) -> usize {
+        self.window() * self.small.channels
+    }
+
+    /// Multiply-adds for one image, forward.
+    pub fn macs(&self) -> usize {
+        self.small.pixels() * self.weight_len()
+    }
+
+    pub(crate) fn cols_len(&self) -> usize {
+        self.small.pixels() * self.window()
+    }
+
+    /// An upper bound on the scratch values this layer's passes ask of a [`Workspace`]: per part
+    /// (thread) an im2col buffer, a weight and a bias gradient and Winograd's tile blocks and
+    /// kernel accumulator, plus the shared transformed kernel. For the memory check that runs
+    /// before anything is allocated.
+    pub fn scratch_bound(&self, parts: usize) -> usize {
+        let (a, b) = (self.big.channels, self.small.channels);
+        let per_part = self.cols_len()
+            + self.weight_len()
+            + a.max(b)
+            + 2 * winograd::block_len(a.max(b))
+            + winograd::filter_len(a, b);
+        parts * per_part + winograd::Filter::buffer_len(a, b)
+    }
+
+    /// The big-side pixel a kernel tap reads, or `None` in the padding.
+    #[inline]
+    pub(crate) fn source(&self, out: usize, tap: usize, pad: usize, limit: usize) -> Option<usize> {
+        (out * self.stride + tap).checked_sub(pad).filter(|&i| i < limit)
+    }
+
+    /// Gathers every kernel window of one big image into rows of `cols` (`small.pixels × window`).
+    pub fn im2col(&self, big: &[f32], cols: &mut [f32]) {
+        let (c, k, window) = (self.big.channels, self.kernel, self.window());
+        for oh in 0..self.small.height {
+            for ow in 0..self.small.width {
+                let row = &mut cols[(oh * self.small.width + ow) * window..][..window];
+                for kh in 0..k {
+                    let ih = self.source(oh, kh, self.pad_top, self.big.height);
+                    for kw in 0..k {
+                        let dst = &mut row[(kh * k + kw) * c..][..c];
+                        match (ih, self.source(ow, kw, self.pad_left, self.big.width)) {
+                            (Some(ih), Some(iw)) => {
+                                dst.copy_from_slice(&big[(ih * self.big.width + iw) * c..][..c])
+                            }
+                            _ => dst.fill(0.0),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of [`im2col`](Self::im2col): adds every row of `cols` back onto its window in `big`.
+    pub fn col2im_add(&self, cols: &[f32], big: &mut [f32]) {
+        let (c, k, window) = (self.big.channels, self.kernel, self.window());
+        for oh in 0..self.small.height {
+            for ow in 0..self.small.width {
+                let row = &cols[(oh * self.small.width + ow) * window..][..window];
+                for kh in 0..k {
+                    let Some(ih) = self.source(oh, kh, self.pad_top, self.big.height) else {
+                        continue;
+                    };
+                    for kw in 0..k {
+                        let Some(iw) = self.source(ow, kw, self.pad_left, self.big.width) else {
+                            continue;
+                        };
+                        let dst = &mut big[(ih * self.big.width + iw) * c..][..c];
+                        for (d, s) in dst.iter_mut().zip(&row[(kh * k + kw) * c..][..c]) {
+                            *d += s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn check(
+        &self,
+        big: &[f32],
+        small: &[f32],
+        weight: &[f32],
+        bias: &[f32],
+        bias_len: usize,
+    ) -> usize {
+        let n = big.len() / self.big.len();
+        assert_eq!(big.len(), n * self.big.len(), "big-side buffer is not a whole batch");
+        assert_eq!(small.len(), n * self.small.len(), "small-side buffer does not match the batch");
+        assert_eq!(weight.len(), self.weight_len(), "weight has the wrong length");
+        assert_eq!(bias.len(), bias_len, "bias has the wrong length");
+        n
+    }
+}
+
+/// Weight and bias gradients of one layer, overwritten by each backward call.
+pub struct ParamGrads<'a> {
+    pub weight: &'a mut [f32],
+    pub bias: &'a mut [f32],
+}
