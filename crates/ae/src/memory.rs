@@ -1,6 +1,7 @@
 //! The memory check: what a job's buffers will take, worked out from the shapes, against what the
 //! machine can give, before anything large is allocated.
 
+use crate::config::error::NamesSettings;
 use std::fmt;
 
 /// A number of bytes, shown as people read them (`6.45 GB`).
@@ -67,7 +68,7 @@ impl MemoryLimit {
     }
 
     /// Refuses `need` bytes for `what` past the limit, with `advice` on what to change.
-    pub fn check(&self, what: &str, need: &MemoryNeed, advice: &str) -> Result<(), MemoryError> {
+    pub fn check(&self, what: &str, need: &MemoryNeed, advice: impl Into<Advice>) -> Result<(), MemoryError> {
         if need.total() <= self.bytes {
             return Ok(());
         }
@@ -162,14 +163,37 @@ impl fmt::Display for MemoryNeed {
     }
 }
 
+/// The setting a memory error names besides its advice's: the limit itself.
+pub const MEMORY_LIMIT: &str = "memory limit";
+
+/// What to change when a job does not fit: the words, and the settings they name (config keys),
+/// so that a front end can point at its own names for them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Advice {
+    pub text: &'static str,
+    pub settings: &'static [&'static str],
+}
+
+impl From<&'static str> for Advice {
+    fn from(text: &'static str) -> Self {
+        Self { text, settings: &[] }
+    }
+}
+
 /// A job that would not fit, with the figure and what to change.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("{what} needs about {} ({need}) but the limit is {limit}; {advice}", Bytes(need.total()))]
+#[error("{what} needs about {} ({need}) but the memory limit is {limit}; {}", Bytes(need.total()), advice.text)]
 pub struct MemoryError {
     pub what: String,
     pub need: MemoryNeed,
     pub limit: String,
-    pub advice: String,
+    pub advice: Advice,
+}
+
+impl NamesSettings for MemoryError {
+    fn settings(&self) -> Vec<&str> {
+        [MEMORY_LIMIT].into_iter().chain(self.advice.settings.iter().copied()).collect()
+    }
 }
 
 #[cfg(test)]
@@ -201,7 +225,7 @@ mod tests {
             err.starts_with("training needs about 5.00 GB (parameters 1 MB, activations 5.00 GB"),
             "{err}"
         );
-        assert!(err.contains("but the limit is 2.00 GB; lower training.batch_size"), "{err}");
+        assert!(err.contains("but the memory limit is 2.00 GB; lower training.batch_size"), "{err}");
         assert!(MemoryLimit::asked(5_001_000_000).check("training", &need, "").is_ok());
         // Exactly at the limit fits.
         assert!(MemoryLimit::asked(need.total()).check("training", &need, "").is_ok());

@@ -1,32 +1,78 @@
-//! The command line's names for the library's: its flags for config keys, sizes such as 4G, and
-//! the library's enums by their config-file names.
+//! The command line's names for the library's: the flags of the settings its errors name, sizes
+//! such as 4G, and the library's enums by their config-file names.
 
-/// The library's messages name config keys; on the command line the same values are flags.
-pub(crate) const FLAGS: &[(&str, &str)] = &[
+/// The flag that sets each setting the library's errors name: config keys, and a job's output
+/// directory and memory limit.
+const FLAGS: &[(&str, &str)] = &[
     ("data.path", "--data"),
     ("data.size", "--size"),
-    ("data.bad_images", "--bad-images"),
     ("data.storage", "--storage"),
-    ("data.split", "--split-by"),
+    ("data.bad_images", "--bad-images"),
     ("data.holdout", "--holdout"),
-    ("training.batch_size", "--batch-size"),
-    ("training.epochs", "--epochs"),
-    ("training.early_stopping", "--early-stopping"),
-    ("training.weight_decay", "--weight-decay"),
+    ("data.split", "--split-by"),
+    ("noise", "--noise"),
+    ("model.kind", "--model"),
+    ("model.code_length", "--code-length"),
+    ("model.code_norm", "--code-norm"),
+    ("model.code_activation", "--code-activation"),
+    ("model.conv_norm", "--conv-norm"),
+    ("model.linear_path", "--linear-path"),
     ("model.max_code_map_side", "--max-code-map-side"),
-    ("output directory", "--out"),
-    ("the limit", "--max-memory"),
+    ("model.dropout", "--dropout"),
+    ("training.epochs", "--epochs"),
+    ("training.batch_size", "--batch-size"),
+    ("training.learning_rate", "--learning-rate"),
+    ("training.schedule", "--schedule"),
+    ("training.code_lr_scale", "--code-lr-scale"),
+    ("training.linear_lr_scale", "--linear-lr-scale"),
+    ("training.warmup_steps", "--warmup-steps"),
+    ("training.seed", "--seed"),
+    ("training.loss", "--loss"),
+    ("training.sparsity", "--sparsity"),
+    ("training.beta", "--beta"),
+    ("training.kl_warmup_epochs", "--kl-warmup-epochs"),
+    ("training.weight_decay", "--weight-decay"),
+    ("training.augment", "--augment"),
+    ("training.early_stopping", "--early-stopping"),
+    (ae::config::OUTPUT_DIRECTORY, "--out"),
+    (ae::memory::MEMORY_LIMIT, "--max-memory"),
 ];
 
-/// `message` with the flag of each config key it names, e.g. `… set data.size (--size) …`.
-pub(crate) fn with_flags(message: &str) -> String {
-    FLAGS.iter().fold(message.to_string(), |m, (key, flag)| {
-        if m.contains(key) && !m.contains(flag) {
-            m.replacen(key, &format!("{key} ({flag})"), 1)
+/// The settings an error from the library names (through any of its causes), as their flags.
+fn flags_named(error: &anyhow::Error) -> Vec<&'static str> {
+    use ae::config::{ConfigError, NamesSettings};
+    let mut flags = Vec::new();
+    for cause in error.chain() {
+        let settings = if let Some(e) = cause.downcast_ref::<ae::Error>() {
+            e.settings()
+        } else if let Some(e) = cause.downcast_ref::<ConfigError>() {
+            e.settings()
+        } else if let Some(e) = cause.downcast_ref::<ae::data::DataError>() {
+            e.settings()
+        } else if let Some(e) = cause.downcast_ref::<ae::memory::MemoryError>() {
+            e.settings()
+        } else if let Some(e) = cause.downcast_ref::<ae::report::ReportError>() {
+            e.settings()
         } else {
-            m
+            Vec::new()
+        };
+        for setting in settings {
+            if let Some(&(_, flag)) = FLAGS.iter().find(|(s, _)| *s == setting) {
+                if !flags.contains(&flag) {
+                    flags.push(flag);
+                }
+            }
         }
-    })
+    }
+    flags
+}
+
+/// The one line an error prints: its message, then the flags of the settings it names.
+pub(crate) fn error_line(error: &anyhow::Error) -> String {
+    match flags_named(error).as_slice() {
+        [] => format!("error: {error:#}"),
+        flags => format!("error: {error:#} (flags: {})", flags.join(", ")),
+    }
 }
 
 /// A size as `--max-memory` takes it: bytes, or a number with K, M, G or T (powers of 1000,
@@ -53,4 +99,42 @@ pub(crate) fn choice<T: ae::config::Choice + Send + Sync + Clone>(
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(T::ALL.iter().map(|v| v.name()))
         .try_map(|name| name.parse::<T>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_flag_a_setting_maps_to_is_a_flag_of_ae_train() {
+        let cli = crate::Cli::command();
+        let train = cli.find_subcommand("train").expect("ae train");
+        let longs: Vec<String> = cli
+            .get_arguments()
+            .chain(train.get_arguments())
+            .filter_map(|a| a.get_long())
+            .map(|l| format!("--{l}"))
+            .collect();
+        for (setting, flag) in FLAGS {
+            assert!(longs.iter().any(|l| l == flag), "{setting}: {flag} is not a flag of ae train");
+        }
+    }
+
+    #[test]
+    fn an_error_names_the_flags_of_the_settings_it_names_once_each() {
+        let config = ae::config::ConfigError::new("training.early_stopping", "set data.holdout above 0")
+            .mentioning(&["data.holdout"]);
+        let error = anyhow::Error::from(ae::Error::from(config)).context("cannot train");
+        assert_eq!(
+            error_line(&error),
+            "error: cannot train: training.early_stopping: set data.holdout above 0 (flags: --early-stopping, --holdout)"
+        );
+        let need = ae::memory::MemoryNeed { data: 2_000_000, ..Default::default() };
+        let refused = ae::memory::MemoryLimit::asked(1_000_000)
+            .check("this job", &need, "use fewer images")
+            .unwrap_err();
+        assert!(error_line(&refused.into()).ends_with("use fewer images (flags: --max-memory)"));
+        assert_eq!(error_line(&anyhow::anyhow!("--steps 1: at least 2")), "error: --steps 1: at least 2");
+    }
 }

@@ -21,7 +21,7 @@ pub(crate) fn check_inference(
     images: usize,
     batch: usize,
     outputs: usize,
-    advice: &str,
+    advice: &'static str,
 ) -> Result<()> {
     if let Some(limit) = memory_limit() {
         let need = ae::inference::memory_need(&model.config, images, batch, outputs)?;

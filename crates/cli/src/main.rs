@@ -73,9 +73,10 @@ fn main() {
         log::set_max_level(log::LevelFilter::Warn);
     }
     ae::data::download::observe_progress(progress::download_bar());
+    progress::quiet_decoder_panics();
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
-        eprintln!("error: {}", flags::with_flags(&format!("{e:#}")));
+        eprintln!("{}", flags::error_line(&e));
         std::process::exit(1);
     }
 }

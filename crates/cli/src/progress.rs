@@ -47,3 +47,14 @@ pub(crate) fn download_bar() -> impl Fn(&ae::data::download::Progress<'_>) + Sen
         }
     }
 }
+
+/// Keeps the panic of an image decoder on a corrupt file off stderr: the library turns it into the
+/// one-line error the user sees. Every other panic reaches the default hook.
+pub(crate) fn quiet_decoder_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !ae::data::folder::decoding_on_this_thread() {
+            previous(info)
+        }
+    }));
+}

@@ -17,7 +17,7 @@ mod training;
 
 pub use choice::Choice;
 pub use data::{BadImages, DataConfig, DatasetName, Resize, SplitBy, Storage};
-pub use error::ConfigError;
+pub use error::{ConfigError, NamesSettings, OUTPUT_DIRECTORY};
 pub use model::{strides, CodeActivation, ConvSpec, ModelConfig, ModelKind, Norm, PaddingMode};
 use training::LINEAR_LR_SCALE;
 pub use training::{Batching, Loss, Schedule, TrainingConfig};
@@ -211,7 +211,8 @@ impl RunConfig {
             return Err(ConfigError::new(
                 "training.batch_size",
                 "must be at least 2 with model.code_norm = \"batch\" (one image has no batch statistics)",
-            ));
+            )
+            .mentioning(&["model.code_norm"]));
         }
         if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
             return Err(ConfigError::new(
@@ -252,7 +253,8 @@ impl RunConfig {
             return Err(ConfigError::new(
                 "training.early_stopping",
                 "watches the held-out loss: set data.holdout above 0",
-            ));
+            )
+            .mentioning(&["data.holdout"]));
         }
         if !(t.beta.is_finite() && t.beta >= 0.0) {
             return Err(ConfigError::new("training.beta", format!("must be ≥ 0, got {}", t.beta)));
@@ -287,8 +289,9 @@ impl RunConfig {
         if self.model.linear_path && t.loss == Loss::Bce {
             return Err(ConfigError::new(
                 "training.loss",
-                "a model with model.linear_path has a linear output, not the sigmoid cross-entropy needs: use \"l2\" (or --linear-path false)",
-            ));
+                "a model with model.linear_path has a linear output, not the sigmoid cross-entropy needs: use \"l2\" (or model.linear_path = false)",
+            )
+            .mentioning(&["model.linear_path"]));
         }
         crate::noise::check("noise", self.noise)?;
         if let Some(size) = self.data.size {

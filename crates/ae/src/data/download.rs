@@ -1,6 +1,7 @@
 //! Finding a dataset file: an explicit path, an environment variable, the per-user cache, or a
 //! checksum-verified download into that cache.
 
+use crate::config::NamesSettings;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -111,6 +112,16 @@ pub enum DownloadError {
     Checksum { url: String, got: String, expected: String, env_var: &'static str },
     #[error("cannot write the dataset cache {path}: {cause}")]
     Cache { path: PathBuf, cause: std::io::Error },
+}
+
+impl NamesSettings for DownloadError {
+    fn settings(&self) -> Vec<&str> {
+        match self {
+            DownloadError::Missing { origin, .. } if origin == "data.path" => vec!["data.path"],
+            DownloadError::Fetch { .. } | DownloadError::Checksum { .. } => vec!["data.path"],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The per-user cache folder: `$AE_CACHE_DIR`, else the platform cache dir + `/ae`.

@@ -7,7 +7,7 @@ pub mod mat;
 pub mod npy;
 pub mod probe;
 
-use crate::config::{ConfigError, DataConfig, DatasetName, Resize, SplitBy, Storage};
+use crate::config::{ConfigError, DataConfig, DatasetName, NamesSettings, Resize, SplitBy, Storage};
 use ae_engine::Shape;
 use download::DownloadError;
 use idx::IdxError;
@@ -58,6 +58,18 @@ pub enum DataError {
     Download(#[from] DownloadError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+}
+
+impl NamesSettings for DataError {
+    fn settings(&self) -> Vec<&str> {
+        match self {
+            DataError::BadImage { .. } => vec!["data.bad_images"],
+            DataError::MixedSizes { .. } => vec!["data.size"],
+            DataError::Download(e) => e.settings(),
+            DataError::Config(e) => e.settings(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A batch of images, NHWC, values in [0, 1].

@@ -165,7 +165,7 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
         if !plain {
             return Err(model_err(
                 "linear_path",
-                "needs an autoencoder with a linear code: code_activation = \"identity\", code_norm = \"none\", dropout = 0 (--linear-path false turns it off)".into(),
+                "needs an autoencoder with a linear code: code_activation = \"identity\", code_norm = \"none\", dropout = 0 (or model.linear_path = false)".into(),
             ));
         }
     }

@@ -11,6 +11,7 @@ pub use charts::{save_latent_scatter, save_loss_curve, save_quality_curve};
 pub use html::{compare_runs, run_report, save_run_report, RunFiles, REPORT};
 pub use images::{save_grid, save_images};
 
+use crate::config::{NamesSettings, OUTPUT_DIRECTORY};
 use crate::fs::write_atomic;
 use crate::fs::TEMPORARY_PREFIX;
 use crate::record::{EpochStats, CHECKPOINT};
@@ -36,6 +37,19 @@ pub enum ReportError {
     Write { path: PathBuf, reason: String },
     #[error("{path}: {problem}")]
     Invalid { path: PathBuf, problem: String },
+}
+
+impl NamesSettings for ReportError {
+    fn settings(&self) -> Vec<&str> {
+        match self {
+            ReportError::Exists(_)
+            | ReportError::Unfinished(_)
+            | ReportError::UnfinishedWithoutCheckpoint(_) => {
+                vec![OUTPUT_DIRECTORY]
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 type Result<T, E = ReportError> = std::result::Result<T, E>;

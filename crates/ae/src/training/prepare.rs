@@ -6,7 +6,7 @@ use crate::config::{Batching, ConfigError, RunConfig, TrainingConfig};
 use crate::data::probe::DatasetSize;
 use crate::data::{split_for, Images, Pixels};
 use crate::fs::write_atomic;
-use crate::memory::MemoryNeed;
+use crate::memory::{Advice, MemoryNeed};
 use crate::model::Autoencoder;
 use crate::report::{ReportError, RunDir};
 
@@ -14,10 +14,16 @@ use crate::report::{ReportError, RunDir};
 pub(super) const SHOWN: usize = 1000;
 
 /// What to change when training does not fit in memory (config keys; the binary adds its flags).
-const TRAINING_MEMORY_ADVICE: &str = "lower training.batch_size, data.size or model.max_code_map_side";
+const TRAINING_MEMORY_ADVICE: Advice = Advice {
+    text: "lower training.batch_size, data.size or model.max_code_map_side",
+    settings: &["training.batch_size", "data.size", "model.max_code_map_side"],
+};
 
 /// What to change when the data alone do not fit.
-const DATA_MEMORY_ADVICE: &str = "set data.size to smaller images or data.storage to u8, or use fewer images";
+const DATA_MEMORY_ADVICE: Advice = Advice {
+    text: "set data.size to smaller images or data.storage to u8, or use fewer images",
+    settings: &["data.size", "data.storage"],
+};
 
 /// The run's `config.toml`, written atomically.
 pub(super) fn write_config(config: &RunConfig, run: &RunDir) -> Result<(), ReportError> {

@@ -214,10 +214,8 @@ fn the_best_held_out_epoch_is_kept_and_early_stopping_ends_a_complete_run() {
     assert!(text.contains(&format!("PSNR {:.2} dB", held(best, "holdout_psnr_db"))), "{text}");
     // A stopped run does not go on.
     let out = ae(&["train", "--resume", &run_arg, "--epochs", "20"]);
-    assert_one_line_error(
-        &out,
-        "training.early_stopping (--early-stopping): the run stopped early after epoch 2",
-    );
+    assert_one_line_error(&out, "training.early_stopping: the run stopped early after epoch 2");
+    assert!(stderr(&out).trim_end().ends_with("(flags: --early-stopping)"), "{}", stderr(&out));
     // Early stopping watches held-out images: without any it is refused.
     let out = ae(&[
         "train",
@@ -228,7 +226,7 @@ fn the_best_held_out_epoch_is_kept_and_early_stopping_ends_a_complete_run() {
         "--out",
         dir.path().join("x").to_str().unwrap(),
     ]);
-    assert_one_line_error(&out, "set data.holdout (--holdout) above 0");
+    assert_one_line_error(&out, "set data.holdout above 0 (flags: --early-stopping, --holdout)");
 }
 
 #[test]
@@ -688,7 +686,10 @@ fn jobs_that_do_not_fit_are_refused_before_allocating_and_batches_stop_at_the_im
     let out = train("20M", "50");
     assert_one_line_error(&out, "training needs about");
     let err = stderr(&out);
-    assert!(err.contains("but the limit (--max-memory) is 20 MB") && err.contains("--batch-size"), "{err}");
+    assert!(
+        err.contains("but the memory limit is 20 MB") && err.contains("--max-memory, --batch-size"),
+        "{err}"
+    );
     assert!(run_dir_absent(&run));
     // A batch beyond the 360 training faces needs what a batch of all of them does: the buffers
     // stop at the images.
@@ -717,7 +718,11 @@ fn one_image_and_an_out_with_a_trailing_slash_are_handled() {
     let out =
         ae(&["train", "--data", one.to_str().unwrap(), "--epochs", "1", "--out", run.to_str().unwrap()]);
     assert_one_line_error(&out, "1 image(s) cannot be split");
-    assert!(stderr(&out).contains("data.holdout (--holdout)") && run_dir_absent(&run));
+    assert!(
+        stderr(&out).contains("data.holdout: ")
+            && stderr(&out).contains("(flags: --holdout)")
+            && run_dir_absent(&run)
+    );
     // As shell completion writes a directory: the run lands at runs/x, not runs/x/.partial. Its
     // --data is relative (trained from the datasets' folder) and recorded absolute: the run
     // evaluates from another directory.

@@ -266,7 +266,10 @@ fn the_command_line_names_its_flags_and_prints_the_library_s_warnings() {
     let out =
         ae(&["train", "--data", mixed.to_str().unwrap(), "--out", dir.path().join("a").to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("set data.size (--size) to resize"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("set data.size to resize") && err.contains("(flags: --size)"),
+        "{err}"
+    );
 
     let broken = dir.path().join("broken");
     rgb_folder(&broken, 8, 16);
@@ -278,6 +281,19 @@ fn the_command_line_names_its_flags_and_prints_the_library_s_warnings() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("warning: skipping cannot decode") && err.contains("zz-corrupt.png"), "{err}");
     assert!(err.contains("warning: skipped 1 of 9 image files"), "{err}");
+
+    // A JPEG on which the decoder panics (its AVX2 path): one line naming the file, no panic text.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ae/tests/fixtures/zune-jpeg-idct-panic.jpg");
+    let panicky = dir.path().join("panicky");
+    rgb_folder(&panicky, 4, 16);
+    std::fs::copy(fixture, panicky.join("zz-panic.jpg")).unwrap();
+    let out =
+        ae(&["train", "--data", panicky.to_str().unwrap(), "--epochs", "1", "--out", run.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if std::arch::is_x86_feature_detected!("avx2") {
+        assert!(!out.status.success() && err.contains("zz-panic.jpg"), "{err}");
+        assert!(err.trim_end().lines().count() == 1 && !err.contains("panicked"), "{err}");
+    }
 }
 
 /// One epoch of a VAE with a `latent`-unit code on the MNIST test set (BCE, a constant rate).

@@ -170,7 +170,7 @@ fn data_too_large_for_memory_are_refused_from_their_headers() {
     std::fs::write(&big, header).unwrap();
     for storage in ["f32", "u8"] {
         let (out, took) = train(&big, &["--storage", storage]);
-        refused_small(&out, "but the limit (--max-memory) is 1.00 GB");
+        refused_small(&out, "but the memory limit is 1.00 GB");
         assert!(took.as_secs_f64() < 5.0, "refused from the header, not after reading: {took:?}");
     }
     // A folder of one 16000×16000 RGB PNG: 768 MB decoded, 3.07 GB as floats.
@@ -178,7 +178,7 @@ fn data_too_large_for_memory_are_refused_from_their_headers() {
     std::fs::create_dir(&folder).unwrap();
     header_only_png(&folder.join("huge.png"), 16_000, 16_000);
     let (out, _) = train(&folder, &["--holdout", "0"]);
-    refused_small(&out, "but the limit (--max-memory) is 1.00 GB");
+    refused_small(&out, "but the memory limit is 1.00 GB");
     assert!(stderr(&out).contains("--size"), "{}", stderr(&out));
     // With --size each image is resized as it is decoded: one full image per thread is the need,
     // refused below it (the header-only file then fails to decode, which is the next error).
