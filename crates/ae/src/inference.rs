@@ -4,6 +4,7 @@ use crate::checkpoint::Header;
 use crate::config::{ConfigError, Loss, ModelConfig};
 use crate::data::probe::DatasetSize;
 use crate::data::Images;
+use crate::loss::log_likelihood;
 use crate::memory::{MemoryNeed, PROCESS};
 use crate::model::{kl_divergence, Activations, Autoencoder};
 use ae_engine::Workspace;
@@ -171,24 +172,13 @@ pub struct VaeTerms {
     pub samples: usize,
 }
 
-/// `log p(x|z)` of each image under the likelihood `loss` implies, from the decoder's logits:
-/// Bernoulli for `bce`, a unit-variance Gaussian for `l2` (whose `0.5·Σ(x̂−x)²` it is, up to the
-/// normaliser `D/2·log 2π`).
+/// `log p(x|z)` of each image under the likelihood `loss` implies (see [`crate::loss`]), from the
+/// decoder's logits: Bernoulli for `bce`, a unit-variance Gaussian for `l2` (whose `0.5·Σ(x̂−x)²`
+/// it is, up to the normaliser `D/2·log 2π`), a unit-scale Laplace for `l1`.
 fn log_likelihoods(loss: Loss, logits: &[f32], x: &[f32], pixels: usize) -> Vec<f64> {
-    let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
     logits
         .chunks_exact(pixels)
-        .map(|l| {
-            let terms = l.iter().zip(x).map(|(&l, &x)| {
-                let (l, x) = (l as f64, x as f64);
-                match loss {
-                    // −BCE = x·l − softplus(l), stable for either sign of l.
-                    Loss::Bce => x * l - (l.max(0.0) + (-l.abs()).exp().ln_1p()),
-                    Loss::L2 => -0.5 * (1.0 / (1.0 + (-l).exp()) - x).powi(2) - half_log_2pi,
-                }
-            });
-            terms.sum()
-        })
+        .map(|l| l.iter().zip(x).map(|(&l, &x)| log_likelihood(loss, l as f64, x as f64)).sum())
         .collect()
 }
 

@@ -56,6 +56,9 @@ enum Command {
     /// Export a trained model for other engines: an ONNX graph (ONNX Runtime, tract, …) or a
     /// PyTorch module with a script that carries on training it under torchrun.
     Export(commands::export::ExportArgs),
+    /// What a model file holds: its layers and their shapes, its parameters and the data recipe
+    /// it was trained with, from the file's header.
+    Info(commands::info::InfoArgs),
     /// Write a run's report.html again, or with several runs a page comparing them side by side.
     Report(commands::report::ReportArgs),
     /// PCA, the best linear autoencoder, with K components: fitted on a dataset's training images
@@ -105,6 +108,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Traverse(args) => commands::traverse::run(args),
         Command::Latent(args) => commands::latent::run(args),
         Command::Export(args) => commands::export::run(args),
+        Command::Info(args) => commands::info::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Baseline(args) => commands::baseline::run(args),
     })

@@ -26,6 +26,8 @@ pub enum Loss {
     /// Binary cross-entropy `−Σ[x·log x̂ + (1−x)·log(1−x̂)]` (a Bernoulli likelihood), computed from
     /// the output sigmoid's logits in the numerically stable form.
     Bce,
+    /// `Σ|x̂−x|` (a Laplace likelihood): fewer blurred edges than the squared error.
+    L1,
 }
 
 /// How the learning rate changes over a run.
@@ -147,5 +149,5 @@ impl TrainingConfig {
     }
 }
 
-choices!(Loss: L2, Bce);
+choices!(Loss: L2, Bce, L1);
 choices!(Schedule: Constant, Cosine);

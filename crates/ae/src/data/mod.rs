@@ -1,5 +1,6 @@
 //! Datasets: the Olivetti faces, image batches in NHWC order, resizing and the held-out split.
 
+pub mod cifar;
 pub mod download;
 pub mod folder;
 pub mod idx;
@@ -33,7 +34,7 @@ pub enum DataError {
     #[error("{path} does not exist")]
     Missing { path: PathBuf },
     #[error(
-        "cannot tell the format of {path}: expected a .mat file, an IDX file (*-ubyte[.gz]), a .npy file or a folder of images"
+        "cannot tell the format of {path}: expected a .mat file, an IDX file (*-ubyte[.gz]), a .npy file, a CIFAR-10 batch (.bin) or a folder of images"
     )]
     UnknownFormat { path: PathBuf },
     #[error("{path} is not a usable IDX file: {cause}")]
@@ -334,6 +335,7 @@ impl Pixels {
 
 /// The kinds of dataset file `ae` reads, told apart by their path.
 enum Format {
+    Cifar,
     Mat,
     Idx,
     Npy,
@@ -348,6 +350,8 @@ fn format_of(path: &Path) -> Result<Format, DataError> {
         Format::Mat
     } else if name.ends_with(".npy") {
         Format::Npy
+    } else if name.ends_with(".bin") {
+        Format::Cifar
     } else if name.contains("ubyte") || name.contains(".idx") {
         Format::Idx
     } else if !path.exists() {
@@ -408,6 +412,7 @@ pub fn load_dataset(data: &DataConfig, path_override: Option<&Path>) -> Result<P
             Format::Mat => Pixels::Floats(load_olivetti(path)?),
             Format::Idx => load_idx(path)?,
             Format::Npy => load_npy(path)?,
+            Format::Cifar => cifar::load(path)?,
             Format::Folder => folder::load(path, data.channels, data.size, filter, data.bad_images)?,
         },
     };

@@ -3,7 +3,7 @@
 //! 16000×16000 pixels.
 
 use super::npy::parse_npy_header;
-use super::{folder, format_of, idx, DataError, Format, OLIVETTI_COUNT, OLIVETTI_SIDE};
+use super::{cifar, folder, format_of, idx, DataError, Format, OLIVETTI_COUNT, OLIVETTI_SIDE};
 use crate::config::{DataConfig, DatasetName, Storage};
 use ae_engine::Shape;
 use std::io::Read;
@@ -88,6 +88,13 @@ pub fn probe(data: &DataConfig) -> Result<DatasetSize, DataError> {
                     per_value,
                     file_len(path)?.saturating_add(values.saturating_mul(2 * item as u64)),
                 )
+            }
+            Format::Cifar => {
+                let len = file_len(path)?;
+                let count =
+                    cifar::count(len).map_err(|problem| DataError::Values { path: path.into(), problem })?;
+                // The file, and the pixels copied out of it.
+                (count, cifar::shape(), value(data.storage), len.saturating_mul(2))
             }
             Format::Folder => {
                 let headers = folder::headers(path, data.channels, data.size, data.bad_images)?;

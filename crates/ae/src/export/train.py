@@ -82,7 +82,10 @@ def losses(model, x, target, epochs_done):
     else:
         # A linear path's output is linear: its loss reads it unclipped, as `ae`'s does.
         output = logits if len(net.linear) else torch.sigmoid(logits)
-        loss = 0.5 * ((output - target) ** 2).sum()
+        if RECIPE.get("loss", "l2") == "l1":
+            loss = (output - target).abs().sum()
+        else:
+            loss = 0.5 * ((output - target) ** 2).sum()
     total = loss
     pixels = target[0].numel()
     if TRAINING.get("sparsity", 0):

@@ -279,6 +279,39 @@ mod tests {
     }
 
     #[test]
+    fn an_l1_model_learns_below_the_median_image_s_absolute_error() {
+        let mut training = RunConfig::preset(Preset::Default).training;
+        // The default preset's rate: at 1e-2 the absolute error's gradients, as large near the target
+        // as far from it, left this model bouncing about the median image for 200 epochs.
+        (training.batch_size, training.learning_rate, training.loss) = (8, 3e-3, Loss::L1);
+        let images = blobs(24).to_images();
+        let mut trainer = Trainer::new(Autoencoder::new(&tiny_config(), 3).unwrap(), &training, Noise::None);
+        let first = trainer.evaluate(&images, &images).loss;
+        for epoch in 1..=150 {
+            trainer.run_epoch(epoch, &blobs(24), |_, _| {});
+        }
+        let fitted = trainer.evaluate(&images, &images).loss;
+        // The per-pixel median image is the best constant prediction under the absolute error.
+        let len = images.shape.len();
+        let median: Vec<f32> = (0..len)
+            .map(|p| {
+                let mut column: Vec<f32> = images.data.chunks_exact(len).map(|image| image[p]).collect();
+                column.sort_by(f32::total_cmp);
+                column[column.len() / 2]
+            })
+            .collect();
+        let trivial = images
+            .data
+            .chunks_exact(len)
+            .map(|image| image.iter().zip(&median).map(|(&x, &m)| (x - m).abs() as f64).sum::<f64>());
+        let trivial = trivial.sum::<f64>() / images.len() as f64;
+        assert!(
+            fitted < 0.8 * trivial && fitted < 0.5 * first,
+            "{fitted} against the median's {trivial}, {first} at the start"
+        );
+    }
+
+    #[test]
     fn tutorial_batching_skips_the_last_batch_but_divides_by_all() {
         // 24 copies of one image and a learning rate of 0: every image's loss is the same L, so
         // the epoch's figure is (images trained)·L / 24 whatever the shuffle.

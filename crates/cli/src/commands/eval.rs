@@ -2,7 +2,6 @@
 
 use crate::inputs::{load_inputs_and_training, ModelInput};
 use crate::outputs::{baseline_line, describe};
-use ae::config::Loss;
 use ae::evaluation::quality;
 use ae::inference::{predict, vae_terms};
 use ae::noise::Noise;
@@ -81,10 +80,7 @@ pub(crate) fn run(args: EvalArgs) -> Result<()> {
             println!(
                 "VAE ({}), nats per image: reconstruction {:.2}, KL {:.2}, ELBO {:.2}; \
                  NLL {:.2} ({} importance samples)",
-                match recipe.loss {
-                    Loss::Bce => "Bernoulli likelihood",
-                    Loss::L2 => "unit-variance Gaussian likelihood",
-                },
+                ae::loss::likelihood(recipe.loss),
                 v.reconstruction,
                 v.kl,
                 v.elbo,

@@ -6,6 +6,7 @@ pub(crate) mod denoise;
 pub(crate) mod encode;
 pub(crate) mod eval;
 pub(crate) mod export;
+pub(crate) mod info;
 pub(crate) mod interpolate;
 pub(crate) mod latent;
 pub(crate) mod reconstruct;

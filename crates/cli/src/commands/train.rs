@@ -34,7 +34,7 @@ pub(crate) struct TrainArgs {
     /// The images: olivetti, mnist or fashion-mnist (found in $AE_OLIVETTI / $AE_MNIST /
     /// $AE_FASHION_MNIST, else the cache ($AE_CACHE_DIR or the user cache dir), else downloaded),
     /// or a path: olivettifaces.mat, an IDX file (*-ubyte, .gz or raw), a .npy array (N×H×W[×C],
-    /// u8 or f32) or a folder of PNG/JPEG images [default: olivetti].
+    /// u8 or f32), a CIFAR-10 binary batch (.bin) or a folder of PNG/JPEG images [default: olivetti].
     #[arg(long)]
     pub(crate) data: Option<String>,
     /// Resize the images to H W [default: 32 32 for the Olivetti faces, else the images' own size].
@@ -125,7 +125,7 @@ pub(crate) struct TrainArgs {
     /// preset's denoiser also gets --linear-path [default: none; gaussian:0.2 with --preset seed-denoise].
     #[arg(long)]
     pub(crate) noise: Option<Noise>,
-    /// Training loss: l2 (0.5·Σ(x̂−x)²) or bce (binary cross-entropy) [default: l2].
+    /// Training loss: l2 (0.5·Σ(x̂−x)²), bce (binary cross-entropy) or l1 (Σ|x̂−x|) [default: l2].
     #[arg(long, value_parser = choice::<Loss>())]
     pub(crate) loss: Option<Loss>,
     /// Weight λ of an L1 penalty on the code, per image λ·pixels·mean(|code|), for a sparse code

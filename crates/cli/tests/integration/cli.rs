@@ -858,3 +858,29 @@ fn a_linear_path_starts_as_pca_and_a_denoiser_s_as_its_linear_denoiser() {
     ]);
     assert_one_line_error(&bce, "training.loss");
 }
+
+/// `ae info` reads the header alone: the parameter count is the model file's tensors' values
+/// (the seed preset keeps no running statistics), the layers are the file's own description.
+#[test]
+fn info_describes_a_model_from_its_header() {
+    let run = &common::seed_preset().run;
+    let bytes = std::fs::read(run.join("model.safetensors")).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let values: usize = tensors.tensors().iter().map(|(_, t)| t.shape().iter().product::<usize>()).sum();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let layers: serde_json::Value =
+        serde_json::from_str(&header.metadata().as_ref().unwrap()["layers"]).unwrap();
+    let out = ae(&["info", run.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["parameters"].as_u64(), Some(values as u64));
+    assert_eq!(info["layers"]["steps"], layers["steps"]);
+    assert_eq!(
+        (info["seed"].as_u64(), info["loss"].as_str(), info["code_length"].as_u64()),
+        (Some(4), Some("l2"), Some(256))
+    );
+    let text = String::from_utf8_lossy(&ae(&["info", run.to_str().unwrap()]).stdout).into_owned();
+    assert!(text.contains(&format!("a code of 256, {values} parameters")), "{text}");
+    assert!(text.lines().any(|l| l.contains("encoder.conv0") && l.contains("32×32×1 → 16×16×16")), "{text}");
+    assert_one_line_error(&ae(&["info", "no-such-model.safetensors"]), "no-such-model.safetensors");
+}
