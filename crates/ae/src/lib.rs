@@ -6,6 +6,7 @@
 //! then [`inference`], [`evaluation`], [`baseline`] and [`export`]. The library never prints and
 //! knows no command-line flags: the `ae` command is the `ae-cli` crate.
 
+pub mod assessment;
 pub mod augment;
 pub mod baseline;
 pub mod bench;

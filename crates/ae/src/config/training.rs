@@ -42,16 +42,6 @@ pub enum Schedule {
     Cosine,
 }
 
-impl Schedule {
-    /// The factor on the learning rate at `progress` (0 at the start of the run, 1 at its end).
-    pub fn factor(self, progress: f64) -> f64 {
-        match self {
-            Schedule::Constant => 1.0,
-            Schedule::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * progress.clamp(0.0, 1.0)).cos()),
-        }
-    }
-}
-
 fn one() -> f64 {
     1.0
 }
@@ -136,17 +126,6 @@ fn is_one(v: &f64) -> bool {
 
 fn is_zero(v: &usize) -> bool {
     *v == 0
-}
-
-impl TrainingConfig {
-    /// The warm-up's factor on the learning rate of step `step` (counted from 1).
-    pub fn warmup(&self, step: u64) -> f64 {
-        if step >= self.warmup_steps {
-            1.0
-        } else {
-            step as f64 / self.warmup_steps as f64
-        }
-    }
 }
 
 choices!(Loss: L2, Bce, L1);

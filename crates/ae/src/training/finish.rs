@@ -4,10 +4,11 @@
 use super::fit::Fitted;
 use super::prepare::{Prepared, SHOWN};
 use super::streams::{corrupt, stream};
+use crate::assessment::assess;
 use crate::checkpoint::{self, DataRecipe};
 use crate::config::RunConfig;
 use crate::data::{Images, Pixels};
-use crate::evaluation::{quality, ErrorSums, Quality};
+use crate::evaluation::{ErrorSums, Quality};
 use crate::fs::write_atomic;
 use crate::inference::predict;
 use crate::model::Autoencoder;
@@ -57,34 +58,32 @@ pub(super) fn finish(
     };
     let shown = &shown;
     let first: Vec<usize> = (0..shown.len().min(GRID_COLUMNS)).collect();
-    let clean_predictions = predict(model, shown, config.training.batch_size);
+    let denoiser = !config.noise.is_none();
+    let assessment = assess(
+        model,
+        shown,
+        denoiser.then_some(&noisy),
+        &train_set,
+        config.training.seed,
+        config.training.batch_size,
+    );
     save_grid(
         &run.path().join("reconstructions.png"),
-        &[&shown.select(&first), &clean_predictions.reconstructions.select(&first)],
+        &[&shown.select(&first), &assessment.reconstructions.select(&first)],
         GRID_COLUMNS,
         64,
     )?;
-    let (quality, noisy_quality) = if config.noise.is_none() {
-        (quality(shown, &clean_predictions.reconstructions), None)
-    } else {
-        let denoised = predict(model, &noisy, config.training.batch_size).reconstructions;
-        let rows = [shown.select(&first), noisy.select(&first), denoised.select(&first)];
+    if let Some(d) = &assessment.denoising {
+        let rows = [shown.select(&first), noisy.select(&first), d.denoised.select(&first)];
         save_grid(&run.path().join("denoising.png"), &[&rows[0], &rows[1], &rows[2]], GRID_COLUMNS, 64)?;
-        (quality(shown, &denoised), Some(quality(shown, &noisy)))
-    };
+    }
     save_loss_curve(&run.path().join("loss.png"), &history)?;
     if best.is_some() {
         save_quality_curve(&run.path().join("quality.png"), &history, best.as_ref().map(|b| b.epoch))?;
     }
-    // `noisy` is `shown` itself without noise.
-    let baseline = crate::baseline::pca_baseline(
-        &train_set,
-        &noisy,
-        shown,
-        config.model.code_length,
-        config.training.seed,
-    )
-    .ok();
+    let quality = assessment.quality().clone();
+    let noisy_quality = assessment.denoising.as_ref().map(|d| d.noisy.clone());
+    let baseline = assessment.baseline.ok();
     let peak_memory_bytes = crate::memory::peak_resident();
     let mut summary = TrainSummary {
         run_dir: PathBuf::new(),

@@ -1,7 +1,12 @@
-//! Adam over the model's parameters by name, outside the backward pass.
+//! The optimiser in one place: Adam (AdamW with a weight decay) over the model's parameters by
+//! name, outside the backward pass; the learning rate's schedule and warm-up; and its state as the
+//! checkpoint's tensors, saved and read back.
 
+use crate::checkpoint::{Tensor, Values};
+use crate::config::{Schedule, TrainingConfig};
 use crate::model::Autoencoder;
 use ae_engine::{AdamConfig, AdamMoments, AdamStep};
+use safetensors::tensor::{Dtype, SafeTensors};
 
 /// Adam's moments for each parameter tensor of a model, named as in the model file
 /// (`code.weight`, …), and the update count. The trainer gives each update its rates. One tensor's
@@ -36,6 +41,49 @@ impl Adam {
     /// Each parameter's moments, by name.
     pub fn moments(&self) -> impl Iterator<Item = (&str, &AdamMoments)> {
         self.names.iter().map(String::as_str).zip(&self.moments)
+    }
+
+    /// The moments as a checkpoint's tensors, `optimizer.<parameter>.exp_avg` / `.exp_avg_sq`
+    /// (PyTorch's names); parameterless layers have none.
+    pub fn tensors(&self) -> Vec<Tensor<'_>> {
+        let mut tensors = Vec::new();
+        for (name, moments) in self.moments().filter(|(_, m)| !m.m.is_empty()) {
+            for (kind, values) in [("exp_avg", &moments.m), ("exp_avg_sq", &moments.v)] {
+                tensors.push(Tensor {
+                    name: format!("optimizer.{name}.{kind}"),
+                    shape: vec![values.len()],
+                    values: Values::F32(values.as_slice().into()),
+                });
+            }
+        }
+        tensors
+    }
+
+    /// The moments [`tensors`](Self::tensors) wrote for `model`'s parameters, in their order, or
+    /// which tensor is missing or of another shape or type.
+    pub fn read_moments(model: &Autoencoder, tensors: &SafeTensors<'_>) -> Result<Vec<AdamMoments>, String> {
+        model
+            .param_names()
+            .iter()
+            .zip(&model.params)
+            .map(|(name, param)| {
+                if param.is_empty() {
+                    return Ok(AdamMoments { m: Vec::new(), v: Vec::new() });
+                }
+                let read = |which: &str| -> Result<Vec<f32>, String> {
+                    let key = format!("optimizer.{name}.{which}");
+                    match tensors.tensor(&key) {
+                        Ok(t) if t.dtype() == Dtype::F32 && t.shape() == [param.len()] => Ok(t
+                            .data()
+                            .chunks_exact(4)
+                            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                            .collect()),
+                        _ => Err(format!("tensor `{key}` is missing or not {} float32 values", param.len())),
+                    }
+                };
+                Ok(AdamMoments { m: read("exp_avg")?, v: read("exp_avg_sq")? })
+            })
+            .collect()
     }
 
     /// Takes up a saved state: `steps` updates done and each parameter's moments, in `moments`
@@ -85,6 +133,27 @@ impl Adam {
                 let config = self.config_for(p, rate(p));
                 config.update(self.steps, param, grad, &mut self.moments[p]);
             }
+        }
+    }
+}
+
+impl Schedule {
+    /// The factor on the learning rate at `progress` (0 at the start of the run, 1 at its end).
+    pub fn factor(self, progress: f64) -> f64 {
+        match self {
+            Schedule::Constant => 1.0,
+            Schedule::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * progress.clamp(0.0, 1.0)).cos()),
+        }
+    }
+}
+
+impl TrainingConfig {
+    /// The warm-up's factor on the learning rate of step `step` (counted from 1).
+    pub fn warmup(&self, step: u64) -> f64 {
+        if step >= self.warmup_steps {
+            1.0
+        } else {
+            step as f64 / self.warmup_steps as f64
         }
     }
 }

@@ -2,13 +2,14 @@
 //! moments and step count, the shuffled order, every random stream, the epochs so far and where
 //! the epoch in progress stands — written atomically into the run directory.
 
+use super::optimizer::Adam;
 use super::Trainer;
-use crate::checkpoint::{self, CheckpointError, DataRecipe, Tensor, Values};
+use crate::checkpoint::{self, CheckpointError, DataRecipe};
 use crate::model::{Autoencoder, CodeSums};
 use crate::record::{BestEpoch, EpochStats};
 use ae_engine::AdamMoments;
 use rand_chacha::ChaCha8Rng;
-use safetensors::tensor::{Dtype, SafeTensors};
+use safetensors::tensor::SafeTensors;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -146,16 +147,7 @@ pub fn save(
     state: &RunState,
     path: &Path,
 ) -> Result<(), CheckpointError> {
-    let mut extra: Vec<Tensor<'_>> = Vec::new();
-    for (name, moments) in trainer.optimizer.moments().filter(|(_, m)| !m.m.is_empty()) {
-        for (kind, values) in [("exp_avg", &moments.m), ("exp_avg_sq", &moments.v)] {
-            extra.push(Tensor {
-                name: format!("optimizer.{name}.{kind}"),
-                shape: vec![values.len()],
-                values: Values::F32(values.as_slice().into()),
-            });
-        }
-    }
+    let extra = trainer.optimizer.tensors();
     let json = serde_json::to_string(state).expect("a run state serialises");
     checkpoint::save_with(&trainer.model, recipe, extra, vec![("training".into(), json)], path)
 }
@@ -171,29 +163,7 @@ pub fn load(path: &Path) -> Result<Saved, CheckpointError> {
     let json = metadata.metadata().as_ref().and_then(|m| m.get("training").cloned());
     let json = json.ok_or_else(|| invalid("no training state: a model file, not a checkpoint".into()))?;
     let state: RunState = serde_json::from_str(&json).map_err(|e| invalid(format!("training state: {e}")))?;
-    let moments = model
-        .param_names()
-        .iter()
-        .zip(&model.params)
-        .map(|(name, param)| {
-            if param.is_empty() {
-                return Ok(AdamMoments { m: Vec::new(), v: Vec::new() });
-            }
-            let read = |which: &str| -> Result<Vec<f32>, String> {
-                let key = format!("optimizer.{name}.{which}");
-                match tensors.tensor(&key) {
-                    Ok(t) if t.dtype() == Dtype::F32 && t.shape() == [param.len()] => Ok(t
-                        .data()
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                        .collect()),
-                    _ => Err(format!("tensor `{key}` is missing or not {} float32 values", param.len())),
-                }
-            };
-            Ok(AdamMoments { m: read("exp_avg")?, v: read("exp_avg_sq")? })
-        })
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(invalid)?;
+    let moments = Adam::read_moments(&model, &tensors).map_err(invalid)?;
     Ok(Saved { model, recipe, state, moments })
 }
 
@@ -205,6 +175,7 @@ mod tests {
     use crate::noise::Noise;
     use crate::record::CHECKPOINT;
     use crate::training::tests::blobs;
+    use safetensors::tensor::Dtype;
 
     const NOISE: Noise = Noise::Gaussian { sigma: 0.1 };
 

@@ -2,8 +2,7 @@
 
 use crate::inputs::{load_inputs_and_training, ModelInput};
 use crate::outputs::{baseline_line, describe};
-use ae::evaluation::quality;
-use ae::inference::{predict, vae_terms};
+use ae::inference::vae_terms;
 use ae::noise::Noise;
 use ae::training::corrupt;
 use anyhow::Result;
@@ -28,30 +27,17 @@ pub(crate) fn run(args: EvalArgs) -> Result<()> {
     let (model, recipe, images, split, _, train, _) =
         load_inputs_and_training(&args.input, Some(args.nll_samples))?;
     let batch = args.input.batch_size;
-    let q = quality(&images, &predict(&model, &images, batch).reconstructions);
     let noise = args.noise.unwrap_or(recipe.noise);
     // A denoiser sees the same seeded noise as its held-out evaluation during training.
-    let denoising = (!noise.is_none()).then(|| {
-        let noisy = corrupt(&images, noise, recipe.seed);
-        let denoised = predict(&model, &noisy, batch).reconstructions;
-        (quality(&images, &noisy), quality(&images, &denoised))
-    });
+    let noisy = (!noise.is_none()).then(|| corrupt(&images, noise, recipe.seed));
+    let assessment = ae::assessment::assess(&model, &images, noisy.as_ref(), &train, recipe.seed, batch);
+    let q = assessment.reconstruction;
+    let denoising = assessment.denoising.map(|d| (d.noisy, d.quality));
     // A VAE's terms under the likelihood it was trained with; the draws are seeded by its run.
     let vae = model
         .is_variational()
         .then(|| vae_terms(&model, &images, recipe.loss, args.nll_samples, recipe.seed));
-    // PCA of the code's length on the model's training images, as the model saw its inputs (its
-    // memory is in the job's check).
-    let noisy = denoising.as_ref().map(|_| corrupt(&images, noise, recipe.seed));
-    let baseline = ae::baseline::pca_baseline(
-        &train,
-        noisy.as_ref().unwrap_or(&images),
-        &images,
-        model.config.code_length,
-        recipe.seed,
-    )
-    .map_err(|e| log::warn!("no PCA baseline: {e}"))
-    .ok();
+    let baseline = assessment.baseline.map_err(|e| log::warn!("no PCA baseline: {e}")).ok();
     if args.json {
         let mut value = serde_json::to_value(&q)?;
         value["split"] = split.into();
