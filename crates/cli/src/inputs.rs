@@ -102,6 +102,7 @@ pub(crate) fn load_inputs_and_training(
         limit.check("this job", &need, BATCH_ADVICE)?;
     }
     let (model, recipe) = checkpoint::load(&input.model)?;
+    crate::progress::fetch(&data)?;
     let pixels = load_dataset(&data, None)?;
     let s = pixels.shape();
     if [s.height, s.width, s.channels] != model.config.input {

@@ -75,7 +75,6 @@ fn main() {
     if log::set_logger(&progress::StderrLog).is_ok() {
         log::set_max_level(log::LevelFilter::Warn);
     }
-    ae::data::download::observe_progress(progress::download_bar());
     progress::quiet_decoder_panics();
     let cli = Cli::parse();
     if let Err(e) = run(cli) {

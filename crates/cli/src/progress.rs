@@ -58,3 +58,13 @@ pub(crate) fn quiet_decoder_panics() {
         }
     }));
 }
+
+/// Downloads the named dataset `data` asks for (when it names no file and it is not found
+/// locally), with a bar, before the library loads it from the cache.
+pub(crate) fn fetch(data: &ae::config::DataConfig) -> anyhow::Result<()> {
+    if data.path.is_none() {
+        let source = ae::data::download::Source::named(data.dataset);
+        ae::data::download::locate(&source, None, &download_bar())?;
+    }
+    Ok(())
+}

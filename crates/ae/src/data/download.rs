@@ -5,31 +5,15 @@ use crate::config::NamesSettings;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 /// How far a download is: the file's name, bytes received, and the length if the server said.
+/// The caller of [`locate`] hears of it (the `ae` binary draws a bar); the library never prints.
 pub struct Progress<'a> {
     pub file_name: &'a str,
     pub done: u64,
     pub total: Option<u64>,
     /// The last report of this download.
     pub finished: bool,
-}
-
-type Observer = Box<dyn Fn(&Progress<'_>) + Send + Sync>;
-
-static OBSERVER: OnceLock<Observer> = OnceLock::new();
-
-/// Sets, once per process, what hears of downloads' progress (the `ae` binary draws a bar); the
-/// library itself never prints. Returns false if one was already set.
-pub fn observe_progress(observer: impl Fn(&Progress<'_>) + Send + Sync + 'static) -> bool {
-    OBSERVER.set(Box::new(observer)).is_ok()
-}
-
-fn report(progress: Progress<'_>) {
-    if let Some(observer) = OBSERVER.get() {
-        observer(&progress);
-    }
 }
 
 /// A digest that vouches for a downloaded file.
@@ -131,9 +115,14 @@ pub fn cache_dir() -> Option<PathBuf> {
 
 /// Where the file is: `explicit`, else `$env_var`, else the cache, else downloaded into the cache.
 /// A local file is accepted as it is (its loader validates its content); only downloads are hashed.
-pub fn locate(source: &Source, explicit: Option<&Path>) -> Result<PathBuf, DownloadError> {
+/// A download's progress goes to `progress`.
+pub fn locate(
+    source: &Source,
+    explicit: Option<&Path>,
+    progress: &dyn Fn(&Progress<'_>),
+) -> Result<PathBuf, DownloadError> {
     let from_env = std::env::var_os(source.env_var).map(PathBuf::from);
-    locate_in(source, explicit, from_env, cache_dir())
+    locate_in(source, explicit, from_env, cache_dir(), progress)
 }
 
 /// [`locate`] with the environment variable's value and the cache folder passed in.
@@ -142,6 +131,7 @@ pub fn locate_in(
     explicit: Option<&Path>,
     from_env: Option<PathBuf>,
     cache: Option<PathBuf>,
+    progress: &dyn Fn(&Progress<'_>),
 ) -> Result<PathBuf, DownloadError> {
     let must_exist = |path: PathBuf, origin: String| {
         if path.is_file() {
@@ -167,13 +157,14 @@ pub fn locate_in(
     if cached.is_file() {
         return Ok(cached);
     }
-    download(source, &cached)?;
+    download(source, &cached, progress)?;
     Ok(cached)
 }
 
 /// Downloads `source` to `dest`: streamed to a temporary file beside it, hashed on the way, and
-/// renamed into place only when the checksum matches, so `dest` is never a partial file.
-pub fn download(source: &Source, dest: &Path) -> Result<(), DownloadError> {
+/// renamed into place only when the checksum matches, so `dest` is never a partial file. Its
+/// progress goes to `progress`.
+pub fn download(source: &Source, dest: &Path, progress: &dyn Fn(&Progress<'_>)) -> Result<(), DownloadError> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let cache_err = |cause| DownloadError::Cache { path: dir.to_path_buf(), cause };
     std::fs::create_dir_all(dir).map_err(cache_err)?;
@@ -190,7 +181,7 @@ pub fn download(source: &Source, dest: &Path) -> Result<(), DownloadError> {
 
     let file_name = source.file_name.as_str();
     let mut done = 0;
-    report(Progress { file_name, done, total: length, finished: false });
+    progress(&Progress { file_name, done, total: length, finished: false });
 
     // Removed on any early return; renamed into place only after the checksum matched.
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(cache_err)?;
@@ -207,9 +198,9 @@ pub fn download(source: &Source, dest: &Path) -> Result<(), DownloadError> {
         }
         tmp.write_all(&buf[..n]).map_err(cache_err)?;
         done += n as u64;
-        report(Progress { file_name, done, total: length, finished: false });
+        progress(&Progress { file_name, done, total: length, finished: false });
     }
-    report(Progress { file_name, done, total: length, finished: true });
+    progress(&Progress { file_name, done, total: length, finished: true });
     tmp.as_file().sync_all().map_err(cache_err)?;
     let got = match source.checksum {
         Checksum::Sha256(_) => format!("{:x}", sha.finalize()),

@@ -392,7 +392,9 @@ fn load_idx(path: &Path) -> Result<Pixels, DataError> {
 }
 
 fn load_named(name: DatasetName) -> Result<Pixels, DataError> {
-    let path = download::locate(&download::Source::named(name), None)?;
+    // Quietly: a front end that shows downloads fetches the file first (`download::locate` with
+    // its own progress), and it is found in the cache here.
+    let path = download::locate(&download::Source::named(name), None, &|_| {})?;
     match name {
         DatasetName::Olivetti => Ok(Pixels::Floats(load_olivetti(&path)?)),
         DatasetName::Mnist | DatasetName::FashionMnist => load_idx(&path),

@@ -39,6 +39,7 @@ pub(crate) struct BaselineArgs {
 pub(crate) fn run(args: BaselineArgs) -> Result<()> {
     let mut config = RunConfig::preset(args.preset);
     use_data(&mut config, &args.data, args.size.as_deref());
+    crate::progress::fetch(&config.data)?;
     let pixels = load_dataset(&config.data, None)?;
     let split = split_for(&config.data, pixels.len(), args.seed)?;
     let (train, eval, which) = if split.holdout.is_empty() {

@@ -359,8 +359,9 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
     }
     let job = Job { limit: memory_limit(), checkpoint_seconds: args.checkpoint_seconds, stop: &stop };
     let result = match &args.resume {
+        // The resumed run's data were found (and downloaded) when it started.
         Some(dir) => train_resume(&args, dir, &job, on_event),
-        None => train(&config, &out, &job, on_event).map_err(Into::into),
+        None => crate::progress::fetch(&config.data).and_then(|()| Ok(train(&config, &out, &job, on_event)?)),
     };
     if let Err(e) = &result {
         if let Some(ae::Error::Interrupted { checkpoint, .. }) = e.downcast_ref::<ae::Error>() {
