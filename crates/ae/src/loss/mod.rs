@@ -1,13 +1,15 @@
-//! The reconstruction losses, one file each, and the one function the trainer and the
-//! evaluation call: a batch's loss and its gradient with respect to the output layer's logits.
+//! The reconstruction losses, one file each (and the code's terms: a VAE's KL, `kl.rs`, and a
+//! sparse code's L1 penalty, `sparsity.rs`), and the one function the trainer and the evaluation call: a batch's loss and its gradient with respect to the output layer's logits.
 //! A new loss is a file here, a variant of [`Loss`] (config/training.rs) and an arm below.
 
 use crate::config::Loss;
 use crate::model::Output;
 
 mod bce;
+pub mod kl;
 mod l1;
 mod l2;
+pub mod sparsity;
 
 /// The batch's loss between `target` and the reconstruction of `logits` (`sigmoid(logits)`, or
 /// for [`Output::Clipped`] the logits themselves); writes ∂L/∂logits into `grad`.

@@ -20,7 +20,7 @@ pub use describe::{ActivationName, Description, Op, Order, Step};
 pub use dropout::Dropout;
 pub use layer::{Backward, Cache, Forward, Layer, LayerKind, Mode, Part, TensorLayout, PARAM_NAMES};
 pub use objective::{objective, CodeSums, Deterministic, Objective, Variational};
-pub use sample::{add_kl_gradient, kl_divergence, Sample};
+pub use sample::Sample;
 
 use crate::config::{ConfigError, ModelConfig, ModelKind};
 use crate::memory::MemoryNeed;
@@ -359,10 +359,12 @@ impl Autoencoder {
         }
         for (i, layer) in self.layers[..self.chain].iter().enumerate().rev() {
             if i == code_output && terms.l1 != 0.0 {
-                // ∂|c|/∂c: 1 for the (positive) sigmoid code, the sign for a linear one.
                 let code = &acts.outputs[i][..n * self.config.code_length];
-                let g = &mut grads.outputs[i][..n * self.config.code_length];
-                g.iter_mut().zip(code).for_each(|(g, &c)| *g += terms.l1 * c.signum());
+                crate::loss::sparsity::add_l1_gradient(
+                    code,
+                    terms.l1,
+                    &mut grads.outputs[i][..n * self.config.code_length],
+                );
             }
             if let (Some((encode, _)), true) = (linear, i == code_output) {
                 let k = n * self.config.code_length;
@@ -389,7 +391,12 @@ impl Autoencoder {
             let pass = Backward { x, act, y, dy, dx, cache: &acts.caches[i] };
             layer.part().backward(w, pass, pg, ws);
             if let (LayerKind::Sample(s), true) = (layer.kind, terms.kl != 0.0) {
-                add_kl_gradient(x, s.latent, terms.kl, &mut grads.outputs[i - 1][..n * 2 * s.latent]);
+                crate::loss::kl::add_kl_gradient(
+                    x,
+                    s.latent,
+                    terms.kl,
+                    &mut grads.outputs[i - 1][..n * 2 * s.latent],
+                );
             }
         }
         assert!(code_update.is_none(), "the code layer is dense and takes the update");
@@ -937,7 +944,11 @@ mod tests {
         let loss = |model: &Autoencoder, acts: &mut Activations, ws: &mut Workspace| {
             acts.seed_draws(3);
             model.forward(&input, acts, ws, true);
-            let kl = if kind == ModelKind::Vae { kl_divergence(acts.distribution(model), 16) } else { 0.0 };
+            let kl = if kind == ModelKind::Vae {
+                crate::loss::kl::kl_divergence(acts.distribution(model), 16)
+            } else {
+                0.0
+            };
             // A linear output's loss reads it unclipped (see `Output::Clipped`).
             let output = if linear_output { acts.logits() } else { acts.reconstruction() };
             let value = output.iter().zip(&weights).map(|(y, r)| (*y as f64) * (*r as f64)).sum::<f64>()

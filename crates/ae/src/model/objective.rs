@@ -5,8 +5,9 @@
 //! A denoising autoencoder is a [`Deterministic`] one: it differs only in its inputs, which the
 //! noise stage corrupts.
 
-use super::{kl_divergence, Activations, Autoencoder, CodeTerms};
+use super::{Activations, Autoencoder, CodeTerms};
 use crate::config::{CodeActivation, ModelConfig, ModelKind, TrainingConfig};
+use crate::loss::kl::kl_divergence;
 
 /// The code-side terms of a model kind's loss.
 pub trait Objective: Send + Sync {
@@ -78,7 +79,7 @@ impl Deterministic {
     /// The penalty's gradient at each code value: per image it is `λ·P·mean_k|c_k|` (P pixels,
     /// K code units), so `∂/∂c_k = λ·P/K`.
     pub fn l1_gradient(&self, model: &Autoencoder) -> f32 {
-        (self.sparsity * model.input_len() as f64 / model.config.code_length as f64) as f32
+        crate::loss::sparsity::l1_weight(self.sparsity, model.input_len(), model.config.code_length)
     }
 }
 
