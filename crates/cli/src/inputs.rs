@@ -3,8 +3,7 @@
 
 use crate::limits::{memory_limit, BATCH_ADVICE};
 use ae::checkpoint::{self, DataRecipe};
-use ae::config::{DatasetName, RunConfig};
-use ae::data::{is_olivetti, load_dataset, load_labels, split_for, Images};
+use ae::data::{load_dataset, load_labels, split_for, Images};
 use ae::memory::{MemoryNeed, PROCESS};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
@@ -34,25 +33,6 @@ pub(crate) struct ModelInput {
     /// Images per forward pass [default: 50].
     #[arg(long, default_value_t = 50)]
     pub(crate) batch_size: usize,
-}
-
-/// Points `config` at `data` as `--data` says: a dataset by name unless a file of that name exists,
-/// else a path. The presets' 32×32 is the tutorial's size for the faces; without `--size` (`size`)
-/// other data keep their own size.
-pub(crate) fn use_data(config: &mut RunConfig, data: &str, size: Option<&[usize]>) {
-    let named = data.to_ascii_lowercase().parse::<DatasetName>().ok().filter(|_| !Path::new(data).exists());
-    match named {
-        Some(name) => {
-            config.data.dataset = name;
-            config.data.path = None;
-        }
-        None => config.data.path = Some(PathBuf::from(data)),
-    }
-    if let Some(size) = size {
-        config.data.size = Some([size[0], size[1]]);
-    } else if !is_olivetti(&config.data) {
-        config.data.size = None;
-    }
 }
 
 /// The model, its recipe and the chosen images, prepared as in training.

@@ -13,12 +13,14 @@ pub(crate) mod choice;
 mod data;
 pub mod error;
 mod model;
+mod overrides;
 mod training;
 
 pub use choice::Choice;
 pub use data::{BadImages, DataConfig, DatasetName, Resize, SplitBy, Storage};
 pub use error::{ConfigError, NamesSettings, OUTPUT_DIRECTORY};
 pub use model::{strides, CodeActivation, ConvSpec, ModelConfig, ModelKind, Norm, PaddingMode};
+pub use overrides::{Overrides, Start};
 use training::LINEAR_LR_SCALE;
 pub use training::{Batching, Loss, Schedule, TrainingConfig};
 

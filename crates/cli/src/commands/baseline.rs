@@ -1,7 +1,6 @@
 //! `ae baseline`: PCA with K components on a dataset's split, the best linear autoencoder.
 
 use crate::flags::choice;
-use crate::inputs::use_data;
 use crate::limits::memory_limit;
 use crate::outputs::describe;
 use ae::config::{Preset, RunConfig};
@@ -38,7 +37,7 @@ pub(crate) struct BaselineArgs {
 
 pub(crate) fn run(args: BaselineArgs) -> Result<()> {
     let mut config = RunConfig::preset(args.preset);
-    use_data(&mut config, &args.data, args.size.as_deref());
+    config.data.point_at(&args.data, args.size.as_deref().map(|s| [s[0], s[1]]));
     crate::progress::fetch(&config.data)?;
     let pixels = load_dataset(&config.data, None)?;
     let split = split_for(&config.data, pixels.len(), args.seed)?;

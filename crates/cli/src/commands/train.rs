@@ -2,14 +2,13 @@
 //! training job, with a progress bar, Ctrl-C as a checkpoint and the figures printed at the end.
 
 use crate::flags::choice;
-use crate::inputs::use_data;
 use crate::limits::memory_limit;
 use crate::outputs::{baseline_line, describe};
 use crate::signals::interrupts;
 use ae::config::{
-    BadImages, CodeActivation, Loss, ModelKind, Norm, Preset, RunConfig, Schedule, SplitBy, Storage,
+    BadImages, CodeActivation, Loss, ModelKind, Norm, Overrides, Preset, RunConfig, Schedule, SplitBy, Start,
+    Storage,
 };
-use ae::data::is_olivetti;
 use ae::noise::Noise;
 use ae::report::partial_of;
 use ae::training::{resume, train, Event, Job};
@@ -168,139 +167,60 @@ pub(crate) struct TrainArgs {
     pub(crate) early_stopping: Option<usize>,
 }
 
+/// The values the flags give over the preset or the config file.
+fn overrides(args: &TrainArgs) -> Overrides {
+    Overrides {
+        data: args.data.clone(),
+        size: args.size.as_deref().map(|s| [s[0], s[1]]),
+        storage: args.storage,
+        bad_images: args.bad_images,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        schedule: args.schedule,
+        code_lr_scale: args.code_lr_scale,
+        linear_lr_scale: args.linear_lr_scale,
+        warmup_steps: args.warmup_steps,
+        // --latent-dim is a VAE's name for it (clap refuses both at once).
+        code_length: args.latent_dim.or(args.code_length),
+        linear_path: args.linear_path,
+        code_norm: args.code_norm,
+        code_activation: args.code_activation,
+        conv_norm: args.conv_norm,
+        max_code_map_side: args.max_code_map_side,
+        holdout: args.holdout,
+        seed: args.seed,
+        noise: args.noise,
+        loss: args.loss,
+        sparsity: args.sparsity,
+        split_by: args.split_by,
+        model: args.model,
+        beta: args.beta,
+        kl_warmup_epochs: args.kl_warmup_epochs,
+        weight_decay: args.weight_decay,
+        augment: args.augment,
+        dropout: args.dropout,
+        early_stopping: args.early_stopping,
+    }
+}
+
+/// The run's config: the preset or the file, the flags over it, and the rules the library
+/// applies to them.
 pub(crate) fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
-    let mut config = match &args.config {
-        Some(path) => RunConfig::from_toml_file(path)?,
-        None => RunConfig::preset(args.preset),
+    let start = match &args.config {
+        Some(path) => Start::File(Box::new(RunConfig::from_toml_file(path)?)),
+        None => Start::Preset(args.preset),
     };
-    if let Some(data) = &args.data {
-        use_data(&mut config, data, args.size.as_deref());
-        // The default preset's flips and shifts were measured on the faces; on MNIST they cost
-        // 1.6 dB held out at code 256 (bench/README.md), so other data start from their images as
-        // they are.
-        if !is_olivetti(&config.data) && args.config.is_none() && args.augment.is_none() {
-            config.training.augment = ae::augment::Augment::default();
-        }
-    }
-    if let Some(size) = &args.size {
-        config.data.size = Some([size[0], size[1]]);
-    }
-    if let Some(v) = args.storage {
-        config.data.storage = v;
-    }
-    if let Some(v) = args.bad_images {
-        config.data.bad_images = v;
-    }
-    if let Some(v) = args.epochs {
-        config.training.epochs = v;
-    }
-    if let Some(v) = args.batch_size {
-        config.training.batch_size = v;
-    }
-    if let Some(v) = args.learning_rate {
-        config.training.learning_rate = v;
-    }
-    if let Some(v) = args.schedule {
-        config.training.schedule = v;
-    }
-    if let Some(v) = args.code_lr_scale {
-        config.training.code_lr_scale = v;
-    }
-    if let Some(v) = args.linear_lr_scale {
-        config.training.linear_lr_scale = v;
-    }
-    if let Some(v) = args.warmup_steps {
-        config.training.warmup_steps = v;
-    }
-    if let Some(v) = args.code_length {
-        config.model.code_length = v;
-    }
-    // Before the code's own flags, so that a said code overrides the one the path brings.
-    match args.linear_path {
-        Some(true) => config.model.add_linear_path(),
-        Some(false) => config.model.linear_path = false,
-        None => {}
-    }
-    if let Some(v) = args.code_norm {
-        config.model.code_norm = v;
-    }
-    if let Some(v) = args.code_activation {
-        config.model.code_activation = v;
-    }
-    if let Some(v) = args.conv_norm {
-        config.model.conv_norm = v;
-    }
-    if let Some(v) = args.max_code_map_side {
-        config.model.max_code_map_side = Some(v);
-    }
-    if let Some(v) = args.holdout {
-        config.data.holdout = v;
-    }
-    if let Some(v) = args.seed {
-        config.training.seed = v;
-    }
-    if let Some(v) = args.noise {
-        config.noise = v;
-    }
-    if let Some(v) = args.loss {
-        config.training.loss = v;
-    }
-    if let Some(v) = args.sparsity {
-        config.training.sparsity = v;
-        // On a linear code an L1 penalty only shrinks the code's scale, which the decoder undoes.
-        if v != 0.0 && config.model.code_activation == CodeActivation::Auto {
-            config.model.code_activation = CodeActivation::Sigmoid;
-        }
-    }
-    if let Some(v) = args.split_by {
-        config.data.split = v;
-    }
-    if let Some(kind) = args.model {
-        config.model.kind = kind;
-        if kind == ModelKind::Vae {
-            // The presets' code is the tutorial's; a VAE's is a small Gaussian.
-            config.model.code_length = args.code_length.unwrap_or(16);
-            config.model.code_norm = args.code_norm.unwrap_or(Norm::None);
-            // A VAE's code is its sampled Gaussian; the autoencoder's code function does not apply.
-            config.model.code_activation = CodeActivation::Sigmoid;
-        }
-    }
-    if let Some(v) = args.latent_dim {
-        if config.model.kind != ModelKind::Vae {
+    if args.latent_dim.is_some() {
+        let kind = match &start {
+            Start::Preset(preset) => RunConfig::preset(*preset).model.kind,
+            Start::File(config) => config.model.kind,
+        };
+        if args.model.unwrap_or(kind) != ModelKind::Vae {
             bail!("--latent-dim is a VAE's code length: give it with --model vae, or use --code-length");
         }
-        config.model.code_length = v;
     }
-    if let Some(v) = args.beta {
-        config.training.beta = v;
-    }
-    if let Some(v) = args.kl_warmup_epochs {
-        config.training.kl_warmup_epochs = v;
-    }
-    if let Some(v) = args.weight_decay {
-        config.training.weight_decay = v;
-    }
-    if let Some(v) = args.augment {
-        config.training.augment = v;
-    }
-    if let Some(v) = args.dropout {
-        config.model.dropout = v;
-    }
-    if let Some(v) = args.early_stopping {
-        config.training.early_stopping = v;
-    }
-    // The default preset's denoiser learns as a correction to PCA's linear denoiser, unless the
-    // code was said: its network alone stays below that linear filter (docs/presets.md).
-    let code_said = args.linear_path.is_some() || args.code_activation.is_some() || args.code_norm.is_some();
-    if args.config.is_none()
-        && args.preset == Preset::Default
-        && !code_said
-        && config.is_denoiser_for_linear_path()
-    {
-        config.model.add_linear_path();
-    }
-    config.validate()?;
-    Ok(config)
+    Ok(RunConfig::resolve(start, &overrides(args))?)
 }
 
 pub(crate) fn default_run_dir(preset: Preset) -> PathBuf {

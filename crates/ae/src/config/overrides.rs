@@ -1,0 +1,205 @@
+//! What a user changes of a preset or of a config file, and the rules that follow from a change,
+//! in one place: the command line fills an [`Overrides`] from its flags and the library settles
+//! the run's config, so that a program using the library gets the run `ae train` would.
+
+use super::{BadImages, Loss, Schedule, SplitBy, Storage};
+use super::{CodeActivation, ConfigError, DataConfig, DatasetName, ModelKind, Norm, Preset, RunConfig};
+use crate::augment::Augment;
+use crate::noise::Noise;
+use std::path::{Path, PathBuf};
+
+/// Where a run's config starts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Start {
+    Preset(Preset),
+    /// A config file's contents (a run's `config.toml`), taken as written.
+    File(Box<RunConfig>),
+}
+
+/// The values a user gives over the starting config; `None` keeps the start's.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    /// A dataset's name, or a path (see [`DataConfig::point_at`]).
+    pub data: Option<String>,
+    pub size: Option<[usize; 2]>,
+    pub storage: Option<Storage>,
+    pub bad_images: Option<BadImages>,
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub learning_rate: Option<f64>,
+    pub schedule: Option<Schedule>,
+    pub code_lr_scale: Option<f64>,
+    pub linear_lr_scale: Option<f64>,
+    pub warmup_steps: Option<u64>,
+    /// The code's length (a VAE's latent units).
+    pub code_length: Option<usize>,
+    pub linear_path: Option<bool>,
+    pub code_norm: Option<Norm>,
+    pub code_activation: Option<CodeActivation>,
+    pub conv_norm: Option<Norm>,
+    pub max_code_map_side: Option<usize>,
+    pub holdout: Option<f64>,
+    pub seed: Option<u64>,
+    pub noise: Option<Noise>,
+    pub loss: Option<Loss>,
+    pub sparsity: Option<f64>,
+    pub split_by: Option<SplitBy>,
+    pub model: Option<ModelKind>,
+    pub beta: Option<f64>,
+    pub kl_warmup_epochs: Option<usize>,
+    pub weight_decay: Option<f64>,
+    pub augment: Option<Augment>,
+    pub dropout: Option<f64>,
+    pub early_stopping: Option<usize>,
+}
+
+impl DataConfig {
+    /// Points the data at `data`: a dataset by name unless a file of that name exists, else a
+    /// path. The presets' 32×32 is the tutorial's size for the faces; without `size` other data
+    /// keep their own size.
+    pub fn point_at(&mut self, data: &str, size: Option<[usize; 2]>) {
+        let named =
+            data.to_ascii_lowercase().parse::<DatasetName>().ok().filter(|_| !Path::new(data).exists());
+        match named {
+            Some(name) => {
+                self.dataset = name;
+                self.path = None;
+            }
+            None => self.path = Some(PathBuf::from(data)),
+        }
+        if size.is_some() {
+            self.size = size;
+        } else if !crate::data::is_olivetti(self) {
+            self.size = None;
+        }
+    }
+}
+
+impl RunConfig {
+    /// The run `start` and `overrides` make, with the rules that follow from them, validated.
+    pub fn resolve(start: Start, o: &Overrides) -> Result<RunConfig, ConfigError> {
+        let (mut config, preset) = match start {
+            Start::Preset(preset) => (RunConfig::preset(preset), Some(preset)),
+            Start::File(config) => (*config, None),
+        };
+        if let Some(data) = &o.data {
+            config.data.point_at(data, o.size);
+            // The default preset's flips and shifts were measured on the faces; on MNIST they
+            // cost 1.6 dB held out at code 256 (bench/results/quality.md), so other data start
+            // from their images as they are.
+            if !crate::data::is_olivetti(&config.data) && preset.is_some() && o.augment.is_none() {
+                config.training.augment = Augment::default();
+            }
+        }
+        let (data, model, training) = (&mut config.data, &mut config.model, &mut config.training);
+        set(&mut data.size, o.size.map(Some));
+        set(&mut data.storage, o.storage);
+        set(&mut data.bad_images, o.bad_images);
+        set(&mut training.epochs, o.epochs);
+        set(&mut training.batch_size, o.batch_size);
+        set(&mut training.learning_rate, o.learning_rate);
+        set(&mut training.schedule, o.schedule);
+        set(&mut training.code_lr_scale, o.code_lr_scale);
+        set(&mut training.linear_lr_scale, o.linear_lr_scale);
+        set(&mut training.warmup_steps, o.warmup_steps);
+        set(&mut model.code_length, o.code_length);
+        // Before the code's own values, so that a said code overrides the one the path brings.
+        match o.linear_path {
+            Some(true) => model.add_linear_path(),
+            Some(false) => model.linear_path = false,
+            None => {}
+        }
+        set(&mut model.code_norm, o.code_norm);
+        set(&mut model.code_activation, o.code_activation);
+        set(&mut model.conv_norm, o.conv_norm);
+        set(&mut model.max_code_map_side, o.max_code_map_side.map(Some));
+        set(&mut data.holdout, o.holdout);
+        set(&mut training.seed, o.seed);
+        set(&mut config.noise, o.noise);
+        set(&mut training.loss, o.loss);
+        if let Some(v) = o.sparsity {
+            training.sparsity = v;
+            // On a linear code an L1 penalty only shrinks the code's scale, which the decoder undoes.
+            if v != 0.0 && model.code_activation == CodeActivation::Auto {
+                model.code_activation = CodeActivation::Sigmoid;
+            }
+        }
+        set(&mut data.split, o.split_by);
+        if let Some(kind) = o.model {
+            model.kind = kind;
+            if kind == ModelKind::Vae {
+                // The presets' code is the tutorial's; a VAE's is a small Gaussian.
+                model.code_length = o.code_length.unwrap_or(16);
+                model.code_norm = o.code_norm.unwrap_or(Norm::None);
+                // A VAE's code is its sampled Gaussian; the autoencoder's code function does not apply.
+                model.code_activation = CodeActivation::Sigmoid;
+            }
+        }
+        set(&mut training.beta, o.beta);
+        set(&mut training.kl_warmup_epochs, o.kl_warmup_epochs);
+        set(&mut training.weight_decay, o.weight_decay);
+        set(&mut training.augment, o.augment);
+        set(&mut model.dropout, o.dropout);
+        set(&mut training.early_stopping, o.early_stopping);
+        // The default preset's denoiser learns as a correction to PCA's linear denoiser, unless the
+        // code was said: its network alone stays below that linear filter (docs/presets.md).
+        let code_said = o.linear_path.is_some() || o.code_activation.is_some() || o.code_norm.is_some();
+        if preset == Some(Preset::Default) && !code_said && config.is_denoiser_for_linear_path() {
+            config.model.add_linear_path();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// `*field = value` where a value is given.
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *field = value;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(start: Start, overrides: Overrides) -> RunConfig {
+        RunConfig::resolve(start, &overrides).unwrap()
+    }
+
+    #[test]
+    fn a_library_user_gets_the_rules_the_command_line_applies() {
+        let default = || Start::Preset(Preset::Default);
+        // The default preset's denoiser is the linear path's; a config file stays as written.
+        let noisy = || Overrides { noise: Some(Noise::Gaussian { sigma: 0.2 }), ..Default::default() };
+        let denoiser = resolved(default(), noisy());
+        assert!(denoiser.model.linear_path && denoiser.model.code_activation == CodeActivation::Identity);
+        assert!(
+            !resolved(Start::File(Box::new(RunConfig::preset(Preset::Default))), noisy()).model.linear_path
+        );
+        let bce = resolved(default(), Overrides { loss: Some(Loss::Bce), ..noisy() });
+        assert!(!bce.model.linear_path);
+        // Other data keep their size and drop the faces' augmentation, unless it was said.
+        let mnist = resolved(default(), Overrides { data: Some("MNIST".into()), ..Default::default() });
+        assert_eq!(
+            (mnist.data.dataset, mnist.data.path.clone(), mnist.data.size),
+            (DatasetName::Mnist, None, None)
+        );
+        assert!(
+            mnist.training.augment.is_none()
+                && !resolved(default(), Overrides::default()).training.augment.is_none()
+        );
+        let said = Augment { flip: true, shift: 0 };
+        let augmented = Overrides { data: Some("mnist".into()), augment: Some(said), ..Default::default() };
+        assert_eq!(resolved(default(), augmented).training.augment, said);
+        // A VAE's code is 16 units and not normalised unless said; a sparse code is a sigmoid's.
+        let vae = resolved(default(), Overrides { model: Some(ModelKind::Vae), ..Default::default() });
+        assert_eq!((vae.model.code_length, vae.model.code_norm), (16, Norm::None));
+        let sparse = resolved(default(), Overrides { sparsity: Some(0.01), ..Default::default() });
+        assert_eq!(sparse.model.code_activation, CodeActivation::Sigmoid);
+        // And the result is validated, by key.
+        let err =
+            RunConfig::resolve(default(), &Overrides { epochs: Some(0), ..Default::default() }).unwrap_err();
+        assert_eq!(err.key, "training.epochs");
+    }
+}
