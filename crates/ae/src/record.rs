@@ -127,4 +127,67 @@ pub struct TrainSummary {
     pub best: Option<BestEpoch>,
     /// Whether early stopping ended the run before its last epoch.
     pub stopped_early: bool,
+    /// With held-out images and PCA beside them: when the held-out PSNR first reached PCA's,
+    /// and PCA's + 1 dB, so a user sees when a longer run stops paying (absent: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached_pca: Option<Milestone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached_pca_plus_1db: Option<Milestone>,
+}
+
+/// When a run's held-out PSNR first reached a mark: the epoch, and the training time up to its
+/// end (the epochs' own seconds, summed over every session of the run).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Milestone {
+    pub epoch: usize,
+    pub seconds: f64,
+}
+
+impl Milestone {
+    /// The first epoch of `history` whose held-out PSNR is at least `mark` dB.
+    pub fn first(history: &[EpochStats], mark: f64) -> Option<Self> {
+        let mut seconds = 0.0;
+        for stats in history {
+            seconds += stats.seconds;
+            if stats.holdout_psnr_db.is_some_and(|psnr| psnr >= mark) {
+                return Some(Self { epoch: stats.epoch, seconds });
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(epoch: usize, psnr: Option<f64>) -> EpochStats {
+        EpochStats {
+            epoch,
+            loss_per_sample: 1.0,
+            code_mean: 0.5,
+            code_below_0_1: 0.0,
+            code_saturated: 0.0,
+            holdout_loss_per_sample: psnr.map(|_| 1.0),
+            kl_per_sample: None,
+            holdout_kl_per_sample: None,
+            holdout_psnr_db: psnr,
+            holdout_ssim: psnr.map(|_| 0.5),
+            steps: 8,
+            seconds: 1.5 * epoch as f64,
+        }
+    }
+
+    #[test]
+    fn a_milestone_is_the_first_epoch_at_the_mark_with_the_time_until_its_end() {
+        let history: Vec<EpochStats> = [Some(24.0), Some(f64::NAN), Some(25.5), Some(25.0), Some(26.1)]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| epoch(i + 1, p))
+            .collect();
+        assert_eq!(Milestone::first(&history, 25.5), Some(Milestone { epoch: 3, seconds: 1.5 + 3.0 + 4.5 }));
+        assert_eq!(Milestone::first(&history, 26.0).map(|m| m.epoch), Some(5));
+        assert_eq!(Milestone::first(&history, 26.5), None);
+        assert_eq!(Milestone::first(&[epoch(1, None)], 0.0), None, "no held-out images, no milestone");
+    }
 }

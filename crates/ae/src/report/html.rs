@@ -4,7 +4,7 @@
 
 use super::svg::{escape, line_chart, Series, PALETTE};
 use super::{io, write_atomic, write_err, ReportError, Result};
-use crate::record::{EpochStats, TrainSummary, SUMMARY};
+use crate::record::{EpochStats, Milestone, TrainSummary, SUMMARY};
 use base64::Engine;
 use std::fmt::Write;
 use std::path::Path;
@@ -186,6 +186,8 @@ fn figures(r: &RunFiles) -> Vec<(&'static str, String)> {
         ("noisy input PSNR (dB)", opt(noisy.map(|q| q.psnr_db), 2)),
         ("PCA PSNR (dB)", opt(s.and_then(|s| s.baseline.as_ref()).map(|b| b.quality.psnr_db), 2)),
         ("PCA SSIM", opt(s.and_then(|s| s.baseline.as_ref()).map(|b| b.quality.ssim), 4)),
+        ("held-out PSNR reached PCA's", milestone(s.and_then(|s| s.reached_pca.as_ref()))),
+        ("held-out PSNR reached PCA's + 1 dB", milestone(s.and_then(|s| s.reached_pca_plus_1db.as_ref()))),
         ("loss per image", opt(q.map(|q| q.loss_per_sample), 4)),
         ("training images' PSNR (dB)", opt(train.map(|q| q.psnr_db), 2)),
         ("training images' loss per image", opt(train.map(|q| q.loss_per_sample), 4)),
@@ -197,6 +199,11 @@ fn figures(r: &RunFiles) -> Vec<(&'static str, String)> {
             s.and_then(|s| s.peak_memory_bytes).map_or("—".into(), |b| crate::memory::Bytes(b).to_string()),
         ),
     ]
+}
+
+/// `epoch E (S s)`, or a dash where the mark was never reached.
+fn milestone(m: Option<&Milestone>) -> String {
+    m.map_or("—".into(), |m| format!("epoch {} ({:.1} s)", m.epoch, m.seconds))
 }
 
 fn grid_figure(file: &str, caption: &str, png: &[u8]) -> String {

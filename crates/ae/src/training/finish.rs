@@ -13,7 +13,7 @@ use crate::fs::write_atomic;
 use crate::inference::predict;
 use crate::model::Autoencoder;
 use crate::noise::Noise;
-use crate::record::{TrainSummary, LAST_MODEL, MODEL, SUMMARY};
+use crate::record::{Milestone, TrainSummary, LAST_MODEL, MODEL, SUMMARY};
 use crate::report::{save_grid, save_loss_curve, save_quality_curve, ReportError, RunDir};
 use std::path::PathBuf;
 
@@ -84,6 +84,9 @@ pub(super) fn finish(
     let quality = assessment.quality().clone();
     let noisy_quality = assessment.denoising.as_ref().map(|d| d.noisy.clone());
     let baseline = assessment.baseline.ok();
+    let reached =
+        |gain: f64| baseline.as_ref().and_then(|b| Milestone::first(&history, b.quality.psnr_db + gain));
+    let (reached_pca, reached_pca_plus_1db) = (reached(0.0), reached(1.0));
     let peak_memory_bytes = crate::memory::peak_resident();
     let mut summary = TrainSummary {
         run_dir: PathBuf::new(),
@@ -97,6 +100,8 @@ pub(super) fn finish(
         baseline,
         best,
         stopped_early,
+        reached_pca,
+        reached_pca_plus_1db,
     };
     let json = serde_json::to_vec_pretty(&summary).expect("a summary serialises");
     let summary_path = run.path().join(SUMMARY);

@@ -310,6 +310,18 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
     if let Some(b) = &summary.baseline {
         println!("{}", baseline_line(b, q));
     }
+    if summary.baseline.is_some() && config.data.holdout > 0.0 {
+        let at = |m: &Option<ae::record::Milestone>| {
+            m.as_ref().map_or("not reached".into(), |m| {
+                format!("reached at epoch {} ({:.1} s of training)", m.epoch, m.seconds)
+            })
+        };
+        println!(
+            "Held-out PSNR: PCA's {}; PCA's + 1 dB {}.",
+            at(&summary.reached_pca),
+            at(&summary.reached_pca_plus_1db)
+        );
+    }
     if let Some(t) = &summary.train_quality {
         println!(
             "Training images ({}, without augmentation): {}, loss per sample {:.4}.",

@@ -439,6 +439,11 @@ fn run_files(files: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
                 for timing in ["train_seconds", "peak_memory_bytes"] {
                     assert!(summary.remove(timing).is_some(), "{timing} in {summary:?}");
                 }
+                for mark in ["reached_pca", "reached_pca_plus_1db"] {
+                    if let Some(reached) = summary.get_mut(mark).and_then(|m| m.as_object_mut()) {
+                        assert!(reached.remove("seconds").is_some(), "{mark}: {reached:?}");
+                    }
+                }
                 let baseline = summary["baseline"].as_object_mut().unwrap();
                 assert!(baseline.remove("seconds").is_some(), "{baseline:?}");
                 return (name, value.to_string().into_bytes());

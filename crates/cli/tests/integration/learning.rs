@@ -110,4 +110,21 @@ fn the_deep_preset_learns_the_faces_at_code_32_with_pca_beside_it() {
     assert!(last_psnr > pca + 0.05, "epoch 60 at {last_psnr} dB, PCA {pca} dB");
     assert!(last_loss < 0.6 * first_loss, "training loss {first_loss} at epoch 1, {last_loss} at 60");
     assert!(eval["psnr_db"].as_f64().unwrap() >= last_psnr, "the kept epoch is the best");
+    // When it passed PCA, and PCA + 1 dB: the first epochs at those marks in metrics.jsonl, with
+    // the epochs' seconds summed up to them.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("deep/summary.json")).unwrap()).unwrap();
+    let pca = summary["baseline"]["quality"]["psnr_db"].as_f64().unwrap();
+    for (mark, gain) in [("reached_pca", 0.0), ("reached_pca_plus_1db", 1.0)] {
+        let first = metrics.iter().position(|e| e["holdout_psnr_db"].as_f64().unwrap() >= pca + gain);
+        let seconds = |n: usize| metrics[..=n].iter().map(|e| e["seconds"].as_f64().unwrap()).sum::<f64>();
+        match first {
+            Some(n) => {
+                assert_eq!(summary[mark]["epoch"].as_u64(), Some(n as u64 + 1), "{mark}");
+                assert!((summary[mark]["seconds"].as_f64().unwrap() - seconds(n)).abs() < 1e-9, "{mark}");
+            }
+            None => assert!(summary.get(mark).is_none(), "{mark}: {summary}"),
+        }
+    }
+    assert!(summary.get("reached_pca").is_some(), "epoch 60 passed PCA, so some epoch reached it first");
 }
