@@ -385,6 +385,29 @@ mod tests {
     }
 
     #[test]
+    fn the_file_names_its_ir_version_producer_and_the_model_it_came_from() {
+        // ONNX Runtime refuses a file without an IR version, which tract reads without one; the
+        // metadata is how a reader finds the preprocessing and the network without `ae`.
+        let model = randomised(&preset(Preset::Default));
+        let pre = preprocessing(&model);
+        let file = ModelProto::decode(&export(&model, Part::All, &pre)[..]).unwrap();
+        assert_eq!(file.ir_version, 8, "the IR version of opset 17 (ONNX 1.12)");
+        assert_eq!(
+            file.opset_import.iter().map(|o| (o.domain.as_str(), o.version)).collect::<Vec<_>>(),
+            [("", 17)]
+        );
+        assert_eq!(
+            (file.producer_name.as_str(), file.producer_version.as_str()),
+            ("ae", env!("CARGO_PKG_VERSION"))
+        );
+        let meta: HashMap<&str, &str> =
+            file.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())).collect();
+        assert_eq!(serde_json::from_str::<ModelConfig>(meta["ae.model"]).unwrap(), model.config);
+        assert_eq!(meta["ae.preprocessing"], serde_json::to_string(&pre).unwrap());
+        assert_eq!(meta.len(), 2);
+    }
+
+    #[test]
     fn the_graph_declares_its_shapes_and_the_normalisation_s_epsilon() {
         // tract is handed the input's shape and fills in ONNX's defaults, so the runs above see
         // neither; ONNX Runtime checks inputs against the declared shapes. Read from the file.
