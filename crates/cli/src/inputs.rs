@@ -106,12 +106,21 @@ pub(crate) fn load_inputs_and_training(
 /// Reads the model of `input`, refused past the memory limit from its header.
 pub(crate) fn load_model(input: &ModelInput) -> Result<(ae::model::Autoencoder, DataRecipe)> {
     check_batch(input.batch_size)?;
-    if let Some(limit) = memory_limit() {
-        let need =
-            checkpoint::header(&input.model)?.loading + MemoryNeed { other: PROCESS, ..Default::default() };
-        limit.check("loading the model", &need, "use --max-memory to allow more")?;
-    }
+    check_model_fits("loading the model", || Ok(checkpoint::header(&input.model)?.loading))?;
     Ok(checkpoint::load(&input.model)?)
+}
+
+/// Refuses `what`, building a model whose file's `loading` need is read only where there is a
+/// limit, past the memory limit.
+pub(crate) fn check_model_fits(
+    what: &str,
+    loading: impl FnOnce() -> Result<MemoryNeed, checkpoint::CheckpointError>,
+) -> Result<()> {
+    if let Some(limit) = memory_limit() {
+        let need = loading()? + MemoryNeed { other: PROCESS, ..Default::default() };
+        limit.check(what, &need, "use --max-memory to allow more")?;
+    }
+    Ok(())
 }
 
 pub(crate) fn check_batch(batch_size: usize) -> Result<()> {

@@ -21,15 +21,4 @@ pub enum Part {
     All,
 }
 
-impl Part {
-    /// As written on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Part::Encoder => "encoder",
-            Part::Decoder => "decoder",
-            Part::All => "all",
-        }
-    }
-}
-
 crate::config::choice::choices!(Part: Encoder, Decoder, All);

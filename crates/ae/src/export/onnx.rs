@@ -265,7 +265,7 @@ pub fn export(model: &Autoencoder, part: Part, preprocessing: &Preprocessing) ->
     }
     let graph = GraphProto {
         node: g.nodes,
-        name: format!("ae-{}", part.name()),
+        name: format!("ae-{part}"),
         initializer: g.initializers,
         input: vec![value_info(input, &input_shape)],
         output: outputs,
@@ -440,9 +440,9 @@ mod tests {
         ];
         for (part, inputs, outputs) in parts {
             let graph = graph(part);
-            assert_eq!(graph.name, format!("ae-{}", part.name()));
-            assert_eq!(graph.input.iter().map(shape).collect::<Vec<_>>(), inputs, "{}", part.name());
-            assert_eq!(graph.output.iter().map(shape).collect::<Vec<_>>(), outputs, "{}", part.name());
+            assert_eq!(graph.name, format!("ae-{part}"));
+            assert_eq!(graph.input.iter().map(shape).collect::<Vec<_>>(), inputs, "{part}");
+            assert_eq!(graph.output.iter().map(shape).collect::<Vec<_>>(), outputs, "{part}");
         }
         let graph = graph(Part::All);
         let norms: Vec<&NodeProto> =

@@ -1,10 +1,9 @@
 //! `ae info`: what a model file holds, read from its header: the network layer by layer, its
 //! parameters, and the data recipe it was trained with. No weights are read.
 
-use crate::limits::memory_limit;
+use crate::inputs::check_model_fits;
 use ae::checkpoint;
 use ae::config::ModelKind;
-use ae::memory::{MemoryNeed, PROCESS};
 use ae::model::Autoencoder;
 use anyhow::Result;
 use clap::Args;
@@ -29,14 +28,8 @@ fn shape(dims: &[usize]) -> String {
 
 pub(crate) fn run(args: InfoArgs) -> Result<()> {
     let header = checkpoint::header(&args.model)?;
-    if let Some(limit) = memory_limit() {
-        // The layers are rebuilt (with zero weights) to describe them.
-        limit.check(
-            "describing the model",
-            &(header.loading + MemoryNeed { other: PROCESS, ..Default::default() }),
-            "use --max-memory to allow more",
-        )?;
-    }
+    // The layers are rebuilt (with zero weights) to describe them.
+    check_model_fits("describing the model", || Ok(header.loading))?;
     let model = Autoencoder::zeros(&header.config)?;
     let description = model.describe();
     let recipe = &header.recipe;

@@ -226,16 +226,9 @@ pub(crate) fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
 pub(crate) fn default_run_dir(preset: Preset) -> PathBuf {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let stamp = now.trim_end_matches('Z').replace([':', '-'], "").replace('T', "-");
-    let name = match preset {
-        Preset::Seed => "seed",
-        Preset::Default => "default",
-        Preset::SeedDenoise => "seed-denoise",
-        Preset::Deep => "deep",
-        Preset::Residual => "residual",
-    };
     // Two runs started in the same second get -2, -3, … rather than a refusal.
     let free = |p: &Path| !p.exists() && !partial_of(p).exists();
-    let base = PathBuf::from("runs").join(format!("{name}-{stamp}"));
+    let base = PathBuf::from("runs").join(format!("{preset}-{stamp}"));
     (1..)
         .map(|k| if k == 1 { base.clone() } else { PathBuf::from(format!("{}-{k}", base.display())) })
         .find(|p| free(p))
