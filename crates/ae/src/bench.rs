@@ -71,8 +71,15 @@ pub struct LayerTiming {
     /// How the engine computes it: im2col, winograd, direct or gemm (dense).
     pub algorithm: String,
     pub gflop_forward: f64,
+    /// Twice the forward's (the input and the weight gradient); the first layer's, once.
+    pub gflop_backward: f64,
     pub forward_ms: f64,
     pub backward_ms: f64,
+    /// Each pass's effective rate as a percentage of [`BenchReport::gemm_peak_gflops`].
+    pub forward_percent_of_peak: f64,
+    pub backward_percent_of_peak: f64,
+    /// Forward and backward together, as a percentage of a training step's time.
+    pub percent_of_step: f64,
 }
 
 /// What `ae bench` measures.
@@ -111,7 +118,7 @@ pub fn run(
     let macs = model.macs_per_image() as f64 * batch as f64;
     let (gflop_forward, gflop_step) = (2.0 * macs / 1e9, 6.0 * macs / 1e9);
 
-    let layers = time_layers(&model, batch, steps.clamp(1, 10));
+    let mut layers = time_layers(&model, batch, steps.clamp(1, 10));
 
     let adam_ms = 1e3 * time_adam(&model, steps.clamp(1, 10));
     let code_with_adam_ms = 1e3 * time_code_with_adam(&model, batch, steps.clamp(1, 10));
@@ -128,6 +135,11 @@ pub fn run(
 
     let peak = gemm_peak_gflops(1536, 3);
     let step_gflops = gflop_step / step;
+    for l in &mut layers {
+        l.forward_percent_of_peak = 100.0 * l.gflop_forward / (l.forward_ms / 1e3) / peak;
+        l.backward_percent_of_peak = 100.0 * l.gflop_backward / (l.backward_ms / 1e3) / peak;
+        l.percent_of_step = 100.0 * (l.forward_ms + l.backward_ms) / (1e3 * step);
+    }
     Ok(BenchReport {
         threads: rayon::current_num_threads(),
         batch,
@@ -256,12 +268,18 @@ fn time_layers(model: &Autoencoder, n: usize, runs: usize) -> Vec<LayerTiming> {
             let forward = time_median(1, runs, || bench.forward());
             let backward = time_median(1, runs, || bench.backward());
             let algorithm = model.layers[i].part().kernel();
+            let gflop_forward = 2.0 * (model.layers[i].macs() * n) as f64 / 1e9;
             LayerTiming {
                 name: bench.name().to_string(),
                 algorithm,
-                gflop_forward: 2.0 * (model.layers[i].macs() * n) as f64 / 1e9,
+                gflop_forward,
+                gflop_backward: if i == 0 { gflop_forward } else { 2.0 * gflop_forward },
                 forward_ms: 1e3 * forward,
                 backward_ms: 1e3 * backward,
+                // Filled in once the peak and the step are known.
+                forward_percent_of_peak: 0.0,
+                backward_percent_of_peak: 0.0,
+                percent_of_step: 0.0,
             }
         })
         .collect()
@@ -277,7 +295,7 @@ impl BenchReport {
              GEMM peak:     {:.1} GFLOP/s (1536³ single precision) -> step at {:.0} % of peak\n\
              (FLOPs counted as direct convolutions; Winograd layers multiply 4× less, so these are\n\
              effective rates and may exceed the GEMM peak)\n\n\
-             {:<16} {:>9} {:>8} {:>11} {:>12} {:>9}\n",
+             {:<16} {:>9} {:>6} {:>7} {:>7} {:>9} {:>9} {:>6}\n",
             self.threads,
             self.batch,
             self.steps,
@@ -292,24 +310,30 @@ impl BenchReport {
             "layer",
             "algorithm",
             "GFLOP",
-            "forward ms",
-            "backward ms",
-            "fwd GF/s",
+            "fwd ms",
+            "bwd ms",
+            "fwd %peak",
+            "bwd %peak",
+            "%step",
         );
+        // A normalisation's few FLOPs are not counted: its rate is left blank.
+        let rate = |gflop: f64, percent: f64| if gflop > 0.0 { format!("{percent:.0}") } else { "-".into() };
         for l in &self.layers {
             out += &format!(
-                "{:<16} {:>9} {:>8.2} {:>11.2} {:>12.2} {:>9.1}\n",
+                "{:<16} {:>9} {:>6.2} {:>7.2} {:>7.2} {:>9} {:>9} {:>6.1}\n",
                 l.name,
                 l.algorithm,
                 l.gflop_forward,
                 l.forward_ms,
                 l.backward_ms,
-                l.gflop_forward / l.forward_ms * 1e3
+                rate(l.gflop_forward, l.forward_percent_of_peak),
+                rate(l.gflop_backward, l.backward_percent_of_peak),
+                l.percent_of_step,
             );
         }
-        out += &format!("{:<16} {:>9} {:>8} {:>11} {:>12.2}\n", "adam update", "", "", "", self.adam_ms);
+        out += &format!("{:<16} {:>9} {:>6} {:>7} {:>7.2}\n", "adam update", "", "", "", self.adam_ms);
         out += &format!(
-            "{:<16} {:>9} {:>8} {:>11} {:>12.2}   (as training runs it)\n",
+            "{:<16} {:>9} {:>6} {:>7} {:>7.2}   (as training runs it)\n",
             "code + its adam", "fused", "", "", self.code_with_adam_ms
         );
         out

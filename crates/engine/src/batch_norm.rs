@@ -8,6 +8,7 @@
 
 use crate::activation::Activation;
 use crate::geometry::ParamGrads;
+use rayon::prelude::*;
 
 /// Added to the variance before the square root (PyTorch's default).
 pub const EPSILON: f64 = 1e-5;
@@ -62,6 +63,33 @@ fn rows(input: &[f32], output: &[f32], gamma: &[f32], beta: Option<&[f32]>) -> u
     input.len() / channels
 }
 
+/// Rows a block holds: the sums are taken block by block in parallel and the blocks' partial
+/// sums added in order, so the result depends on the batch alone, not on the thread count.
+const BLOCK_ROWS: usize = 2048;
+
+/// `per_channel` f64 sums a channel over `rows` rows: `block(range of values, sums)` adds one
+/// block's terms to zeroed sums; blocks run in parallel and their sums are added in order.
+fn channel_sums(
+    rows: usize,
+    channels: usize,
+    per_channel: usize,
+    block: impl Fn(std::ops::Range<usize>, &mut [f64]) + Sync,
+) -> Vec<f64> {
+    let partials: Vec<Vec<f64>> = (0..rows.div_ceil(BLOCK_ROWS))
+        .into_par_iter()
+        .map(|b| {
+            let mut sums = vec![0.0f64; per_channel * channels];
+            block(b * BLOCK_ROWS * channels..rows.min((b + 1) * BLOCK_ROWS) * channels, &mut sums);
+            sums
+        })
+        .collect();
+    let mut sums = vec![0.0f64; per_channel * channels];
+    for part in &partials {
+        sums.iter_mut().zip(part).for_each(|(s, p)| *s += p);
+    }
+    sums
+}
+
 /// `y = act(γ·(x − μ)/√(σ² + ε) + β)` with `μ`, `σ²` from the batch; they are written to `stats`.
 pub fn batch_norm_forward_train(
     input: &[f32],
@@ -75,20 +103,22 @@ pub fn batch_norm_forward_train(
     let rows = rows(input, output, gamma, Some(beta));
     assert!(rows > 0, "batch norm of an empty batch");
     stats.rows = rows;
-    stats.mean.clear();
-    stats.mean.resize(channels, 0.0);
-    stats.var.clear();
-    stats.var.resize(channels, 0.0);
-    for row in input.chunks_exact(channels) {
-        stats.mean.iter_mut().zip(row).for_each(|(s, &x)| *s += x as f64);
-    }
-    stats.mean.iter_mut().for_each(|s| *s /= rows as f64);
-    for row in input.chunks_exact(channels) {
-        for ((v, &m), &x) in stats.var.iter_mut().zip(&stats.mean).zip(row) {
-            *v += (x as f64 - m) * (x as f64 - m);
+    let m = rows as f64;
+    stats.mean = channel_sums(rows, channels, 1, |range, sums| {
+        for row in input[range].chunks_exact(channels) {
+            sums.iter_mut().zip(row).for_each(|(s, &x)| *s += x as f64);
         }
-    }
-    stats.var.iter_mut().for_each(|v| *v /= rows as f64);
+    });
+    stats.mean.iter_mut().for_each(|s| *s /= m);
+    let mean = &stats.mean;
+    stats.var = channel_sums(rows, channels, 1, |range, sums| {
+        for row in input[range].chunks_exact(channels) {
+            for ((v, &m), &x) in sums.iter_mut().zip(mean).zip(row) {
+                *v += (x as f64 - m) * (x as f64 - m);
+            }
+        }
+    });
+    stats.var.iter_mut().for_each(|v| *v /= m);
     normalise(input, gamma, beta, &stats.mean, &stats.var, act, output);
 }
 
@@ -121,13 +151,15 @@ fn normalise(
         gamma.iter().zip(var).map(|(&g, &v)| (g as f64 / (v + EPSILON).sqrt()) as f32).collect();
     let shift: Vec<f32> =
         beta.iter().zip(mean).zip(&scale).map(|((&b, &m), &s)| (b as f64 - m * s as f64) as f32).collect();
-    let channels = gamma.len();
-    for (y_row, x_row) in output.chunks_exact_mut(channels).zip(input.chunks_exact(channels)) {
-        for ((y, &x), &s) in y_row.iter_mut().zip(x_row).zip(&scale) {
-            *y = x * s;
+    let block = BLOCK_ROWS * gamma.len();
+    output.par_chunks_mut(block).zip(input.par_chunks(block)).for_each(|(output, input)| {
+        for (y_row, x_row) in output.chunks_exact_mut(scale.len()).zip(input.chunks_exact(scale.len())) {
+            for ((y, &x), &s) in y_row.iter_mut().zip(x_row).zip(&scale) {
+                *y = x * s;
+            }
         }
-    }
-    act.add_bias_and_apply(output, &shift);
+        act.add_bias_and_apply(output, &shift);
+    });
 }
 
 /// Backward of a training-mode forward pass. `output_grad` (∂L/∂output) becomes ∂L/∂(γ·x̂ + β) in
@@ -153,16 +185,26 @@ pub fn batch_norm_backward(
         (channels, channels),
         "one γ and β gradient per channel"
     );
-    act.backprop(output, output_grad);
+    let block = BLOCK_ROWS * channels;
+    output_grad.par_chunks_mut(block).zip(output.par_chunks(block)).for_each(|(dy, y)| act.backprop(y, dy));
     let inv_std: Vec<f64> = stats.var.iter().map(|&v| 1.0 / (v + EPSILON).sqrt()).collect();
-    let (mut sum_dy, mut sum_dy_xhat) = (vec![0.0f64; channels], vec![0.0f64; channels]);
-    for (dy_row, x_row) in output_grad.chunks_exact(channels).zip(input.chunks_exact(channels)) {
-        for c in 0..channels {
-            let xhat = (x_row[c] as f64 - stats.mean[c]) * inv_std[c];
-            sum_dy[c] += dy_row[c] as f64;
-            sum_dy_xhat[c] += dy_row[c] as f64 * xhat;
+    let dy = &*output_grad;
+    // ∑∂ŷ and ∑∂ŷ·x̂ side by side, in one pass.
+    let sums = channel_sums(rows, channels, 2, |range, sums| {
+        let (sum_dy, sum_dy_xhat) = sums.split_at_mut(channels);
+        for (dy_row, x_row) in
+            dy[range.clone()].chunks_exact(channels).zip(input[range].chunks_exact(channels))
+        {
+            let terms = dy_row.iter().zip(x_row).zip(&stats.mean).zip(&inv_std);
+            for ((sd, sdx), (((&dy, &x), &m), &inv)) in
+                sum_dy.iter_mut().zip(sum_dy_xhat.iter_mut()).zip(terms)
+            {
+                *sd += dy as f64;
+                *sdx += dy as f64 * ((x as f64 - m) * inv);
+            }
         }
-    }
+    });
+    let (sum_dy, sum_dy_xhat) = sums.split_at(channels);
     for c in 0..channels {
         grads.weight[c] = sum_dy_xhat[c] as f32;
         grads.bias[c] = sum_dy[c] as f32;
@@ -170,17 +212,19 @@ pub fn batch_norm_backward(
     let Some(dx) = input_grad else { return };
     assert_eq!(dx.len(), input.len(), "input gradient does not match the input");
     let m = rows as f64;
-    for ((dx_row, dy_row), x_row) in dx
-        .chunks_exact_mut(channels)
-        .zip(output_grad.chunks_exact(channels))
-        .zip(input.chunks_exact(channels))
-    {
-        for c in 0..channels {
-            let xhat = (x_row[c] as f64 - stats.mean[c]) * inv_std[c];
-            let d = dy_row[c] as f64 - sum_dy[c] / m - xhat * sum_dy_xhat[c] / m;
-            dx_row[c] = (gamma[c] as f64 * inv_std[c] * d) as f32;
-        }
-    }
+    dx.par_chunks_mut(block).zip(dy.par_chunks(block)).zip(input.par_chunks(block)).for_each(
+        |((dx, dy), x)| {
+            for ((dx_row, dy_row), x_row) in
+                dx.chunks_exact_mut(channels).zip(dy.chunks_exact(channels)).zip(x.chunks_exact(channels))
+            {
+                for c in 0..channels {
+                    let xhat = (x_row[c] as f64 - stats.mean[c]) * inv_std[c];
+                    let d = dy_row[c] as f64 - sum_dy[c] / m - xhat * sum_dy_xhat[c] / m;
+                    dx_row[c] = (gamma[c] as f64 * inv_std[c] * d) as f32;
+                }
+            }
+        },
+    );
 }
 
 #[cfg(test)]
@@ -200,6 +244,66 @@ mod tests {
             let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 10.0;
             assert!(mean.abs() < 1e-6, "channel {c}: mean {mean}");
             assert!((var - 1.0).abs() < 1e-3, "channel {c}: variance {var}");
+        }
+    }
+
+    /// Several blocks of rows (the last one partial): the statistics and gradients against one
+    /// sequential f64 pass, and the same bits from a pool of one thread and of three.
+    #[test]
+    fn blocks_of_rows_match_one_pass_and_any_thread_count() {
+        let (rows, channels) = (2 * BLOCK_ROWS + 37, 3);
+        let x: Vec<f32> =
+            (0..rows * channels).map(|i| (i as f32 * 0.37).sin() * 3.0 + (i % 3) as f32).collect();
+        let r: Vec<f32> = (0..rows * channels).map(|i| (i as f32 * 0.11).cos()).collect();
+        let (gamma, beta) = (vec![1.5, 0.5, -2.0], vec![0.1, 0.0, -0.3]);
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let (mut y, mut stats) = (vec![0.0; x.len()], BatchStats::default());
+                batch_norm_forward_train(&x, &gamma, &beta, Activation::Identity, &mut y, &mut stats);
+                let (mut dy, mut dx) = (r.clone(), vec![0.0; x.len()]);
+                let (mut dg, mut db) = (vec![0.0; channels], vec![0.0; channels]);
+                let grads = ParamGrads { weight: &mut dg, bias: &mut db };
+                batch_norm_backward(
+                    &x,
+                    &gamma,
+                    Activation::Identity,
+                    &y,
+                    &mut dy,
+                    &stats,
+                    Some(&mut dx),
+                    grads,
+                );
+                (stats, y, dx, dg, db)
+            })
+        };
+        let one = run(1);
+        assert_eq!(one, run(3), "a thread count changed the bits");
+        let (stats, y, dx, dg, db) = one;
+        let m = rows as f64;
+        for c in 0..channels {
+            let col = |v: &[f32]| v.iter().skip(c).step_by(channels).map(|&v| v as f64).collect::<Vec<_>>();
+            let (xc, rc) = (col(&x), col(&r));
+            let mean = xc.iter().sum::<f64>() / m;
+            let var = xc.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m;
+            assert!(
+                (stats.mean[c] - mean).abs() < 1e-12 && (stats.var[c] - var).abs() < 1e-12,
+                "channel {c}"
+            );
+            let inv = 1.0 / (var + EPSILON).sqrt();
+            let xhat: Vec<f64> = xc.iter().map(|v| (v - mean) * inv).collect();
+            let (sum_dy, sum_dy_xhat) =
+                (rc.iter().sum::<f64>(), rc.iter().zip(&xhat).map(|(d, h)| d * h).sum::<f64>());
+            assert!(
+                (db[c] as f64 - sum_dy).abs() < 1e-3 && (dg[c] as f64 - sum_dy_xhat).abs() < 1e-3,
+                "channel {c}"
+            );
+            for (i, (h, d)) in xhat.iter().zip(&rc).enumerate() {
+                let want_y = gamma[c] as f64 * h + beta[c] as f64;
+                let want_dx = gamma[c] as f64 * inv * (d - sum_dy / m - h * sum_dy_xhat / m);
+                assert!((y[i * channels + c] as f64 - want_y).abs() < 1e-5, "y row {i} channel {c}");
+                assert!((dx[i * channels + c] as f64 - want_dx).abs() < 1e-5, "dx row {i} channel {c}");
+            }
         }
     }
 

@@ -47,17 +47,21 @@ pub fn conv_forward(
         Algorithm::Direct => return direct_forward(g, input, weight, bias, act, output, ws, false, n),
         Algorithm::Im2col => {}
     }
-    ws.reserve(g.cols_len(), 0, 0);
     let per = split_batch(n, ws.len());
+    let group = g.images_per_product(per);
+    ws.reserve(group * g.cols_len(), 0, 0);
     output
         .par_chunks_mut(per * g.small.len())
         .zip(input.par_chunks(per * g.big.len()))
         .zip(ws.parts_mut().par_iter_mut())
         .for_each(|((out, inp), part)| {
-            let cols = &mut part.cols[..g.cols_len()];
-            for (y, x) in out.chunks_exact_mut(g.small.len()).zip(inp.chunks_exact(g.big.len())) {
-                g.im2col(x, cols);
-                let a = MatRef::new(cols, g.small.pixels(), g.window());
+            for (y, x) in out.chunks_mut(group * g.small.len()).zip(inp.chunks(group * g.big.len())) {
+                let images = x.len() / g.big.len();
+                let cols = &mut part.cols[..images * g.cols_len()];
+                for (c, x) in cols.chunks_exact_mut(g.cols_len()).zip(x.chunks_exact(g.big.len())) {
+                    g.im2col(x, c);
+                }
+                let a = MatRef::new(cols, images * g.small.pixels(), g.window());
                 matmul(y, a, MatRef::new(weight, g.window(), g.small.channels), false, Threads::Serial);
                 act.add_bias_and_apply(y, bias);
             }
@@ -86,28 +90,36 @@ pub fn conv_backward(
         Algorithm::Direct => return direct_backward(g, weight, act, sides, grads, ws, false, n),
         Algorithm::Im2col => {}
     }
-    ws.reserve(g.cols_len(), g.weight_len(), g.small.channels);
     let per = split_batch(n, ws.len());
+    let group = g.images_per_product(per);
+    ws.reserve(group * g.cols_len(), g.weight_len(), g.small.channels);
     let lens = (g.big.len(), g.small.len());
     for_each_part(sides, lens, per, ws.parts_mut(), |PartSlices { dout, out, inp, mut dinp }, part| {
-        let cols = &mut part.cols[..g.cols_len()];
         let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..g.small.channels]);
         dw.fill(0.0);
         db.fill(0.0);
         act.backprop(out, dout);
-        for (i, (dy, x)) in dout.chunks_exact(g.small.len()).zip(inp.chunks_exact(g.big.len())).enumerate() {
+        let steps = dout.chunks(group * g.small.len()).zip(inp.chunks(group * g.big.len()));
+        for (i, (dy, x)) in steps.enumerate() {
+            let images = x.len() / g.big.len();
+            let cols = &mut part.cols[..images * g.cols_len()];
             add_column_sums(dy, db);
-            g.im2col(x, cols);
-            let dy_mat = MatRef::new(dy, g.small.pixels(), g.small.channels);
+            for (c, x) in cols.chunks_exact_mut(g.cols_len()).zip(x.chunks_exact(g.big.len())) {
+                g.im2col(x, c);
+            }
+            let rows = images * g.small.pixels();
+            let dy_mat = MatRef::new(dy, rows, g.small.channels);
             // ∂W += colsᵀ · ∂y
-            matmul(dw, MatRef::transposed(cols, g.small.pixels(), g.window()), dy_mat, true, Threads::Serial);
+            matmul(dw, MatRef::transposed(cols, rows, g.window()), dy_mat, true, Threads::Serial);
             if let Some(dx) = dinp.as_deref_mut() {
-                // ∂cols = ∂y · Wᵀ, scattered back onto the input image.
+                // ∂cols = ∂y · Wᵀ, scattered back onto the input images.
                 let w_t = MatRef::transposed(weight, g.window(), g.small.channels);
                 matmul(cols, dy_mat, w_t, false, Threads::Serial);
-                let dx = &mut dx[i * g.big.len()..][..g.big.len()];
+                let dx = &mut dx[i * group * g.big.len()..][..images * g.big.len()];
                 dx.fill(0.0);
-                g.col2im_add(cols, dx);
+                for (dx, c) in dx.chunks_exact_mut(g.big.len()).zip(cols.chunks_exact(g.cols_len())) {
+                    g.col2im_add(c, dx);
+                }
             }
         }
     });
@@ -132,20 +144,24 @@ pub fn conv_transpose_forward(
         Algorithm::Direct => return direct_forward(g, input, weight, bias, act, output, ws, true, n),
         Algorithm::Im2col => {}
     }
-    ws.reserve(g.cols_len(), 0, 0);
     let per = split_batch(n, ws.len());
+    let group = g.images_per_product(per);
+    ws.reserve(group * g.cols_len(), 0, 0);
     output
         .par_chunks_mut(per * g.big.len())
         .zip(input.par_chunks(per * g.small.len()))
         .zip(ws.parts_mut().par_iter_mut())
         .for_each(|((out, inp), part)| {
-            let cols = &mut part.cols[..g.cols_len()];
-            for (y, x) in out.chunks_exact_mut(g.big.len()).zip(inp.chunks_exact(g.small.len())) {
-                let x_mat = MatRef::new(x, g.small.pixels(), g.small.channels);
+            for (y, x) in out.chunks_mut(group * g.big.len()).zip(inp.chunks(group * g.small.len())) {
+                let images = x.len() / g.small.len();
+                let cols = &mut part.cols[..images * g.cols_len()];
+                let x_mat = MatRef::new(x, images * g.small.pixels(), g.small.channels);
                 let w_t = MatRef::transposed(weight, g.window(), g.small.channels);
                 matmul(cols, x_mat, w_t, false, Threads::Serial);
                 y.fill(0.0);
-                g.col2im_add(cols, y);
+                for (y, c) in y.chunks_exact_mut(g.big.len()).zip(cols.chunks_exact(g.cols_len())) {
+                    g.col2im_add(c, y);
+                }
                 act.add_bias_and_apply(y, bias);
             }
         });
@@ -172,25 +188,31 @@ pub fn conv_transpose_backward(
         Algorithm::Direct => return direct_backward(g, weight, act, sides, grads, ws, true, n),
         Algorithm::Im2col => {}
     }
-    ws.reserve(g.cols_len(), g.weight_len(), g.big.channels);
     let per = split_batch(n, ws.len());
+    let group = g.images_per_product(per);
+    ws.reserve(group * g.cols_len(), g.weight_len(), g.big.channels);
     let lens = (g.small.len(), g.big.len());
     for_each_part(sides, lens, per, ws.parts_mut(), |PartSlices { dout, out, inp, mut dinp }, part| {
-        let cols = &mut part.cols[..g.cols_len()];
         let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..g.big.channels]);
         dw.fill(0.0);
         db.fill(0.0);
         act.backprop(out, dout);
-        for (i, (dy, x)) in dout.chunks_exact(g.big.len()).zip(inp.chunks_exact(g.small.len())).enumerate() {
+        let steps = dout.chunks(group * g.big.len()).zip(inp.chunks(group * g.small.len()));
+        for (i, (dy, x)) in steps.enumerate() {
+            let images = x.len() / g.small.len();
+            let cols = &mut part.cols[..images * g.cols_len()];
             add_column_sums(dy, db);
-            g.im2col(dy, cols);
-            let cols_t = MatRef::transposed(cols, g.small.pixels(), g.window());
+            for (c, dy) in cols.chunks_exact_mut(g.cols_len()).zip(dy.chunks_exact(g.big.len())) {
+                g.im2col(dy, c);
+            }
+            let rows = images * g.small.pixels();
+            let x_mat = MatRef::new(x, rows, g.small.channels);
             // ∂W += im2col(∂y)ᵀ · x
-            matmul(dw, cols_t, MatRef::new(x, g.small.pixels(), g.small.channels), true, Threads::Serial);
+            matmul(dw, MatRef::transposed(cols, rows, g.window()), x_mat, true, Threads::Serial);
             if let Some(dx) = dinp.as_deref_mut() {
                 // ∂x = im2col(∂y) · W: a plain convolution of the output gradient.
-                let dx = &mut dx[i * g.small.len()..][..g.small.len()];
-                let cols = MatRef::new(cols, g.small.pixels(), g.window());
+                let dx = &mut dx[i * group * g.small.len()..][..images * g.small.len()];
+                let cols = MatRef::new(cols, rows, g.window());
                 matmul(dx, cols, MatRef::new(weight, g.window(), g.small.channels), false, Threads::Serial);
             }
         }
@@ -562,6 +584,95 @@ mod tests {
                 let g = ConvGeometry::same(Shape::new(h, w, big_c), small_c, 3, stride, padding);
                 assert_matches_im2col(g, Algorithm::Direct, true);
                 assert_matches_im2col(g, Algorithm::Direct, false);
+            }
+        }
+    }
+
+    /// Every (big index, small index, weight index) a convolution multiplies together, for one image.
+    fn taps(g: &ConvGeometry) -> Vec<(usize, usize, usize)> {
+        let (b, s, k) = (g.big, g.small, g.kernel);
+        let mut taps = Vec::new();
+        for (oh, ow, kh, kw) in (0..s.height).flat_map(|oh| {
+            (0..s.width).flat_map(move |ow| (0..k).flat_map(move |kh| (0..k).map(move |kw| (oh, ow, kh, kw))))
+        }) {
+            let ih = (oh * g.stride + kh) as isize - g.pad_top as isize;
+            let iw = (ow * g.stride + kw) as isize - g.pad_left as isize;
+            if ih < 0 || iw < 0 || ih >= b.height as isize || iw >= b.width as isize {
+                continue;
+            }
+            for ci in 0..b.channels {
+                for co in 0..s.channels {
+                    let big = (ih as usize * b.width + iw as usize) * b.channels + ci;
+                    let small = (oh * s.width + ow) * s.channels + co;
+                    taps.push((big, small, ((kh * k + kw) * b.channels + ci) * s.channels + co));
+                }
+            }
+        }
+        taps
+    }
+
+    /// Small maps stack several images into one product (`images_per_product`), the last group of
+    /// a part shorter than the others: forward, input, weight and bias gradients of both layers
+    /// against f64 sums over every tap.
+    #[test]
+    fn stacked_im2col_products_match_the_f64_definition_forward_and_backward() {
+        let n = 7;
+        // 2×2 maps: a part's images in one product; 10×10: two products a part, the last of one image.
+        for (big, small_c, stride) in
+            [(Shape::new(4, 4, 5), 6, 2), (Shape::new(3, 5, 2), 3, 1), (Shape::new(20, 19, 2), 3, 2)]
+        {
+            let g = ConvGeometry::same(big, small_c, 3, stride, Padding::Symmetric)
+                .with_algorithm(Algorithm::Im2col);
+            assert!(g.images_per_product(split_batch(n, 2)) > 1, "{g:?} does not stack");
+            let taps = taps(&g);
+            let w: Vec<f32> = (0..g.weight_len()).map(|i| (i as f32 * 0.29).cos()).collect();
+            for transpose in [false, true] {
+                let (in_len, out_len) =
+                    if transpose { (g.small.len(), g.big.len()) } else { (g.big.len(), g.small.len()) };
+                let bias_len = if transpose { g.big.channels } else { g.small.channels };
+                let x: Vec<f32> = (0..n * in_len).map(|i| (i as f32 * 0.13).sin()).collect();
+                let r: Vec<f32> = (0..n * out_len).map(|i| (i as f32 * 0.41).cos()).collect();
+                let mut ws = Workspace::new(2);
+                let (mut y, mut dy, mut dx) = (vec![0.0; n * out_len], r.clone(), vec![0.0; x.len()]);
+                let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; bias_len]);
+                let b = vec![0.0; bias_len];
+                let grads = ParamGrads { weight: &mut dw, bias: &mut db };
+                let id = Activation::Identity;
+                if transpose {
+                    conv_transpose_forward(&g, &x, &w, &b, id, &mut y, &mut ws);
+                    conv_transpose_backward(&g, &x, &w, id, &y, &mut dy, Some(&mut dx), grads, &mut ws);
+                } else {
+                    conv_forward(&g, &x, &w, &b, id, &mut y, &mut ws);
+                    conv_backward(&g, &x, &w, id, &y, &mut dy, Some(&mut dx), grads, &mut ws);
+                }
+                let (mut ey, mut edx, mut edw) =
+                    (vec![0.0f64; y.len()], vec![0.0f64; x.len()], vec![0.0f64; w.len()]);
+                let mut edb = vec![0.0f64; bias_len];
+                for img in 0..n {
+                    let (xi, yi) = (img * in_len, img * out_len);
+                    for &(bi, si, wi) in &taps {
+                        let (i, o) = if transpose { (si, bi) } else { (bi, si) };
+                        ey[yi + o] += x[xi + i] as f64 * w[wi] as f64;
+                        edx[xi + i] += r[yi + o] as f64 * w[wi] as f64;
+                        edw[wi] += x[xi + i] as f64 * r[yi + o] as f64;
+                    }
+                    for (o, v) in r[yi..][..out_len].iter().enumerate() {
+                        edb[o % bias_len] += *v as f64;
+                    }
+                }
+                for (name, got, expect) in [
+                    ("output", &y, &ey),
+                    ("input grad", &dx, &edx),
+                    ("weight grad", &dw, &edw),
+                    ("bias grad", &db, &edb),
+                ] {
+                    for (a, e) in got.iter().zip(expect.iter()) {
+                        assert!(
+                            (*a as f64 - e).abs() <= 1e-4 * e.abs().max(1.0),
+                            "transpose {transpose} {g:?}: {name} {a} vs {e}"
+                        );
+                    }
+                }
             }
         }
     }

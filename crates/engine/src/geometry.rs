@@ -57,6 +57,10 @@ pub enum Algorithm {
     Direct,
 }
 
+/// Most rows (small-side pixels) of an im2col product made of several images; maps this large
+/// or larger are multiplied an image at a time.
+const STACK_ROWS: usize = 256;
+
 /// Fewest channels on either side for which Winograd is chosen: below it the GEMMs are too thin
 /// for the transforms to pay off.
 const WINOGRAD_MIN_CHANNELS: usize = 8;
@@ -144,13 +148,25 @@ impl ConvGeometry {
         self.small.pixels() * self.window()
     }
 
+    /// Images whose im2col rows are stacked into one product when a part holds `per` images: as
+    /// many as keep it within [`STACK_ROWS`] rows. A 2×2 map alone makes a product of 4 rows, which
+    /// spends its time packing the weight rather than multiplying.
+    pub(crate) fn images_per_product(&self, per: usize) -> usize {
+        (STACK_ROWS / self.small.pixels()).clamp(1, per.max(1))
+    }
+
+    /// The im2col buffer of one part: [`images_per_product`](Self::images_per_product) images at most.
+    pub(crate) fn stacked_cols_len(&self) -> usize {
+        (STACK_ROWS / self.small.pixels()).max(1) * self.cols_len()
+    }
+
     /// An upper bound on the scratch values this layer's passes ask of a [`Workspace`]: per part
     /// (thread) an im2col buffer, a weight and a bias gradient and Winograd's tile blocks and
     /// kernel accumulator, plus the shared transformed kernel. For the memory check that runs
     /// before anything is allocated.
     pub fn scratch_bound(&self, parts: usize) -> usize {
         let (a, b) = (self.big.channels, self.small.channels);
-        let per_part = self.cols_len()
+        let per_part = self.stacked_cols_len()
             + self.weight_len()
             + a.max(b)
             + 2 * winograd::block_len(a.max(b))

@@ -583,6 +583,47 @@ fn bench_times_the_model_and_reports_json() {
     let layers = report["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 9, "the tutorial's nine layers: {layers:?}");
     assert_eq!(layers[4]["name"], "code");
+
+    // Another preset on other images: their size and channels make the model, and each layer's
+    // shares are its times over the step and its rates over the peak.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("colour.npy");
+    ndarray_npy::write_npy(&data, &ndarray::Array4::<u8>::zeros((3, 28, 28, 3))).unwrap();
+    let args = ["bench", "--preset", "deep", "--data", data.to_str().unwrap(), "--code-length", "32"];
+    let out = ae(&[
+        &["--threads", "1"],
+        &args[..],
+        &["--steps", "1", "--warmup", "0", "--batch-size", "2", "--json"],
+    ]
+    .concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let (step, peak) = (report["step_ms"].as_f64().unwrap(), report["gemm_peak_gflops"].as_f64().unwrap());
+    let layers = report["layers"].as_array().unwrap();
+    let value = |l: &serde_json::Value, key: &str| l[key].as_f64().unwrap();
+    // deep's first convolution, 3 channels to 32 at stride 2: 14×14 outputs of 3·3·3 taps, two images.
+    assert_eq!(value(&layers[0], "gflop_forward"), 2.0 * (14 * 14 * 32 * 27 * 2) as f64 / 1e9);
+    assert_eq!(value(&layers[0], "gflop_backward"), value(&layers[0], "gflop_forward"));
+    assert_eq!(value(&layers[2], "gflop_backward"), 2.0 * value(&layers[2], "gflop_forward"));
+    for l in layers {
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+        let (fwd, bwd) = (value(l, "forward_ms"), value(l, "backward_ms"));
+        assert!(close(value(l, "percent_of_step"), 100.0 * (fwd + bwd) / step), "{l}");
+        assert!(
+            close(
+                value(l, "forward_percent_of_peak"),
+                100.0 * value(l, "gflop_forward") / (fwd / 1e3) / peak
+            ),
+            "{l}"
+        );
+        assert!(
+            close(
+                value(l, "backward_percent_of_peak"),
+                100.0 * value(l, "gflop_backward") / (bwd / 1e3) / peak
+            ),
+            "{l}"
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The speed matrix: a training step and a forward pass of `ae` and of its PyTorch twin
+# (bench/step_torch.py, eager) for the networks users train, at 1 and 2 threads, alternated over
+# ROUNDS rounds on the same machine; prints the medians and ae's time over PyTorch's. Not a test.
+#
+#   PYTHON=/path/to/venv/bin/python bench/matrix.sh [ROUNDS]     (default 3)
+#
+# PYTHON needs torch and numpy. AE (default target/release/ae, built first) and MNIST (default
+# ../shared/datasets/mnist/t10k-images-idx3-ubyte.gz) may be overridden; STEPS timed per run (20).
+# The tutorial's network against TensorFlow is bench/compare.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+STEPS=${STEPS:-20}
+PYTHON=${PYTHON:-python3}
+MNIST=${MNIST:-../shared/datasets/mnist/t10k-images-idx3-ubyte.gz}
+if [ -z "${AE:-}" ]; then
+    cargo build --release -q -p ae-cli
+    AE=target/release/ae
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# Colour images only lend their size: four random ones each.
+"$PYTHON" -c "
+import numpy as np
+for side in (64, 128):
+    np.save('$work/rgb%d.npy' % side, (np.random.default_rng(0).random((4, side, side, 3)) * 255).astype(np.uint8))"
+
+# name | ae bench arguments | step_torch.py arguments
+networks=(
+    "default faces 32²|--preset default|--network default --height 32 --width 32 --channels 1"
+    "deep faces 32²|--preset deep|--network deep --height 32 --width 32 --channels 1"
+    "deep MNIST 28²|--preset deep --data $MNIST|--network deep --height 28 --width 28 --channels 1"
+    "VAE MNIST 28²|--preset default --model vae --data $MNIST|--network vae --height 28 --width 28 --channels 1 --code-length 16"
+    "default RGB 64²|--preset default --data $work/rgb64.npy|--network default --height 64 --width 64 --channels 3"
+    "default RGB 128²|--preset default --data $work/rgb128.npy|--network default --height 128 --width 128 --channels 3"
+)
+
+results="$work/results"
+prefix() { while read -r line; do echo "$1|$line"; done; }
+for round in $(seq "$ROUNDS"); do
+    for threads in 1 2; do
+        for entry in "${networks[@]}"; do
+            IFS='|' read -r name ae_args torch_args <<<"$entry"
+            echo "round $round/$ROUNDS, $threads thread(s): $name" >&2
+            # shellcheck disable=SC2086
+            "$AE" --threads "$threads" bench $ae_args --steps "$STEPS" --json |
+                "$PYTHON" -c 'import json,sys; r=json.load(sys.stdin); print(r["step_ms"], r["forward_ms"], r["percent_of_peak"])' |
+                prefix "ae|$threads|$name" >>"$results"
+            # shellcheck disable=SC2086
+            "$PYTHON" bench/step_torch.py $torch_args --threads "$threads" --steps "$STEPS" |
+                "$PYTHON" -c 'import json,sys; r=json.load(sys.stdin); print(r["step_ms"], r["forward_ms"], 0)' |
+                prefix "torch|$threads|$name" >>"$results"
+        done
+    done
+done
+
+"$PYTHON" - "$results" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    program, threads, name, numbers = line.rstrip("\n").split("|")
+    runs.setdefault((name, int(threads), program), []).append([float(v) for v in numbers.split()])
+med = lambda rows, i: statistics.median(r[i] for r in rows)
+print("batch 50; medians over rounds of each run's median; ratio = ae's time / PyTorch eager's")
+print(f"| network | threads | ae step ms | PyTorch step ms | step ratio | ae forward ms | PyTorch forward ms | forward ratio | ae step % of GEMM peak |")
+print("|---|---|---|---|---|---|---|---|---|")
+for (name, threads, program), rows in runs.items():
+    if program != "ae":
+        continue
+    peer = runs[(name, threads, "torch")]
+    s, f = med(rows, 0), med(rows, 1)
+    ps, pf = med(peer, 0), med(peer, 1)
+    print(f"| {name} | {threads} | {s:.1f} | {ps:.1f} | {s / ps:.2f} | {f:.1f} | {pf:.1f} | {f / pf:.2f} | {med(rows, 2):.0f} |")
+PY
