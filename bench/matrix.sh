@@ -6,7 +6,8 @@
 #   PYTHON=/path/to/venv/bin/python bench/matrix.sh [ROUNDS]     (default 3)
 #
 # PYTHON needs torch and numpy. AE (default target/release/ae, built first) and MNIST (default
-# ../shared/datasets/mnist/t10k-images-idx3-ubyte.gz) may be overridden; STEPS timed per run (20).
+# ../shared/datasets/mnist/t10k-images-idx3-ubyte.gz) may be overridden; STEPS timed per run (20);
+# RESULTS names a file to keep every run's line in.
 # The tutorial's network against TensorFlow is bench/compare.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,8 @@ networks=(
     "default RGB 128²|--preset default --data $work/rgb128.npy|--network default --height 128 --width 128 --channels 3"
 )
 
-results="$work/results"
+# Kept where RESULTS says (default: removed with the run's other files); one line per run.
+results=${RESULTS:-$work/results}
 prefix() { while read -r line; do echo "$1|$line"; done; }
 for round in $(seq "$ROUNDS"); do
     for threads in 1 2; do
