@@ -180,21 +180,41 @@ impl ConvGeometry {
         (out * self.stride + tap).checked_sub(pad).filter(|&i| i < limit)
     }
 
+    /// The big-side column each `(ow, kw)` reads, `ow`-major: worked out once per image rather
+    /// than once per row of windows.
+    fn source_columns(&self) -> Vec<Option<usize>> {
+        let (k, width) = (self.kernel, self.big.width);
+        (0..self.small.width)
+            .flat_map(|ow| (0..k).map(move |kw| self.source(ow, kw, self.pad_left, width)))
+            .collect()
+    }
+
     /// Gathers every kernel window of one big image into rows of `cols` (`small.pixels × window`).
     pub fn im2col(&self, big: &[f32], cols: &mut [f32]) {
         let (c, k, window) = (self.big.channels, self.kernel, self.window());
+        let columns = self.source_columns();
         for oh in 0..self.small.height {
-            for ow in 0..self.small.width {
-                let row = &mut cols[(oh * self.small.width + ow) * window..][..window];
-                for kh in 0..k {
-                    let ih = self.source(oh, kh, self.pad_top, self.big.height);
-                    for kw in 0..k {
-                        let dst = &mut row[(kh * k + kw) * c..][..c];
-                        match (ih, self.source(ow, kw, self.pad_left, self.big.width)) {
-                            (Some(ih), Some(iw)) => {
-                                dst.copy_from_slice(&big[(ih * self.big.width + iw) * c..][..c])
+            for kh in 0..k {
+                let ih = self.source(oh, kh, self.pad_top, self.big.height);
+                let line = ih.map(|ih| &big[ih * self.big.width * c..][..self.big.width * c]);
+                for (ow, taps) in columns.chunks_exact(k).enumerate() {
+                    let row = &mut cols[(oh * self.small.width + ow) * window + kh * k * c..][..k * c];
+                    match line {
+                        None => row.fill(0.0),
+                        // One channel (a first layer's grey image, a last layer's output): one
+                        // value a tap, without the per-pixel slices.
+                        Some(line) if c == 1 => {
+                            for (dst, &iw) in row.iter_mut().zip(taps) {
+                                *dst = iw.map_or(0.0, |iw| line[iw]);
                             }
-                            _ => dst.fill(0.0),
+                        }
+                        Some(line) => {
+                            for (dst, &iw) in row.chunks_exact_mut(c).zip(taps) {
+                                match iw {
+                                    Some(iw) => copy_channels(dst, &line[iw * c..][..c]),
+                                    None => dst.fill(0.0),
+                                }
+                            }
                         }
                     }
                 }
@@ -202,23 +222,31 @@ impl ConvGeometry {
         }
     }
 
-    /// The adjoint of [`im2col`](Self::im2col): adds every row of `cols` back onto its window in `big`.
+    /// The adjoint of [`im2col`](Self::im2col): adds every row of `cols` back onto its window in
+    /// `big`. Each big value gets its terms in the order of `(oh, ow)`, as a loop over output
+    /// pixels then taps adds them.
     pub fn col2im_add(&self, cols: &[f32], big: &mut [f32]) {
         let (c, k, window) = (self.big.channels, self.kernel, self.window());
+        let columns = self.source_columns();
         for oh in 0..self.small.height {
-            for ow in 0..self.small.width {
-                let row = &cols[(oh * self.small.width + ow) * window..][..window];
-                for kh in 0..k {
-                    let Some(ih) = self.source(oh, kh, self.pad_top, self.big.height) else {
+            for kh in 0..k {
+                let Some(ih) = self.source(oh, kh, self.pad_top, self.big.height) else {
+                    continue;
+                };
+                let line = &mut big[ih * self.big.width * c..][..self.big.width * c];
+                for (ow, taps) in columns.chunks_exact(k).enumerate() {
+                    let row = &cols[(oh * self.small.width + ow) * window + kh * k * c..][..k * c];
+                    if c == 1 {
+                        for (&src, &iw) in row.iter().zip(taps) {
+                            if let Some(iw) = iw {
+                                line[iw] += src;
+                            }
+                        }
                         continue;
-                    };
-                    for kw in 0..k {
-                        let Some(iw) = self.source(ow, kw, self.pad_left, self.big.width) else {
-                            continue;
-                        };
-                        let dst = &mut big[(ih * self.big.width + iw) * c..][..c];
-                        for (d, s) in dst.iter_mut().zip(&row[(kh * k + kw) * c..][..c]) {
-                            *d += s;
+                    }
+                    for (src, &iw) in row.chunks_exact(c).zip(taps) {
+                        if let Some(iw) = iw {
+                            add_channels(&mut line[iw * c..][..c], src);
                         }
                     }
                 }
@@ -241,6 +269,23 @@ impl ConvGeometry {
         assert_eq!(bias.len(), bias_len, "bias has the wrong length");
         n
     }
+}
+
+/// `dst = src` for one pixel's channels: a plain loop for the few channels of a first or last
+/// layer, where a call to `memcpy` per pixel costs more than the copy.
+#[inline(always)]
+fn copy_channels(dst: &mut [f32], src: &[f32]) {
+    if dst.len() <= 8 {
+        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s);
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// `dst += src` for one pixel's channels.
+#[inline(always)]
+fn add_channels(dst: &mut [f32], src: &[f32]) {
+    dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
 }
 
 /// Weight and bias gradients of one layer, overwritten by each backward call.
