@@ -7,7 +7,8 @@
 #
 # PYTHON needs torch and numpy. AE (default target/release/ae, built first) and MNIST (default
 # ../shared/datasets/mnist/t10k-images-idx3-ubyte.gz) may be overridden; STEPS timed per run (20);
-# RESULTS names a file to keep every run's line in.
+# RESULTS names a file to keep every run's line in; COMPILE=1 times PyTorch under torch.compile
+# too (a C++ compiler needed; about a minute of compiling per run).
 # The tutorial's network against TensorFlow is bench/compare.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +54,12 @@ for round in $(seq "$ROUNDS"); do
             "$PYTHON" bench/step_torch.py $torch_args --threads "$threads" --steps "$STEPS" |
                 "$PYTHON" -c 'import json,sys; r=json.load(sys.stdin); print(r["step_ms"], r["forward_ms"], 0)' |
                 prefix "torch|$threads|$name" >>"$results"
+            if [ "${COMPILE:-0}" = 1 ]; then
+                # shellcheck disable=SC2086
+                "$PYTHON" bench/step_torch.py $torch_args --threads "$threads" --steps "$STEPS" --compile |
+                    "$PYTHON" -c 'import json,sys; r=json.load(sys.stdin); print(r["step_ms"], r["forward_ms"], 0)' |
+                    prefix "compiled|$threads|$name" >>"$results"
+            fi
         done
     done
 done
@@ -74,4 +81,14 @@ for (name, threads, program), rows in runs.items():
     s, f = med(rows, 0), med(rows, 1)
     ps, pf = med(peer, 0), med(peer, 1)
     print(f"| {name} | {threads} | {s:.1f} | {ps:.1f} | {s / ps:.2f} | {f:.1f} | {pf:.1f} | {f / pf:.2f} | {med(rows, 2):.0f} |")
+compiled = [(k, rows) for k, rows in runs.items() if k[2] == "compiled"]
+if compiled:
+    print()
+    print("ratio = ae's time / PyTorch's under torch.compile")
+    print("| network | threads | ae step ms | compiled step ms | step ratio | ae forward ms | compiled forward ms | forward ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (name, threads, _), peer in compiled:
+        rows = runs[(name, threads, "ae")]
+        s, f, ps, pf = med(rows, 0), med(rows, 1), med(peer, 0), med(peer, 1)
+        print(f"| {name} | {threads} | {s:.1f} | {ps:.1f} | {s / ps:.2f} | {f:.1f} | {pf:.1f} | {f / pf:.2f} |")
 PY

@@ -8,7 +8,9 @@
   vae      vae_torch.Vae (ae train --model vae)
 
 A step is forward, the loss (0.5 * squared error summed; a VAE's adds its KL term), zero_grad,
-backward and Adam's update; a forward pass is the model in eval mode under no_grad.
+backward and Adam's update; a forward pass is the model in eval mode under no_grad. With
+`--compile` the loss and the forward pass go through `torch.compile` (Inductor, which needs a C++
+compiler), its compilation inside the warm-up.
 
     python bench/step_torch.py --network deep --height 32 --width 32 --channels 1 --threads 2
 """
@@ -75,15 +77,19 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--compile", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = build(args)
     x = torch.rand(args.batch, args.channels, args.height, args.width)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loss_fn, forward_fn = (lambda x: loss_of(model, x)), (lambda x: forward(model, x))
+    if args.compile:
+        loss_fn, forward_fn = torch.compile(loss_fn), torch.compile(forward_fn)
 
     def step():
-        loss = loss_of(model, x)
+        loss = loss_fn(x)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -92,10 +98,11 @@ def main():
     step_ms = median_ms(step, args.warmup, args.steps)
     model.eval()
     with torch.no_grad():
-        forward_ms = median_ms(lambda: forward(model, x), args.warmup, args.steps)
+        forward_ms = median_ms(lambda: forward_fn(x), args.warmup, args.steps)
     print(json.dumps({"network": args.network, "threads": args.threads, "batch": args.batch,
                       "input": [args.height, args.width, args.channels], "code_length": args.code_length,
-                      "step_ms": step_ms, "forward_ms": forward_ms, "torch": torch.__version__}))
+                      "compiled": args.compile, "step_ms": step_ms, "forward_ms": forward_ms,
+                      "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

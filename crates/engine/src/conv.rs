@@ -476,6 +476,54 @@ mod tests {
         }
     }
 
+    /// im2col against its definition (each window value the big pixel under the tap, 0 in the
+    /// padding) and col2im_add bit for bit against the plain loop over output pixels then taps,
+    /// for one channel (its own loops), a few (a loop per pixel) and more than eight (`memcpy`).
+    #[test]
+    fn im2col_and_col2im_follow_their_definitions_for_any_channel_count() {
+        for (channels, stride, padding) in [
+            (1, 1, Padding::Symmetric),
+            (1, 2, Padding::TfSame),
+            (3, 2, Padding::Symmetric),
+            (9, 1, Padding::TfSame),
+        ] {
+            let g = ConvGeometry::same(Shape::new(7, 6, channels), 2, 3, stride, padding);
+            let (b, s, k) = (g.big, g.small, g.kernel);
+            let x: Vec<f32> = (0..b.len()).map(|i| (i as f32 * 0.7).sin()).collect();
+            let c: Vec<f32> = (0..g.cols_len()).map(|i| (i as f32 * 0.3).cos()).collect();
+            let (mut cols, mut back) = (vec![f32::NAN; g.cols_len()], vec![0.5; b.len()]);
+            g.im2col(&x, &mut cols);
+            g.col2im_add(&c, &mut back);
+            let mut want_back = vec![0.5f32; b.len()];
+            for oh in 0..s.height {
+                for ow in 0..s.width {
+                    for kh in 0..k {
+                        for kw in 0..k {
+                            let ih = (oh * stride + kh) as isize - g.pad_top as isize;
+                            let iw = (ow * stride + kw) as isize - g.pad_left as isize;
+                            let inside =
+                                ih >= 0 && iw >= 0 && ih < b.height as isize && iw < b.width as isize;
+                            for ci in 0..channels {
+                                let at = ((oh * s.width + ow) * k * k + kh * k + kw) * channels + ci;
+                                let pixel =
+                                    inside.then(|| (ih as usize * b.width + iw as usize) * channels + ci);
+                                let want = pixel.map_or(0.0, |p| x[p]);
+                                assert_eq!(
+                                    cols[at], want,
+                                    "{channels} channels, stride {stride}: cols[{at}]"
+                                );
+                                if let Some(p) = pixel {
+                                    want_back[p] += c[at];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            assert_eq!(back, want_back, "{channels} channels, stride {stride}: col2im");
+        }
+    }
+
     /// Direct-loop convolution in f64, the definition everything else is checked against.
     fn reference_conv(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f64> {
         let (b, s) = (g.big, g.small);
