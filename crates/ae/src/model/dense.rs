@@ -52,11 +52,8 @@ impl Part for Dense {
         self.input.len() * self.output.len()
     }
 
-    /// Each part sums its slice of the inputs into a batch of outputs (forward) or keeps the
-    /// batch's gradient for its slice (backward).
     fn scratch(&self, batch: usize, parts: usize) -> usize {
-        let parts = parts.max(1);
-        parts * batch * self.output.len().max(self.input.len().div_ceil(parts))
+        self.shape().scratch_bound(batch, parts)
     }
 
     fn kernel(&self) -> String {
