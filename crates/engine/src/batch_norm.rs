@@ -68,17 +68,12 @@ fn rows(input: &[f32], output: &[f32], gamma: &[f32], beta: Option<&[f32]>) -> u
 /// sums added in order, so the result depends on the batch alone, not on the thread count.
 const BLOCK_ROWS: usize = 2048;
 
-/// `per_channel` f64 sums a channel over `rows` rows: `block(range of values, sums)` adds one
-/// block's terms to zeroed sums; blocks run in parallel and their sums are added in order.
-fn channel_sums(
-    rows: usize,
-    channels: usize,
-    per_channel: usize,
-    block: impl Fn(std::ops::Range<usize>, &mut [f64]) + Sync,
-) -> Vec<f64> {
-    let partials = (0..rows.div_ceil(BLOCK_ROWS)).into_par_iter().map(|b| {
-        let mut sums = vec![0.0f64; per_channel * channels];
-        block(b * BLOCK_ROWS * channels..rows.min((b + 1) * BLOCK_ROWS) * channels, &mut sums);
+/// One f64 sum a channel over the rows of `data`: `block(rows, sums)` adds one block's rows to
+/// zeroed sums; blocks run in parallel and their sums are added in order.
+fn channel_sums(data: &[f32], channels: usize, block: impl Fn(&[f32], &mut [f64]) + Sync) -> Vec<f64> {
+    let partials = data.par_chunks(BLOCK_ROWS * channels).map(|rows| {
+        let mut sums = vec![0.0f64; channels];
+        block(rows, &mut sums);
         sums
     });
     add_in_order(partials.collect())
@@ -107,11 +102,10 @@ pub fn batch_norm_forward_train(
     assert!(rows > 0, "batch norm of an empty batch");
     stats.rows = rows;
     let m = rows as f64;
-    stats.mean = channel_sums(rows, channels, 1, |range, sums| add_rows(&input[range], sums));
+    stats.mean = channel_sums(input, channels, add_rows);
     stats.mean.iter_mut().for_each(|s| *s /= m);
     let mean = &stats.mean;
-    stats.var =
-        channel_sums(rows, channels, 1, |range, sums| add_squared_deviations(&input[range], mean, sums));
+    stats.var = channel_sums(input, channels, |rows, sums| add_squared_deviations(rows, mean, sums));
     stats.var.iter_mut().for_each(|v| *v /= m);
     normalise(input, gamma, beta, &stats.mean, &stats.var, act, output);
 }

@@ -58,9 +58,7 @@ pub fn conv_forward(
             for (y, x) in out.chunks_mut(group * g.small.len()).zip(inp.chunks(group * g.big.len())) {
                 let images = x.len() / g.big.len();
                 let cols = &mut part.cols[..images * g.cols_len()];
-                for (c, x) in cols.chunks_exact_mut(g.cols_len()).zip(x.chunks_exact(g.big.len())) {
-                    g.im2col(x, c);
-                }
+                g.im2col(x, cols);
                 let a = MatRef::new(cols, images * g.small.pixels(), g.window());
                 matmul(y, a, MatRef::new(weight, g.window(), g.small.channels), false, Threads::Serial);
                 act.add_bias_and_apply(y, bias);
@@ -104,9 +102,7 @@ pub fn conv_backward(
             let images = x.len() / g.big.len();
             let cols = &mut part.cols[..images * g.cols_len()];
             add_column_sums(dy, db);
-            for (c, x) in cols.chunks_exact_mut(g.cols_len()).zip(x.chunks_exact(g.big.len())) {
-                g.im2col(x, c);
-            }
+            g.im2col(x, cols);
             let rows = images * g.small.pixels();
             let dy_mat = MatRef::new(dy, rows, g.small.channels);
             // ∂W += colsᵀ · ∂y
@@ -117,9 +113,7 @@ pub fn conv_backward(
                 matmul(cols, dy_mat, w_t, false, Threads::Serial);
                 let dx = &mut dx[i * group * g.big.len()..][..images * g.big.len()];
                 dx.fill(0.0);
-                for (dx, c) in dx.chunks_exact_mut(g.big.len()).zip(cols.chunks_exact(g.cols_len())) {
-                    g.col2im_add(c, dx);
-                }
+                g.col2im_add(cols, dx);
             }
         }
     });
@@ -159,9 +153,7 @@ pub fn conv_transpose_forward(
                 let w_t = MatRef::transposed(weight, g.window(), g.small.channels);
                 matmul(cols, x_mat, w_t, false, Threads::Serial);
                 y.fill(0.0);
-                for (y, c) in y.chunks_exact_mut(g.big.len()).zip(cols.chunks_exact(g.cols_len())) {
-                    g.col2im_add(c, y);
-                }
+                g.col2im_add(cols, y);
                 act.add_bias_and_apply(y, bias);
             }
         });
@@ -202,9 +194,7 @@ pub fn conv_transpose_backward(
             let images = x.len() / g.small.len();
             let cols = &mut part.cols[..images * g.cols_len()];
             add_column_sums(dy, db);
-            for (c, dy) in cols.chunks_exact_mut(g.cols_len()).zip(dy.chunks_exact(g.big.len())) {
-                g.im2col(dy, c);
-            }
+            g.im2col(dy, cols);
             let rows = images * g.small.pixels();
             let x_mat = MatRef::new(x, rows, g.small.channels);
             // ∂W += im2col(∂y)ᵀ · x

@@ -157,7 +157,7 @@ impl ConvGeometry {
 
     /// The im2col buffer of one part: [`images_per_product`](Self::images_per_product) images at most.
     pub(crate) fn stacked_cols_len(&self) -> usize {
-        (STACK_ROWS / self.small.pixels()).max(1) * self.cols_len()
+        self.images_per_product(usize::MAX) * self.cols_len()
     }
 
     /// An upper bound on the scratch values this layer's passes ask of a [`Workspace`]: per part
@@ -180,7 +180,7 @@ impl ConvGeometry {
         (out * self.stride + tap).checked_sub(pad).filter(|&i| i < limit)
     }
 
-    /// The big-side column each `(ow, kw)` reads, `ow`-major: worked out once per image rather
+    /// The big-side column each `(ow, kw)` reads, `ow`-major: worked out once per call rather
     /// than once per row of windows.
     fn source_columns(&self) -> Vec<Option<usize>> {
         let (k, width) = (self.kernel, self.big.width);
@@ -189,10 +189,29 @@ impl ConvGeometry {
             .collect()
     }
 
-    /// Gathers every kernel window of one big image into rows of `cols` (`small.pixels × window`).
+    /// Gathers every kernel window of each big image in `big` into rows of `cols`
+    /// (`small.pixels × window` an image, the images' rows one after another).
     pub fn im2col(&self, big: &[f32], cols: &mut [f32]) {
-        let (c, k, window) = (self.big.channels, self.kernel, self.window());
+        assert!(big.len().is_multiple_of(self.big.len()), "big-side buffer is not a whole number of images");
         let columns = self.source_columns();
+        for (big, cols) in big.chunks_exact(self.big.len()).zip(cols.chunks_exact_mut(self.cols_len())) {
+            self.im2col_image(&columns, big, cols);
+        }
+    }
+
+    /// The adjoint of [`im2col`](Self::im2col): adds every row of `cols` back onto its window in
+    /// its image of `big`. Each big value gets its terms in the order of `(oh, ow)`, as a loop over
+    /// output pixels then taps adds them.
+    pub fn col2im_add(&self, cols: &[f32], big: &mut [f32]) {
+        assert!(big.len().is_multiple_of(self.big.len()), "big-side buffer is not a whole number of images");
+        let columns = self.source_columns();
+        for (big, cols) in big.chunks_exact_mut(self.big.len()).zip(cols.chunks_exact(self.cols_len())) {
+            self.col2im_add_image(&columns, cols, big);
+        }
+    }
+
+    fn im2col_image(&self, columns: &[Option<usize>], big: &[f32], cols: &mut [f32]) {
+        let (c, k, window) = (self.big.channels, self.kernel, self.window());
         for oh in 0..self.small.height {
             for kh in 0..k {
                 let ih = self.source(oh, kh, self.pad_top, self.big.height);
@@ -222,12 +241,8 @@ impl ConvGeometry {
         }
     }
 
-    /// The adjoint of [`im2col`](Self::im2col): adds every row of `cols` back onto its window in
-    /// `big`. Each big value gets its terms in the order of `(oh, ow)`, as a loop over output
-    /// pixels then taps adds them.
-    pub fn col2im_add(&self, cols: &[f32], big: &mut [f32]) {
+    fn col2im_add_image(&self, columns: &[Option<usize>], cols: &[f32], big: &mut [f32]) {
         let (c, k, window) = (self.big.channels, self.kernel, self.window());
-        let columns = self.source_columns();
         for oh in 0..self.small.height {
             for kh in 0..k {
                 let Some(ih) = self.source(oh, kh, self.pad_top, self.big.height) else {
