@@ -30,12 +30,12 @@ for side in (64, 128):
 
 # name | ae bench arguments | step_torch.py arguments
 networks=(
-    "default faces 32²|--preset default|--network default --height 32 --width 32 --channels 1"
-    "deep faces 32²|--preset deep|--network deep --height 32 --width 32 --channels 1"
-    "deep MNIST 28²|--preset deep --data $MNIST|--network deep --height 28 --width 28 --channels 1"
-    "VAE MNIST 28²|--preset default --model vae --data $MNIST|--network vae --height 28 --width 28 --channels 1 --code-length 16"
-    "default RGB 64²|--preset default --data $work/rgb64.npy|--network default --height 64 --width 64 --channels 3"
-    "default RGB 128²|--preset default --data $work/rgb128.npy|--network default --height 128 --width 128 --channels 3"
+    "tutorial-net faces 32²|--preset tutorial-net|--network default --height 32 --width 32 --channels 1"
+    "default faces 32²|--preset default|--network deep --height 32 --width 32 --channels 1"
+    "default MNIST 28²|--preset default --data $MNIST|--network deep --height 28 --width 28 --channels 1"
+    "VAE MNIST 28²|--preset tutorial-net --model vae --data $MNIST|--network vae --height 28 --width 28 --channels 1 --code-length 16"
+    "tutorial-net RGB 64²|--preset tutorial-net --data $work/rgb64.npy|--network default --height 64 --width 64 --channels 3"
+    "tutorial-net RGB 128²|--preset tutorial-net --data $work/rgb128.npy|--network default --height 128 --width 128 --channels 3"
 )
 
 # Kept where RESULTS says (default: removed with the run's other files); one line per run.

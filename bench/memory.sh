@@ -44,11 +44,11 @@ EOF
 # name | ae arguments (the job; --out is added where the command writes files)
 JOBS=(
     "faces default|train --data $FACES --epochs 1"
-    "faces deep|train --data $FACES --preset deep --epochs 1"
+    "faces deep|train --data $FACES --preset default --epochs 1"
     "faces vae|train --data $FACES --model vae --epochs 1"
     "faces code 2048|train --data $FACES --code-length 2048 --epochs 1"
     "mnist default|train --data $MNIST --epochs 1"
-    "mnist deep|train --data $MNIST --preset deep --epochs 1"
+    "mnist deep|train --data $MNIST --preset default --epochs 1"
     "rgb 128 batch 50|train --data $OUT/rgb128 --batch-size 50 --epochs 1"
     "rgb 128 batch 10|train --data $OUT/rgb128 --batch-size 10 --epochs 1"
     "rgb 512 batch 2|train --data $OUT/rgb512 --batch-size 2 --epochs 1"

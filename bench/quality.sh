@@ -6,25 +6,28 @@
 # MSE / PSNR / SSIM are of its clean inputs' reconstructions; its noisy and denoised PSNR follow. Not part of the
 # tests: the full set takes about two hours on a 2-core machine.
 #
-#   bench/quality.sh [SWEEP ...]        (default: faces faces-denoise mnist32 mnist256 faces600)
+#   bench/quality.sh [SWEEP ...]        (default: deep32 deep256 deep-mnist32 deep-mnist256 deep-denoise)
 #
-# Sweeps (each over seeds; the figures the issue "training that works for every seed" asks for):
-#   faces          default preset, 100 epochs, seeds 0-9
-#   faces-denoise  default preset with --noise gaussian:0.2 (so the linear path), 100 epochs, seeds 0-4
-#                  (noisy vs denoised; EXTRA="--linear-path false": the network alone)
-#   mnist32        MNIST test set, 9000 / 1000 split, code 32, 20 epochs, seeds 0-4
-#   mnist256       the same with code 256
-#   faces600       default preset, 600 epochs, seeds 0-4 (the kept model; with EXTRA="--augment none"
-#                  the recipe before augmentation became the default)
-#   faces-seed     the `seed` preset (the tutorial literally), 100 epochs, seeds 0-4
-#   faces32        default preset, code 32, 600 epochs, seeds 0-4 (against PCA with 32 components)
-#   deep32         `deep` preset, code 32, 1000 epochs, seeds 0-4
-#   deep256        `deep` preset, code 256, 1000 epochs, seeds 0-4
-#   deep-mnist32   `deep` preset on MNIST (9000 / 1000), code 32, 20 epochs, seeds 0-4
+# Sweeps (each over seeds). The `deep*` sweeps are the default preset (called `deep` until
+# 2026-12-07); the older sweeps are the tutorial's network (`tutorial-net`, then the default):
+#   deep32         default preset, code 32, 1000 epochs, seeds 0-4
+#   deep256        default preset, code 256, 1000 epochs, seeds 0-4
+#   deep-mnist32   default preset on MNIST (9000 / 1000), code 32, 20 epochs, seeds 0-4
 #   deep-mnist256  the same with code 256
-#   residual-denoise  `residual` preset with --noise gaussian:0.2, 100 epochs, seeds 0-4
-#   residual256    `residual` preset, code 256, 100 epochs, seeds 0-4
-#   residual-mnist256  `residual` preset on MNIST (9000 / 1000), code 256, 20 epochs, seeds 0-4
+#   deep-denoise   default preset with --noise gaussian:0.2, 100 epochs, seeds 0-4
+#                  (noisy vs denoised; EXTRA="--linear-path false": the network alone)
+#   deep64         default preset on the faces at 64x64 (--size 64 64), code 256, 1000 epochs, seeds 0-4
+#   faces          tutorial-net, 100 epochs, seeds 0-9
+#   faces-denoise  tutorial-net with --noise gaussian:0.2 and the linear path, 100 epochs, seeds 0-4
+#   mnist32        tutorial-net on the MNIST test set, 9000 / 1000 split, code 32, 20 epochs, seeds 0-4
+#   mnist256       the same with code 256
+#   faces600       tutorial-net, 600 epochs, seeds 0-4 (the kept model; with EXTRA="--augment none"
+#                  the recipe before augmentation)
+#   faces-seed     the `seed` preset (the tutorial literally), 100 epochs, seeds 0-4
+#   faces32        tutorial-net, code 32, 600 epochs, seeds 0-4 (against PCA with 32 components)
+#   residual-denoise  tutorial-net --linear-path with --noise gaussian:0.2, 100 epochs, seeds 0-4
+#   residual256    tutorial-net --linear-path, code 256, 100 epochs, seeds 0-4
+#   residual-mnist256  the same on MNIST (9000 / 1000), code 256, 20 epochs, seeds 0-4
 #
 # Environment: AE (the binary; default: builds target/release/ae), OUT (run directories; default a
 # new temporary folder), SEEDS (overrides every sweep's seeds, e.g. "0 1"), EPOCHS (overrides the
@@ -47,7 +50,7 @@ fi
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
 SWEEPS=("$@")
-[ ${#SWEEPS[@]} -gt 0 ] || SWEEPS=(faces faces-denoise mnist32 mnist256 faces600)
+[ ${#SWEEPS[@]} -gt 0 ] || SWEEPS=(deep32 deep256 deep-mnist32 deep-mnist256 deep-denoise)
 
 # One run: train, then evaluate on the held-out split; prints nothing but errors.
 run() {
@@ -136,23 +139,25 @@ for sweep in "${SWEEPS[@]}"; do
     code=256
     peer_args=()
     case $sweep in
-        faces) seeds="0 1 2 3 4 5 6 7 8 9"; epochs=100; args=(--data "$FACES") ;;
-        faces-denoise) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --noise gaussian:0.2) ;;
-        mnist32) seeds="0 1 2 3 4"; epochs=20; code=32; args=(--data "$MNIST" --holdout 0.1 --code-length 32) ;;
-        mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --holdout 0.1 --code-length 256) ;;
-        faces600) seeds="0 1 2 3 4"; epochs=600; args=(--data "$FACES") ;;
+        faces) seeds="0 1 2 3 4 5 6 7 8 9"; epochs=100; args=(--data "$FACES" --preset tutorial-net) ;;
+        faces-denoise) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset tutorial-net --noise gaussian:0.2 --linear-path) ;;
+        mnist32) seeds="0 1 2 3 4"; epochs=20; code=32; args=(--data "$MNIST" --preset tutorial-net --holdout 0.1 --code-length 32) ;;
+        mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --preset tutorial-net --holdout 0.1 --code-length 256) ;;
+        faces600) seeds="0 1 2 3 4"; epochs=600; args=(--data "$FACES" --preset tutorial-net) ;;
         faces-seed) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset seed --holdout 0.1) ;;
-        faces32) seeds="0 1 2 3 4"; epochs=600; code=32; args=(--data "$FACES" --code-length 32) ;;
-        deep32) seeds="0 1 2 3 4"; epochs=1000; code=32; args=(--data "$FACES" --preset deep --code-length 32)
+        faces32) seeds="0 1 2 3 4"; epochs=600; code=32; args=(--data "$FACES" --preset tutorial-net --code-length 32) ;;
+        deep32) seeds="0 1 2 3 4"; epochs=1000; code=32; args=(--data "$FACES" --code-length 32)
             peer_args=(--recipe deep --augment --linear-path) ;;
-        deep256) seeds="0 1 2 3 4"; epochs=1000; args=(--data "$FACES" --preset deep); peer_args=(--recipe deep --augment --linear-path) ;;
-        deep-mnist32) seeds="0 1 2 3 4"; epochs=20; code=32; args=(--data "$MNIST" --preset deep --holdout 0.1 --code-length 32)
+        deep256) seeds="0 1 2 3 4"; epochs=1000; args=(--data "$FACES"); peer_args=(--recipe deep --augment --linear-path) ;;
+        deep-mnist32) seeds="0 1 2 3 4"; epochs=20; code=32; args=(--data "$MNIST" --holdout 0.1 --code-length 32)
             peer_args=(--recipe deep --linear-path) ;;
-        deep-mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --preset deep --holdout 0.1 --code-length 256)
+        deep-mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --holdout 0.1 --code-length 256)
             peer_args=(--recipe deep --linear-path) ;;
-        residual-denoise) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset residual --noise gaussian:0.2) ;;
-        residual256) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset residual) ;;
-        residual-mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --preset residual --holdout 0.1 --code-length 256) ;;
+        deep-denoise) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --noise gaussian:0.2) ;;
+        deep64) seeds="0 1 2 3 4"; epochs=1000; args=(--data "$FACES" --size 64 64) ;;
+        residual-denoise) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset tutorial-net --linear-path --noise gaussian:0.2) ;;
+        residual256) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset tutorial-net --linear-path) ;;
+        residual-mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --preset tutorial-net --linear-path --holdout 0.1 --code-length 256) ;;
         *) echo "unknown sweep $sweep" >&2; exit 2 ;;
     esac
     dirs=()
@@ -160,7 +165,7 @@ for sweep in "${SWEEPS[@]}"; do
         dir=$OUT/$sweep-s$seed
         echo "$sweep seed $seed → $dir" >&2
         run "$dir" "${args[@]}" --epochs "${EPOCHS:-$epochs}" --seed "$seed"
-        if [ -n "${PEER_PYTHON:-}" ] && [[ " ${PEER_SEEDS:-0} " == *" $seed "* ]] && [ "$sweep" != faces-denoise ] && [ "$sweep" != faces-seed ] && [[ $sweep != residual* ]]; then
+        if [ -n "${PEER_PYTHON:-}" ] && [[ " ${PEER_SEEDS:-0} " == *" $seed "* ]] && [[ $sweep != *denoise ]] && [ "$sweep" != deep64 ] && [ "$sweep" != faces-seed ] && [[ $sweep != residual* ]]; then
             echo "$sweep seed $seed: PyTorch" >&2
             peer "$dir" "$code" "${EPOCHS:-$epochs}" "$seed" "${peer_args[@]}"
         fi

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Does a reshaped `ae` behave as the old one? Short runs of the five presets, compared file by file.
+"""Does a reshaped `ae` behave as the old one? Short runs of the presets, compared file by file.
 
     python3 bench/same_bytes.py run OLD_BINARY /tmp/before
     python3 bench/same_bytes.py run NEW_BINARY /tmp/after
     python3 bench/same_bytes.py compare /tmp/before /tmp/after
 
-`run` trains the seed, default, deep, seed-denoise and VAE presets for two epochs each (seed 4,
+`run` trains the seed, default, tutorial-net and seed-denoise presets and a VAE for two epochs each (seed 4,
 two threads, the Olivetti faces from $AE_OLIVETTI or $AE_SHARED_DATASETS) and keeps each run's
 directory and console output. `compare` checks that every run-directory file holds the same bytes,
 timings aside: the seconds and peak memory in metrics.jsonl, summary.json, the checkpoint's
@@ -23,7 +23,7 @@ from pathlib import Path
 RUNS = {
     "seed": ["--preset", "seed"],
     "default": ["--preset", "default"],
-    "deep": ["--preset", "deep"],
+    "tutorial-net": ["--preset", "tutorial-net"],
     "seed-denoise": ["--preset", "seed-denoise"],
     "vae": ["--model", "vae"],
 }

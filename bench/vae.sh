@@ -23,7 +23,7 @@ OUT=${OUT:-$(mktemp -d)}
 cargo build --release -q
 ae=./target/release/ae
 run="$OUT/ae-vae"
-"$ae" --threads "$THREADS" train --data "$DATA" --model vae --latent-dim "$LATENT" --loss bce \
+"$ae" --threads "$THREADS" train --data "$DATA" --preset tutorial-net --model vae --latent-dim "$LATENT" --loss bce \
     --epochs "$EPOCHS" --seed "$SEED" --out "$run" >"$OUT/ae-train.log"
 "$ae" reconstruct "$run" --split train --out "$OUT/train" >/dev/null
 "$ae" reconstruct "$run" --split holdout --out "$OUT/holdout" >/dev/null

@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let data = args.first().cloned().unwrap_or_else(|| "../shared/datasets/olivettifaces.mat".into());
     let steps: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(40);
-    let mut config = RunConfig::preset(Preset::Default);
+    let mut config = RunConfig::preset(Preset::TutorialNet);
     config.data.path = Some(PathBuf::from(&data));
     if !data.ends_with(".mat") {
         config.data.size = None;

@@ -126,7 +126,7 @@ pub fn run(
     let mut ws = Workspace::for_current_pool();
     let forward = time_median(warmup, steps, || model.forward(&input, &mut acts, &mut ws, false));
 
-    let training = crate::config::RunConfig::preset(crate::config::Preset::Default).training;
+    let training = crate::config::RunConfig::preset(crate::config::Preset::TutorialNet).training;
     let config = crate::config::TrainingConfig { batch_size: batch, ..training };
     let mut trainer = Trainer::new(model, &config, crate::noise::Noise::None);
     let step = time_median(warmup, steps, || {

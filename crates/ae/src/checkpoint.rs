@@ -480,7 +480,7 @@ pub(crate) mod tests {
 
     #[test]
     fn v2_files_describe_their_network_and_v1_files_still_load() {
-        let config = crate::config::RunConfig::preset(crate::config::Preset::Default);
+        let config = crate::config::RunConfig::preset(crate::config::Preset::TutorialNet);
         let model = Autoencoder::new(&config.model, 1).unwrap();
         let recipe = DataRecipe { data: config.data, seed: 1, noise: Noise::None, loss: Loss::L2 };
         let dir = tempfile::tempdir().unwrap();
@@ -514,7 +514,7 @@ pub(crate) mod tests {
 
     /// The default preset's data recipe with `seed`.
     fn default_recipe(seed: u64) -> DataRecipe {
-        let data = crate::config::RunConfig::preset(crate::config::Preset::Default).data;
+        let data = crate::config::RunConfig::preset(crate::config::Preset::TutorialNet).data;
         DataRecipe { data, seed, noise: Noise::None, loss: Loss::L2 }
     }
 

@@ -65,9 +65,6 @@ mod tests {
             CodeActivation::ALL,
             [CodeActivation::Sigmoid, CodeActivation::Identity, CodeActivation::Auto]
         );
-        assert!("Seed"
-            .parse::<Preset>()
-            .unwrap_err()
-            .contains("seed, default, seed-denoise, deep, residual"));
+        assert!("Seed".parse::<Preset>().unwrap_err().contains("seed, default, seed-denoise, tutorial-net"));
     }
 }

@@ -159,7 +159,24 @@ impl ModelConfig {
         self.code_norm == Norm::Batch || self.conv_norm == Norm::Batch
     }
 
-    /// Adds the linear path with the plain linear code it needs (`residual`'s change to the default).
+    /// Whether the code is what the linear path adds to: an autoencoder's, linear, not normalised,
+    /// nothing dropped (a function or normalisation after the sum would bend or rescale PCA's
+    /// coordinates, and dropout would drop them).
+    pub fn has_plain_linear_code(&self) -> bool {
+        self.kind == ModelKind::Autoencoder
+            && self.code_function() == CodeActivation::Identity
+            && self.code_norm == Norm::None
+            && self.dropout == 0.0
+    }
+
+    /// Whether a run of this model with `training` can keep a linear path: a plain linear code,
+    /// a loss other than cross-entropy (the path's output is linear, not a sigmoid's) and no
+    /// sparsity penalty (PCA's coordinates are not sparse).
+    pub fn carries_linear_path(&self, training: &super::TrainingConfig) -> bool {
+        self.has_plain_linear_code() && training.loss != super::Loss::Bce && training.sparsity == 0.0
+    }
+
+    /// Adds the linear path with the plain linear code it needs.
     pub fn add_linear_path(&mut self) {
         self.linear_path = true;
         self.code_activation = CodeActivation::Identity;

@@ -119,9 +119,11 @@ impl RunConfig {
         set(&mut training.loss, o.loss);
         if let Some(v) = o.sparsity {
             training.sparsity = v;
-            // On a linear code an L1 penalty only shrinks the code's scale, which the decoder undoes.
-            if v != 0.0 && model.code_activation == CodeActivation::Auto {
+            // On a linear code an L1 penalty only shrinks the code's scale, which the decoder undoes;
+            // a sigmoid code without normalisation saturates on some seeds (docs/code.md).
+            if v != 0.0 && o.code_activation.is_none() && model.code_activation != CodeActivation::Sigmoid {
                 model.code_activation = CodeActivation::Sigmoid;
+                model.code_norm = o.code_norm.unwrap_or(Norm::Batch);
             }
         }
         set(&mut data.split, o.split_by);
@@ -141,11 +143,12 @@ impl RunConfig {
         set(&mut training.augment, o.augment);
         set(&mut model.dropout, o.dropout);
         set(&mut training.early_stopping, o.early_stopping);
-        // The default preset's denoiser learns as a correction to PCA's linear denoiser, unless the
-        // code was said: its network alone stays below that linear filter (docs/presets.md).
-        let code_said = o.linear_path.is_some() || o.code_activation.is_some() || o.code_norm.is_some();
-        if preset == Some(Preset::Default) && !code_said && config.is_denoiser_for_linear_path() {
-            config.model.add_linear_path();
+        // A preset's linear path goes where the run asks for what the path cannot carry (another
+        // loss, a VAE, a sparse or dropped-out or non-linear code): the network then learns alone.
+        // Said outright (`--linear-path`), it stays, and the model refuses what it cannot carry.
+        if preset.is_some() && o.linear_path.is_none() && !config.model.carries_linear_path(&config.training)
+        {
+            config.model.linear_path = false;
         }
         config.validate()?;
         Ok(config)
@@ -170,15 +173,17 @@ mod tests {
     #[test]
     fn a_library_user_gets_the_rules_the_command_line_applies() {
         let default = || Start::Preset(Preset::Default);
-        // The default preset's denoiser is the linear path's; a config file stays as written.
+        // The default's linear path stays for a denoiser and goes where the run cannot carry it;
+        // a config file stays as written.
         let noisy = || Overrides { noise: Some(Noise::Gaussian { sigma: 0.2 }), ..Default::default() };
         let denoiser = resolved(default(), noisy());
         assert!(denoiser.model.linear_path && denoiser.model.code_activation == CodeActivation::Identity);
-        assert!(
-            !resolved(Start::File(Box::new(RunConfig::preset(Preset::Default))), noisy()).model.linear_path
-        );
         let bce = resolved(default(), Overrides { loss: Some(Loss::Bce), ..noisy() });
         assert!(!bce.model.linear_path);
+        let file = || Start::File(Box::new(RunConfig::preset(Preset::Default)));
+        let err = RunConfig::resolve(file(), &Overrides { loss: Some(Loss::Bce), ..noisy() }).unwrap_err();
+        assert_eq!(err.key, "training.loss");
+        assert!(!resolved(Start::Preset(Preset::TutorialNet), noisy()).model.linear_path);
         // Other data keep their size and drop the faces' augmentation, unless it was said.
         let mnist = resolved(default(), Overrides { data: Some("MNIST".into()), ..Default::default() });
         assert_eq!(
@@ -192,11 +197,18 @@ mod tests {
         let said = Augment { flip: true, shift: 0 };
         let augmented = Overrides { data: Some("mnist".into()), augment: Some(said), ..Default::default() };
         assert_eq!(resolved(default(), augmented).training.augment, said);
-        // A VAE's code is 16 units and not normalised unless said; a sparse code is a sigmoid's.
+        // A VAE's code is 16 units and not normalised unless said, without the path; a sparse
+        // code is a normalised sigmoid's.
         let vae = resolved(default(), Overrides { model: Some(ModelKind::Vae), ..Default::default() });
-        assert_eq!((vae.model.code_length, vae.model.code_norm), (16, Norm::None));
+        assert_eq!(
+            (vae.model.code_length, vae.model.code_norm, vae.model.linear_path),
+            (16, Norm::None, false)
+        );
         let sparse = resolved(default(), Overrides { sparsity: Some(0.01), ..Default::default() });
-        assert_eq!(sparse.model.code_activation, CodeActivation::Sigmoid);
+        assert_eq!(
+            (sparse.model.code_activation, sparse.model.code_norm, sparse.model.linear_path),
+            (CodeActivation::Sigmoid, Norm::Batch, false)
+        );
         // And the result is validated, by key.
         let err =
             RunConfig::resolve(default(), &Overrides { epochs: Some(0), ..Default::default() }).unwrap_err();

@@ -67,7 +67,7 @@ mod tests {
             assert_eq!(data[((i * 32 + h) * 32 + w) * 3 + c], value(i, c, h * 32 + w), "{i} {h} {w} {c}");
         }
         // Through the dataset layer: the format told by the name, the size from the file's length.
-        let mut config = crate::config::RunConfig::preset(crate::config::Preset::Default).data;
+        let mut config = crate::config::RunConfig::preset(crate::config::Preset::TutorialNet).data;
         (config.path, config.size) = (Some(path.clone()), None);
         let size = super::super::probe::probe(&config).unwrap();
         assert_eq!((size.count, size.shape), (3, Shape::new(32, 32, 3)));

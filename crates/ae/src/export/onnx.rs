@@ -344,7 +344,7 @@ mod tests {
     /// The default preset's preprocessing, as a model file records it.
     fn preprocessing(model: &Autoencoder) -> Preprocessing {
         let recipe = crate::checkpoint::DataRecipe {
-            data: RunConfig::preset(Preset::Default).data,
+            data: RunConfig::preset(Preset::TutorialNet).data,
             seed: 0,
             noise: Default::default(),
             loss: Default::default(),
@@ -388,7 +388,7 @@ mod tests {
     fn the_file_names_its_ir_version_producer_and_the_model_it_came_from() {
         // ONNX Runtime refuses a file without an IR version, which tract reads without one; the
         // metadata is how a reader finds the preprocessing and the network without `ae`.
-        let model = randomised(&preset(Preset::Default));
+        let model = randomised(&preset(Preset::TutorialNet));
         let pre = preprocessing(&model);
         let file = ModelProto::decode(&export(&model, Part::All, &pre)[..]).unwrap();
         assert_eq!(file.ir_version, 8, "the IR version of opset 17 (ONNX 1.12)");
@@ -412,7 +412,7 @@ mod tests {
         // tract is handed the input's shape and fills in ONNX's defaults, so the runs above see
         // neither; ONNX Runtime checks inputs against the declared shapes. Read from the file.
         use prost::Message;
-        let model = randomised(&preset(Preset::Default));
+        let model = randomised(&preset(Preset::TutorialNet));
         let graph = |part| {
             let bytes = export(&model, part, &preprocessing(&model));
             ModelProto::decode(&bytes[..]).unwrap().graph.unwrap()
@@ -462,7 +462,7 @@ mod tests {
 
     #[test]
     fn the_default_preset_matches_under_tract() {
-        check(&preset(Preset::Default));
+        check(&preset(Preset::TutorialNet));
     }
 
     #[test]
@@ -470,7 +470,7 @@ mod tests {
         // Normalised feature maps (BatchNormalization on NCHW), a linear code; at 28×28 two of its
         // four stages stay stride 2.
         for input in [[32, 32, 1], [28, 28, 1]] {
-            let mut config = ModelConfig { input, code_length: 32, ..preset(Preset::Deep) };
+            let mut config = ModelConfig { input, code_length: 32, ..preset(Preset::Default) };
             config.settle();
             check(&config);
         }
@@ -480,7 +480,7 @@ mod tests {
     fn longer_codes_match_under_tract() {
         // 512 reshapes to two channels (H, W, C order); 100 goes through `decoder.project`.
         for code_length in [512, 100] {
-            let mut config = ModelConfig { code_length, ..preset(Preset::Default) };
+            let mut config = ModelConfig { code_length, ..preset(Preset::TutorialNet) };
             config.settle();
             check(&config);
         }
@@ -488,7 +488,7 @@ mod tests {
 
     #[test]
     fn an_mnist_sized_model_matches_under_tract() {
-        let mut config = ModelConfig { input: [28, 28, 1], code_length: 32, ..preset(Preset::Default) };
+        let mut config = ModelConfig { input: [28, 28, 1], code_length: 32, ..preset(Preset::TutorialNet) };
         config.settle();
         check(&config);
     }
@@ -499,12 +499,12 @@ mod tests {
             kind: ModelKind::Vae,
             code_norm: Norm::None,
             code_length: 16,
-            ..preset(Preset::Default)
+            ..preset(Preset::TutorialNet)
         };
         let mut vae = vae;
         vae.settle();
         check(&vae);
-        check(&ModelConfig { dropout: 0.2, ..preset(Preset::Default) });
+        check(&ModelConfig { dropout: 0.2, ..preset(Preset::TutorialNet) });
     }
 
     #[test]
@@ -522,7 +522,7 @@ mod tests {
             encoder: vec![conv(4, stride), conv(6, 1)],
             decoder: vec![conv(6, stride), conv(4, 1)],
             code_length: 8,
-            ..preset(Preset::Default)
+            ..preset(Preset::TutorialNet)
         };
         for padding in [PaddingMode::TfSame, PaddingMode::Symmetric] {
             for (input, kernel, stride) in [([18, 12, 3], 3, 3), ([18, 12, 3], 1, 3), ([8, 10, 3], 1, 2)] {
@@ -539,10 +539,11 @@ mod tests {
     }
 
     #[test]
-    fn the_residual_preset_s_linear_path_matches_under_tract() {
+    fn the_tutorial_network_s_linear_path_matches_under_tract() {
         // Faces and MNIST (whose code is projected into the decoder's map).
         for (input, code_length) in [([32, 32, 1], 256), ([28, 28, 1], 32)] {
-            let mut config = ModelConfig { input, code_length, ..preset(Preset::Residual) };
+            let mut config = ModelConfig { input, code_length, ..preset(Preset::TutorialNet) };
+            config.add_linear_path();
             config.settle();
             check(&config);
         }

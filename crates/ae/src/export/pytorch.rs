@@ -49,7 +49,7 @@ mod tests {
 
     #[test]
     fn train_py_is_told_the_linear_path_s_rate_even_when_it_is_the_default() {
-        let config = RunConfig::preset(Preset::Deep);
+        let config = RunConfig::preset(Preset::Default);
         let training = config.training.clone();
         let recipe = DataRecipe { data: config.data, seed: 0, noise: config.noise, loss: training.loss };
         let text = train_py(&training, &recipe);

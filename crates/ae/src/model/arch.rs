@@ -155,19 +155,11 @@ pub fn plan(config: &ModelConfig) -> Result<(Vec<Layer>, usize), ConfigError> {
     if let Some(c) = config.decoder_input_channels.filter(|&c| !(1..=MAX_FILTERS).contains(&c)) {
         return Err(model_err("decoder_input_channels", format!("must be 1 to {MAX_FILTERS}, got {c}")));
     }
-    if config.linear_path {
-        // The linear path adds to the code: a function or normalisation after the sum would
-        // bend or rescale PCA's coordinates, and dropout would drop them.
-        let plain = config.kind == ModelKind::Autoencoder
-            && config.code_function() == CodeActivation::Identity
-            && config.code_norm == Norm::None
-            && config.dropout == 0.0;
-        if !plain {
-            return Err(model_err(
-                "linear_path",
-                "needs an autoencoder with a linear code: code_activation = \"identity\", code_norm = \"none\", dropout = 0 (or model.linear_path = false)".into(),
-            ));
-        }
+    if config.linear_path && !config.has_plain_linear_code() {
+        return Err(model_err(
+            "linear_path",
+            "needs an autoencoder with a linear code: code_activation = \"identity\", code_norm = \"none\", dropout = 0 (or model.linear_path = false)".into(),
+        ));
     }
     let padding = config.padding.into();
     let mut layers = Vec::new();

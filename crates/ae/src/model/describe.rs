@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(op(&seed, "decoder.convt0"), &crop);
         // Symmetric: one on top/left; at stride 2 the kernel never reaches a row below (PyTorch's
         // padding=1 adds one that changes nothing), and the transposed conv crops top/left only.
-        let default = steps(&RunConfig::preset(Preset::Default).model);
+        let default = steps(&RunConfig::preset(Preset::TutorialNet).model);
         assert_eq!(op(&default, "encoder.conv0"), &Op::Conv2d { kernel: 3, stride: 2, pads: [1, 1, 0, 0] });
         assert_eq!(op(&default, "encoder.conv1"), &Op::Conv2d { kernel: 3, stride: 1, pads: [1, 1, 1, 1] });
         let crop = Op::ConvTranspose2d { kernel: 3, stride: 2, crop: [1, 1, 0, 0], output_padding: [0, 0] };
@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn the_code_is_flattened_in_chw_and_reshaped_as_the_decoder_takes_it() {
-        let default = RunConfig::preset(Preset::Default).model;
+        let default = RunConfig::preset(Preset::TutorialNet).model;
         let s = steps(&default);
         assert_eq!(op(&s, "code.flatten"), &Op::Flatten);
         // 256 values make the 1×16×16 map; 512 two channels, in TensorFlow's H, W, C order.

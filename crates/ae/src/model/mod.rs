@@ -566,7 +566,7 @@ mod tests {
 
     #[test]
     fn absurd_shapes_are_refused_by_key_not_overflowed() {
-        let base = crate::config::RunConfig::preset(crate::config::Preset::Default).model;
+        let base = crate::config::RunConfig::preset(crate::config::Preset::TutorialNet).model;
         let refused = |change: &dyn Fn(&mut ModelConfig), key: &str| {
             let mut config = base.clone();
             change(&mut config);
@@ -584,7 +584,7 @@ mod tests {
 
     #[test]
     fn the_memory_need_is_what_the_buffers_allocate() {
-        let mut config = crate::config::RunConfig::preset(crate::config::Preset::Default).model;
+        let mut config = crate::config::RunConfig::preset(crate::config::Preset::TutorialNet).model;
         (config.input, config.kind, config.code_length) = ([64, 48, 3], ModelKind::Vae, 8);
         config.settle();
         let model = Autoencoder::new(&config, 0).unwrap();
@@ -716,7 +716,7 @@ mod tests {
     #[test]
     fn the_default_network_reads_a_16_by_16_map_at_any_size_that_halves() {
         for input in [[64, 64, 1], [128, 128, 3], [512, 512, 3]] {
-            let mut config = crate::config::RunConfig::preset(crate::config::Preset::Default).model;
+            let mut config = crate::config::RunConfig::preset(crate::config::Preset::TutorialNet).model;
             config.input = input;
             config.settle();
             let model = Autoencoder::zeros(&config).unwrap();

@@ -191,7 +191,7 @@ mod tests {
         let mut acts = crate::model::Activations::new(&model, n);
         model.forward(&vec![0.5; n * model.input_len()], &mut acts, &mut ws, false);
         let objective =
-            objective(&linear, &crate::config::RunConfig::preset(crate::config::Preset::Deep).training);
+            objective(&linear, &crate::config::RunConfig::preset(crate::config::Preset::Default).training);
         let sums = objective.measure(&model, &acts);
         assert!(!objective.saturates());
         assert_eq!(sums.saturated, 0);

@@ -32,6 +32,9 @@ pub use trainer::{EpochEnd, HeldOut, StepSums, Trainer};
 
 /// What the training job reports as it goes.
 pub enum Event<'a> {
+    /// The run starts (or goes on) with this config, settled for its data: its
+    /// [`summary_line`](RunConfig::summary_line) says every automatic choice.
+    Start(&'a RunConfig),
     Step {
         done: usize,
         total: usize,
@@ -93,9 +96,7 @@ pub fn train(
     config.model.input = [shape.height, shape.width, shape.channels];
     config.model.settle();
     let prepared = prepare(&config, pixels)?;
-    let run = RunDir::create(out)?;
-    write_config(&config, &run)?;
-    let metrics = MetricsLog::create(&run.path().join("metrics.jsonl"))?;
+    // The model and its PCA start before the run directory, so that a refusal leaves nothing.
     let mut model = Autoencoder::new(&config.model, config.training.seed)?;
     if config.model.linear_path {
         let train = &prepared.train_set;
@@ -112,6 +113,9 @@ pub fn train(
         };
         model.start_linear_path(pca.mean(), pca.components(), |i, j| pca.direction(i, j), &start);
     }
+    let run = RunDir::create(out)?;
+    write_config(&config, &run)?;
+    let metrics = MetricsLog::create(&run.path().join("metrics.jsonl"))?;
     let trainer = Trainer::new(model, &prepared.training, config.noise);
     run_training(&config, prepared, run, trainer, metrics, None, job, on_event)
 }
@@ -196,6 +200,7 @@ fn run_training(
     job: &Job<'_>,
     mut on_event: impl FnMut(Event<'_>),
 ) -> crate::Result<TrainSummary> {
+    on_event(Event::Start(config));
     let recipe = DataRecipe {
         data: config.data.clone(),
         seed: config.training.seed,
@@ -242,7 +247,7 @@ mod tests {
     fn only_a_vae_logs_a_kl_term_and_only_a_sigmoid_code_can_saturate() {
         // What the trainer asks of each kind's objective: an epoch's KL (logged for a VAE only)
         // and whether the end of a run may say its code saturated (a sigmoid code's only).
-        let mut training = RunConfig::preset(Preset::Default).training;
+        let mut training = RunConfig::preset(Preset::TutorialNet).training;
         (training.batch_size, training.augment) = (8, Augment::default());
         let sigmoid =
             ModelConfig { code_activation: crate::config::CodeActivation::Sigmoid, ..tiny_config() };
@@ -264,7 +269,7 @@ mod tests {
 
     #[test]
     fn training_lowers_the_loss_and_is_reproducible() {
-        let mut training = RunConfig::preset(Preset::Default).training;
+        let mut training = RunConfig::preset(Preset::TutorialNet).training;
         training.batch_size = 8;
         training.learning_rate = 1e-2;
         let data = blobs(24);
@@ -280,7 +285,7 @@ mod tests {
 
     #[test]
     fn an_l1_model_learns_below_the_median_image_s_absolute_error() {
-        let mut training = RunConfig::preset(Preset::Default).training;
+        let mut training = RunConfig::preset(Preset::TutorialNet).training;
         // The default preset's rate: at 1e-2 the absolute error's gradients, as large near the target
         // as far from it, left this model bouncing about the median image for 200 epochs.
         (training.batch_size, training.learning_rate, training.loss) = (8, 3e-3, Loss::L1);
@@ -338,7 +343,7 @@ mod tests {
 
     #[test]
     fn with_batch_norm_a_last_batch_of_one_image_waits_for_the_next_epoch() {
-        let mut training = RunConfig::preset(Preset::Default).training;
+        let mut training = RunConfig::preset(Preset::TutorialNet).training;
         training.batch_size = 8;
         let data = blobs(17);
         let steps = |code_norm| {
@@ -368,7 +373,7 @@ mod tests {
     #[test]
     fn the_first_step_moves_weights_by_the_warmed_up_rate_and_the_code_layer_by_its_share() {
         // Adam's first step moves a weight by lr·g/(|g| + ε), about the rate, whatever g.
-        let training = RunConfig::preset(Preset::Default).training; // 3e-3, warm-up 100, code 0.1×
+        let training = RunConfig::preset(Preset::TutorialNet).training; // 3e-3, warm-up 100, code 0.1×
         let before = Autoencoder::new(&tiny_config(), 3).unwrap();
         let largest_move = first_step_moves(&before, &training);
         let code = 2 * before.code_layer;
@@ -381,7 +386,7 @@ mod tests {
 
     #[test]
     fn the_linear_path_moves_at_its_own_share_of_the_rate() {
-        let mut training = RunConfig::preset(Preset::Residual).training; // 3e-3, warm-up 100
+        let mut training = RunConfig::preset(Preset::TutorialNet).training; // 3e-3, warm-up 100
         (training.code_lr_scale, training.linear_lr_scale) = (0.1, 0.02);
         let config = ModelConfig {
             code_activation: crate::config::CodeActivation::Identity,
@@ -410,7 +415,7 @@ mod tests {
         // From one model and batch, the first step with and without decay sees the same gradients,
         // so the weights differ by the decay alone: −rate·λ·w (the code layer at its 0.1× rate,
         // through the fused update).
-        let mut training = RunConfig::preset(Preset::Default).training;
+        let mut training = RunConfig::preset(Preset::TutorialNet).training;
         let config = ModelConfig { code_norm: Norm::Batch, ..tiny_config() };
         let before = Autoencoder::new(&config, 3).unwrap();
         let images = blobs(4).to_images();
@@ -436,7 +441,7 @@ mod tests {
 
     #[test]
     fn augmentation_changes_the_images_trained_on_and_a_flip_leaves_mirror_images_alone() {
-        let mut training = RunConfig::preset(Preset::Default).training;
+        let mut training = RunConfig::preset(Preset::TutorialNet).training;
         training.batch_size = 4;
         let mut run = |data: &Pixels, augment: &str| {
             training.augment = augment.parse().unwrap();
@@ -458,7 +463,7 @@ mod tests {
 
     #[test]
     fn the_fused_code_update_gives_the_bits_of_the_update_after_the_pass() {
-        let training = RunConfig::preset(Preset::Default).training;
+        let training = RunConfig::preset(Preset::TutorialNet).training;
         let model = Autoencoder::new(&tiny_config(), 4).unwrap();
         let mut fused = Trainer::new(model.clone(), &training, Noise::None);
         let mut after = Trainer::new(model, &training, Noise::None);
@@ -479,7 +484,7 @@ mod tests {
     fn a_vae_trains_on_its_elbo_with_its_kl_weight_warming_up() {
         let mut model = ModelConfig { kind: crate::config::ModelKind::Vae, code_length: 4, ..tiny_config() };
         model.settle();
-        let mut training = RunConfig::preset(Preset::Default).training;
+        let mut training = RunConfig::preset(Preset::TutorialNet).training;
         (training.epochs, training.batch_size, training.loss) = (40, 8, Loss::Bce);
         (training.learning_rate, training.warmup_steps, training.kl_warmup_epochs) = (1e-2, 0, 10);
         // Sixteen 8×8 blobs to fit, as they are.
@@ -520,7 +525,7 @@ mod tests {
         // distribution. Two batches an epoch: an epoch's last step is half an epoch before its end.
         let mut model = ModelConfig { kind: crate::config::ModelKind::Vae, code_length: 3, ..tiny_config() };
         model.settle();
-        let mut training = RunConfig::preset(Preset::Default).training;
+        let mut training = RunConfig::preset(Preset::TutorialNet).training;
         (training.epochs, training.batch_size, training.learning_rate) = (8, 8, 0.0);
         (training.beta, training.kl_warmup_epochs, training.augment) = (0.5, 4, Augment::default());
         let trainer = |beta| {
@@ -559,7 +564,7 @@ mod tests {
 
     #[test]
     fn the_sparsity_penalty_lowers_the_code_mean() {
-        let mut training = RunConfig::preset(Preset::Default).training;
+        let mut training = RunConfig::preset(Preset::TutorialNet).training;
         training.batch_size = 8;
         training.learning_rate = 1e-2;
         let data = blobs(24);
@@ -575,7 +580,7 @@ mod tests {
 
     #[test]
     fn a_denoiser_trains_on_noisy_inputs_against_clean_targets() {
-        let mut training = RunConfig::preset(Preset::Default).training;
+        let mut training = RunConfig::preset(Preset::TutorialNet).training;
         training.batch_size = 8;
         let data = blobs(16);
         let first_loss = |noise| {

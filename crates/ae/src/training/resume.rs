@@ -182,7 +182,7 @@ mod tests {
     /// A trainer with every stream a state carries: the shuffle, the noise, the augmentation and
     /// (in `model`) dropout's masks.
     fn trainer(model: Autoencoder) -> Trainer {
-        let mut training = RunConfig::preset(Preset::Default).training;
+        let mut training = RunConfig::preset(Preset::TutorialNet).training;
         (training.batch_size, training.augment) = (4, Augment { flip: true, shift: 1 });
         Trainer::new(model, &training, NOISE)
     }
@@ -191,7 +191,7 @@ mod tests {
     fn saved(trainer: &Trainer, dir: &Path) -> std::path::PathBuf {
         let path = dir.join(CHECKPOINT);
         let recipe = DataRecipe {
-            data: RunConfig::preset(Preset::Default).data,
+            data: RunConfig::preset(Preset::TutorialNet).data,
             seed: 0,
             noise: NOISE,
             loss: Loss::L2,

@@ -7,7 +7,8 @@ use clap::Args;
 
 #[derive(Args)]
 pub(crate) struct BenchArgs {
-    /// Which preset's model to time (seed and default differ only in padding; deep is another network).
+    /// Which preset's model to time (seed and tutorial-net differ only in padding and the code's
+    /// normalisation; default is the deep network).
     #[arg(long, value_parser = choice::<Preset>(), default_value_t = Preset::Seed)]
     pub(crate) preset: Preset,
     /// The model as it would train on these images (a file, folder or dataset name, as `ae train

@@ -82,7 +82,7 @@ pub(crate) fn run(args: ExportArgs) -> Result<()> {
             let training = if config_path.exists() {
                 RunConfig::from_toml_file(&config_path)?.training
             } else {
-                RunConfig::preset(Preset::Default).training
+                RunConfig::preset(Preset::TutorialNet).training
             };
             let images = if args.no_data {
                 None

@@ -520,7 +520,7 @@ fn bad_numbers_and_shapes_are_refused_in_one_line() {
     assert_one_line_error(&ae(&["--threads", "10000", "train", "--data", data, "--out", out_arg]), "at most");
     // A config asking for absurd shapes is refused by key, with no panic.
     let config = dir.path().join("absurd.toml");
-    let preset = ae::config::RunConfig::preset(ae::config::Preset::Default).to_toml();
+    let preset = ae::config::RunConfig::preset(ae::config::Preset::TutorialNet).to_toml();
     std::fs::write(&config, preset.replacen("kernel = 3", "kernel = 99", 1)).unwrap();
     let out = ae(&["train", "--config", config.to_str().unwrap(), "--data", data, "--out", out_arg]);
     assert_one_line_error(&out, "model.kernel: must be odd and at most 31, got 99");
@@ -589,7 +589,7 @@ fn bench_times_the_model_and_reports_json() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("colour.npy");
     ndarray_npy::write_npy(&data, &ndarray::Array4::<u8>::zeros((3, 28, 28, 3))).unwrap();
-    let args = ["bench", "--preset", "deep", "--data", data.to_str().unwrap(), "--code-length", "32"];
+    let args = ["bench", "--preset", "default", "--data", data.to_str().unwrap(), "--code-length", "32"];
     let out = ae(&[
         &["--threads", "1"],
         &args[..],
@@ -601,7 +601,7 @@ fn bench_times_the_model_and_reports_json() {
     let (step, peak) = (report["step_ms"].as_f64().unwrap(), report["gemm_peak_gflops"].as_f64().unwrap());
     let layers = report["layers"].as_array().unwrap();
     let value = |l: &serde_json::Value, key: &str| l[key].as_f64().unwrap();
-    // deep's first convolution, 3 channels to 32 at stride 2: 14×14 outputs of 3·3·3 taps, two images.
+    // the default's first convolution, 3 channels to 32 at stride 2: 14×14 outputs of 3·3·3 taps, two images.
     assert_eq!(value(&layers[0], "gflop_forward"), 2.0 * (14 * 14 * 32 * 27 * 2) as f64 / 1e9);
     assert_eq!(value(&layers[0], "gflop_backward"), value(&layers[0], "gflop_forward"));
     assert_eq!(value(&layers[2], "gflop_backward"), 2.0 * value(&layers[2], "gflop_forward"));

@@ -196,7 +196,7 @@ pub fn mnist_code_32() -> &'static Trained {
 pub fn few_faces() -> &'static Path {
     static FILE: OnceLock<PathBuf> = OnceLock::new();
     FILE.get_or_init(|| {
-        let mut data = ae::config::RunConfig::preset(ae::config::Preset::Default).data;
+        let mut data = ae::config::RunConfig::preset(ae::config::Preset::TutorialNet).data;
         data.path = Some(olivetti());
         let images = ae::data::load_dataset(&data, None).unwrap().to_images();
         assert_eq!((images.shape.height, images.shape.width, images.shape.channels), (32, 32, 1));

@@ -8,7 +8,7 @@ use ae::data::{load_dataset, Pixels};
 use std::path::Path;
 
 fn data_config(path: &Path) -> DataConfig {
-    let mut data = RunConfig::preset(Preset::Default).data;
+    let mut data = RunConfig::preset(Preset::TutorialNet).data;
     data.path = Some(path.to_path_buf());
     data.size = None;
     data
@@ -57,8 +57,11 @@ fn mnist_trains_with_a_short_code_and_evaluates() {
     let config = RunConfig::from_toml_file(&run.join("config.toml")).unwrap();
     assert_eq!((config.model.input, config.model.code_length), ([28, 28, 1], 32));
     assert_eq!(config.data.storage, Storage::U8);
-    // 32 does not reshape to the decoder's 14×14 start: the run records its projection's channels.
-    assert_eq!(config.model.decoder_input_channels, Some(ae::config::ModelConfig::PROJECT_CHANNELS));
+    // The code is projected to the decoder's first map, 256 channels of 7×7 (28 halves twice):
+    // the run records the map's channels and the stages the input kept.
+    assert_eq!(config.model.decoder_input_channels, Some(256));
+    let strides: Vec<usize> = config.model.encoder.iter().map(|s| s.stride).collect();
+    assert_eq!(strides, [2, 2, 1, 1]);
     // The default preset's flips and shifts are the faces'; digits train as they are.
     assert!(config.training.augment.is_none(), "{}", config.training.augment);
     let report = common::eval_json(run);
@@ -160,10 +163,10 @@ fn faces_train_at_64_by_64_without_resizing() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let model = RunConfig::from_toml_file(&run.join("config.toml")).unwrap().model;
     assert_eq!(model.input, [64, 64, 1]);
-    // The default network adds a stride-2 stage so that the code layer reads 16×16, and the
+    // The default network adds a fifth stride-2 stage so that the code layer reads 2×2, and the
     // run's config says so.
     let strides: Vec<usize> = model.encoder.iter().chain(&model.decoder).map(|s| s.stride).collect();
-    assert_eq!(strides, [2, 2, 1, 1, 2, 2, 1]);
+    assert_eq!(strides, [2; 10]);
 }
 
 #[test]

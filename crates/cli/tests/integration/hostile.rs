@@ -29,9 +29,9 @@ fn exact_reconstructions_finish_the_run_and_say_plus_infinity() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("black.npy");
     black_npy(&data, 10, 32);
-    // The default preset: PCA's baseline is exact. The residual preset: the model is exact too,
-    // and its held-out PSNR curve (every epoch +∞) once hung the chart drawing.
-    for (name, preset) in [("plain", "default"), ("residual", "residual")] {
+    // The tutorial's network: PCA's baseline is exact. The default preset, with its linear path:
+    // the model is exact too, and its held-out PSNR curve (every epoch +∞) once hung the chart drawing.
+    for (name, preset) in [("plain", "tutorial-net"), ("residual", "default")] {
         let run = dir.path().join(name);
         let args = ["--threads", "1", "train", "--preset", preset, "--data", data.to_str().unwrap()];
         let out = ae(&[&args[..], &["--epochs", "1", "--out", run.to_str().unwrap()]].concat());
@@ -44,7 +44,7 @@ fn exact_reconstructions_finish_the_run_and_say_plus_infinity() {
         assert_eq!(summary["baseline"]["quality"]["psnr_db"], "inf", "{summary}");
         let report = std::fs::read_to_string(run.join("report.html")).unwrap();
         assert!(report.contains("+∞"), "the report shows the exact PCA figure");
-        if preset == "residual" {
+        if preset == "default" {
             assert!(text.contains("level with it (both exact)"), "{text}");
             assert_eq!(summary["quality"]["psnr_db"], "inf", "{summary}");
             let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
@@ -211,20 +211,20 @@ fn flags_that_cannot_apply_are_refused_and_surprises_are_said() {
     let out = ae(&["train", "--data", data, "--latent-dim", "4", "--out", run_s]);
     refused_small(&out, "--latent-dim");
     assert!(stderr(&out).contains("--model vae"), "{}", stderr(&out));
-    // Holding out all but one image trains batch normalisation on one image: said once.
-    let out = ae(&[
-        "--threads",
-        "1",
-        "train",
-        "--data",
-        data,
-        "--holdout",
-        "0.99",
-        "--epochs",
-        "1",
-        "--out",
-        run_s,
-    ]);
+    // Holding out all but one image: the default's linear path cannot start at PCA of one image,
+    // refused in one line that names it, leaving no run.
+    let one = ["--threads", "1", "train", "--data", data, "--holdout", "0.99", "--epochs", "1"];
+    let out = ae(&[&one[..], &["--out", run_s]].concat());
+    let err = stderr(&out);
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        last.contains("model.linear_path: starts at PCA: PCA needs at least two training images, got 1"),
+        "{err}"
+    );
+    assert!(!run.exists() && !run.with_extension("partial").exists());
+    // The tutorial's network trains batch normalisation on one image: said once.
+    let out = ae(&[&one[..], &["--preset", "tutorial-net", "--out", run_s]].concat());
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("one training image"), "{}", stderr(&out));
     // Resumed with another thread count: said, with how to match the run.
