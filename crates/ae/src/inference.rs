@@ -186,16 +186,45 @@ fn log_likelihoods(loss: Loss, logits: &[f32], x: &[f32], pixels: usize) -> Vec<
 /// [`VaeTerms`] of `images` under `model` (a VAE) with `samples` importance samples per image,
 /// drawn from a stream fixed by `seed`.
 pub fn vae_terms(model: &Autoencoder, images: &Images, loss: Loss, samples: usize, seed: u64) -> VaeTerms {
+    let each = vae_terms_each(model, images, loss, samples, seed);
+    let n = images.len().max(1) as f64;
+    let total = |f: fn(&[f64; 3]) -> f64| each.iter().map(f).sum::<f64>() / n;
+    let (reconstruction, kl, nll) = (total(|t| t[0]), total(|t| t[1]), total(|t| t[2]));
+    VaeTerms {
+        images: images.len(),
+        reconstruction,
+        kl,
+        elbo: -(reconstruction + kl),
+        nll,
+        samples: samples.max(1),
+    }
+}
+
+/// Each image's importance-sampled `−log p(x)` (nats), as [`vae_terms`] averages them: an
+/// anomaly score.
+pub fn vae_nll_each(model: &Autoencoder, images: &Images, loss: Loss, samples: usize, seed: u64) -> Vec<f64> {
+    vae_terms_each(model, images, loss, samples, seed).iter().map(|t| t[2]).collect()
+}
+
+/// Each image's reconstruction term, KL and `−log p(x)`, the draws from one stream over the images
+/// in order.
+fn vae_terms_each(
+    model: &Autoencoder,
+    images: &Images,
+    loss: Loss,
+    samples: usize,
+    seed: u64,
+) -> Vec<[f64; 3]> {
     assert!(model.is_variational(), "importance sampling needs a VAE");
     let (latent, pixels, k) = (model.config.code_length, model.input_len(), samples.max(1));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut acts = Activations::new(model, 1);
     let mut ws = Workspace::for_current_pool();
-    let (mut reconstruction, mut kl, mut nll) = (0.0, 0.0, 0.0);
+    let mut terms = Vec::with_capacity(images.len());
     for x in images.data.chunks_exact(pixels) {
         model.forward(x, &mut acts, &mut ws, false);
         let q = acts.distribution(model).to_vec();
-        kl += kl_divergence(&q, latent);
+        let kl = kl_divergence(&q, latent);
         let (mu, log_var) = q.split_at(latent);
         let eps: Vec<f64> = (0..k * latent).map(|_| StandardNormal.sample(&mut rng)).collect();
         let z: Vec<f32> = eps
@@ -217,12 +246,9 @@ pub fn vae_terms(model: &Autoencoder, images: &Images, loss: Loss, samples: usiz
             .collect();
         let top = log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let log_mean = top + (log_w.iter().map(|w| (w - top).exp()).sum::<f64>() / k as f64).ln();
-        nll -= log_mean;
-        reconstruction -= log_px.iter().sum::<f64>() / k as f64;
+        terms.push([-log_px.iter().sum::<f64>() / k as f64, kl, -log_mean]);
     }
-    let n = images.len().max(1) as f64;
-    let (reconstruction, kl, nll) = (reconstruction / n, kl / n, nll / n);
-    VaeTerms { images: images.len(), reconstruction, kl, elbo: -(reconstruction + kl), nll, samples: k }
+    terms
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! The modules follow the pipeline: [`config`] → [`data`] (one reader per format, downloads) →
 //! [`augment`] and [`noise`] → [`model`] (its architecture, layer parts and model kinds) with
 //! [`loss`] → [`training`] (prepare → fit → finish) → [`record`], [`checkpoint`] and [`report`];
-//! then [`inference`], [`evaluation`], [`baseline`] and [`export`]. The library never prints and
+//! then [`inference`], [`evaluation`], [`baseline`], [`anomaly`] and [`export`]. The library never prints and
 //! knows no command-line flags: the `ae` command is the `ae-cli` crate.
 
+pub mod anomaly;
 pub mod assessment;
 pub mod augment;
 pub mod baseline;

@@ -10,36 +10,33 @@ const FLAGS: &[(&str, &str)] = &[
     ("data.bad_images", "--bad-images"),
     ("data.holdout", "--holdout"),
     ("data.split", "--split-by"),
+    ("data.normal", "--normal"),
+    ("data.normal.classes", "--normal"),
+    ("data.normal.labels", "--labels"),
     ("noise", "--noise"),
     ("model.kind", "--model"),
     ("model.code_length", "--code-length"),
     ("model.code_norm", "--code-norm"),
     ("model.code_activation", "--code-activation"),
-    ("model.conv_norm", "--conv-norm"),
     ("model.linear_path", "--linear-path"),
-    ("model.max_code_map_side", "--max-code-map-side"),
     ("model.dropout", "--dropout"),
     ("training.epochs", "--epochs"),
     ("training.batch_size", "--batch-size"),
     ("training.learning_rate", "--learning-rate"),
-    ("training.schedule", "--schedule"),
-    ("training.code_lr_scale", "--code-lr-scale"),
-    ("training.linear_lr_scale", "--linear-lr-scale"),
-    ("training.warmup_steps", "--warmup-steps"),
     ("training.seed", "--seed"),
     ("training.loss", "--loss"),
     ("training.sparsity", "--sparsity"),
     ("training.beta", "--beta"),
     ("training.kl_warmup_epochs", "--kl-warmup-epochs"),
-    ("training.weight_decay", "--weight-decay"),
     ("training.augment", "--augment"),
     ("training.early_stopping", "--early-stopping"),
     (ae::config::OUTPUT_DIRECTORY, "--out"),
     (ae::memory::MEMORY_LIMIT, "--max-memory"),
 ];
 
-/// The settings an error from the library names (through any of its causes), as their flags.
-fn flags_named(error: &anyhow::Error) -> Vec<&'static str> {
+/// The settings an error from the library names (through any of its causes), as their flags;
+/// a config setting without a flag of its own as `--set KEY=…`.
+fn flags_named(error: &anyhow::Error) -> Vec<String> {
     use ae::config::{ConfigError, NamesSettings};
     let mut flags = Vec::new();
     for cause in error.chain() {
@@ -57,10 +54,15 @@ fn flags_named(error: &anyhow::Error) -> Vec<&'static str> {
             Vec::new()
         };
         for setting in settings {
-            if let Some(&(_, flag)) = FLAGS.iter().find(|(s, _)| *s == setting) {
-                if !flags.contains(&flag) {
-                    flags.push(flag);
+            let flag = match FLAGS.iter().find(|(s, _)| *s == setting) {
+                Some(&(_, flag)) => flag.to_string(),
+                None if ["data.", "model.", "training."].iter().any(|t| setting.starts_with(t)) => {
+                    format!("--set {setting}=…")
                 }
+                None => continue,
+            };
+            if !flags.contains(&flag) {
+                flags.push(flag);
             }
         }
     }
@@ -135,6 +137,8 @@ mod tests {
             .check("this job", &need, "use fewer images")
             .unwrap_err();
         assert!(error_line(&refused.into()).ends_with("use fewer images (flags: --max-memory)"));
+        let config = ae::config::ConfigError::new("model.max_code_map_side", "must be at least 1");
+        assert!(error_line(&config.into()).ends_with("(flags: --set model.max_code_map_side=…)"));
         assert_eq!(error_line(&anyhow::anyhow!("--steps 1: at least 2")), "error: --steps 1: at least 2");
     }
 }

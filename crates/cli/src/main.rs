@@ -46,6 +46,9 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Draw codes from a VAE's prior N(0, I) and decode them: a PNG grid and .npy arrays.
     Sample(commands::sample::SampleArgs),
+    /// Score images for anomalies (reconstruction error, 1 − SSIM, a VAE's likelihood, PCA's error):
+    /// scores.csv and .npy, error maps, and with labels AUROC, AUPRC and a threshold's rates.
+    Score(commands::score::ScoreArgs),
     /// Decode the straight line between the codes of two images: a PNG row and .npy arrays.
     Interpolate(commands::interpolate::InterpolateArgs),
     /// Vary one code unit at a time around an image's code: a PNG grid (a row per unit) and .npy arrays.
@@ -103,6 +106,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Denoise(args) => commands::denoise::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Sample(args) => commands::sample::run(args),
+        Command::Score(args) => commands::score::run(args),
         Command::Interpolate(args) => commands::interpolate::run(args),
         Command::Traverse(args) => commands::traverse::run(args),
         Command::Latent(args) => commands::latent::run(args),

@@ -88,6 +88,19 @@ pub struct DataConfig {
     /// Hold out images or whole people.
     #[serde(default)]
     pub split: SplitBy,
+    /// Keep only the images of these classes (one-class training for anomaly detection); the
+    /// split is then of those images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normal: Option<NormalClasses>,
+}
+
+/// The classes a one-class run trains on, by a labels file with one label per image.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalClasses {
+    /// An IDX labels file (MNIST's `*-labels-idx1-ubyte`, raw or `.gz`).
+    pub labels: PathBuf,
+    pub classes: Vec<u8>,
 }
 
 choices!(SplitBy: Images, Subjects);

@@ -14,11 +14,12 @@ mod data;
 pub mod error;
 mod model;
 mod overrides;
+mod set;
 mod summary;
 mod training;
 
 pub use choice::Choice;
-pub use data::{BadImages, DataConfig, DatasetName, Resize, SplitBy, Storage};
+pub use data::{BadImages, DataConfig, DatasetName, NormalClasses, Resize, SplitBy, Storage};
 pub use error::{ConfigError, NamesSettings, OUTPUT_DIRECTORY};
 pub use model::{strides, CodeActivation, ConvSpec, ModelConfig, ModelKind, Norm, PaddingMode};
 pub use overrides::{Overrides, Start};
@@ -81,6 +82,7 @@ impl RunConfig {
                 storage: Storage::F32,
                 holdout: if seed { 0.0 } else { 0.1 },
                 split: SplitBy::Images,
+                normal: None,
             },
             model: ModelConfig {
                 // Without it the code saturates within a few steps on some seeds and datasets
@@ -279,6 +281,9 @@ impl RunConfig {
             if size.contains(&0) {
                 return Err(ConfigError::new("data.size", format!("{size:?} is not an image size")));
             }
+        }
+        if self.data.normal.as_ref().is_some_and(|n| n.classes.is_empty()) {
+            return Err(ConfigError::new("data.normal.classes", "names no class"));
         }
         if let Some(c) = self.data.channels {
             if c != 1 && c != 3 {

@@ -2,7 +2,7 @@
 //! in one place: the command line fills an [`Overrides`] from its flags and the library settles
 //! the run's config, so that a program using the library gets the run `ae train` would.
 
-use super::{BadImages, Loss, Schedule, SplitBy, Storage};
+use super::{BadImages, Loss, NormalClasses, SplitBy, Storage};
 use super::{CodeActivation, ConfigError, DataConfig, DatasetName, ModelKind, Norm, Preset, RunConfig};
 use crate::augment::Augment;
 use crate::noise::Noise;
@@ -27,30 +27,30 @@ pub struct Overrides {
     pub epochs: Option<usize>,
     pub batch_size: Option<usize>,
     pub learning_rate: Option<f64>,
-    pub schedule: Option<Schedule>,
-    pub code_lr_scale: Option<f64>,
-    pub linear_lr_scale: Option<f64>,
-    pub warmup_steps: Option<u64>,
     /// The code's length (a VAE's latent units).
     pub code_length: Option<usize>,
     pub linear_path: Option<bool>,
     pub code_norm: Option<Norm>,
     pub code_activation: Option<CodeActivation>,
-    pub conv_norm: Option<Norm>,
-    pub max_code_map_side: Option<usize>,
     pub holdout: Option<f64>,
     pub seed: Option<u64>,
     pub noise: Option<Noise>,
     pub loss: Option<Loss>,
     pub sparsity: Option<f64>,
     pub split_by: Option<SplitBy>,
+    /// One-class training: keep only the images of these classes ([`DataConfig::normal`]).
+    pub normal: Option<Vec<u8>>,
+    /// The labels file for `normal` [default: the IDX labels file beside the images].
+    pub labels: Option<PathBuf>,
     pub model: Option<ModelKind>,
     pub beta: Option<f64>,
     pub kl_warmup_epochs: Option<usize>,
-    pub weight_decay: Option<f64>,
     pub augment: Option<Augment>,
     pub dropout: Option<f64>,
     pub early_stopping: Option<usize>,
+    /// Settings without a field here, `table.key=value` as in `config.toml`
+    /// ([`RunConfig::set`]), applied last and taken as written.
+    pub set: Vec<String>,
 }
 
 impl DataConfig {
@@ -98,10 +98,6 @@ impl RunConfig {
         set(&mut training.epochs, o.epochs);
         set(&mut training.batch_size, o.batch_size);
         set(&mut training.learning_rate, o.learning_rate);
-        set(&mut training.schedule, o.schedule);
-        set(&mut training.code_lr_scale, o.code_lr_scale);
-        set(&mut training.linear_lr_scale, o.linear_lr_scale);
-        set(&mut training.warmup_steps, o.warmup_steps);
         set(&mut model.code_length, o.code_length);
         // Before the code's own values, so that a said code overrides the one the path brings.
         match o.linear_path {
@@ -111,8 +107,6 @@ impl RunConfig {
         }
         set(&mut model.code_norm, o.code_norm);
         set(&mut model.code_activation, o.code_activation);
-        set(&mut model.conv_norm, o.conv_norm);
-        set(&mut model.max_code_map_side, o.max_code_map_side.map(Some));
         set(&mut data.holdout, o.holdout);
         set(&mut training.seed, o.seed);
         set(&mut config.noise, o.noise);
@@ -127,6 +121,29 @@ impl RunConfig {
             }
         }
         set(&mut data.split, o.split_by);
+        match (&o.normal, &o.labels) {
+            (Some(classes), labels) => {
+                let beside = || data.path.as_deref().and_then(crate::data::labels_beside);
+                let Some(labels) = labels.clone().or_else(beside) else {
+                    return Err(ConfigError::new(
+                        "data.normal",
+                        "needs a labels file with one label per image",
+                    )
+                    .mentioning(&["data.normal.labels"]));
+                };
+                // Recorded absolute, as the images' path is, so the run finds it from anywhere.
+                let labels = std::path::absolute(&labels).unwrap_or(labels);
+                data.normal = Some(NormalClasses { labels, classes: classes.clone() });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "data.normal.labels",
+                    "names the classes' labels: give the classes too",
+                )
+                .mentioning(&["data.normal"]));
+            }
+            (None, None) => {}
+        }
         if let Some(kind) = o.model {
             model.kind = kind;
             if kind == ModelKind::Vae {
@@ -139,7 +156,6 @@ impl RunConfig {
         }
         set(&mut training.beta, o.beta);
         set(&mut training.kl_warmup_epochs, o.kl_warmup_epochs);
-        set(&mut training.weight_decay, o.weight_decay);
         set(&mut training.augment, o.augment);
         set(&mut model.dropout, o.dropout);
         set(&mut training.early_stopping, o.early_stopping);
@@ -149,6 +165,9 @@ impl RunConfig {
         if preset.is_some() && o.linear_path.is_none() && !config.model.carries_linear_path(&config.training)
         {
             config.model.linear_path = false;
+        }
+        for assignment in &o.set {
+            config.set(assignment)?;
         }
         config.validate()?;
         Ok(config)

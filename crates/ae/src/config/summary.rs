@@ -33,6 +33,9 @@ impl RunConfig {
             format!("augmentation {}", t.augment)
         };
         let mut parts = vec![network, code, path.to_string(), augment];
+        if let Some(normal) = &self.data.normal {
+            parts.push(format!("only classes {:?}", normal.classes));
+        }
         if !self.noise.is_none() {
             parts.push(format!("noise {}", self.noise));
         }

@@ -8,7 +8,9 @@ pub mod mat;
 pub mod npy;
 pub mod probe;
 
-use crate::config::{ConfigError, DataConfig, DatasetName, NamesSettings, Resize, SplitBy, Storage};
+use crate::config::{
+    ConfigError, DataConfig, DatasetName, NamesSettings, NormalClasses, Resize, SplitBy, Storage,
+};
 use ae_engine::Shape;
 use download::DownloadError;
 use idx::IdxError;
@@ -425,6 +427,10 @@ pub fn load_dataset(data: &DataConfig, path_override: Option<&Path>) -> Result<P
             return Err(ConfigError::new("data.channels", problem).into());
         }
     }
+    let pixels = match &data.normal {
+        Some(normal) => pixels.select(&normal_indices(normal, pixels.len())?),
+        None => pixels,
+    };
     let pixels = match data.size {
         Some([h, w]) if (h, w) != (shape.height, shape.width) => Pixels::Floats(
             pixels.to_images().downscale(h, w, data.resize).map_err(|e| ConfigError::new("data.size", e))?,
@@ -435,6 +441,23 @@ pub fn load_dataset(data: &DataConfig, path_override: Option<&Path>) -> Result<P
         (Storage::F32, bytes @ Pixels::Bytes { .. }) => Pixels::Floats(bytes.to_images()),
         (_, pixels) => pixels,
     })
+}
+
+/// The indices of the images of `normal`'s classes among a dataset's `count`, from its labels
+/// file (one label per image).
+pub fn normal_indices(normal: &NormalClasses, count: usize) -> Result<Vec<usize>, DataError> {
+    let labels = load_labels(&normal.labels)?;
+    let path = normal.labels.clone();
+    if labels.len() != count {
+        let problem = format!("{} labels for {count} images; expected one label per image", labels.len());
+        return Err(DataError::Values { path, problem });
+    }
+    let kept: Vec<usize> = (0..count).filter(|&i| normal.classes.contains(&labels[i])).collect();
+    if kept.is_empty() {
+        let problem = format!("no image is labelled {:?} (data.normal.classes)", normal.classes);
+        return Err(DataError::Values { path, problem });
+    }
+    Ok(kept)
 }
 
 /// Whether a config's data are the Olivetti faces.

@@ -12,5 +12,6 @@ pub(crate) mod latent;
 pub(crate) mod reconstruct;
 pub(crate) mod report;
 pub(crate) mod sample;
+pub(crate) mod score;
 pub(crate) mod train;
 pub(crate) mod traverse;

@@ -303,9 +303,9 @@ fn the_command_line_names_its_flags_and_prints_the_library_s_warnings() {
 fn train_mnist_vae(run: &Path, latent: usize) -> std::process::Output {
     let mnist = common::datasets().join("mnist/t10k-images-idx3-ubyte.gz");
     let latent = latent.to_string();
-    let args = ["--model", "vae", "--latent-dim", &latent, "--loss", "bce", "--epochs", "1", "--schedule"];
+    let args = ["--model", "vae", "--latent-dim", &latent, "--loss", "bce", "--epochs", "1", "--set"];
     let data = ["train", "--data", mnist.to_str().unwrap()];
-    ae(&[&data[..], &args[..], &["constant", "--out", run.to_str().unwrap()]].concat())
+    ae(&[&data[..], &args[..], &["training.schedule=constant", "--out", run.to_str().unwrap()]].concat())
 }
 
 #[test]
@@ -336,6 +336,18 @@ fn a_vae_learns_mnist_and_reports_its_elbo_and_likelihood() {
     let (nll, elbo) = (vae["nll"].as_f64().unwrap(), vae["elbo"].as_f64().unwrap());
     // Importance sampling tightens the bound: −ELBO ≥ NLL, both below the mean digit's.
     assert!(nll <= -elbo + 0.5 && nll < bar - 30.0 && vae["samples"] == 5, "{report}");
+    // `ae score`'s likelihood score is each held-out image's NLL: their mean is eval's, drawn
+    // from the same stream in the same order.
+    let scored = dir.path().join("score");
+    let args = ["score", run.to_str().unwrap(), "--nll-samples", "5", "--out", scored.to_str().unwrap()];
+    assert!(ae(&args).status.success());
+    let text = std::fs::read_to_string(scored.join("scores.csv")).unwrap();
+    let column = text.lines().next().unwrap().split(',').position(|c| c == "nll").expect("an nll column");
+    let each: Vec<f64> =
+        text.lines().skip(1).map(|l| l.split(',').nth(column).unwrap().parse().unwrap()).collect();
+    assert_eq!(each.len(), 1000);
+    let mean = each.iter().sum::<f64>() / each.len() as f64;
+    assert!((mean - nll).abs() < 1e-9 * nll, "mean of the scores {mean}, eval's NLL {nll}");
 
     // Samples from the prior: seeded, images in (0, 1).
     let sample = |out: &Path| {

@@ -52,7 +52,8 @@ fn faces_seed_0_learns_where_the_tutorial_recipe_saturates() {
     // saturates from epoch 2: the case `tutorial-net` must not fall into.
     let mut tutorial = base.to_vec();
     tutorial.extend(["--epochs", "8", "--code-norm", "none", "--learning-rate", "1e-3"]);
-    tutorial.extend(["--schedule", "constant", "--code-lr-scale", "1", "--warmup-steps", "0"]);
+    tutorial.extend(["--set", "training.schedule=constant", "--set", "training.code_lr_scale=1"]);
+    tutorial.extend(["--set", "training.warmup_steps=0"]);
     let (eval, metrics, said) = train_and_eval_saying(&dir.path().join("tutorial"), &tutorial);
     let collapsed = eval["psnr_db"].as_f64().unwrap();
     assert!(last_saturated(&metrics) > 0.9, "{metrics:?}");

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod anomaly;
 mod checkpoint_layout;
 mod cli;
 mod datasets;

@@ -1,0 +1,305 @@
+//! `ae score`: anomaly scores per image from a trained model (reconstruction error, 1 − SSIM, a
+//! VAE's likelihood) and PCA's beside them; with labels, how well each separates the anomalous
+//! images, and the threshold chosen on the run's held-out (normal) images.
+
+use crate::inputs::{beside_model, check_batch};
+use crate::limits::{memory_limit, BATCH_ADVICE};
+use ae::anomaly::{auprc, auroc, rates_at, score_images, threshold_at_fpr, ImageScores};
+use ae::checkpoint;
+use ae::data::{labels_beside, load_dataset, load_labels, normal_indices, split_for, Images};
+use ae::report::{save_grid, save_npy, RunDir};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub(crate) struct ScoreArgs {
+    /// A run directory (or its model file) whose model scores the images.
+    pub(crate) model: PathBuf,
+    /// The images to score [default: the run's own: its held-out images and, for a run trained on
+    /// --normal classes, every image of the other classes].
+    #[arg(long)]
+    pub(crate) data: Option<PathBuf>,
+    /// The labels of --data's images, an IDX labels file [default: the labels file beside an IDX
+    /// images file].
+    #[arg(long)]
+    pub(crate) labels: Option<PathBuf>,
+    /// The normal classes, e.g. 3 or 3,5; images of other classes are the anomalous ones
+    /// [default: the classes the run trained on].
+    #[arg(long, value_delimiter = ',', value_name = "CLASSES")]
+    pub(crate) normal: Option<Vec<u8>>,
+    /// The share of normal images the threshold may flag, chosen on the run's held-out images.
+    #[arg(long, default_value_t = 0.05)]
+    pub(crate) fpr: f64,
+    /// Images in the error-map grid (image / reconstruction / error), the highest errors first.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) top: usize,
+    /// A VAE's importance samples per image for its likelihood score (0: none).
+    #[arg(long, default_value_t = 50)]
+    pub(crate) nll_samples: usize,
+    /// Output directory to create; must not exist [default: score beside the model].
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) batch_size: usize,
+    /// Print the figures as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// The images scored: their indices in their dataset, and for each its label and whether it is
+/// anomalous where labels and normal classes are known.
+struct Scored {
+    images: Images,
+    indices: Vec<usize>,
+    labels: Option<Vec<u8>>,
+    anomalous: Option<Vec<bool>>,
+}
+
+pub(crate) fn run(args: ScoreArgs) -> Result<()> {
+    if !(args.fpr > 0.0 && args.fpr < 1.0) {
+        bail!("--fpr must be in (0, 1), got {}", args.fpr);
+    }
+    check_batch(args.batch_size)?;
+    // Sized from the headers first: a job too large for the limit is refused before any loading
+    // (every image of the dataset scored, the run's as many again for PCA and the threshold).
+    if let Some(limit) = memory_limit() {
+        let header = checkpoint::header(&args.model)?;
+        let mut data = ae::config::DataConfig { normal: None, ..header.recipe.data.clone() };
+        if let Some(path) = &args.data {
+            data.path = Some(path.clone());
+        }
+        let size = ae::data::probe::probe(&data)?;
+        let need = ae::inference::dataset_need(
+            &header,
+            &size,
+            size.count,
+            size.count,
+            args.batch_size,
+            Some(args.nll_samples),
+        )?;
+        limit.check("this job", &need, BATCH_ADVICE)?;
+    }
+    let (model, recipe) = checkpoint::load(&args.model)?;
+    let data = &recipe.data;
+    // The run's own images as it trained: PCA is fitted on its training split, the threshold set
+    // on its held-out split.
+    crate::progress::fetch(data)?;
+    let run_pixels = load_dataset(data, None)?;
+    let split = split_for(data, run_pixels.len(), recipe.seed)?;
+    if split.holdout.is_empty() {
+        bail!("the threshold is chosen on the run's held-out images, and this run has none (train with --holdout)");
+    }
+    let holdout = run_pixels.select(&split.holdout).to_images();
+    let train = run_pixels.select(&split.train);
+    let classes = args.normal.clone().or_else(|| data.normal.as_ref().map(|n| n.classes.clone()));
+    let scored = match &args.data {
+        None => own_images(&recipe, &holdout, &split.holdout)?,
+        Some(path) => other_images(&recipe, path, args.labels.clone(), classes.as_deref())?,
+    };
+    let [h, w, c] = model.config.input;
+    let s = scored.images.shape;
+    if [s.height, s.width, s.channels] != [h, w, c] {
+        bail!("the data are {}×{}×{} images but the model takes {h}×{w}×{c}", s.height, s.width, s.channels);
+    }
+    let components = model.config.code_length.min(train.len());
+    let pca = ae::baseline::Pca::fit(&train, components, recipe.seed)
+        .map_err(|e| log::warn!("no PCA score: {e}"))
+        .ok();
+    let score = |images: &Images| {
+        score_images(
+            &model,
+            images,
+            args.batch_size,
+            pca.as_ref(),
+            recipe.loss,
+            args.nll_samples,
+            recipe.seed,
+        )
+    };
+    let (scores, reconstructions) = score(&scored.images);
+    let (normal_scores, _) = score(&holdout);
+
+    let out = args.out.clone().unwrap_or_else(|| beside_model(&args.model, "score"));
+    let dir = RunDir::create(&out)?;
+    write_scores(&dir, &scored, &scores)?;
+    let top = top_errors(&scores.error, args.top.max(1));
+    let pick = |images: &Images| images.select(&top);
+    let maps = error_maps(&scored.images, &reconstructions, &top);
+    save_grid(
+        &dir.path().join("maps.png"),
+        &[&pick(&scored.images), &pick(&reconstructions), &maps],
+        top.len(),
+        64,
+    )?;
+
+    let mut figures = serde_json::Map::new();
+    let mut table = String::new();
+    if let Some(anomalous) = &scored.anomalous {
+        for ((name, values), (_, normal)) in scores.named().into_iter().zip(normal_scores.named()) {
+            let threshold =
+                threshold_at_fpr(normal, args.fpr).with_context(|| format!("{name}'s threshold"))?;
+            let rates = rates_at(values, anomalous, threshold).with_context(|| format!("{name}'s rates"))?;
+            let (roc, pr) = (auroc(values, anomalous)?, auprc(values, anomalous)?);
+            let _ = writeln!(
+                table,
+                "  {name:<7} {roc:>7.4} {pr:>7.4} {:>11.6} {:>7.4} {:>7.4}",
+                rates.threshold, rates.true_positive_rate, rates.false_positive_rate
+            );
+            figures.insert(
+                name.into(),
+                serde_json::json!({ "auroc": roc, "auprc": pr, "threshold": rates.threshold,
+                    "true_positive_rate": rates.true_positive_rate, "false_positive_rate": rates.false_positive_rate }),
+            );
+        }
+    }
+    let out = dir.finish()?;
+    let anomalous = scored.anomalous.as_ref().map(|a| a.iter().filter(|&&a| a).count());
+    if args.json {
+        let value = serde_json::json!({
+            "images": scored.images.len(),
+            "anomalous": anomalous,
+            "threshold_images": holdout.len(),
+            "fpr": args.fpr,
+            "scores": figures,
+            "out": out,
+        });
+        println!("{value}");
+        return Ok(());
+    }
+    match anomalous {
+        Some(n) => println!(
+            "Scored {} images ({} normal, {n} anomalous); thresholds flag {} % of the run's {} held-out images.",
+            scored.images.len(),
+            scored.images.len() - n,
+            100.0 * args.fpr,
+            holdout.len()
+        ),
+        None => println!(
+            "Scored {} images (no labels with normal classes to compare them with, so no figures).",
+            scored.images.len()
+        ),
+    }
+    if !table.is_empty() {
+        println!("  score     AUROC   AUPRC   threshold     TPR     FPR");
+        print!("{table}");
+    }
+    println!(
+        "Scores in {} (scores.csv, scores.npy; maps.png: the {} highest errors).",
+        out.display(),
+        top.len()
+    );
+    Ok(())
+}
+
+/// The run's own images: its held-out split, and for a one-class run every image of the other
+/// classes of its dataset (anomalous), in the dataset's order.
+fn own_images(recipe: &checkpoint::DataRecipe, holdout: &Images, held_out: &[usize]) -> Result<Scored> {
+    let Some(normal) = &recipe.data.normal else {
+        let indices = held_out.to_vec();
+        return Ok(Scored { images: holdout.clone(), indices, labels: None, anomalous: None });
+    };
+    let all = load_dataset(&ae::config::DataConfig { normal: None, ..recipe.data.clone() }, None)?;
+    let labels = load_labels(&normal.labels)?;
+    let kept = normal_indices(normal, all.len())?;
+    let mut indices: Vec<usize> = held_out.iter().map(|&k| kept[k]).collect();
+    indices.extend((0..all.len()).filter(|&i| !normal.classes.contains(&labels[i])));
+    indices.sort_unstable();
+    let anomalous = indices.iter().map(|&i| !normal.classes.contains(&labels[i])).collect();
+    let labels = indices.iter().map(|&i| labels[i]).collect();
+    Ok(Scored {
+        images: all.select(&indices).to_images(),
+        indices,
+        labels: Some(labels),
+        anomalous: Some(anomalous),
+    })
+}
+
+/// Every image of another dataset, with its labels where a labels file is given or beside it.
+fn other_images(
+    recipe: &checkpoint::DataRecipe,
+    path: &std::path::Path,
+    labels: Option<PathBuf>,
+    classes: Option<&[u8]>,
+) -> Result<Scored> {
+    let config =
+        ae::config::DataConfig { path: Some(path.to_path_buf()), normal: None, ..recipe.data.clone() };
+    let all = load_dataset(&config, None)?;
+    let indices: Vec<usize> = (0..all.len()).collect();
+    let labels = match labels.or_else(|| labels_beside(path)) {
+        None => None,
+        Some(file) => {
+            let labels = load_labels(&file)?;
+            if labels.len() != all.len() {
+                bail!(
+                    "{}: {} labels for {} images; expected one label per image",
+                    file.display(),
+                    labels.len(),
+                    all.len()
+                );
+            }
+            Some(labels)
+        }
+    };
+    let anomalous = match (&labels, classes) {
+        (Some(labels), Some(classes)) => {
+            if !labels.iter().any(|l| classes.contains(l)) {
+                bail!("no image of {} is labelled {classes:?} (--normal)", path.display());
+            }
+            Some(labels.iter().map(|l| !classes.contains(l)).collect())
+        }
+        _ => None,
+    };
+    Ok(Scored { images: all.to_images(), indices, labels, anomalous })
+}
+
+/// `scores.csv` (index, label, whether anomalous, each score) and `scores.npy` (images × scores).
+fn write_scores(dir: &RunDir, scored: &Scored, scores: &ImageScores) -> Result<()> {
+    let named = scores.named();
+    let mut csv = String::from("index");
+    if scored.labels.is_some() {
+        csv.push_str(",label,anomalous");
+    }
+    for (name, _) in &named {
+        let _ = write!(csv, ",{name}");
+    }
+    csv.push('\n');
+    let mut matrix = Vec::with_capacity(named.len() * scored.indices.len());
+    for (row, &index) in scored.indices.iter().enumerate() {
+        let _ = write!(csv, "{index}");
+        if let (Some(labels), Some(anomalous)) = (&scored.labels, &scored.anomalous) {
+            let _ = write!(csv, ",{},{}", labels[row], anomalous[row] as u8);
+        } else if let Some(labels) = &scored.labels {
+            let _ = write!(csv, ",{},", labels[row]);
+        }
+        for (_, values) in &named {
+            let _ = write!(csv, ",{}", values[row]);
+            matrix.push(values[row]);
+        }
+        csv.push('\n');
+    }
+    std::fs::write(dir.path().join("scores.csv"), csv).context("cannot write scores.csv")?;
+    save_npy(&dir.path().join("scores.npy"), &[scored.indices.len(), named.len()], &matrix)?;
+    Ok(())
+}
+
+/// The indices of the `n` highest errors, highest first.
+fn top_errors(error: &[f64], n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..error.len()).collect();
+    order.sort_by(|&a, &b| error[b].total_cmp(&error[a]));
+    order.truncate(n);
+    order
+}
+
+/// Each chosen image's per-pixel |reconstruction − image|, scaled by the largest shown.
+fn error_maps(images: &Images, reconstructions: &Images, chosen: &[usize]) -> Images {
+    let mut data: Vec<f32> = chosen
+        .iter()
+        .flat_map(|&i| images.image(i).iter().zip(reconstructions.image(i)).map(|(a, b)| (a - b).abs()))
+        .collect();
+    let top = data.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
+    data.iter_mut().for_each(|v| *v /= top);
+    Images::new(images.shape, data)
+}
