@@ -98,6 +98,22 @@ pub fn threshold_at_fpr(normal: &[f64], rate: f64) -> Result<f64, AnomalyError> 
     Ok(sorted[sorted.len() - 1 - above.min(sorted.len() - 1)])
 }
 
+/// The ROC curve: (false-positive rate, true-positive rate) as the threshold falls through each
+/// distinct score, from (0, 0) to (1, 1); its area by the trapezoid rule is [`auroc`].
+pub fn roc_curve(scores: &[f64], anomalous: &[bool]) -> Result<Vec<(f64, f64)>, AnomalyError> {
+    let (positives, negatives) = check(scores, anomalous)?;
+    let (order, ends) = tied_runs_descending(scores);
+    let mut curve = vec![(0.0, 0.0)];
+    let (mut start, mut tp, mut fp) = (0, 0usize, 0usize);
+    for end in ends {
+        let gained = order[start..end].iter().filter(|&&i| anomalous[i]).count();
+        (tp, fp) = (tp + gained, fp + (end - start - gained));
+        curve.push((fp as f64 / negatives as f64, tp as f64 / positives as f64));
+        start = end;
+    }
+    Ok(curve)
+}
+
 /// What a threshold does on labelled scores.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Rates {
@@ -193,6 +209,20 @@ mod tests {
             assert!((auroc(&scores, &labels).unwrap() - want_auc).abs() < 1e-12, "{}", case["name"]);
             assert!((auprc(&scores, &labels).unwrap() - want_ap).abs() < 1e-12, "{}", case["name"]);
         }
+    }
+
+    #[test]
+    fn the_roc_curve_s_area_is_the_auroc() {
+        let scores = [0.1, 0.5, 0.5, 0.9, 0.3, 0.7, 0.7, 0.2];
+        let anomalous = [false, false, true, true, false, true, false, true];
+        let curve = roc_curve(&scores, &anomalous).unwrap();
+        assert_eq!((curve[0], *curve.last().unwrap()), ((0.0, 0.0), (1.0, 1.0)));
+        // One point per distinct score, both rates never falling.
+        assert_eq!(curve.len(), 1 + 6);
+        assert!(curve.windows(2).all(|w| w[1].0 >= w[0].0 && w[1].1 >= w[0].1));
+        let area: f64 = curve.windows(2).map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) / 2.0).sum();
+        assert!((area - auroc(&scores, &anomalous).unwrap()).abs() < 1e-12, "{area}");
+        assert!((area - pairs(&scores, &anomalous)).abs() < 1e-12);
     }
 
     #[test]

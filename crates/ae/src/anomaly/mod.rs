@@ -4,5 +4,5 @@
 mod figures;
 mod scores;
 
-pub use figures::{auprc, auroc, rates_at, threshold_at_fpr, AnomalyError, Rates};
+pub use figures::{auprc, auroc, rates_at, roc_curve, threshold_at_fpr, AnomalyError, Rates};
 pub use scores::{score_images, ImageScores};

@@ -97,7 +97,7 @@ svg line.grid{stroke:#eee}svg .title{font-size:13px;font-weight:600}svg .legend{
 figure{margin:.5em 0;display:inline-block;vertical-align:top}figure img{image-rendering:pixelated;max-width:100%;border:1px solid #ddd}\
 figcaption{color:#555;font-size:.9em}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}details{margin:.6em 0}";
 
-fn page(title: &str, body: &str) -> String {
+pub(super) fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
 <title>{}</title><style>{STYLE}</style></head><body>\n{body}\n<p class=\"sub\">Written by ae {} from the run directory's files.</p></body></html>\n",
@@ -206,7 +206,7 @@ fn milestone(m: Option<&Milestone>) -> String {
     m.map_or("—".into(), |m| format!("epoch {} ({:.1} s)", m.epoch, m.seconds))
 }
 
-fn grid_figure(file: &str, caption: &str, png: &[u8]) -> String {
+pub(super) fn grid_figure(file: &str, caption: &str, png: &[u8]) -> String {
     format!(
         "<figure><img alt=\"{file}\" src=\"data:image/png;base64,{}\"><figcaption>{}</figcaption></figure>",
         base64::engine::general_purpose::STANDARD.encode(png),

@@ -2,11 +2,13 @@
 //! grids and files in `images.rs`; charts (the loss curve, a latent scatter) in `charts.rs`;
 //! `report.html` and the page comparing runs in `html.rs`, with their SVG charts from `svg.rs`.
 
+mod anomaly;
 mod charts;
 mod html;
 mod images;
 mod svg;
 
+pub use anomaly::{score_report, ScoreFigures};
 pub use charts::{save_latent_scatter, save_loss_curve, save_quality_curve};
 pub use html::{compare_runs, run_report, save_run_report, RunFiles, REPORT};
 pub use images::{save_grid, save_images};

@@ -54,6 +54,23 @@ fn number(v: f64) -> String {
 
 /// A chart titled `title` of `series` over epochs; `None` when no series has a value to draw.
 pub fn line_chart(title: &str, y_label: &str, log_y: bool, series: &[Series]) -> Option<String> {
+    xy_chart(title, XAxis { label: "epoch", whole: true }, y_label, log_y, series)
+}
+
+/// What the x axis shows, and whether its ticks are whole numbers (epochs).
+pub struct XAxis<'a> {
+    pub label: &'a str,
+    pub whole: bool,
+}
+
+/// [`line_chart`] over any x: scores, rates.
+pub fn xy_chart(
+    title: &str,
+    x_axis: XAxis<'_>,
+    y_label: &str,
+    log_y: bool,
+    series: &[Series],
+) -> Option<String> {
     let keep = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!log_y || y > 0.0);
     let points: Vec<(f64, f64)> = series.iter().flat_map(|s| s.points.iter().copied().filter(keep)).collect();
     if points.is_empty() {
@@ -115,20 +132,23 @@ pub fn line_chart(title: &str, y_label: &str, log_y: bool, series: &[Series]) ->
         escape(y_label)
     );
     let _ = write!(svg, r#"<g class="axis x"><line x1="{LEFT}" y1="{bottom}" x2="{right}" y2="{bottom}"/>"#);
-    for t in epoch_ticks(x0, x1) {
+    let x_ticks = if x_axis.whole { epoch_ticks(x0, x1) } else { linear_ticks(x0, x1) };
+    for t in x_ticks {
+        let t_text = number(t);
         let x = tx(t);
         let _ = write!(
             svg,
-            r#"<line x1="{x:.1}" y1="{bottom}" x2="{x:.1}" y2="{:.1}"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{t}</text>"#,
+            r#"<line x1="{x:.1}" y1="{bottom}" x2="{x:.1}" y2="{:.1}"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{t_text}</text>"#,
             bottom + 5.0,
             bottom + 18.0
         );
     }
     let _ = write!(
         svg,
-        r#"<text class="label" x="{:.1}" y="{:.1}" text-anchor="middle">epoch</text></g>"#,
+        r#"<text class="label" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text></g>"#,
         (LEFT + right) / 2.0,
-        HEIGHT - 4.0
+        HEIGHT - 4.0,
+        escape(x_axis.label)
     );
     for (i, s) in series.iter().enumerate() {
         let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(keep).collect();
@@ -146,11 +166,13 @@ pub fn line_chart(title: &str, y_label: &str, log_y: bool, series: &[Series]) ->
         for &(x, y) in &pts {
             let _ = write!(
                 svg,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="2.6" fill="{c}"><title>{l}, epoch {x}: {v}</title></circle>"#,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="2.6" fill="{c}"><title>{l}, {xl} {xv}: {v}</title></circle>"#,
                 tx(x),
                 ty(y),
                 c = s.colour,
                 l = escape(&s.label),
+                xl = escape(x_axis.label),
+                xv = number(x),
                 v = number(y)
             );
         }

@@ -7,7 +7,7 @@ use crate::limits::{memory_limit, BATCH_ADVICE};
 use ae::anomaly::{auprc, auroc, rates_at, score_images, threshold_at_fpr, ImageScores};
 use ae::checkpoint;
 use ae::data::{labels_beside, load_dataset, load_labels, normal_indices, split_for, Images};
-use ae::report::{save_grid, save_npy, RunDir};
+use ae::report::{save_grid, save_npy, score_report, RunDir, ScoreFigures};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::fmt::Write as _;
@@ -137,12 +137,14 @@ pub(crate) fn run(args: ScoreArgs) -> Result<()> {
 
     let mut figures = serde_json::Map::new();
     let mut table = String::new();
+    let mut charted = Vec::new();
     if let Some(anomalous) = &scored.anomalous {
         for ((name, values), (_, normal)) in scores.named().into_iter().zip(normal_scores.named()) {
             let threshold =
                 threshold_at_fpr(normal, args.fpr).with_context(|| format!("{name}'s threshold"))?;
             let rates = rates_at(values, anomalous, threshold).with_context(|| format!("{name}'s rates"))?;
             let (roc, pr) = (auroc(values, anomalous)?, auprc(values, anomalous)?);
+            charted.push(ScoreFigures { name, values, auroc: roc, auprc: pr, rates });
             let _ = writeln!(
                 table,
                 "  {name:<7} {roc:>7.4} {pr:>7.4} {:>11.6} {:>7.4} {:>7.4}",
@@ -154,6 +156,12 @@ pub(crate) fn run(args: ScoreArgs) -> Result<()> {
                     "true_positive_rate": rates.true_positive_rate, "false_positive_rate": rates.false_positive_rate }),
             );
         }
+    }
+    if let Some(anomalous) = &scored.anomalous {
+        let maps = std::fs::read(dir.path().join("maps.png")).context("cannot read maps.png back")?;
+        let title = format!("ae score {}", args.model.display());
+        let page = score_report(&title, &charted, anomalous, &maps)?;
+        std::fs::write(dir.path().join("report.html"), page).context("cannot write report.html")?;
     }
     let out = dir.finish()?;
     let anomalous = scored.anomalous.as_ref().map(|a| a.iter().filter(|&&a| a).count());
@@ -186,8 +194,9 @@ pub(crate) fn run(args: ScoreArgs) -> Result<()> {
         println!("  score     AUROC   AUPRC   threshold     TPR     FPR");
         print!("{table}");
     }
+    let report = if scored.anomalous.is_some() { "; report.html: histograms and ROC curves" } else { "" };
     println!(
-        "Scores in {} (scores.csv, scores.npy; maps.png: the {} highest errors).",
+        "Scores in {} (scores.csv, scores.npy; maps.png: the {} highest errors{report}).",
         out.display(),
         top.len()
     );

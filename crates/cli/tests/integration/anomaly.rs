@@ -48,22 +48,22 @@ fn pairs_won(scores: &[f64], anomalous: &[bool]) -> f64 {
 
 #[test]
 fn a_model_of_one_digit_scores_the_others_as_anomalous() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("ones");
     let data = mnist();
-    let args = ["train", "--data", data.to_str().unwrap(), "--normal", "1", "--code-length", "32"];
-    let said =
-        ok(ae(&[&args[..], &["--epochs", "1", "--holdout", "0.2", "--out", run.to_str().unwrap()]].concat()));
+    // The 1s alone, code 32, one epoch, 20 % held out (`common::mnist_ones`).
+    let trained = common::mnist_ones();
+    let (run, said) = (&trained.run, &trained.stdout);
     assert!(said.contains("only classes [1]"), "{said}");
     // The run keeps the 1s alone (1135 of the 10 000), 227 of them held out, and records which.
     let config = ae::config::RunConfig::from_toml_file(&run.join("config.toml")).unwrap();
     assert_eq!(config.data.normal.as_ref().unwrap().classes, [1]);
     assert!(said.contains("Held-out 227 images"), "{said}");
 
-    let text = ok(ae(&["score", run.to_str().unwrap(), "--json"]));
+    let dir = tempfile::tempdir().unwrap();
+    let scored = dir.path().join("score");
+    let text = ok(ae(&["score", run.to_str().unwrap(), "--json", "--out", scored.to_str().unwrap()]));
     let report: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
     assert_eq!((report["images"].as_u64(), report["anomalous"].as_u64()), (Some(227 + 8865), Some(8865)));
-    let (header, rows) = csv(&run.join("score/scores.csv"));
+    let (header, rows) = csv(&scored.join("scores.csv"));
     assert_eq!(header, ["index", "label", "anomalous", "error", "1-ssim", "pca"]);
     assert_eq!(rows.len(), 227 + 8865);
     // Labels from the labels file: every 1 is normal, every other digit anomalous.
@@ -91,7 +91,16 @@ fn a_model_of_one_digit_scores_the_others_as_anomalous() {
     let flagged = rows.iter().filter(|r| r[2] == 0.0 && r[3] > error["threshold"].as_f64().unwrap()).count();
     assert!(flagged as f64 <= 0.05 * 227.0 && flagged >= 10, "{flagged} of 227");
     assert!((error["false_positive_rate"].as_f64().unwrap() - flagged as f64 / 227.0).abs() < 1e-12);
-    assert!(run.join("score/maps.png").is_file() && run.join("score/scores.npy").is_file());
+    assert!(scored.join("maps.png").is_file() && scored.join("scores.npy").is_file());
+    // The report: the figures as printed, a histogram per score and the ROC curves.
+    let page = std::fs::read_to_string(scored.join("report.html")).unwrap();
+    assert_eq!(page.matches("<svg class=\"chart\"").count(), 3 + 1);
+    for name in ["error", "1-ssim", "pca"] {
+        let auroc = report["scores"][name]["auroc"].as_f64().unwrap();
+        assert!(page.contains(&format!("<td>{name}</td><td>{auroc:.4}</td>")), "{name}");
+        assert!(page.contains(&format!("{name}: normal and anomalous images")), "{name}");
+    }
+    assert!(page.contains("ROC curves") && page.len() < 1_500_000, "{} bytes", page.len());
 }
 
 #[test]

@@ -190,6 +190,17 @@ pub fn mnist_code_32() -> &'static Trained {
     })
 }
 
+/// The MNIST test set's 1s alone (`--normal 1`), code 32, one epoch, 20 % of them held out: a
+/// one-class run for `ae score`.
+pub fn mnist_ones() -> &'static Trained {
+    static RUN: OnceLock<Trained> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let mnist = datasets().join("mnist/t10k-images-idx3-ubyte.gz");
+        let args = ["train", "--data", mnist.to_str().unwrap(), "--normal", "1", "--code-length", "32"];
+        trained("mnist-ones", &[&args[..], &["--epochs", "1", "--holdout", "0.2"]].concat())
+    })
+}
+
 /// The first 120 Olivetti faces at 32×32 (area-averaged, as the default preset sees them) as a
 /// `.npy` file, written once per process: runs whose every bit is compared (resume, stop) train on
 /// a third of the faces, which their bits do not depend on.

@@ -1,8 +1,9 @@
 //! The HTML reports in a real browser: headless Chromium (Debian's `chromium`, which CI installs)
-//! opens a run's `report.html` and a page comparing two runs. A probe added to a copy of each page
-//! records script errors, console errors and failed loads, checks every image decoded and is not
-//! blank, and every SVG chart has both axes with tick labels; a screenshot of the page as written
-//! must not be blank. A deliberately broken page must fail the same probe.
+//! opens a run's `report.html`, a page comparing two runs and a scored set's (`ae score`). A probe
+//! added to a copy of each page records script errors, console errors and failed loads, checks
+//! every image decoded and is not blank, and every SVG chart has both axes with tick labels; a
+//! screenshot of the page as written must not be blank. A deliberately broken page must fail the
+//! same probe.
 //!
 //! Without Chromium the test fails, unless `AE_SKIP_BROWSER=1` says to skip it.
 
@@ -125,7 +126,19 @@ fn reports_render_in_headless_chromium_with_images_and_charts() {
     let out = ae(&["report", a.to_str().unwrap(), b.to_str().unwrap(), "--out", compare.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    for (page, images) in [(a.join("report.html"), 1), (b.join("report.html"), 2), (compare, 3)] {
+    // A scored one-class run: a histogram per score and the ROC curves.
+    let ones = &common::mnist_ones().run;
+    let scored = dir.path().join("score");
+    let out = ae(&["score", ones.to_str().unwrap(), "--out", scored.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let pages = [
+        (a.join("report.html"), 1),
+        (b.join("report.html"), 2),
+        (compare, 3),
+        (scored.join("report.html"), 1),
+    ];
+    for (page, images) in pages {
         let found = probe(&browser, &page, dir.path()).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
         assert_eq!(found["images"].as_array().unwrap().len(), images, "{}: {found}", page.display());
         assert!(found["charts"].as_array().unwrap().len() >= 4, "{}: {found}", page.display());
