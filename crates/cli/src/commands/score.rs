@@ -29,6 +29,10 @@ pub(crate) struct ScoreArgs {
     /// [default: the classes the run trained on].
     #[arg(long, value_delimiter = ',', value_name = "CLASSES")]
     pub(crate) normal: Option<Vec<u8>>,
+    /// A dataset (file or folder of images) that is all anomalous, scored after the run's
+    /// held-out (normal) images: for data without labels.
+    #[arg(long, conflicts_with_all = ["data", "labels", "normal"])]
+    pub(crate) anomalous: Option<PathBuf>,
     /// The share of normal images the threshold may flag, chosen on the run's held-out images.
     #[arg(long, default_value_t = 0.05)]
     pub(crate) fpr: f64,
@@ -68,7 +72,7 @@ pub(crate) fn run(args: ScoreArgs) -> Result<()> {
     if let Some(limit) = memory_limit() {
         let header = checkpoint::header(&args.model)?;
         let mut data = ae::config::DataConfig { normal: None, ..header.recipe.data.clone() };
-        if let Some(path) = &args.data {
+        if let Some(path) = args.data.as_ref().or(args.anomalous.as_ref()) {
             data.path = Some(path.clone());
         }
         let size = ae::data::probe::probe(&data)?;
@@ -95,9 +99,10 @@ pub(crate) fn run(args: ScoreArgs) -> Result<()> {
     let holdout = run_pixels.select(&split.holdout).to_images();
     let train = run_pixels.select(&split.train);
     let classes = args.normal.clone().or_else(|| data.normal.as_ref().map(|n| n.classes.clone()));
-    let scored = match &args.data {
-        None => own_images(&recipe, &holdout, &split.holdout)?,
-        Some(path) => other_images(&recipe, path, args.labels.clone(), classes.as_deref())?,
+    let scored = match (&args.data, &args.anomalous) {
+        (_, Some(path)) => with_anomalous(&recipe, &holdout, &split.holdout, path)?,
+        (None, None) => own_images(&recipe, &holdout, &split.holdout)?,
+        (Some(path), None) => other_images(&recipe, path, args.labels.clone(), classes.as_deref())?,
     };
     let [h, w, c] = model.config.input;
     let s = scored.images.shape;
@@ -226,6 +231,36 @@ fn own_images(recipe: &checkpoint::DataRecipe, holdout: &Images, held_out: &[usi
     })
 }
 
+/// The run's held-out images (normal), then every image of `path` (anomalous), indexed in their
+/// own datasets.
+fn with_anomalous(
+    recipe: &checkpoint::DataRecipe,
+    holdout: &Images,
+    held_out: &[usize],
+    path: &std::path::Path,
+) -> Result<Scored> {
+    let config =
+        ae::config::DataConfig { path: Some(path.to_path_buf()), normal: None, ..recipe.data.clone() };
+    let odd = load_dataset(&config, None)?.to_images();
+    if odd.shape != holdout.shape {
+        let (a, b) = (odd.shape, holdout.shape);
+        bail!(
+            "{} holds {}×{}×{} images but the run's are {}×{}×{}",
+            path.display(),
+            a.height,
+            a.width,
+            a.channels,
+            b.height,
+            b.width,
+            b.channels
+        );
+    }
+    let indices = held_out.iter().copied().chain(0..odd.len()).collect();
+    let anomalous = (0..holdout.len() + odd.len()).map(|i| i >= holdout.len()).collect();
+    let images = Images::new(holdout.shape, [&holdout.data[..], &odd.data[..]].concat());
+    Ok(Scored { images, indices, labels: None, anomalous: Some(anomalous) })
+}
+
 /// Every image of another dataset, with its labels where a labels file is given or beside it.
 fn other_images(
     recipe: &checkpoint::DataRecipe,
@@ -264,12 +299,16 @@ fn other_images(
     Ok(Scored { images: all.to_images(), indices, labels, anomalous })
 }
 
-/// `scores.csv` (index, label, whether anomalous, each score) and `scores.npy` (images × scores).
+/// `scores.csv` (index in its dataset, label and whether anomalous where known, each score) and
+/// `scores.npy` (images × scores).
 fn write_scores(dir: &RunDir, scored: &Scored, scores: &ImageScores) -> Result<()> {
     let named = scores.named();
     let mut csv = String::from("index");
     if scored.labels.is_some() {
-        csv.push_str(",label,anomalous");
+        csv.push_str(",label");
+    }
+    if scored.anomalous.is_some() {
+        csv.push_str(",anomalous");
     }
     for (name, _) in &named {
         let _ = write!(csv, ",{name}");
@@ -278,10 +317,11 @@ fn write_scores(dir: &RunDir, scored: &Scored, scores: &ImageScores) -> Result<(
     let mut matrix = Vec::with_capacity(named.len() * scored.indices.len());
     for (row, &index) in scored.indices.iter().enumerate() {
         let _ = write!(csv, "{index}");
-        if let (Some(labels), Some(anomalous)) = (&scored.labels, &scored.anomalous) {
-            let _ = write!(csv, ",{},{}", labels[row], anomalous[row] as u8);
-        } else if let Some(labels) = &scored.labels {
-            let _ = write!(csv, ",{},", labels[row]);
+        if let Some(labels) = &scored.labels {
+            let _ = write!(csv, ",{}", labels[row]);
+        }
+        if let Some(anomalous) = &scored.anomalous {
+            let _ = write!(csv, ",{}", anomalous[row] as u8);
         }
         for (_, values) in &named {
             let _ = write!(csv, ",{}", values[row]);

@@ -129,6 +129,39 @@ fn a_plain_run_s_held_out_images_get_their_own_reconstruction_error() {
     // Not written over.
     let again = ae(&["score", run.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     refused(again, "already exists");
+    // A set of images all anomalous, for data without labels: uniform noise after the 40 faces.
+    let noise = dir.path().join("noise.npy");
+    let mut state = 7u32;
+    let values = ndarray::Array3::<u8>::from_shape_fn((20, 32, 32), |_| {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 24) as u8
+    });
+    ndarray_npy::write_npy(&noise, &values).unwrap();
+    let mixed = dir.path().join("mixed");
+    let args = ["score", run.to_str().unwrap(), "--anomalous", noise.to_str().unwrap(), "--json", "--out"];
+    let text = ok(ae(&[&args[..], &[mixed.to_str().unwrap()]].concat()));
+    let report: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!((report["images"].as_u64(), report["anomalous"].as_u64()), (Some(60), Some(20)));
+    let (header, rows) = csv(&mixed.join("scores.csv"));
+    assert_eq!(header, ["index", "anomalous", "error", "1-ssim", "pca"]);
+    assert!(rows.iter().enumerate().all(|(i, r)| (r[1] == 1.0) == (i >= 40)));
+    // The first 40 rows are the faces scored above, the same figures.
+    assert!(rows.iter().zip(&csv(&out.join("scores.csv")).1).all(|(a, b)| a[2] == b[1]));
+    let auroc = report["scores"]["error"]["auroc"].as_f64().unwrap();
+    assert!(
+        (auroc
+            - pairs_won(
+                &rows.iter().map(|r| r[2]).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r[1] == 1.0).collect::<Vec<_>>()
+            ))
+        .abs()
+            < 1e-12
+    );
+    assert!(auroc > 0.99, "noise against faces: {auroc}");
+    let small = dir.path().join("small.npy");
+    ndarray_npy::write_npy(&small, &ndarray::Array3::<u8>::zeros((3, 16, 16))).unwrap();
+    let args = ["score", run.to_str().unwrap(), "--anomalous", small.to_str().unwrap()];
+    refused(ae(&args), "cannot resize 16×16 images to 32×32");
 }
 
 #[test]
