@@ -94,7 +94,8 @@ pub fn threshold_at_fpr(normal: &[f64], rate: f64) -> Result<f64, AnomalyError> 
     }
     let mut sorted = normal.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let above = (rate * sorted.len() as f64).floor() as usize;
+    // A hair above the product, so that 0.29 · 100 (28.999…) allows 29.
+    let above = (rate * sorted.len() as f64 + 1e-9).floor() as usize;
     Ok(sorted[sorted.len() - 1 - above.min(sorted.len() - 1)])
 }
 

@@ -269,6 +269,20 @@ impl RunConfig {
                 ));
             }
         }
+        if self.model.linear_path && t.sparsity != 0.0 {
+            return Err(ConfigError::new(
+                "training.sparsity",
+                "the linear path's code is PCA's coordinates, which an L1 penalty would only shrink: use 0 (or model.linear_path = false)",
+            )
+            .mentioning(&["model.linear_path"]));
+        }
+        // TOML's integers are signed 64-bit: a larger seed could not be written to config.toml.
+        if t.seed > i64::MAX as u64 {
+            return Err(ConfigError::new(
+                "training.seed",
+                format!("must be at most {}, got {}", i64::MAX, t.seed),
+            ));
+        }
         if self.model.linear_path && t.loss == Loss::Bce {
             return Err(ConfigError::new(
                 "training.loss",

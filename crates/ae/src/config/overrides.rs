@@ -135,6 +135,18 @@ impl RunConfig {
                 let labels = std::path::absolute(&labels).unwrap_or(labels);
                 data.normal = Some(NormalClasses { labels, classes: classes.clone() });
             }
+            (None, labels) if data.normal.is_some() => {
+                // A config file's classes are labelled for its own images.
+                if o.data.is_some() && labels.is_none() {
+                    return Err(ConfigError::new(
+                        "data.normal",
+                        "the config's classes are labelled for its own images: give --normal (and --labels) with other data",
+                    ));
+                }
+                if let (Some(normal), Some(labels)) = (data.normal.as_mut(), labels) {
+                    normal.labels = std::path::absolute(labels).unwrap_or(labels.clone());
+                }
+            }
             (None, Some(_)) => {
                 return Err(ConfigError::new(
                     "data.normal.labels",
@@ -232,5 +244,27 @@ mod tests {
         let err =
             RunConfig::resolve(default(), &Overrides { epochs: Some(0), ..Default::default() }).unwrap_err();
         assert_eq!(err.key, "training.epochs");
+        // A config file's classes go with its own images: other data must say theirs; new labels
+        // for the same classes are taken.
+        let mut one_class = RunConfig::preset(Preset::Default);
+        one_class.data.normal = Some(NormalClasses { labels: "/a/labels".into(), classes: vec![3] });
+        let file = || Start::File(Box::new(one_class.clone()));
+        let other = Overrides { data: Some("/b/images.npy".into()), ..Default::default() };
+        assert_eq!(RunConfig::resolve(file(), &other).unwrap_err().key, "data.normal");
+        let relabelled =
+            resolved(file(), Overrides { labels: Some("/c/labels".into()), ..Default::default() });
+        assert_eq!(
+            relabelled.data.normal.unwrap(),
+            NormalClasses { labels: "/c/labels".into(), classes: vec![3] }
+        );
+        // A seed TOML cannot write, and a sparsity penalty on the path's code, are refused by key
+        // (through `--set` too, which writes the config as TOML).
+        let huge = Overrides { seed: Some(u64::MAX), ..Default::default() };
+        assert_eq!(RunConfig::resolve(default(), &huge).unwrap_err().key, "training.seed");
+        let set =
+            Overrides { seed: Some(u64::MAX), set: vec!["training.epochs=5".into()], ..Default::default() };
+        assert_eq!(RunConfig::resolve(default(), &set).unwrap_err().key, "training.epochs");
+        let sparse = Overrides { set: vec!["training.sparsity=0.01".into()], ..Default::default() };
+        assert_eq!(RunConfig::resolve(default(), &sparse).unwrap_err().key, "training.sparsity");
     }
 }

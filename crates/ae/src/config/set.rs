@@ -16,7 +16,8 @@ impl RunConfig {
             .ok()
             .and_then(|mut t| t.remove("v"))
             .unwrap_or_else(|| toml::Value::String(text.to_string()));
-        let mut table = toml::Value::try_from(&*self).expect("a RunConfig always serialises");
+        let mut table = toml::Value::try_from(&*self)
+            .map_err(|e| ConfigError::new(key, format!("the config cannot be written as TOML: {e}")))?;
         let mut at = &mut table;
         let parts: Vec<&str> = key.split('.').collect();
         for (i, part) in parts.iter().enumerate() {
@@ -32,7 +33,8 @@ impl RunConfig {
                 .get_mut(*part)
                 .ok_or_else(|| ConfigError::new(key, "is not a setting of config.toml"))?;
         }
-        let text = toml::to_string(&table).expect("a TOML value serialises");
+        let text = toml::to_string(&table)
+            .map_err(|e| ConfigError::new(key, format!("the config cannot be written as TOML: {e}")))?;
         *self = toml::from_str(&text).map_err(|e| match e.message() {
             m if m.starts_with("unknown field") => ConfigError::new(key, "is not a setting of config.toml"),
             m => {

@@ -88,7 +88,9 @@ pub fn partial_of(target: &Path) -> PathBuf {
 }
 
 impl RunDir {
-    pub fn create(target: &Path) -> Result<Self> {
+    /// Refuses a `target` that exists, finished or not: the check [`create`](Self::create) makes,
+    /// for a job to make before its long work (`create` still makes it, against a race).
+    pub fn check_free(target: &Path) -> Result<()> {
         let target = &normalise(target);
         if target.exists() {
             return Err(ReportError::Exists(target.into()));
@@ -100,6 +102,13 @@ impl RunDir {
                 false => ReportError::UnfinishedWithoutCheckpoint(partial),
             });
         }
+        Ok(())
+    }
+
+    pub fn create(target: &Path) -> Result<Self> {
+        Self::check_free(target)?;
+        let target = &normalise(target);
+        let partial = partial_of(target);
         if let Some(parent) = partial.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io("create output directory", &partial))?;
         }

@@ -79,6 +79,8 @@ pub fn train(
     on_event: impl FnMut(Event<'_>),
 ) -> crate::Result<TrainSummary> {
     config.validate()?;
+    // An existing run is refused before the data are read and PCA fitted.
+    RunDir::check_free(out)?;
     // Sized from the headers and checked against the memory limit before anything is decoded.
     let size = probe(&config.data)?;
     let mut config = config.clone();

@@ -23,11 +23,11 @@ pub(crate) struct ScoreArgs {
     pub(crate) data: Option<PathBuf>,
     /// The labels of --data's images, an IDX labels file [default: the labels file beside an IDX
     /// images file].
-    #[arg(long)]
+    #[arg(long, requires = "data")]
     pub(crate) labels: Option<PathBuf>,
     /// The normal classes, e.g. 3 or 3,5; images of other classes are the anomalous ones
-    /// [default: the classes the run trained on].
-    #[arg(long, value_delimiter = ',', value_name = "CLASSES")]
+    /// [default: the classes the run trained on]; with --data.
+    #[arg(long, value_delimiter = ',', value_name = "CLASSES", requires = "data")]
     pub(crate) normal: Option<Vec<u8>>,
     /// A dataset (file or folder of images) that is all anomalous, scored after the run's
     /// held-out (normal) images: for data without labels.
@@ -60,6 +60,8 @@ struct Scored {
     indices: Vec<usize>,
     labels: Option<Vec<u8>>,
     anomalous: Option<Vec<bool>>,
+    /// The rows that are the run's held-out images, where they are among the scored.
+    held_out_rows: Option<Vec<usize>>,
 }
 
 pub(crate) fn run(args: ScoreArgs) -> Result<()> {
@@ -71,21 +73,20 @@ pub(crate) fn run(args: ScoreArgs) -> Result<()> {
     // (every image of the dataset scored, the run's as many again for PCA and the threshold).
     if let Some(limit) = memory_limit() {
         let header = checkpoint::header(&args.model)?;
-        let mut data = ae::config::DataConfig { normal: None, ..header.recipe.data.clone() };
+        let own = ae::config::DataConfig { normal: None, ..header.recipe.data.clone() };
+        let size = ae::data::probe::probe(&own)?;
+        let (batch, samples) = (args.batch_size, Some(args.nll_samples));
+        let mut need = ae::inference::dataset_need(&header, &size, size.count, size.count, batch, samples)?;
+        // Another set is held beside the run's images.
         if let Some(path) = args.data.as_ref().or(args.anomalous.as_ref()) {
-            data.path = Some(path.clone());
+            let other = ae::config::DataConfig { path: Some(path.clone()), ..own };
+            let size = ae::data::probe::probe(&other)?;
+            need.data += ae::inference::dataset_need(&header, &size, size.count, 0, batch, samples)?.data;
         }
-        let size = ae::data::probe::probe(&data)?;
-        let need = ae::inference::dataset_need(
-            &header,
-            &size,
-            size.count,
-            size.count,
-            args.batch_size,
-            Some(args.nll_samples),
-        )?;
         limit.check("this job", &need, BATCH_ADVICE)?;
     }
+    let out = args.out.clone().unwrap_or_else(|| beside_model(&args.model, "score"));
+    RunDir::check_free(&out)?;
     let (model, recipe) = checkpoint::load(&args.model)?;
     let data = &recipe.data;
     // The run's own images as it trained: PCA is fitted on its training split, the threshold set
@@ -125,26 +126,22 @@ pub(crate) fn run(args: ScoreArgs) -> Result<()> {
         )
     };
     let (scores, reconstructions) = score(&scored.images);
-    let (normal_scores, _) = score(&holdout);
-
-    let out = args.out.clone().unwrap_or_else(|| beside_model(&args.model, "score"));
-    let dir = RunDir::create(&out)?;
-    write_scores(&dir, &scored, &scores)?;
-    let top = top_errors(&scores.error, args.top.max(1));
-    let pick = |images: &Images| images.select(&top);
-    let maps = error_maps(&scored.images, &reconstructions, &top);
-    save_grid(
-        &dir.path().join("maps.png"),
-        &[&pick(&scored.images), &pick(&reconstructions), &maps],
-        top.len(),
-        64,
-    )?;
+    // The threshold's images: the held-out rows already scored, so each image has one score, or
+    // the held-out images scored apart when another set is scored.
+    let normal_scores = match &scored.held_out_rows {
+        Some(rows) => {
+            let pick = |v: &[f64]| rows.iter().map(|&r| v[r]).collect::<Vec<f64>>();
+            let named = scores.named();
+            named.iter().map(|(name, values)| (*name, pick(values))).collect::<Vec<_>>()
+        }
+        None => score(&holdout).0.named().iter().map(|(name, values)| (*name, values.to_vec())).collect(),
+    };
 
     let mut figures = serde_json::Map::new();
     let mut table = String::new();
     let mut charted = Vec::new();
     if let Some(anomalous) = &scored.anomalous {
-        for ((name, values), (_, normal)) in scores.named().into_iter().zip(normal_scores.named()) {
+        for ((name, values), (_, normal)) in scores.named().into_iter().zip(&normal_scores) {
             let threshold =
                 threshold_at_fpr(normal, args.fpr).with_context(|| format!("{name}'s threshold"))?;
             let rates = rates_at(values, anomalous, threshold).with_context(|| format!("{name}'s rates"))?;
@@ -162,6 +159,18 @@ pub(crate) fn run(args: ScoreArgs) -> Result<()> {
             );
         }
     }
+    // Written once every figure is known: a refusal above leaves nothing.
+    let dir = RunDir::create(&out)?;
+    write_scores(&dir, &scored, &scores)?;
+    let top = top_errors(&scores.error, args.top.max(1));
+    let pick = |images: &Images| images.select(&top);
+    let maps = error_maps(&scored.images, &reconstructions, &top);
+    save_grid(
+        &dir.path().join("maps.png"),
+        &[&pick(&scored.images), &pick(&reconstructions), &maps],
+        top.len(),
+        64,
+    )?;
     if let Some(anomalous) = &scored.anomalous {
         let maps = std::fs::read(dir.path().join("maps.png")).context("cannot read maps.png back")?;
         let title = format!("ae score {}", args.model.display());
@@ -212,8 +221,14 @@ pub(crate) fn run(args: ScoreArgs) -> Result<()> {
 /// classes of its dataset (anomalous), in the dataset's order.
 fn own_images(recipe: &checkpoint::DataRecipe, holdout: &Images, held_out: &[usize]) -> Result<Scored> {
     let Some(normal) = &recipe.data.normal else {
-        let indices = held_out.to_vec();
-        return Ok(Scored { images: holdout.clone(), indices, labels: None, anomalous: None });
+        let (indices, rows) = (held_out.to_vec(), Some((0..held_out.len()).collect()));
+        return Ok(Scored {
+            images: holdout.clone(),
+            indices,
+            labels: None,
+            anomalous: None,
+            held_out_rows: rows,
+        });
     };
     let all = load_dataset(&ae::config::DataConfig { normal: None, ..recipe.data.clone() }, None)?;
     let labels = load_labels(&normal.labels)?;
@@ -221,13 +236,16 @@ fn own_images(recipe: &checkpoint::DataRecipe, holdout: &Images, held_out: &[usi
     let mut indices: Vec<usize> = held_out.iter().map(|&k| kept[k]).collect();
     indices.extend((0..all.len()).filter(|&i| !normal.classes.contains(&labels[i])));
     indices.sort_unstable();
-    let anomalous = indices.iter().map(|&i| !normal.classes.contains(&labels[i])).collect();
+    let anomalous: Vec<bool> = indices.iter().map(|&i| !normal.classes.contains(&labels[i])).collect();
+    // Every normal image scored is a held-out one.
+    let rows = (0..indices.len()).filter(|&r| !anomalous[r]).collect();
     let labels = indices.iter().map(|&i| labels[i]).collect();
     Ok(Scored {
         images: all.select(&indices).to_images(),
         indices,
         labels: Some(labels),
         anomalous: Some(anomalous),
+        held_out_rows: Some(rows),
     })
 }
 
@@ -255,10 +273,19 @@ fn with_anomalous(
             b.channels
         );
     }
+    // A one-class run's split counts its normal images: their indices in the whole dataset.
+    let held_out: Vec<usize> = match &recipe.data.normal {
+        Some(normal) => {
+            let kept = normal_indices(normal, load_labels(&normal.labels)?.len())?;
+            held_out.iter().map(|&k| kept[k]).collect()
+        }
+        None => held_out.to_vec(),
+    };
     let indices = held_out.iter().copied().chain(0..odd.len()).collect();
     let anomalous = (0..holdout.len() + odd.len()).map(|i| i >= holdout.len()).collect();
     let images = Images::new(holdout.shape, [&holdout.data[..], &odd.data[..]].concat());
-    Ok(Scored { images, indices, labels: None, anomalous: Some(anomalous) })
+    let rows = Some((0..holdout.len()).collect());
+    Ok(Scored { images, indices, labels: None, anomalous: Some(anomalous), held_out_rows: rows })
 }
 
 /// Every image of another dataset, with its labels where a labels file is given or beside it.
@@ -292,11 +319,17 @@ fn other_images(
             if !labels.iter().any(|l| classes.contains(l)) {
                 bail!("no image of {} is labelled {classes:?} (--normal)", path.display());
             }
+            if labels.iter().all(|l| classes.contains(l)) {
+                bail!(
+                    "every image of {} is labelled {classes:?} (--normal): none is anomalous",
+                    path.display()
+                );
+            }
             Some(labels.iter().map(|l| !classes.contains(l)).collect())
         }
         _ => None,
     };
-    Ok(Scored { images: all.to_images(), indices, labels, anomalous })
+    Ok(Scored { images: all.to_images(), indices, labels, anomalous, held_out_rows: None })
 }
 
 /// `scores.csv` (index in its dataset, label and whether anomalous where known, each score) and

@@ -70,6 +70,17 @@ fn a_model_of_one_digit_scores_the_others_as_anomalous() {
     assert!(rows.iter().all(|r| (r[1] != 1.0) == (r[2] == 1.0)));
     let anomalous: Vec<bool> = rows.iter().map(|r| r[2] == 1.0).collect();
     let column = |k: usize| rows.iter().map(|r| r[k]).collect::<Vec<f64>>();
+    // With --anomalous, the run's held-out 1s come first, by their index in the whole dataset.
+    let noise = dir.path().join("noise.npy");
+    ndarray_npy::write_npy(&noise, &ndarray::Array3::<u8>::from_elem((5, 28, 28), 200)).unwrap();
+    let mixed = dir.path().join("mixed");
+    let args = ["score", run.to_str().unwrap(), "--anomalous", noise.to_str().unwrap(), "--out"];
+    ok(ae(&[&args[..], &[mixed.to_str().unwrap()]].concat()));
+    let (_, mixed_rows) = csv(&mixed.join("scores.csv"));
+    let mut held_out: Vec<f64> = mixed_rows[..227].iter().map(|r| r[0]).collect();
+    held_out.sort_by(f64::total_cmp);
+    let ones: Vec<f64> = rows.iter().filter(|r| r[1] == 1.0).map(|r| r[0]).collect();
+    assert_eq!(held_out, ones, "the held-out rows name the same images");
     // The reported AUROC is that of the written scores, counted pair by pair.
     for (k, name) in [(3, "error"), (5, "pca")] {
         let want = pairs_won(&column(k), &anomalous);
@@ -203,6 +214,14 @@ fn classes_labels_and_rates_that_cannot_apply_are_refused() {
     file.extend([1u8; 10]);
     std::fs::write(&ten, file).unwrap();
     refused(score(&["--labels", ten.to_str().unwrap(), "--normal", "3"]), "is labelled [3]");
+    // Every image normal: nothing to compare, refused with nothing written.
+    let nothing = dir.path().join("nothing");
+    let args = ["--labels", ten.to_str().unwrap(), "--normal", "1", "--out", nothing.to_str().unwrap()];
+    refused(score(&args), "none is anomalous");
+    assert!(!nothing.exists() && !ae::report::partial_of(&nothing).exists());
+    // Classes and labels go with --data: the run's own images are scored by the run's classes.
+    let alone = ae(&["score", faces.to_str().unwrap(), "--normal", "3"]);
+    assert!(!alone.status.success() && String::from_utf8_lossy(&alone.stderr).contains("--data"));
     // Labels without normal classes to compare them with: scores, but no figures.
     let out = dir.path().join("score");
     let said = ok(score(&["--labels", ten.to_str().unwrap(), "--out", out.to_str().unwrap()]));
