@@ -290,8 +290,17 @@ fn the_command_line_names_its_flags_and_prints_the_library_s_warnings() {
     let panicky = dir.path().join("panicky");
     rgb_folder(&panicky, 4, 16);
     std::fs::copy(fixture, panicky.join("zz-panic.jpg")).unwrap();
-    let out =
-        ae(&["train", "--data", panicky.to_str().unwrap(), "--epochs", "1", "--out", run.to_str().unwrap()]);
+    // (A new output directory: an existing one is refused before any image is read.)
+    let fresh = dir.path().join("c");
+    let out = ae(&[
+        "train",
+        "--data",
+        panicky.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--out",
+        fresh.to_str().unwrap(),
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     if std::arch::is_x86_feature_detected!("avx2") {
         assert!(!out.status.success() && err.contains("zz-panic.jpg"), "{err}");
