@@ -3,7 +3,7 @@
 
 use crate::limits::{memory_limit, BATCH_ADVICE};
 use ae::checkpoint::{self, DataRecipe};
-use ae::data::{load_dataset, load_labels, split_for, Images};
+use ae::data::{labels_for, load_dataset, split_for, Images};
 use ae::memory::{MemoryNeed, PROCESS};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
@@ -138,14 +138,7 @@ pub(crate) fn beside_model(model: &Path, name: &str) -> PathBuf {
 /// The labels in the IDX file `path` of the dataset's images at `indices`; the file must hold one
 /// label for each of the dataset's `total` images.
 pub(crate) fn labels_of(path: &Path, indices: &[usize], total: usize) -> Result<Vec<u8>> {
-    let all = load_labels(path)?;
-    if all.len() != total {
-        bail!(
-            "{}: {} labels for a dataset of {total} images; one label per image is needed",
-            path.display(),
-            all.len()
-        );
-    }
+    let all = labels_for(path, total)?;
     Ok(indices.iter().map(|&i| all[i]).collect())
 }
 

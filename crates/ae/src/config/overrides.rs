@@ -121,18 +121,18 @@ impl RunConfig {
             }
         }
         set(&mut data.split, o.split_by);
-        match (&o.normal, &o.labels) {
+        // Recorded absolute, as the images' path is, so the run finds it from anywhere.
+        let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        match (&o.normal, o.labels.clone().map(absolute)) {
             (Some(classes), labels) => {
-                let beside = || data.path.as_deref().and_then(crate::data::labels_beside);
-                let Some(labels) = labels.clone().or_else(beside) else {
+                let beside = || data.path.as_deref().and_then(crate::data::labels_beside).map(absolute);
+                let Some(labels) = labels.or_else(beside) else {
                     return Err(ConfigError::new(
                         "data.normal",
                         "needs a labels file with one label per image",
                     )
                     .mentioning(&["data.normal.labels"]));
                 };
-                // Recorded absolute, as the images' path is, so the run finds it from anywhere.
-                let labels = std::path::absolute(&labels).unwrap_or(labels);
                 data.normal = Some(NormalClasses { labels, classes: classes.clone() });
             }
             (None, labels) if data.normal.is_some() => {
@@ -144,7 +144,7 @@ impl RunConfig {
                     ));
                 }
                 if let (Some(normal), Some(labels)) = (data.normal.as_mut(), labels) {
-                    normal.labels = std::path::absolute(labels).unwrap_or(labels.clone());
+                    normal.labels = labels;
                 }
             }
             (None, Some(_)) => {

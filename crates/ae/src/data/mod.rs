@@ -428,7 +428,7 @@ pub fn load_dataset(data: &DataConfig, path_override: Option<&Path>) -> Result<P
         }
     }
     let pixels = match &data.normal {
-        Some(normal) => pixels.select(&normal_indices(normal, pixels.len())?),
+        Some(normal) => pixels.select(&normal_indices(normal, &labels_for(&normal.labels, pixels.len())?)?),
         None => pixels,
     };
     let pixels = match data.size {
@@ -443,19 +443,24 @@ pub fn load_dataset(data: &DataConfig, path_override: Option<&Path>) -> Result<P
     })
 }
 
-/// The indices of the images of `normal`'s classes among a dataset's `count`, from its labels
-/// file (one label per image).
-pub fn normal_indices(normal: &NormalClasses, count: usize) -> Result<Vec<usize>, DataError> {
-    let labels = load_labels(&normal.labels)?;
-    let path = normal.labels.clone();
+/// One label per image of a dataset of `count` images, from the IDX labels file `path`; a file
+/// with another count is refused.
+pub fn labels_for(path: &Path, count: usize) -> Result<Vec<u8>, DataError> {
+    let labels = load_labels(path)?;
     if labels.len() != count {
-        let problem = format!("{} labels for {count} images; expected one label per image", labels.len());
-        return Err(DataError::Values { path, problem });
+        let problem =
+            format!("{} labels for a dataset of {count} images; one label per image is needed", labels.len());
+        return Err(DataError::Values { path: path.into(), problem });
     }
-    let kept: Vec<usize> = (0..count).filter(|&i| normal.classes.contains(&labels[i])).collect();
+    Ok(labels)
+}
+
+/// The indices of the images labelled with one of `normal`'s classes (`labels`: one per image).
+pub fn normal_indices(normal: &NormalClasses, labels: &[u8]) -> Result<Vec<usize>, DataError> {
+    let kept: Vec<usize> = (0..labels.len()).filter(|&i| normal.classes.contains(&labels[i])).collect();
     if kept.is_empty() {
         let problem = format!("no image is labelled {:?} (data.normal.classes)", normal.classes);
-        return Err(DataError::Values { path, problem });
+        return Err(DataError::Values { path: normal.labels.clone(), problem });
     }
     Ok(kept)
 }

@@ -6,7 +6,7 @@ use crate::inputs::{beside_model, check_batch};
 use crate::limits::{memory_limit, BATCH_ADVICE};
 use ae::anomaly::{auprc, auroc, rates_at, score_images, threshold_at_fpr, ImageScores};
 use ae::checkpoint;
-use ae::data::{labels_beside, load_dataset, load_labels, normal_indices, split_for, Images};
+use ae::data::{labels_beside, labels_for, load_dataset, normal_indices, split_for, Images};
 use ae::report::{save_grid, save_npy, score_report, RunDir, ScoreFigures};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -93,7 +93,21 @@ pub(crate) fn run(args: ScoreArgs) -> Result<()> {
     // The run's own images as it trained: PCA is fitted on its training split, the threshold set
     // on its held-out split.
     crate::progress::fetch(data)?;
-    let run_pixels = load_dataset(data, None)?;
+    // A one-class run's whole dataset is read once: its normal images are the run's, the others
+    // the anomalous ones.
+    let one_class = match &data.normal {
+        Some(normal) => {
+            let all = load_dataset(&ae::config::DataConfig { normal: None, ..data.clone() }, None)?;
+            let labels = labels_for(&normal.labels, all.len())?;
+            let kept = normal_indices(normal, &labels)?;
+            Some(OneClass { all, labels, kept, classes: normal.classes.clone() })
+        }
+        None => None,
+    };
+    let run_pixels = match &one_class {
+        Some(c) => c.all.select(&c.kept),
+        None => load_dataset(data, None)?,
+    };
     let split = split_for(data, run_pixels.len(), recipe.seed)?;
     if split.holdout.is_empty() {
         bail!("the threshold is chosen on the run's held-out images, and this run has none (train with --holdout)");
@@ -101,9 +115,14 @@ pub(crate) fn run(args: ScoreArgs) -> Result<()> {
     let holdout = run_pixels.select(&split.holdout).to_images();
     let train = run_pixels.select(&split.train);
     let classes = args.normal.clone().or_else(|| data.normal.as_ref().map(|n| n.classes.clone()));
+    // The held-out images by their index in the run's whole dataset.
+    let held_out: Vec<usize> = match &one_class {
+        Some(c) => split.holdout.iter().map(|&k| c.kept[k]).collect(),
+        None => split.holdout.clone(),
+    };
     let scored = match (&args.data, &args.anomalous) {
-        (_, Some(path)) => with_anomalous(&recipe, &holdout, &split.holdout, path)?,
-        (None, None) => own_images(&recipe, &holdout, &split.holdout)?,
+        (_, Some(path)) => with_anomalous(&recipe, &holdout, held_out, path)?,
+        (None, None) => own_images(one_class.as_ref(), &holdout, held_out),
         (Some(path), None) => other_images(&recipe, path, args.labels.clone(), classes.as_deref())?,
     };
     let [h, w, c] = model.config.input;
@@ -218,44 +237,49 @@ pub(crate) fn run(args: ScoreArgs) -> Result<()> {
     Ok(())
 }
 
-/// The run's own images: its held-out split, and for a one-class run every image of the other
-/// classes of its dataset (anomalous), in the dataset's order.
-fn own_images(recipe: &checkpoint::DataRecipe, holdout: &Images, held_out: &[usize]) -> Result<Scored> {
-    let Some(normal) = &recipe.data.normal else {
-        let (indices, rows) = (held_out.to_vec(), Some((0..held_out.len()).collect()));
-        return Ok(Scored {
+/// A one-class run's whole dataset: its images, their labels, the indices of the normal ones.
+struct OneClass {
+    all: ae::data::Pixels,
+    labels: Vec<u8>,
+    kept: Vec<usize>,
+    classes: Vec<u8>,
+}
+
+/// The run's own images: its held-out split (`held_out`, indices in the whole dataset), and for a
+/// one-class run every image of the other classes (anomalous), in the dataset's order.
+fn own_images(one_class: Option<&OneClass>, holdout: &Images, held_out: Vec<usize>) -> Scored {
+    let Some(c) = one_class else {
+        let rows = Some((0..held_out.len()).collect());
+        return Scored {
             images: holdout.clone(),
-            indices,
+            indices: held_out,
             labels: None,
             anomalous: None,
             held_out_rows: rows,
-        });
+        };
     };
-    let all = load_dataset(&ae::config::DataConfig { normal: None, ..recipe.data.clone() }, None)?;
-    let labels = load_labels(&normal.labels)?;
-    let kept = normal_indices(normal, all.len())?;
-    let mut indices: Vec<usize> = held_out.iter().map(|&k| kept[k]).collect();
-    indices.extend((0..all.len()).filter(|&i| !normal.classes.contains(&labels[i])));
+    let odd = |i: &usize| !c.classes.contains(&c.labels[*i]);
+    let mut indices = held_out;
+    indices.extend((0..c.all.len()).filter(odd));
     indices.sort_unstable();
-    let anomalous: Vec<bool> = indices.iter().map(|&i| !normal.classes.contains(&labels[i])).collect();
+    let anomalous: Vec<bool> = indices.iter().map(odd).collect();
     // Every normal image scored is a held-out one.
     let rows = (0..indices.len()).filter(|&r| !anomalous[r]).collect();
-    let labels = indices.iter().map(|&i| labels[i]).collect();
-    Ok(Scored {
-        images: all.select(&indices).to_images(),
+    Scored {
+        images: c.all.select(&indices).to_images(),
+        labels: Some(indices.iter().map(|&i| c.labels[i]).collect()),
         indices,
-        labels: Some(labels),
         anomalous: Some(anomalous),
         held_out_rows: Some(rows),
-    })
+    }
 }
 
-/// The run's held-out images (normal), then every image of `path` (anomalous), indexed in their
-/// own datasets.
+/// The run's held-out images (normal; `held_out`, their indices in the run's dataset), then every
+/// image of `path` (anomalous), indexed in its own.
 fn with_anomalous(
     recipe: &checkpoint::DataRecipe,
     holdout: &Images,
-    held_out: &[usize],
+    held_out: Vec<usize>,
     path: &std::path::Path,
 ) -> Result<Scored> {
     let config =
@@ -274,15 +298,7 @@ fn with_anomalous(
             b.channels
         );
     }
-    // A one-class run's split counts its normal images: their indices in the whole dataset.
-    let held_out: Vec<usize> = match &recipe.data.normal {
-        Some(normal) => {
-            let kept = normal_indices(normal, load_labels(&normal.labels)?.len())?;
-            held_out.iter().map(|&k| kept[k]).collect()
-        }
-        None => held_out.to_vec(),
-    };
-    let indices = held_out.iter().copied().chain(0..odd.len()).collect();
+    let indices = held_out.into_iter().chain(0..odd.len()).collect();
     let anomalous = (0..holdout.len() + odd.len()).map(|i| i >= holdout.len()).collect();
     let images = Images::new(holdout.shape, [&holdout.data[..], &odd.data[..]].concat());
     let rows = Some((0..holdout.len()).collect());
@@ -302,18 +318,7 @@ fn other_images(
     let indices: Vec<usize> = (0..all.len()).collect();
     let labels = match labels.or_else(|| labels_beside(path)) {
         None => None,
-        Some(file) => {
-            let labels = load_labels(&file)?;
-            if labels.len() != all.len() {
-                bail!(
-                    "{}: {} labels for {} images; expected one label per image",
-                    file.display(),
-                    labels.len(),
-                    all.len()
-                );
-            }
-            Some(labels)
-        }
+        Some(file) => Some(labels_for(&file, all.len())?),
     };
     let anomalous = match (&labels, classes) {
         (Some(labels), Some(classes)) => {

@@ -191,7 +191,10 @@ fn classes_labels_and_rates_that_cannot_apply_are_refused() {
     let mut file = vec![0, 0, 8, 1, 0, 0, 0, 9];
     file.extend([1u8; 9]);
     std::fs::write(&labels, file).unwrap();
-    refused(train(&["--normal", "1", "--labels", labels.to_str().unwrap()]), "9 labels for 10000 images");
+    refused(
+        train(&["--normal", "1", "--labels", labels.to_str().unwrap()]),
+        "9 labels for a dataset of 10000 images",
+    );
     refused(train(&["--labels", labels.to_str().unwrap()]), "give the classes too");
     assert!(!run.exists() && !run.with_extension("partial").exists());
     // `ae score`: a rate outside (0, 1), labels that do not match the images, a class absent.
@@ -208,7 +211,10 @@ fn classes_labels_and_rates_that_cannot_apply_are_refused() {
         let args = ["score", faces.to_str().unwrap(), "--data", npy.to_str().unwrap()];
         ae(&[&args[..], extra].concat())
     };
-    refused(score(&["--labels", labels.to_str().unwrap(), "--normal", "1"]), "9 labels for 10 images");
+    refused(
+        score(&["--labels", labels.to_str().unwrap(), "--normal", "1"]),
+        "9 labels for a dataset of 10 images",
+    );
     let ten = dir.path().join("ten-labels-idx1-ubyte");
     let mut file = vec![0, 0, 8, 1, 0, 0, 0, 10];
     file.extend([1u8; 10]);
