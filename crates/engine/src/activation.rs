@@ -47,6 +47,69 @@ impl Activation {
     }
 }
 
+/// What a layer's forward pass does to each sum it writes: adds the bias, then, where an
+/// inference-mode batch norm follows the layer, that norm's per-channel `x·scale + shift` (its
+/// running estimates folded in: [`crate::batch_norm::inference_affine`]), then the activation.
+/// Folded into the layer's pass, the norm costs no pass over memory of its own.
+#[derive(Clone, Copy, Debug)]
+pub struct Epilogue<'a> {
+    pub bias: &'a [f32],
+    /// `(scale, shift)`, one value per channel each.
+    pub norm: Option<(&'a [f32], &'a [f32])>,
+    pub act: Activation,
+}
+
+impl<'a> Epilogue<'a> {
+    /// The bias and the activation alone.
+    pub fn new(bias: &'a [f32], act: Activation) -> Self {
+        Self { bias, norm: None, act }
+    }
+
+    /// Applies it to every row of a row-major `rows × bias.len()` block. With a norm each value is
+    /// `act(f32(f32(f32(y + b)·scale) + shift))`: the bits of the bias pass followed by the norm's.
+    pub fn apply(&self, y: &mut [f32]) {
+        match self.norm {
+            None => add_bias_and_apply(self.act, y, self.bias),
+            Some((scale, shift)) => {
+                assert!(
+                    scale.len() == self.bias.len() && shift.len() == self.bias.len(),
+                    "one scale and shift a channel"
+                );
+                add_bias_scale_shift_and_apply(self.act, y, self.bias, scale, shift)
+            }
+        }
+    }
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
+fn add_bias_scale_shift_and_apply(
+    act: Activation,
+    y: &mut [f32],
+    bias: &[f32],
+    scale: &[f32],
+    shift: &[f32],
+) {
+    // One loop per activation, so that each vectorises on its own.
+    match act {
+        Activation::Identity => affine_rows(y, bias, scale, shift, |v| v),
+        Activation::Relu => affine_rows(y, bias, scale, shift, |v| v.max(0.0)),
+        Activation::Sigmoid => affine_rows(y, bias, scale, shift, |v| Activation::Sigmoid.eval(v)),
+    }
+}
+
+/// Rust never fuses a multiply with an add, so each operation rounds as the separate passes did.
+#[inline(always)]
+fn affine_rows(y: &mut [f32], bias: &[f32], scale: &[f32], shift: &[f32], f: impl Fn(f32) -> f32) {
+    let channels = bias.len();
+    let (scale, shift) = (&scale[..channels], &shift[..channels]);
+    for row in y.chunks_exact_mut(channels) {
+        let row = &mut row[..channels];
+        for c in 0..channels {
+            row[c] = f((row[c] + bias[c]) * scale[c] + shift[c]);
+        }
+    }
+}
+
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
 fn add_bias_and_apply(act: Activation, y: &mut [f32], bias: &[f32]) {
     // One loop per activation, so that each vectorises on its own.

@@ -107,7 +107,8 @@ pub fn batch_norm_forward_train(
     let mean = &stats.mean;
     stats.var = channel_sums(input, channels, |rows, sums| add_squared_deviations(rows, mean, sums));
     stats.var.iter_mut().for_each(|v| *v /= m);
-    normalise(input, gamma, beta, &stats.mean, &stats.var, act, output);
+    let (scale, shift) = affine(gamma, beta, &stats.mean, &stats.var);
+    normalise(input, &scale, &shift, act, output);
 }
 
 /// The same with the running estimates in place of the batch's: what inference computes.
@@ -120,30 +121,33 @@ pub fn batch_norm_forward_eval(
     output: &mut [f32],
 ) {
     rows(input, output, gamma, Some(beta));
-    let mean: Vec<f64> = running.mean.iter().map(|&m| m as f64).collect();
-    let var: Vec<f64> = running.var.iter().map(|&v| v as f64).collect();
-    normalise(input, gamma, beta, &mean, &var, act, output);
+    let (scale, shift) = inference_affine(gamma, beta, running);
+    normalise(input, &scale, &shift, act, output);
 }
 
-fn normalise(
-    input: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    mean: &[f64],
-    var: &[f64],
-    act: Activation,
-    output: &mut [f32],
-) {
-    // y = x·scale + shift per channel.
+/// The per-channel `(scale, shift)` with which inference normalises, `x·scale + shift`: what a
+/// layer before the norm folds into its own pass ([`crate::activation::Epilogue`]).
+pub fn inference_affine(gamma: &[f32], beta: &[f32], running: &RunningStats) -> (Vec<f32>, Vec<f32>) {
+    let mean: Vec<f64> = running.mean.iter().map(|&m| m as f64).collect();
+    let var: Vec<f64> = running.var.iter().map(|&v| v as f64).collect();
+    affine(gamma, beta, &mean, &var)
+}
+
+/// `y = x·scale + shift` per channel for a mean and variance.
+fn affine(gamma: &[f32], beta: &[f32], mean: &[f64], var: &[f64]) -> (Vec<f32>, Vec<f32>) {
     let scale: Vec<f32> =
         gamma.iter().zip(var).map(|(&g, &v)| (g as f64 / (v + EPSILON).sqrt()) as f32).collect();
     let shift: Vec<f32> =
         beta.iter().zip(mean).zip(&scale).map(|((&b, &m), &s)| (b as f64 - m * s as f64) as f32).collect();
-    let block = BLOCK_ROWS * gamma.len();
+    (scale, shift)
+}
+
+fn normalise(input: &[f32], scale: &[f32], shift: &[f32], act: Activation, output: &mut [f32]) {
+    let block = BLOCK_ROWS * scale.len();
     output
         .par_chunks_mut(block)
         .zip(input.par_chunks(block))
-        .for_each(|(output, input)| normalise_rows(act, input, &scale, &shift, output));
+        .for_each(|(output, input)| normalise_rows(act, input, scale, shift, output));
 }
 
 /// Backward of a training-mode forward pass. `output_grad` (∂L/∂output) becomes ∂L/∂(γ·x̂ + β) in

@@ -6,7 +6,7 @@
 //! row-major matrix `[kernel·kernel·big.channels, small.channels]` for both, which is TensorFlow's
 //! kernel layout for `conv2d` (HWIO) and for `conv2d_transpose` (H, W, out, in) alike.
 
-use crate::activation::{add_column_sums, Activation};
+use crate::activation::{add_column_sums, Activation, Epilogue};
 use crate::direct;
 pub use crate::geometry::{Algorithm, ConvGeometry, Padding, ParamGrads, Shape};
 use crate::matmul::{matmul, MatRef, Threads};
@@ -29,22 +29,22 @@ fn reduce_partials(ws: &Workspace, parts: usize, grads: ParamGrads<'_>) {
     }
 }
 
-/// Convolution forward: `output (small) = act(im2col(input) · W + b)`.
+/// Convolution forward: `output (small) = act(im2col(input) · W + b)` (with the epilogue's norm
+/// between the sum and `act`, where it has one).
 pub fn conv_forward(
     g: &ConvGeometry,
     input: &[f32],
     weight: &[f32],
-    bias: &[f32],
-    act: Activation,
+    epilogue: Epilogue<'_>,
     output: &mut [f32],
     ws: &mut Workspace,
 ) {
-    let n = g.check(input, output, weight, bias, g.small.channels);
+    let n = g.check(input, output, weight, epilogue.bias, g.small.channels);
     match g.algorithm {
         Algorithm::Winograd => {
-            return winograd_forward(g, input, weight, bias, act, output, ws, Kernel::AsStored, n)
+            return winograd_forward(g, input, weight, epilogue, output, ws, Kernel::AsStored, n)
         }
-        Algorithm::Direct => return direct_forward(g, input, weight, bias, act, output, ws, false, n),
+        Algorithm::Direct => return direct_forward(g, input, weight, epilogue, output, ws, false, n),
         Algorithm::Im2col => {}
     }
     let per = split_batch(n, ws.len());
@@ -61,7 +61,7 @@ pub fn conv_forward(
                 g.im2col(x, cols);
                 let a = MatRef::new(cols, images * g.small.pixels(), g.window());
                 matmul(y, a, MatRef::new(weight, g.window(), g.small.channels), false, Threads::Serial);
-                act.add_bias_and_apply(y, bias);
+                epilogue.apply(y);
             }
         });
 }
@@ -125,17 +125,16 @@ pub fn conv_transpose_forward(
     g: &ConvGeometry,
     input: &[f32],
     weight: &[f32],
-    bias: &[f32],
-    act: Activation,
+    epilogue: Epilogue<'_>,
     output: &mut [f32],
     ws: &mut Workspace,
 ) {
-    let n = g.check(output, input, weight, bias, g.big.channels);
+    let n = g.check(output, input, weight, epilogue.bias, g.big.channels);
     match g.algorithm {
         Algorithm::Winograd => {
-            return winograd_forward(g, input, weight, bias, act, output, ws, Kernel::Rotated, n)
+            return winograd_forward(g, input, weight, epilogue, output, ws, Kernel::Rotated, n)
         }
-        Algorithm::Direct => return direct_forward(g, input, weight, bias, act, output, ws, true, n),
+        Algorithm::Direct => return direct_forward(g, input, weight, epilogue, output, ws, true, n),
         Algorithm::Im2col => {}
     }
     let per = split_batch(n, ws.len());
@@ -154,7 +153,7 @@ pub fn conv_transpose_forward(
                 matmul(cols, x_mat, w_t, false, Threads::Serial);
                 y.fill(0.0);
                 g.col2im_add(cols, y);
-                act.add_bias_and_apply(y, bias);
+                epilogue.apply(y);
             }
         });
 }
@@ -217,8 +216,7 @@ fn winograd_forward(
     g: &ConvGeometry,
     input: &[f32],
     weight: &[f32],
-    bias: &[f32],
-    act: Activation,
+    epilogue: Epilogue<'_>,
     output: &mut [f32],
     ws: &mut Workspace,
     kernel: Kernel,
@@ -241,7 +239,7 @@ fn winograd_forward(
             // A few images at a time, so the bias and activation find the output still in cache.
             for (y, x) in out.chunks_mut(out_step).zip(inp.chunks(in_step)) {
                 winograd::correlate(x, y, size, &filter, &mut part.tiles, false);
-                act.add_bias_and_apply(y, bias);
+                epilogue.apply(y);
             }
         });
 }
@@ -321,8 +319,7 @@ fn direct_forward(
     g: &ConvGeometry,
     input: &[f32],
     weight: &[f32],
-    bias: &[f32],
-    act: Activation,
+    epilogue: Epilogue<'_>,
     output: &mut [f32],
     ws: &mut Workspace,
     transpose: bool,
@@ -339,7 +336,7 @@ fn direct_forward(
             } else {
                 direct::gather(g, x, weight, y);
             }
-            act.add_bias_and_apply(y, bias);
+            epilogue.apply(y);
         }
     });
 }
@@ -563,7 +560,7 @@ mod tests {
             let (mut dw, mut db) = (vec![0.0; wt.len()], vec![0.0; b.len()]);
             let grads = ParamGrads { weight: &mut dw, bias: &mut db };
             if transpose {
-                conv_transpose_forward(&g, &x, &wt, &b, Activation::Relu, &mut y, &mut ws);
+                conv_transpose_forward(&g, &x, &wt, Epilogue::new(&b, Activation::Relu), &mut y, &mut ws);
                 conv_transpose_backward(
                     &g,
                     &x,
@@ -576,7 +573,7 @@ mod tests {
                     &mut ws,
                 );
             } else {
-                conv_forward(&g, &x, &wt, &b, Activation::Relu, &mut y, &mut ws);
+                conv_forward(&g, &x, &wt, Epilogue::new(&b, Activation::Relu), &mut y, &mut ws);
                 conv_backward(&g, &x, &wt, Activation::Relu, &y, &mut dy, Some(&mut dx), grads, &mut ws);
             }
             [y, dx, dw, db]
@@ -590,6 +587,55 @@ mod tests {
                 worst <= 5e-5 * scale.max(1.0),
                 "{algorithm:?} {base:?} transpose {transpose}: {name} differs by {worst} (scale {scale})"
             );
+        }
+    }
+
+    /// A batch norm folded into the layer's pass (`Epilogue::norm`) gives the bits of the layer
+    /// followed by the norm's own inference pass, for each algorithm, both directions and each
+    /// activation.
+    #[test]
+    fn a_folded_norm_gives_the_bits_of_the_norm_after_the_layer() {
+        let cases = [
+            (Shape::new(9, 7, 5), 6, 2, Algorithm::Im2col),
+            (Shape::new(9, 10, 12), 16, 1, Algorithm::Winograd),
+            (Shape::new(7, 6, 24), 3, 2, Algorithm::Direct),
+        ];
+        for (big, small_c, stride, algorithm) in cases {
+            let g = ConvGeometry::same(big, small_c, 3, stride, Padding::Symmetric).with_algorithm(algorithm);
+            for transpose in [false, true] {
+                let (in_len, out_len, channels) = if transpose {
+                    (g.small.len(), g.big.len(), g.big.channels)
+                } else {
+                    (g.big.len(), g.small.len(), g.small.channels)
+                };
+                let n = 3;
+                let wave = |len: usize, k: f32| (0..len).map(|i| (i as f32 * k).sin()).collect::<Vec<f32>>();
+                let (x, w, b) = (wave(n * in_len, 0.37), wave(g.weight_len(), 0.11), wave(channels, 0.5));
+                let running = crate::RunningStats {
+                    mean: wave(channels, 0.7),
+                    var: wave(channels, 0.3).iter().map(|v| 0.1 + v * v).collect(),
+                    batches: 1,
+                };
+                let (gamma, beta) = (wave(channels, 0.9), wave(channels, 1.3));
+                let (scale, shift) = crate::batch_norm::inference_affine(&gamma, &beta, &running);
+                for act in [Activation::Identity, Activation::Relu, Activation::Sigmoid] {
+                    let run = |epilogue: Epilogue<'_>| {
+                        let (mut y, mut ws) = (vec![f32::NAN; n * out_len], Workspace::new(2));
+                        if transpose {
+                            conv_transpose_forward(&g, &x, &w, epilogue, &mut y, &mut ws);
+                        } else {
+                            conv_forward(&g, &x, &w, epilogue, &mut y, &mut ws);
+                        }
+                        y
+                    };
+                    let sums = run(Epilogue::new(&b, Activation::Identity));
+                    let mut want = vec![0.0; sums.len()];
+                    crate::batch_norm_forward_eval(&sums, &gamma, &beta, &running, act, &mut want);
+                    let got = run(Epilogue { bias: &b, norm: Some((&scale, &shift)), act });
+                    let differ = got.iter().zip(&want).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+                    assert_eq!(differ, 0, "{algorithm:?}, transpose {transpose}, {act:?}");
+                }
+            }
         }
     }
 
@@ -677,10 +723,10 @@ mod tests {
                 let grads = ParamGrads { weight: &mut dw, bias: &mut db };
                 let id = Activation::Identity;
                 if transpose {
-                    conv_transpose_forward(&g, &x, &w, &b, id, &mut y, &mut ws);
+                    conv_transpose_forward(&g, &x, &w, Epilogue::new(&b, id), &mut y, &mut ws);
                     conv_transpose_backward(&g, &x, &w, id, &y, &mut dy, Some(&mut dx), grads, &mut ws);
                 } else {
-                    conv_forward(&g, &x, &w, &b, id, &mut y, &mut ws);
+                    conv_forward(&g, &x, &w, Epilogue::new(&b, id), &mut y, &mut ws);
                     conv_backward(&g, &x, &w, id, &y, &mut dy, Some(&mut dx), grads, &mut ws);
                 }
                 let (mut ey, mut edx, mut edw) =
@@ -731,7 +777,7 @@ mod tests {
             let b = vec![0.0; small_c];
             let mut y = vec![0.0; 2 * g.small.len()];
             let mut ws = Workspace::new(2);
-            conv_forward(&g, &x, &w, &b, Activation::Identity, &mut y, &mut ws);
+            conv_forward(&g, &x, &w, Epilogue::new(&b, Activation::Identity), &mut y, &mut ws);
             for img in 0..2 {
                 let x = &x[img * g.big.len()..][..g.big.len()];
                 let expect = reference_conv(&g, x, &w);

@@ -19,11 +19,12 @@ pub mod threads;
 mod winograd;
 pub mod workspace;
 
-pub use activation::Activation;
+pub use activation::{Activation, Epilogue};
 pub use adam::{AdamConfig, AdamMoments, AdamStep};
 pub use aligned::AlignedVec;
 pub use batch_norm::{
-    batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train, BatchStats, RunningStats,
+    batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train, inference_affine, BatchStats,
+    RunningStats,
 };
 pub use conv::{conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward};
 pub use dense::{dense_backward, dense_backward_adam, dense_forward, DenseShape};

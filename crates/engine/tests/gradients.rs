@@ -74,9 +74,9 @@ fn check_conv(case: Case) {
     let forward = |x: &[f32], w: &[f32], b: &[f32], ws: &mut Workspace| {
         let mut y = vec![0.0; case.batch * out_len];
         if case.transpose {
-            conv_transpose_forward(&g, x, w, b, case.act, &mut y, ws);
+            conv_transpose_forward(&g, x, w, Epilogue::new(b, case.act), &mut y, ws);
         } else {
-            conv_forward(&g, x, w, b, case.act, &mut y, ws);
+            conv_forward(&g, x, w, Epilogue::new(b, case.act), &mut y, ws);
         }
         y
     };
@@ -246,7 +246,7 @@ fn results_are_identical_for_a_given_part_count() {
         let run = || {
             let mut ws = Workspace::new(3);
             let mut y = vec![0.0; 5 * g.big.len()];
-            conv_transpose_forward(&g, &x, &w, &b, Activation::Relu, &mut y, &mut ws);
+            conv_transpose_forward(&g, &x, &w, Epilogue::new(&b, Activation::Relu), &mut y, &mut ws);
             let mut dy = y.clone();
             let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; b.len()]);
             let grads = ParamGrads { weight: &mut dw, bias: &mut db };

@@ -5,8 +5,8 @@
 use super::describe::{chw, sides, Described, Op};
 use super::layer::{glorot, Backward, Forward, Part, TensorLayout};
 use ae_engine::{
-    conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, ConvGeometry, ParamGrads,
-    Workspace,
+    conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward, Activation, ConvGeometry,
+    Epilogue, ParamGrads, Workspace,
 };
 use rand_chacha::ChaCha8Rng;
 
@@ -16,6 +16,17 @@ use rand_chacha::ChaCha8Rng;
 pub struct Conv {
     pub geometry: ConvGeometry,
     pub transposed: bool,
+}
+
+impl Conv {
+    fn run(&self, w: &[f32], x: &[f32], y: &mut [f32], epilogue: Epilogue<'_>, ws: &mut Workspace) {
+        let g = &self.geometry;
+        if self.transposed {
+            conv_transpose_forward(g, x, w, epilogue, y, ws)
+        } else {
+            conv_forward(g, x, w, epilogue, y, ws)
+        }
+    }
 }
 
 impl Part for Conv {
@@ -84,12 +95,21 @@ impl Part for Conv {
     }
 
     fn forward(&self, w: &[f32], b: &[f32], p: Forward, ws: &mut Workspace) {
-        let g = &self.geometry;
-        if self.transposed {
-            conv_transpose_forward(g, p.x, w, b, p.act, p.y, ws)
-        } else {
-            conv_forward(g, p.x, w, b, p.act, p.y, ws)
-        }
+        self.run(w, p.x, p.y, Epilogue::new(b, p.act), ws);
+    }
+
+    fn forward_normalised(
+        &self,
+        w: &[f32],
+        b: &[f32],
+        x: &[f32],
+        y: &mut [f32],
+        norm: (&[f32], &[f32]),
+        act: Activation,
+        ws: &mut Workspace,
+    ) -> bool {
+        self.run(w, x, y, Epilogue { bias: b, norm: Some(norm), act }, ws);
+        true
     }
 
     fn backward(&self, w: &[f32], p: Backward, grads: ParamGrads, ws: &mut Workspace) {

@@ -103,6 +103,23 @@ pub trait Part {
     /// Runs the layer on `pass.x` into `pass.y`.
     fn forward(&self, weight: &[f32], bias: &[f32], pass: Forward<'_>, ws: &mut Workspace);
 
+    /// In inference mode, runs the layer on `x` into `y` with the per-channel `(scale, shift)` of
+    /// the batch norm after it folded into its own pass, then `act` (see [`ae_engine::Epilogue`]);
+    /// `false`, touching nothing, where the layer cannot, and the two run apart.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_normalised(
+        &self,
+        _weight: &[f32],
+        _bias: &[f32],
+        _x: &[f32],
+        _y: &mut [f32],
+        _norm: (&[f32], &[f32]),
+        _act: Activation,
+        _ws: &mut Workspace,
+    ) -> bool {
+        false
+    }
+
     /// Back-propagates `pass.dy` to `pass.dx` (when asked) and the parameter gradients.
     fn backward(&self, weight: &[f32], pass: Backward<'_>, grads: ParamGrads<'_>, ws: &mut Workspace);
 }

@@ -247,9 +247,22 @@ impl Autoencoder {
         let n = self.batch_len(input, acts.capacity);
         acts.batch = n;
         let linear = self.linear_path();
+        let mut folded = false;
         for (i, layer) in self.layers[..self.chain].iter().enumerate() {
+            if std::mem::take(&mut folded) {
+                continue;
+            }
             let (before, rest) = acts.outputs.split_at_mut(i);
             let x = if i == 0 { input } else { &before[i - 1][..n * self.layers[i - 1].output_len()] };
+            if !train {
+                if let [_, next, ..] = rest {
+                    // The layer's output (`rest[0]`) is not written: only the norm's is read.
+                    folded = self.forward_folding_norm(i, x, next, n, ws);
+                    if folded {
+                        continue;
+                    }
+                }
+            }
             let y = &mut rest[0][..n * layer.output_len()];
             let cache = train.then_some(&mut acts.caches[i]);
             self.layer_forward(i, layer.activation, x, y, ws, cache);
@@ -275,6 +288,32 @@ impl Autoencoder {
         let len = n * self.layers[i].output_len();
         self.layer_forward(i, Activation::Identity, x, &mut own[..len], ws, None);
         to[..len].iter_mut().zip(&own[..len]).for_each(|(t, &v)| *t += v);
+    }
+
+    /// In inference mode, layer `i` on the `n` images of `x` and the batch norm after it in one
+    /// pass, into `next_y` (the norm's output buffer): where the layer has no activation of its own,
+    /// can fold the norm in (a convolution) and neither is the code. The same bits as the two
+    /// passes, one less pass over memory. `false`, touching nothing, where it does not apply.
+    fn forward_folding_norm(
+        &self,
+        i: usize,
+        x: &[f32],
+        next_y: &mut [f32],
+        n: usize,
+        ws: &mut Workspace,
+    ) -> bool {
+        let (layer, next) = (&self.layers[i], &self.layers[i + 1]);
+        let (LayerKind::BatchNorm(_), Some(running)) = (&next.kind, &self.running[i + 1]) else {
+            return false;
+        };
+        if layer.activation != Activation::Identity || self.code_layer == i || self.code_layer == i + 1 {
+            return false;
+        }
+        let (gamma, beta) = (&self.params[2 * i + 2], &self.params[2 * i + 3]);
+        let (scale, shift) = ae_engine::inference_affine(gamma, beta, running);
+        let (w, b) = (&self.params[2 * i], &self.params[2 * i + 1]);
+        let y = &mut next_y[..n * layer.output_len()];
+        layer.part().forward_normalised(w, b, x, y, (&scale, &shift), next.activation, ws)
     }
 
     /// Layer `i` on `x` into `y` with activation `act`: in training mode when given the layer's
@@ -857,6 +896,54 @@ mod tests {
             // The L1 penalty's gradient at a linear code is its sign.
             check_gradients_of(config, CodeTerms { l1: 0.5, kl: 0.0 });
         }
+    }
+
+    /// Inference folds each convolution's batch norm into the convolution's pass; the model's
+    /// output and code must be the bits of running the layers one after another, with norms whose
+    /// running estimates, γ and β are far from their starting values, on 28×28 (the default
+    /// network's im2col and Winograd stages).
+    #[test]
+    fn inference_with_folded_norms_gives_the_bits_of_the_layers_one_by_one() {
+        let mut config = crate::config::RunConfig::preset(crate::config::Preset::Default).model;
+        (config.input, config.code_length, config.linear_path) = ([28, 28, 1], 32, false);
+        config.settle();
+        let mut model = Autoencoder::new(&config, 3).unwrap();
+        let folds = (0..model.chain - 1)
+            .filter(|&i| {
+                let (layer, next) = (&model.layers[i], &model.layers[i + 1]);
+                matches!((&layer.kind, &next.kind), (LayerKind::Conv(_), LayerKind::BatchNorm(_)))
+                    && layer.activation == Activation::Identity
+            })
+            .count();
+        assert_eq!(folds, 8, "every convolution but the last is followed by its norm");
+        let wave = |len: usize, k: f32| (0..len).map(|j| (j as f32 * k).sin()).collect::<Vec<f32>>();
+        for i in 0..model.layers.len() {
+            if let Some(running) = model.running[i].as_mut() {
+                let c = running.mean.len();
+                running.mean = wave(c, 0.7);
+                running.var = wave(c, 0.3).iter().map(|v| 0.2 + v * v).collect();
+                model.params[2 * i] = wave(c, 0.9).iter().map(|v| 1.0 + 0.5 * v).collect();
+                model.params[2 * i + 1] = wave(c, 1.3);
+            }
+        }
+        let n = 5;
+        let input: Vec<f32> = wave(n * model.input_len(), 0.01).iter().map(|v| 0.5 + 0.5 * v).collect();
+        let mut ws = Workspace::new(2);
+        let mut acts = Activations::new(&model, n);
+        model.forward(&input, &mut acts, &mut ws, false);
+        let mut x = input.clone();
+        let mut code = Vec::new();
+        for (i, layer) in model.layers[..model.chain].iter().enumerate() {
+            let mut y = vec![0.0; n * layer.output_len()];
+            model.layer_forward(i, layer.activation, &x, &mut y, &mut ws, None);
+            if i == model.code_output() {
+                code = y.clone();
+            }
+            x = y;
+        }
+        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(acts.logits()), bits(&x), "logits");
+        assert_eq!(bits(acts.code(&model)), bits(&code), "code");
     }
 
     #[test]
