@@ -390,11 +390,26 @@ fn coefficients() -> [[f32; 9]; POINTS] {
     })
 }
 
-/// `dst += w · src`.
+/// Values of `dst` a [`weighted_sum`] keeps in registers while it runs through the terms.
+const SUM_BLOCK: usize = 64;
+
+/// `dst = Σ w · src` over `terms` in order, starting from 0: each value gets the bits that zeroing
+/// `dst` and adding one `w · src` pass after another gives, in one pass over `dst` instead of one
+/// per term.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma+avx", "x86_64+avx2+fma+avx"))]
-fn add_scaled(dst: &mut [f32], w: f32, src: &[f32]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d += w * s;
+fn weighted_sum(dst: &mut [f32], terms: &[(f32, &[f32])]) {
+    let n = dst.len();
+    assert!(terms.iter().all(|(_, src)| src.len() >= n), "a term shorter than the sum");
+    for (b, out) in dst.chunks_mut(SUM_BLOCK).enumerate() {
+        let at = b * SUM_BLOCK;
+        let mut acc = [0.0f32; SUM_BLOCK];
+        let acc = &mut acc[..out.len()];
+        for &(w, src) in terms {
+            for (a, s) in acc.iter_mut().zip(&src[at..at + out.len()]) {
+                *a += w * s;
+            }
+        }
+        out.copy_from_slice(acc);
     }
 }
 
@@ -435,12 +450,17 @@ impl<'a> Filter<'a> {
         };
         let coefficients = coefficients();
         buf.par_chunks_mut(pairs).zip(&coefficients).for_each(|(point, weights)| {
-            point.fill(0.0);
-            for (tap, &w) in weights.iter().enumerate().filter(|(_, w)| **w != 0.0) {
-                // A rotated kernel reads tap (kh, kw) from (2 − kh, 2 − kw).
-                let source = if kernel == Kernel::Rotated { 8 - tap } else { tap };
-                add_scaled(point, w, &taps[source * pairs..][..pairs]);
-            }
+            let terms: Vec<(f32, &[f32])> = weights
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| **w != 0.0)
+                .map(|(tap, &w)| {
+                    // A rotated kernel reads tap (kh, kw) from (2 − kh, 2 − kw).
+                    let source = if kernel == Kernel::Rotated { 8 - tap } else { tap };
+                    (w, &taps[source * pairs..][..pairs])
+                })
+                .collect();
+            weighted_sum(point, &terms);
         });
         Self { data: buf, inputs, outputs }
     }
@@ -550,10 +570,11 @@ pub(crate) fn finish_kernel_grad(acc: &[f32], a: usize, b: usize, grad: &mut [f3
     let pairs = a * b;
     let coefficients = coefficients();
     for (tap, dst) in grad[..9 * pairs].chunks_exact_mut(pairs).enumerate() {
-        dst.fill(0.0);
-        for (p, weights) in coefficients.iter().enumerate().filter(|(_, w)| w[tap] != 0.0) {
-            add_scaled(dst, weights[tap], &acc[p * pairs..][..pairs]);
-        }
+        let terms: Vec<(f32, &[f32])> = (coefficients.iter().enumerate())
+            .filter(|(_, w)| w[tap] != 0.0)
+            .map(|(p, weights)| (weights[tap], &acc[p * pairs..][..pairs]))
+            .collect();
+        weighted_sum(dst, &terms);
     }
 }
 
@@ -561,6 +582,59 @@ pub(crate) fn finish_kernel_grad(acc: &[f32], a: usize, b: usize, grad: &mut [f3
 mod tests {
     use super::transform::{input_1d, output_1d, output_grad_1d};
     use super::*;
+
+    /// The transformed kernel and the kernel gradient's taps: the bits of zeroing each row and
+    /// adding its weighted terms one pass after another, in order (`a`·`b` pairs not a multiple
+    /// of the sum's block, both kernel readings).
+    #[test]
+    fn one_pass_weighted_sums_give_the_bits_of_a_pass_per_term() {
+        let (a, b) = (7, 11);
+        let pairs = a * b;
+        let weight: Vec<f32> = (0..9 * pairs).map(|i| (i as f32 * 0.37).sin()).collect();
+        let coefficients = coefficients();
+        let passes = |dst: &mut [f32], terms: Vec<(f32, &[f32])>| {
+            dst.fill(0.0);
+            for (w, src) in terms {
+                dst.iter_mut().zip(src).for_each(|(d, s)| *d += w * s);
+            }
+        };
+        for kernel in [Kernel::AsStored, Kernel::Rotated] {
+            let mut buf = vec![f32::NAN; Filter::buffer_len(a, b)];
+            let filter = Filter::transform(&weight, a, b, kernel, &mut buf);
+            // The taps as the filter reads them: a rotated kernel's transposed and turned round.
+            let taps: Vec<f32> = match kernel {
+                Kernel::AsStored => weight.clone(),
+                Kernel::Rotated => (0..9 * pairs)
+                    .map(|k| {
+                        let (tap, at) = (k / pairs, k % pairs);
+                        let (i, o) = (at / a, at % a);
+                        weight[(8 - tap) * pairs + o * b + i]
+                    })
+                    .collect(),
+            };
+            for (p, weights) in coefficients.iter().enumerate() {
+                let mut want = vec![0.0; pairs];
+                let terms =
+                    (0..9).filter(|&t| weights[t] != 0.0).map(|t| (weights[t], &taps[t * pairs..][..pairs]));
+                passes(&mut want, terms.collect());
+                let got = &filter.data[p * pairs..][..pairs];
+                assert!(
+                    got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()),
+                    "{kernel:?} point {p}"
+                );
+            }
+        }
+        let acc: Vec<f32> = (0..POINTS * pairs).map(|i| (i as f32 * 0.11).cos()).collect();
+        let mut grad = vec![f32::NAN; 9 * pairs];
+        finish_kernel_grad(&acc, a, b, &mut grad);
+        for tap in 0..9 {
+            let mut want = vec![0.0; pairs];
+            let terms = (0..POINTS).filter(|&p| coefficients[p][tap] != 0.0);
+            passes(&mut want, terms.map(|p| (coefficients[p][tap], &acc[p * pairs..][..pairs])).collect());
+            let got = &grad[tap * pairs..][..pairs];
+            assert!(got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()), "tap {tap}");
+        }
+    }
 
     /// `Aᵀ[(G g) ⊙ (Bᵀ d)]` must be the 1-D correlation `y[i] = Σ_k g[k] d[i + k]`.
     #[test]
