@@ -135,6 +135,12 @@ impl RunConfig {
                     .mentioning(&["data.normal.labels"]));
                 };
                 data.normal = Some(NormalClasses { labels, classes: classes.clone() });
+                // A one-class run models its normal images as tightly as it can: shifted copies
+                // teach it the other digits too (`bench/anomaly.sh`: the error's mean AUROC 94.03
+                // with shifts, 96.77 without, PCA's 95.69), so a preset does not augment it.
+                if preset.is_some() {
+                    training.augment = Augment::default();
+                }
             }
             (None, labels) if data.normal.is_some() => {
                 // A config file's classes are labelled for its own images.
@@ -232,6 +238,17 @@ mod tests {
             Overrides { data: Some("mnist".into()), ..Default::default() },
         );
         assert!(seed.training.augment.is_none(), "the literal presets augment nothing");
+        // A one-class run is not augmented unless said.
+        let one_class = |augment| Overrides {
+            data: Some("mnist".into()),
+            normal: Some(vec![3]),
+            labels: Some("/a/labels".into()),
+            augment,
+            ..Default::default()
+        };
+        assert!(resolved(default(), one_class(None)).training.augment.is_none());
+        let shifts = Augment { flip: false, shift: 1 };
+        assert_eq!(resolved(default(), one_class(Some(shifts))).training.augment, shifts);
         let said = Augment { flip: true, shift: 0 };
         let augmented = Overrides { data: Some("mnist".into()), augment: Some(said), ..Default::default() };
         assert_eq!(resolved(default(), augmented).training.augment, said);

@@ -140,7 +140,8 @@ pub(crate) struct TrainArgs {
     /// 28.3 with flip,shift:2; MNIST at code 256, 20 epochs: +1.3 dB with shift:2), from the run's
     /// seed: none, flip (mirror left to right half the time), shift:K (move by up to K pixels each
     /// way) or flip,shift:K; the target is the changed image [default with --preset default and
-    /// tutorial-net: flip,shift:2 for the faces, shift:2 for other data; none otherwise].
+    /// tutorial-net: flip,shift:2 for the faces, shift:2 for other data, none with --normal; none
+    /// otherwise].
     #[arg(long)]
     pub(crate) augment: Option<ae::augment::Augment>,
     /// Dropout on the code in training: each unit zeroed with probability P, the rest scaled by
