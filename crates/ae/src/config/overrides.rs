@@ -84,13 +84,6 @@ impl RunConfig {
         };
         if let Some(data) = &o.data {
             config.data.point_at(data, o.size);
-            // The presets' flips are the faces': digits are not mirror images of digits (flips
-            // with shifts cost MNIST 1.6 dB at code 256 with the tutorial's network), while shifts
-            // alone gave the default network +1.3 dB there (bench/results/quality.md). Other data
-            // keep the preset's shifts and are not flipped.
-            if !crate::data::is_olivetti(&config.data) && preset.is_some() && o.augment.is_none() {
-                config.training.augment.flip = false;
-            }
         }
         let (data, model, training) = (&mut config.data, &mut config.model, &mut config.training);
         set(&mut data.size, o.size.map(Some));
@@ -135,12 +128,6 @@ impl RunConfig {
                     .mentioning(&["data.normal.labels"]));
                 };
                 data.normal = Some(NormalClasses { labels, classes: classes.clone() });
-                // A one-class run models its normal images as tightly as it can: shifted copies
-                // teach it the other digits too (`bench/anomaly.sh`: the error's mean AUROC 94.03
-                // with shifts, 96.77 without, PCA's 95.69), so a preset does not augment it.
-                if preset.is_some() {
-                    training.augment = Augment::default();
-                }
             }
             (None, labels) if data.normal.is_some() => {
                 // A config file's classes are labelled for its own images.
@@ -175,6 +162,20 @@ impl RunConfig {
         }
         set(&mut training.beta, o.beta);
         set(&mut training.kl_warmup_epochs, o.kl_warmup_epochs);
+        // A preset's augmentation by data (a said `--augment` is set just below). Its flips are
+        // the faces': digits are not mirror images of digits (flips with shifts cost MNIST 1.6 dB
+        // at code 256 with the tutorial's network), while shifts alone gave the default network
+        // +1.3 dB there (bench/results/quality.md, deep.md), so other data keep the shifts only.
+        // A one-class run models its normal images as tightly as it can: shifted copies teach it
+        // the other digits too (`bench/anomaly.sh`: the error's mean AUROC 94.03 with shifts,
+        // 96.77 without, PCA's 95.69), so it is not augmented.
+        if preset.is_some() {
+            if data.normal.is_some() {
+                training.augment = Augment::default();
+            } else if !crate::data::is_olivetti(data) {
+                training.augment.flip = false;
+            }
+        }
         set(&mut training.augment, o.augment);
         set(&mut model.dropout, o.dropout);
         set(&mut training.early_stopping, o.early_stopping);
