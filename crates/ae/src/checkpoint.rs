@@ -87,6 +87,8 @@ pub enum CheckpointError {
 }
 
 /// Permutes a row-major tensor of `shape` by `axes` (output axis i is input axis `axes[i]`).
+/// Walked as nested loops, the last output axis a strided copy: a model file is written at every
+/// improved epoch, and an index computed per value took 2 % of a faces run.
 fn permute(data: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f32> {
     let out_shape: Vec<usize> = axes.iter().map(|&a| shape[a]).collect();
     let mut in_strides = vec![1; shape.len()];
@@ -95,18 +97,21 @@ fn permute(data: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f32> {
     }
     let strides: Vec<usize> = axes.iter().map(|&a| in_strides[a]).collect();
     let mut out = Vec::with_capacity(data.len());
-    let mut index = vec![0; shape.len()];
-    for _ in 0..data.len() {
-        out.push(data[index.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>()]);
-        for d in (0..index.len()).rev() {
-            index[d] += 1;
-            if index[d] < out_shape[d] {
-                break;
-            }
-            index[d] = 0;
-        }
-    }
+    walk(data, &out_shape, &strides, 0, &mut out);
     out
+}
+
+/// Appends the values of the output axes `shape` (input strides `strides`) from `base` on.
+fn walk(data: &[f32], shape: &[usize], strides: &[usize], base: usize, out: &mut Vec<f32>) {
+    match (shape, strides) {
+        ([n], [s]) => out.extend((0..*n).map(|i| data[base + i * s])),
+        ([n, inner @ ..], [s, rest @ ..]) => {
+            for i in 0..*n {
+                walk(data, inner, rest, base + i * s, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The inverse permutation of `axes`.
@@ -437,6 +442,13 @@ pub(crate) mod tests {
         let layout = TensorLayout { engine: vec![1, 2, 3, 4], axes: axes.to_vec(), stored: vec![] };
         let permuted = layout.permuted();
         assert_eq!(permute(&there, &permuted, &inverse(&axes)), data);
+        // Every value of a 2×3×4×5 tensor where its axes put it, by index.
+        let data: Vec<f32> = (0..120).map(|v| v as f32).collect();
+        let out = permute(&data, &[2, 3, 4, 5], &axes);
+        for (i0, i1, i2, i3) in (0..120).map(|f| (f / 60, f / 20 % 3, f / 5 % 4, f % 5)) {
+            let (from, to) = (((i0 * 3 + i1) * 4 + i2) * 5 + i3, ((i3 * 4 + i2) * 2 + i0) * 3 + i1);
+            assert_eq!(out[to], data[from], "{:?}", (i0, i1, i2, i3));
+        }
     }
 
     #[test]

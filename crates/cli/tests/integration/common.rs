@@ -47,7 +47,7 @@ pub fn eval_json(run: &Path) -> serde_json::Value {
 
 /// The PSNR (dB, peak 1) on run `run`'s held-out images of the trivial predictor: the mean of its
 /// training images, whatever the input. A model that ignores its input scores about this, so
-/// quality bars are set above it. Uses `ae reconstruct --split` to get both splits' originals.
+/// quality bars are set above it.
 pub fn mean_image_psnr(run: &std::path::Path) -> f64 {
     let (mean, holdout) = mean_and_holdout(run);
     let mse =
@@ -85,10 +85,18 @@ pub fn originals(run: &std::path::Path, split: &str) -> ndarray::ArrayD<f32> {
     ndarray_npy::read_npy(dir.join("originals.npy")).expect("originals.npy")
 }
 
-/// The mean of run `run`'s training images and its held-out images.
+/// The mean of run `run`'s training images and its held-out images (one a row), loaded here as the
+/// run loaded them (its `config.toml`'s data and seed) rather than through an `ae` run.
 fn mean_and_holdout(run: &std::path::Path) -> (ndarray::ArrayD<f32>, ndarray::ArrayD<f32>) {
-    let (train, holdout) = (originals(run, "train"), originals(run, "holdout"));
-    (train.mean_axis(ndarray::Axis(0)).expect("training images"), holdout)
+    use ndarray::Axis;
+    let config = ae::config::RunConfig::from_toml_file(&run.join("config.toml")).unwrap();
+    let images = ae::data::load_dataset(&config.data, None).unwrap().to_images();
+    let (count, shape) = (images.len(), images.shape);
+    let pixels = shape.height * shape.width * shape.channels;
+    let all = ndarray::Array2::from_shape_vec((count, pixels), images.data).unwrap();
+    let split = ae::data::split_for(&config.data, count, config.training.seed).unwrap();
+    let (train, holdout) = (all.select(Axis(0), &split.train), all.select(Axis(0), &split.holdout));
+    (train.mean_axis(Axis(0)).expect("training images").into_dyn(), holdout.into_dyn())
 }
 
 /// A run trained once per test process and shared by the tests that only read it (or write beside
