@@ -10,13 +10,13 @@
 #
 # Sweeps (each over seeds). The `deep*` sweeps are the default preset (called `deep` until
 # 2026-12-07); the older sweeps are the tutorial's network (`tutorial-net`, then the default):
-#   deep32         default preset, code 32, 1000 epochs, seeds 0-4
-#   deep256        default preset, code 256, 1000 epochs, seeds 0-4
+#   deep32         default preset, code 32, 1500 epochs (its own), seeds 0-4
+#   deep256        default preset, code 256, 1500 epochs, seeds 0-4
 #   deep-mnist32   default preset on MNIST (9000 / 1000), code 32, 20 epochs, seeds 0-4
 #   deep-mnist256  the same with code 256
 #   deep-denoise   default preset with --noise gaussian:0.2, 100 epochs, seeds 0-4
 #                  (noisy vs denoised; EXTRA="--linear-path false": the network alone)
-#   deep64         default preset on the faces at 64x64 (--size 64 64), code 256, 1000 epochs, seeds 0-4
+#   deep64         default preset on the faces at 64x64 (--size 64 64), code 256, 1500 epochs, seeds 0-4
 #   faces          tutorial-net, 100 epochs, seeds 0-9
 #   faces-denoise  tutorial-net with --noise gaussian:0.2 and the linear path, 100 epochs, seeds 0-4
 #   mnist32        tutorial-net on the MNIST test set, 9000 / 1000 split, code 32, 20 epochs, seeds 0-4
@@ -146,15 +146,15 @@ for sweep in "${SWEEPS[@]}"; do
         faces600) seeds="0 1 2 3 4"; epochs=600; args=(--data "$FACES" --preset tutorial-net) ;;
         faces-seed) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset seed --holdout 0.1) ;;
         faces32) seeds="0 1 2 3 4"; epochs=600; code=32; args=(--data "$FACES" --preset tutorial-net --code-length 32) ;;
-        deep32) seeds="0 1 2 3 4"; epochs=1000; code=32; args=(--data "$FACES" --code-length 32)
+        deep32) seeds="0 1 2 3 4"; epochs=1500; code=32; args=(--data "$FACES" --code-length 32)
             peer_args=(--recipe deep --augment --linear-path) ;;
-        deep256) seeds="0 1 2 3 4"; epochs=1000; args=(--data "$FACES"); peer_args=(--recipe deep --augment --linear-path) ;;
+        deep256) seeds="0 1 2 3 4"; epochs=1500; args=(--data "$FACES"); peer_args=(--recipe deep --augment --linear-path) ;;
         deep-mnist32) seeds="0 1 2 3 4"; epochs=20; code=32; args=(--data "$MNIST" --holdout 0.1 --code-length 32)
             peer_args=(--recipe deep --linear-path) ;;
         deep-mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --holdout 0.1 --code-length 256)
             peer_args=(--recipe deep --linear-path) ;;
         deep-denoise) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --noise gaussian:0.2) ;;
-        deep64) seeds="0 1 2 3 4"; epochs=1000; args=(--data "$FACES" --size 64 64) ;;
+        deep64) seeds="0 1 2 3 4"; epochs=1500; args=(--data "$FACES" --size 64 64) ;;
         residual-denoise) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset tutorial-net --linear-path --noise gaussian:0.2) ;;
         residual256) seeds="0 1 2 3 4"; epochs=100; args=(--data "$FACES" --preset tutorial-net --linear-path) ;;
         residual-mnist256) seeds="0 1 2 3 4"; epochs=20; args=(--data "$MNIST" --preset tutorial-net --linear-path --holdout 0.1 --code-length 256) ;;

@@ -6,7 +6,7 @@ use super::{strides, CodeActivation, ModelKind, Norm, RunConfig};
 impl RunConfig {
     /// The recipe in one line, e.g. "default: conv 32/2-64/2-128/2-256/2 batch-normalised to a
     /// 2×2 map, a linear code of 256, the linear path from PCA, augmentation flip,shift:2, l2 loss,
-    /// 1000 epochs, 10 % held out". Read from a settled config (`ModelConfig::settle`), it names
+    /// 1500 epochs, 10 % held out". Read from a settled config (`ModelConfig::settle`), it names
     /// the stages the input got.
     pub fn summary_line(&self) -> String {
         let m = &self.model;
@@ -60,7 +60,7 @@ mod tests {
         assert_eq!(
             default.summary_line(),
             "default: conv 32/2-64/2-128/2-256/2 batch-normalised to a 2×2 map, a linear code of 256, \
-             the linear path from PCA, augmentation flip,shift:2, l2 loss, 1000 epochs, 10 % held out"
+             the linear path from PCA, augmentation flip,shift:2, l2 loss, 1500 epochs, 10 % held out"
         );
         // 28×28: the coarsest stages at stride 1 on a 7×7 map.
         let mut mnist = default.clone();
