@@ -146,7 +146,7 @@ impl RunConfig {
             // The code layer keeps the default's tenth of the rate: at the full rate MNIST's
             // training jolted (a seed diverged at epoch 4) and code 256 tied PCA on two seeds.
             // 1500 epochs: at 1000 the faces at code 32 passed PCA by 1.46 dB on seed 0, at 1500 by
-            // 1.61 (seeds 0-4 +1.61 to +1.90), about 300 s of training on two cores.
+            // 1.61 (seeds 0-4 +1.61 to +1.90); a faces run trains in about 400 s on two cores.
             training: TrainingConfig { epochs: 1500, ..default.training },
             ..default
         }

@@ -97,9 +97,10 @@ impl<'a> Filter<'a> {
         (POINTS + 9) * a * b
     }
 
-    /// Transforms `weight` (`[3][3][a][b]`) into `buf`, one point per thread-pool task: each point
-    /// is a sum of the nine taps' matrices, so the work is whole-vector multiply-adds. A rotated
-    /// kernel swaps the channel roles, so its taps are transposed first.
+    /// Transforms `weight` (`[3][3][a][b]`) into `buf`, a block of channel pairs per thread-pool
+    /// task ([`by_pair_blocks`]): each point is a sum of the nine taps' matrices, so the work is
+    /// whole-vector multiply-adds. A rotated kernel swaps the channel roles, so its taps are
+    /// transposed first.
     pub(crate) fn transform(weight: &[f32], a: usize, b: usize, kernel: Kernel, buf: &'a mut [f32]) -> Self {
         let pairs = a * b;
         assert_eq!(weight.len(), 9 * pairs, "a 3×3 kernel of {a}×{b} channels");
@@ -121,13 +122,8 @@ impl<'a> Filter<'a> {
         // A rotated kernel reads tap (kh, kw) from (2 − kh, 2 − kw).
         let source = |tap: usize| if kernel == Kernel::Rotated { 8 - tap } else { tap };
         by_pair_blocks(buf, POINTS, pairs, |p, at, dst| {
-            let mut terms = [(0.0, &[][..]); 9];
-            let mut count = 0;
-            for (tap, &w) in coefficients[p].iter().enumerate().filter(|(_, w)| **w != 0.0) {
-                terms[count] = (w, &taps[source(tap) * pairs + at..][..dst.len()]);
-                count += 1;
-            }
-            weighted_sum(dst, &terms[..count]);
+            let taps = (0..9).map(|tap| (coefficients[p][tap], &taps[source(tap) * pairs + at..]));
+            sum_nonzero(dst, taps);
         });
         Self { data: buf, inputs, outputs }
     }
@@ -144,14 +140,20 @@ pub(crate) fn finish_kernel_grad(acc: &[f32], a: usize, b: usize, grad: &mut [f3
     let pairs = a * b;
     let coefficients = coefficients();
     by_pair_blocks(&mut grad[..9 * pairs], 9, pairs, |tap, at, dst| {
-        let mut terms = [(0.0, &[][..]); POINTS];
-        let mut count = 0;
-        for (p, weights) in coefficients.iter().enumerate().filter(|(_, w)| w[tap] != 0.0) {
-            terms[count] = (weights[tap], &acc[p * pairs + at..][..dst.len()]);
-            count += 1;
-        }
-        weighted_sum(dst, &terms[..count]);
+        sum_nonzero(dst, (0..POINTS).map(|p| (coefficients[p][tap], &acc[p * pairs + at..])));
     });
+}
+
+/// [`weighted_sum`] of the terms (at most [`POINTS`]) whose weight is not zero, in order, without
+/// allocating: it runs for every block of pairs of every point or tap.
+fn sum_nonzero<'s>(dst: &mut [f32], terms: impl Iterator<Item = (f32, &'s [f32])>) {
+    let mut kept = [(0.0, &[][..]); POINTS];
+    let mut count = 0;
+    for (w, src) in terms.filter(|(w, _)| *w != 0.0) {
+        kept[count] = (w, &src[..dst.len()]);
+        count += 1;
+    }
+    weighted_sum(dst, &kept[..count]);
 }
 
 /// Channel pairs a task of [`by_pair_blocks`] covers: its sources (9 taps or 36 points of 256
