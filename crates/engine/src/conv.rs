@@ -257,9 +257,9 @@ struct Sides<'a, 'b> {
 const STREAM_VALUES: usize = 1 << 21;
 
 /// Backward pass of either layer by Winograd. The input gradient correlates the output gradient
-/// with the kernel the forward pass did not use; the kernel gradient pairs the big-side tensor
-/// (a convolution's input, a transposed convolution's output gradient) with the small-side one.
-/// For a transposed convolution both start from the same transform of the output gradient.
+/// with the kernel the forward pass did not use; the kernel gradient pairs the output gradient
+/// with the input, and both start from the same transform of the output gradient
+/// ([`winograd::backward`]).
 #[allow(clippy::too_many_arguments)]
 fn winograd_backward(
     g: &ConvGeometry,
@@ -298,16 +298,9 @@ fn winograd_backward(
             act.backprop(y, dy);
             add_column_sums(dy, db);
             let dx = dx_chunks.as_mut().and_then(Iterator::next);
-            if transpose {
-                winograd::transpose_backward(dy, x, dx, size, &filter, acc, &mut part.tiles, stream_dx);
-            } else {
-                if let Some(dx) = dx {
-                    winograd::correlate(dy, dx, size, &filter, &mut part.tiles, stream_dx);
-                }
-                winograd::accumulate_kernel_grad(x, dy, size, (a, b), acc, &mut part.tiles);
-            }
+            winograd::backward(dy, x, dx, size, &filter, acc, &mut part.tiles, stream_dx);
         }
-        winograd::finish_kernel_grad(acc, a, b, dw);
+        winograd::finish_kernel_grad(acc, a, b, filter.kernel, dw);
     });
     reduce_partials(ws, n.div_ceil(per), grads);
 }

@@ -88,6 +88,7 @@ pub(crate) struct Filter<'a> {
     data: &'a [f32],
     pub(crate) inputs: usize,
     pub(crate) outputs: usize,
+    pub(crate) kernel: Kernel,
 }
 
 impl<'a> Filter<'a> {
@@ -125,7 +126,7 @@ impl<'a> Filter<'a> {
             let taps = (0..9).map(|tap| (coefficients[p][tap], &taps[source(tap) * pairs + at..]));
             sum_nonzero(dst, taps);
         });
-        Self { data: buf, inputs, outputs }
+        Self { data: buf, inputs, outputs, kernel }
     }
 
     /// Point `p` as an `inputs × outputs` matrix.
@@ -135,12 +136,15 @@ impl<'a> Filter<'a> {
 }
 
 /// `Gᵀ m G` of an accumulated transformed gradient: the `[3][3][a][b]` kernel gradient, each
-/// tap a sum of the points' `a × b` matrices.
-pub(crate) fn finish_kernel_grad(acc: &[f32], a: usize, b: usize, grad: &mut [f32]) {
+/// tap a sum of the points' `a × b` matrices. `kernel` is how the accumulated pairs read the
+/// taps: a gradient accumulated with the roles of the two sides swapped (a convolution's, see
+/// [`backward`](super::backward)) holds them rotated 180°.
+pub(crate) fn finish_kernel_grad(acc: &[f32], a: usize, b: usize, kernel: Kernel, grad: &mut [f32]) {
     let pairs = a * b;
     let coefficients = coefficients();
+    let source = |tap: usize| if kernel == Kernel::Rotated { 8 - tap } else { tap };
     by_pair_blocks(&mut grad[..9 * pairs], 9, pairs, |tap, at, dst| {
-        sum_nonzero(dst, (0..POINTS).map(|p| (coefficients[p][tap], &acc[p * pairs + at..])));
+        sum_nonzero(dst, (0..POINTS).map(|p| (coefficients[p][source(tap)], &acc[p * pairs + at..])));
     });
 }
 
@@ -226,14 +230,23 @@ mod tests {
             }
         }
         let acc: Vec<f32> = (0..POINTS * pairs).map(|i| (i as f32 * 0.11).cos()).collect();
-        let mut grad = vec![f32::NAN; 9 * pairs];
-        finish_kernel_grad(&acc, a, b, &mut grad);
-        for tap in 0..9 {
-            let mut want = vec![0.0; pairs];
-            let terms = (0..POINTS).filter(|&p| coefficients[p][tap] != 0.0);
-            passes(&mut want, terms.map(|p| (coefficients[p][tap], &acc[p * pairs..][..pairs])).collect());
-            let got = &grad[tap * pairs..][..pairs];
-            assert!(got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()), "tap {tap}");
+        for kernel in [Kernel::AsStored, Kernel::Rotated] {
+            let mut grad = vec![f32::NAN; 9 * pairs];
+            finish_kernel_grad(&acc, a, b, kernel, &mut grad);
+            for tap in 0..9 {
+                let read = if kernel == Kernel::Rotated { 8 - tap } else { tap };
+                let mut want = vec![0.0; pairs];
+                let terms = (0..POINTS).filter(|&p| coefficients[p][read] != 0.0);
+                passes(
+                    &mut want,
+                    terms.map(|p| (coefficients[p][read], &acc[p * pairs..][..pairs])).collect(),
+                );
+                let got = &grad[tap * pairs..][..pairs];
+                assert!(
+                    got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()),
+                    "{kernel:?} tap {tap}"
+                );
+            }
         }
     }
 

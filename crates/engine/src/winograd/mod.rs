@@ -412,30 +412,15 @@ fn accumulate_block(tiles_a: &[f32], tiles_b: &[f32], count: usize, (a, b): (usi
     }
 }
 
-/// Adds, in the transformed domain, the kernel gradient `Σ a[s + tap − 1] · b[s]` of a batch to
-/// `acc` (`[POINTS][a_channels][b_channels]`); [`finish_kernel_grad`] turns it into taps.
-pub(crate) fn accumulate_kernel_grad(
-    a: &[f32],
-    b: &[f32],
-    (height, width): (usize, usize),
-    (a_channels, b_channels): (usize, usize),
-    acc: &mut [f32],
-    scratch: &mut TileScratch,
-) {
-    let TileScratch { a: tiles_a, b: tiles_b } = scratch;
-    let grid = Grid::new(height, width);
-    for span in grid.blocks(a.len(), a_channels) {
-        transform_inputs(a, grid, a_channels, span, tiles_a);
-        transform_output_grads(b, grid, b_channels, span, tiles_b);
-        accumulate_block(tiles_a, tiles_b, span.1, (a_channels, b_channels), acc);
-    }
-}
-
-/// A transposed convolution's backward pass over a few images, whose input gradient (a
-/// correlation of `dy` with the kernel as stored, when `dx` is asked for) and kernel gradient
-/// (pairing `dy` with the input `x`) start from the same transform of `dy`: it is done once.
+/// Either layer's backward pass over a few images, whose input gradient (a correlation of `dy`
+/// with `filter`, when `dx` is asked for) and kernel gradient (pairing `dy` with the input `x`)
+/// start from the same transform of `dy`: it is done once. A transposed convolution's `dy` is its
+/// big side, as the kernel gradient's formula wants; a convolution's is the small side, and its
+/// gradient `Σ x[s + tap − 1] · dy[s]` is taken as `Σ dy[s + tap' − 1] · x[s]` with the taps
+/// rotated (`filter` is then [`Kernel::Rotated`]; [`finish_kernel_grad`] turns them back). `acc`
+/// is `[POINTS][a][b]`, the weight's channel order, either way.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn transpose_backward(
+pub(crate) fn backward(
     dy: &[f32],
     x: &[f32],
     mut dx: Option<&mut [f32]>,
@@ -454,7 +439,10 @@ pub(crate) fn transpose_backward(
             correlate_block(tiles_dy, tiles_other, grid, span, filter, dx, stream_dx);
         }
         transform_output_grads(x, grid, small, span, tiles_other);
-        accumulate_block(tiles_dy, tiles_other, span.1, (big, small), acc);
+        match filter.kernel {
+            Kernel::AsStored => accumulate_block(tiles_dy, tiles_other, span.1, (big, small), acc),
+            Kernel::Rotated => accumulate_block(tiles_other, tiles_dy, span.1, (small, big), acc),
+        }
     }
 }
 
