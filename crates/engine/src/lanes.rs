@@ -1,8 +1,9 @@
 //! Sixteen `f32` lanes as one value, for code written once and compiled for AVX-512, AVX2 and
 //! plain Rust, picked at run time ([`dispatch!`]).
 //!
-//! Only addition, subtraction and multiplication by a constant (`f32 * lanes`) are offered, each
-//! an exact IEEE operation per lane, so every implementation gives the same bits.
+//! Only addition, subtraction and multiplication (by a constant, `f32 * lanes`, or lane by lane,
+//! [`times`](Lane16::times)) are offered, each an exact IEEE operation per lane, so every
+//! implementation gives the same bits.
 
 use std::ops::{Add, Mul, Sub};
 
@@ -17,6 +18,8 @@ pub(crate) trait Lane16: Copy + Add<Output = Self> + Sub<Output = Self> {
     fn zero() -> Self;
     fn load(src: &Lanes) -> Self;
     fn store(self, dst: &mut Lanes);
+    /// The lane-by-lane product.
+    fn times(self, o: Self) -> Self;
     /// A store that bypasses the caches where the CPU has one, for results nobody reads soon;
     /// `dst` must start a cache line. Finish a run of them with [`fence`](Self::fence).
     #[inline(always)]
@@ -66,6 +69,13 @@ impl Lane16 for Portable {
     #[inline(always)]
     fn store(self, dst: &mut Lanes) {
         *dst = self.0;
+    }
+    #[inline(always)]
+    fn times(mut self, o: Self) -> Self {
+        for (a, b) in self.0.iter_mut().zip(o.0) {
+            *a *= b;
+        }
+        self
     }
 }
 
@@ -135,6 +145,11 @@ mod x86 {
             unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), self.0) }
         }
         #[inline(always)]
+        fn times(self, o: Self) -> Self {
+            // SAFETY: see the module comment.
+            unsafe { Self(_mm512_mul_ps(self.0, o.0)) }
+        }
+        #[inline(always)]
         fn stream(self, dst: &mut Lanes) {
             debug_assert_eq!(dst.as_ptr() as usize % 64, 0, "streamed stores start a cache line");
             // SAFETY: see the module comment; `dst` holds 16 values and starts a cache line.
@@ -192,6 +207,11 @@ mod x86 {
                 _mm256_storeu_ps(dst.as_mut_ptr(), self.0);
                 _mm256_storeu_ps(dst.as_mut_ptr().add(8), self.1);
             }
+        }
+        #[inline(always)]
+        fn times(self, o: Self) -> Self {
+            // SAFETY: see the module comment.
+            unsafe { Self(_mm256_mul_ps(self.0, o.0), _mm256_mul_ps(self.1, o.1)) }
         }
     }
 
