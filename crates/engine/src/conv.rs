@@ -321,13 +321,14 @@ fn direct_forward(
     let (in_len, out_len) =
         if transpose { (g.small.len(), g.big.len()) } else { (g.big.len(), g.small.len()) };
     let per = split_batch(n, ws.len());
+    let rows = direct::gather_rows(g, weight);
     output.par_chunks_mut(per * out_len).zip(input.par_chunks(per * in_len)).for_each(|(out, inp)| {
         for (y, x) in out.chunks_exact_mut(out_len).zip(inp.chunks_exact(in_len)) {
             y.fill(0.0);
             if transpose {
                 direct::scatter(g, x, weight, y);
             } else {
-                direct::gather(g, x, weight, y);
+                direct::gather(g, x, &rows, y);
             }
             epilogue.apply(y);
         }
@@ -353,6 +354,7 @@ fn direct_backward(
     };
     ws.reserve(0, g.weight_len(), bias_len);
     let per = split_batch(n, ws.len());
+    let rows = direct::gather_rows(g, weight);
     for_each_part(
         sides,
         (in_len, out_len),
@@ -374,7 +376,7 @@ fn direct_backward(
                     let dx = &mut dx[i * in_len..][..in_len];
                     dx.fill(0.0);
                     if transpose {
-                        direct::gather(g, dy, weight, dx);
+                        direct::gather(g, dy, &rows, dx);
                     } else {
                         direct::scatter(g, dy, weight, dx);
                     }

@@ -73,14 +73,9 @@ fn scatter_n<const S: usize>(g: &ConvGeometry, small: &[f32], weight: &[f32], bi
     });
 }
 
-dispatch! {
-    /// `small[s] += W[tap]ᵀ · big[p]` for every tap of one image; `small` must start zeroed.
-    pub(crate) fn gather(g: &ConvGeometry, big: &[f32], weight: &[f32], small: &mut [f32]) => gather_with
-}
-
-#[inline(always)]
-fn gather_with<L: Lane16>(g: &ConvGeometry, big: &[f32], weight: &[f32], small: &mut [f32]) {
-    // Each small-side channel's weights of a tap as one contiguous row: `[tap][S][big]`.
+/// The weight as [`gather`] reads it: each small-side channel's weights of a tap as one
+/// contiguous row, `[tap][small][big]`. Made once per layer call, not per image.
+pub(crate) fn gather_rows(g: &ConvGeometry, weight: &[f32]) -> Vec<f32> {
     let (b, s) = (g.big.channels, g.small.channels);
     let mut rows = vec![0.0; weight.len()];
     for (dst, src) in rows.chunks_exact_mut(b * s).zip(weight.chunks_exact(b * s)) {
@@ -90,11 +85,22 @@ fn gather_with<L: Lane16>(g: &ConvGeometry, big: &[f32], weight: &[f32], small: 
             }
         }
     }
-    match s {
-        1 => gather_n::<L, 1>(g, big, &rows, small),
-        2 => gather_n::<L, 2>(g, big, &rows, small),
-        3 => gather_n::<L, 3>(g, big, &rows, small),
-        4 => gather_n::<L, 4>(g, big, &rows, small),
+    rows
+}
+
+dispatch! {
+    /// `small[s] += W[tap]ᵀ · big[p]` for every tap of one image, the weight laid out by
+    /// [`gather_rows`]; `small` must start zeroed.
+    pub(crate) fn gather(g: &ConvGeometry, big: &[f32], rows: &[f32], small: &mut [f32]) => gather_with
+}
+
+#[inline(always)]
+fn gather_with<L: Lane16>(g: &ConvGeometry, big: &[f32], rows: &[f32], small: &mut [f32]) {
+    match g.small.channels {
+        1 => gather_n::<L, 1>(g, big, rows, small),
+        2 => gather_n::<L, 2>(g, big, rows, small),
+        3 => gather_n::<L, 3>(g, big, rows, small),
+        4 => gather_n::<L, 4>(g, big, rows, small),
         c => unreachable!("direct loops chosen for {c} small-side channels"),
     }
 }

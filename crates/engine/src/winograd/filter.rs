@@ -23,6 +23,17 @@ pub(crate) enum Kernel {
     Rotated,
 }
 
+impl Kernel {
+    /// The stored tap (`kh · 3 + kw`) this reading puts at `tap`: a rotated kernel reads
+    /// `(kh, kw)` from `(2 − kh, 2 − kw)`.
+    fn source(self, tap: usize) -> usize {
+        match self {
+            Kernel::AsStored => tap,
+            Kernel::Rotated => 8 - tap,
+        }
+    }
+}
+
 /// `coefficients()[p][tap]`: the weight of kernel tap `(kh, kw)` in point `p = (r, c)` of
 /// `G g Gᵀ`, i.e. `G[r][kh] · G[c][kw]`. The same numbers take a transformed gradient back to
 /// taps (`Gᵀ m G`), read the other way round.
@@ -120,10 +131,8 @@ impl<'a> Filter<'a> {
             }
         };
         let coefficients = coefficients();
-        // A rotated kernel reads tap (kh, kw) from (2 − kh, 2 − kw).
-        let source = |tap: usize| if kernel == Kernel::Rotated { 8 - tap } else { tap };
         by_pair_blocks(buf, POINTS, pairs, |p, at, dst| {
-            let taps = (0..9).map(|tap| (coefficients[p][tap], &taps[source(tap) * pairs + at..]));
+            let taps = (0..9).map(|tap| (coefficients[p][tap], &taps[kernel.source(tap) * pairs + at..]));
             sum_nonzero(dst, taps);
         });
         Self { data: buf, inputs, outputs, kernel }
@@ -142,9 +151,8 @@ impl<'a> Filter<'a> {
 pub(crate) fn finish_kernel_grad(acc: &[f32], a: usize, b: usize, kernel: Kernel, grad: &mut [f32]) {
     let pairs = a * b;
     let coefficients = coefficients();
-    let source = |tap: usize| if kernel == Kernel::Rotated { 8 - tap } else { tap };
     by_pair_blocks(&mut grad[..9 * pairs], 9, pairs, |tap, at, dst| {
-        sum_nonzero(dst, (0..POINTS).map(|p| (coefficients[p][source(tap)], &acc[p * pairs + at..])));
+        sum_nonzero(dst, (0..POINTS).map(|p| (coefficients[p][kernel.source(tap)], &acc[p * pairs + at..])));
     });
 }
 
