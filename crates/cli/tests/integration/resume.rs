@@ -139,7 +139,7 @@ fn signal(child: &std::process::Child, which: &str) {
 fn a_run_stopped_at_an_epoch_s_end_and_inside_one_resumes_bit_for_bit() {
     // The default preset has 3 batches an epoch here (108 faces, 50 a batch): stop inside epoch 2,
     // then at the end of epoch 3, then inside epoch 4.
-    let config = faces(Preset::TutorialNet, 5);
+    let config = faces(Preset::Default, 5);
     let (a, b, _dir) = straight_and_stopped(&config, &[(4, (2, 1)), (5, (4, 0)), (1, (4, 1))]);
     assert_same_run(&a, &b);
 }
@@ -155,7 +155,7 @@ fn a_denoiser_stopped_and_resumed_draws_the_same_noise() {
 #[test]
 fn an_augmented_denoiser_with_weight_decay_resumes_bit_for_bit() {
     // The augmentation's stream, AdamW's decay and the best epoch's model all carry over.
-    let mut config = faces(Preset::TutorialNet, 4);
+    let mut config = faces(Preset::Default, 4);
     config.noise = ae::noise::Noise::Gaussian { sigma: 0.2 };
     config.training.augment = "flip,shift:2".parse().unwrap();
     config.training.weight_decay = 1e-3;
@@ -168,11 +168,11 @@ fn an_augmented_denoiser_with_weight_decay_resumes_bit_for_bit() {
 fn a_vae_with_dropout_stopped_inside_an_epoch_draws_the_same_samples_and_masks() {
     // Two streams that the runs above do not have: the VAE's sampling and dropout's masks. Either
     // restarted from its beginning on resume draws other values, and the weights differ.
-    let mut vae = faces(Preset::TutorialNet, 3);
-    (vae.model.kind, vae.model.code_length, vae.model.code_norm) =
-        (ae::config::ModelKind::Vae, 16, ae::config::Norm::None);
+    let mut vae = faces(Preset::Default, 3);
+    (vae.model.kind, vae.model.code_length, vae.model.code_norm, vae.model.linear_path) =
+        (ae::config::ModelKind::Vae, 16, ae::config::Norm::None, false);
     vae.model.code_activation = ae::config::CodeActivation::Sigmoid;
-    let mut dropout = faces(Preset::TutorialNet, 3);
+    let mut dropout = faces(Preset::Default, 3);
     (dropout.model.dropout, dropout.model.linear_path) = (0.2, false);
     for mut config in [vae, dropout] {
         config.model.settle();
@@ -185,7 +185,7 @@ fn a_vae_with_dropout_stopped_inside_an_epoch_draws_the_same_samples_and_masks()
 fn a_finished_run_trains_further_and_a_resume_without_more_epochs_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    train(&faces(Preset::TutorialNet, 2), &run, &Job::default(), |_| {}).unwrap();
+    train(&faces(Preset::Default, 2), &run, &Job::default(), |_| {}).unwrap();
     let err = resume(&run, None, &Job::default(), |_| {}).unwrap_err().to_string();
     assert!(err.contains("training.epochs") && err.contains("2 epochs already"), "{err}");
     assert!(run.is_dir(), "a refused resume leaves the run as it was");
@@ -279,7 +279,7 @@ fn a_run_that_diverges_keeps_its_last_good_checkpoint() {
 #[test]
 fn checkpoints_on_the_timer_inside_epochs_leave_the_run_as_it_was() {
     // A timer that is always due: a checkpoint after every step, and the epoch goes on.
-    let config = faces(Preset::TutorialNet, 2);
+    let config = faces(Preset::Default, 2);
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("epochs"), dir.path().join("steps"));
     train(&config, &a, &Job { checkpoint_seconds: 0.0, ..Job::default() }, |_| {}).unwrap();
