@@ -244,14 +244,17 @@ fn a_second_signal_exits_at_once() {
     let (data, run) = (common::few_faces(), dir.path().join("run"));
     let args = ["train", "--data", data.to_str().unwrap(), "--epochs", "20", "--out", run.to_str().unwrap()];
     let child = started_until(&args, &run, 1);
-    // The second arrives while the first waits for its step (about 0.1 s) and checkpoint. It is a
-    // SIGTERM: two SIGINTs sent before a busy machine lets the child run merge into one.
-    interrupt(&child);
-    std::thread::sleep(std::time::Duration::from_millis(5));
-    signal(&child, "-TERM");
+    // The second arrives while the first waits for its step and checkpoint: both are sent by one
+    // shell, microseconds apart (with a `kill` process each, 5 ms apart, a loaded machine once let
+    // the first stop finish first). Two kinds, as two SIGINTs sent before the child runs merge
+    // into one; the child's threads may take them in either order, and the exit status names the
+    // second (128 + 2 or 128 + 15).
+    let pid = child.id();
+    let both = format!("kill -INT {pid}; kill -TERM {pid}");
+    assert!(std::process::Command::new("sh").args(["-c", &both]).status().unwrap().success());
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(matches!(out.status.code(), Some(130 | 143)), "{:?}: {err}", out.status);
     assert!(!err.contains("resume with"), "the second signal should not wait for a checkpoint: {err}");
 }
 
