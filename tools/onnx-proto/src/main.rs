@@ -6,23 +6,17 @@ use std::path::Path;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = tempfile_dir(here)?;
+    // prost-build names its file after the package (`onnx.rs`): it writes into this tool's own
+    // target directory, emptied first, and the file is copied to where `ae` includes it.
+    let out = here.join("target/generated");
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    std::fs::create_dir_all(&out)?;
     let descriptors = protox::compile(["onnx.proto3"], [here.join("proto")])?;
     prost_build::Config::new().out_dir(&out).compile_fds(descriptors)?;
-    let code = std::fs::read_to_string(out.join("onnx.rs"))?;
-    let target = here.join("../../crates/ae/src/export/onnx_proto.rs");
-    std::fs::write(&target, code)?;
-    std::fs::remove_dir_all(&out)?;
+    let target = here.join("../../crates/ae/generated/onnx_proto.rs");
+    std::fs::copy(out.join("onnx.rs"), &target)?;
     println!("wrote {}", target.display());
     Ok(())
-}
-
-/// A fresh directory for prost-build's output, beside this tool's target directory.
-fn tempfile_dir(here: &Path) -> std::io::Result<std::path::PathBuf> {
-    let dir = here.join("target/generated");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

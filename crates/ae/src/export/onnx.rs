@@ -1,6 +1,6 @@
 //! ONNX export (opset 17): one node per step of the model's description, the model file's tensors
 //! as initialisers, a symbolic batch axis `N`. The message types are prost's, generated from the
-//! official `onnx.proto3` by `tools/onnx-proto` into `onnx_proto.rs`.
+//! official `onnx.proto3` by `tools/onnx-proto` into `crates/ae/generated/onnx_proto.rs`.
 
 use super::Part;
 use crate::checkpoint::{torch_tensors, Preprocessing};
@@ -11,7 +11,7 @@ use std::collections::HashMap;
 /// The protobuf messages of `onnx.proto3`.
 #[allow(clippy::all, missing_docs)]
 pub mod proto {
-    include!("onnx_proto.rs");
+    include!("../../generated/onnx_proto.rs");
 }
 
 use proto::attribute_proto::AttributeType;

@@ -128,11 +128,7 @@ fn resume_and_compare(out: &Path, straight_args: &[&str], straight: &Path) {
 
 /// Sends SIGINT to `child`.
 fn interrupt(child: &std::process::Child) {
-    signal(child, "-INT");
-}
-
-fn signal(child: &std::process::Child, which: &str) {
-    std::process::Command::new("kill").args([which, &child.id().to_string()]).status().unwrap();
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
 }
 
 #[test]
