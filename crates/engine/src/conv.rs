@@ -10,6 +10,7 @@ use crate::activation::{add_column_sums, Activation, Epilogue};
 use crate::direct;
 pub use crate::geometry::{Algorithm, ConvGeometry, Padding, ParamGrads, Shape};
 use crate::matmul::{matmul, MatRef, Threads};
+use crate::one_channel;
 use crate::winograd::{self, Filter, Kernel};
 use crate::workspace::{split_batch, Part, Workspace};
 use rayon::prelude::*;
@@ -44,7 +45,9 @@ pub fn conv_forward(
         Algorithm::Winograd => {
             return winograd_forward(g, input, weight, epilogue, output, ws, Kernel::AsStored, n)
         }
-        Algorithm::Direct => return direct_forward(g, input, weight, epilogue, output, ws, false, n),
+        Algorithm::Direct | Algorithm::OneChannel => {
+            return direct_forward(g, input, weight, epilogue, output, ws, false, n)
+        }
         Algorithm::Im2col => {}
     }
     let per = split_batch(n, ws.len());
@@ -85,7 +88,9 @@ pub fn conv_backward(
     let sides = Sides { input, output, output_grad, input_grad };
     match g.algorithm {
         Algorithm::Winograd => return winograd_backward(g, weight, act, sides, grads, ws, false, n),
-        Algorithm::Direct => return direct_backward(g, weight, act, sides, grads, ws, false, n),
+        Algorithm::Direct | Algorithm::OneChannel => {
+            return direct_backward(g, weight, act, sides, grads, ws, false, n)
+        }
         Algorithm::Im2col => {}
     }
     let per = split_batch(n, ws.len());
@@ -134,7 +139,9 @@ pub fn conv_transpose_forward(
         Algorithm::Winograd => {
             return winograd_forward(g, input, weight, epilogue, output, ws, Kernel::Rotated, n)
         }
-        Algorithm::Direct => return direct_forward(g, input, weight, epilogue, output, ws, true, n),
+        Algorithm::Direct | Algorithm::OneChannel => {
+            return direct_forward(g, input, weight, epilogue, output, ws, true, n)
+        }
         Algorithm::Im2col => {}
     }
     let per = split_batch(n, ws.len());
@@ -176,7 +183,9 @@ pub fn conv_transpose_backward(
     let sides = Sides { input, output, output_grad, input_grad };
     match g.algorithm {
         Algorithm::Winograd => return winograd_backward(g, weight, act, sides, grads, ws, true, n),
-        Algorithm::Direct => return direct_backward(g, weight, act, sides, grads, ws, true, n),
+        Algorithm::Direct | Algorithm::OneChannel => {
+            return direct_backward(g, weight, act, sides, grads, ws, true, n)
+        }
         Algorithm::Im2col => {}
     }
     let per = split_batch(n, ws.len());
@@ -305,8 +314,29 @@ fn winograd_backward(
     reduce_partials(ws, n.div_ceil(per), grads);
 }
 
-/// Forward pass of either layer by direct loops: a transposed convolution scatters each small-side
-/// pixel over its taps, a convolution gathers them.
+/// The product of one image a forward pass makes by loops (`Algorithm::Direct` or `OneChannel`):
+/// a transposed convolution (`transpose`) from small to big, a convolution from big to small.
+/// `rows` is [`direct::gather_rows`]'s weight, for the direct loops' gather; `scratch` the
+/// one-channel loops' frame.
+fn loop_product(
+    g: &ConvGeometry,
+    transpose: bool,
+    x: &[f32],
+    weight: &[f32],
+    rows: &[f32],
+    y: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    match (g.algorithm, transpose) {
+        (Algorithm::OneChannel, true) => one_channel::collect(g, x, weight, y, scratch),
+        (Algorithm::OneChannel, false) => one_channel::spread(g, x, weight, y),
+        (_, true) => direct::scatter(g, x, weight, y),
+        (_, false) => direct::gather(g, x, rows, y),
+    }
+}
+
+/// Forward pass of either layer by loops over the kernel taps: a transposed convolution scatters
+/// each small-side pixel over its taps, a convolution gathers them.
 #[allow(clippy::too_many_arguments)]
 fn direct_forward(
     g: &ConvGeometry,
@@ -321,21 +351,26 @@ fn direct_forward(
     let (in_len, out_len) =
         if transpose { (g.small.len(), g.big.len()) } else { (g.big.len(), g.small.len()) };
     let per = split_batch(n, ws.len());
-    let rows = direct::gather_rows(g, weight);
+    let rows = loop_rows(g, weight);
     output.par_chunks_mut(per * out_len).zip(input.par_chunks(per * in_len)).for_each(|(out, inp)| {
+        let mut scratch = Vec::new();
         for (y, x) in out.chunks_exact_mut(out_len).zip(inp.chunks_exact(in_len)) {
             y.fill(0.0);
-            if transpose {
-                direct::scatter(g, x, weight, y);
-            } else {
-                direct::gather(g, x, &rows, y);
-            }
+            loop_product(g, transpose, x, weight, &rows, y, &mut scratch);
             epilogue.apply(y);
         }
     });
 }
 
-/// Backward pass of either layer by direct loops, the adjoints of [`direct_forward`].
+/// The direct loops' gather weight ([`direct::gather_rows`]); nothing for the one-channel loops.
+fn loop_rows(g: &ConvGeometry, weight: &[f32]) -> Vec<f32> {
+    match g.algorithm {
+        Algorithm::Direct => direct::gather_rows(g, weight),
+        _ => Vec::new(),
+    }
+}
+
+/// Backward pass of either layer by loops over the kernel taps, the adjoints of [`direct_forward`].
 #[allow(clippy::too_many_arguments)]
 fn direct_backward(
     g: &ConvGeometry,
@@ -354,7 +389,7 @@ fn direct_backward(
     };
     ws.reserve(0, g.weight_len(), bias_len);
     let per = split_batch(n, ws.len());
-    let rows = direct::gather_rows(g, weight);
+    let rows = loop_rows(g, weight);
     for_each_part(
         sides,
         (in_len, out_len),
@@ -364,6 +399,7 @@ fn direct_backward(
             let (dw, db) = (&mut part.weight_grad[..g.weight_len()], &mut part.bias_grad[..bias_len]);
             dw.fill(0.0);
             db.fill(0.0);
+            let mut scratch = Vec::new();
             let images =
                 dout.chunks_exact_mut(out_len).zip(out.chunks_exact(out_len)).zip(inp.chunks_exact(in_len));
             for (i, ((dy, y), x)) in images.enumerate() {
@@ -371,15 +407,16 @@ fn direct_backward(
                 add_column_sums(dy, db);
                 let dy = &*dy;
                 let (big, small) = if transpose { (dy, x) } else { (x, dy) };
-                direct::kernel_grad(g, big, small, dw);
+                if g.algorithm == Algorithm::OneChannel {
+                    one_channel::kernel_grad(g, big, small, dw);
+                } else {
+                    direct::kernel_grad(g, big, small, dw);
+                }
                 if let Some(dx) = dinp.as_deref_mut() {
                     let dx = &mut dx[i * in_len..][..in_len];
                     dx.fill(0.0);
-                    if transpose {
-                        direct::gather(g, dy, &rows, dx);
-                    } else {
-                        direct::scatter(g, dy, weight, dx);
-                    }
+                    // The adjoint of the forward product: the other direction's.
+                    loop_product(g, !transpose, dy, weight, &rows, dx, &mut scratch);
                 }
             }
         },
@@ -594,6 +631,7 @@ mod tests {
             (Shape::new(9, 7, 5), 6, 2, Algorithm::Im2col),
             (Shape::new(9, 10, 12), 16, 1, Algorithm::Winograd),
             (Shape::new(7, 6, 24), 3, 2, Algorithm::Direct),
+            (Shape::new(6, 19, 1), 16, 1, Algorithm::OneChannel),
         ];
         for (big, small_c, stride, algorithm) in cases {
             let g = ConvGeometry::same(big, small_c, 3, stride, Padding::Symmetric).with_algorithm(algorithm);
@@ -665,6 +703,25 @@ mod tests {
                 assert_matches_im2col(g, Algorithm::Direct, false);
             }
         }
+    }
+
+    /// Both paddings, widths that end inside a block of sixteen pixels, one lane group of channels
+    /// and several; chosen by `same` wherever it applies.
+    #[test]
+    fn one_channel_loops_match_im2col() {
+        for (h, w, small_c, padding) in [
+            (8, 16, 16, Padding::TfSame),
+            (5, 9, 32, Padding::Symmetric),
+            (7, 21, 16, Padding::Symmetric),
+            (1, 1, 48, Padding::TfSame),
+        ] {
+            let g = ConvGeometry::same(Shape::new(h, w, 1), small_c, 3, 1, padding);
+            assert_eq!(g.algorithm, Algorithm::OneChannel, "{g:?}");
+            assert_matches_im2col(g, Algorithm::OneChannel, true);
+            assert_matches_im2col(g, Algorithm::OneChannel, false);
+        }
+        let narrow = ConvGeometry::same(Shape::new(8, 8, 1), 24, 3, 1, Padding::TfSame);
+        assert_eq!(narrow.algorithm, Algorithm::Im2col, "24 channels are not whole lane groups");
     }
 
     /// Every (big index, small index, weight index) a convolution multiplies together, for one image.
@@ -759,11 +816,13 @@ mod tests {
     #[test]
     fn every_algorithm_matches_the_f64_definition() {
         // Every algorithm against the f64 definition: im2col and the direct loops at stride 2,
-        // Winograd at stride 1 with 40 input channels (f32 sums over 360 products per output).
+        // Winograd at stride 1 with 40 input channels (f32 sums over 360 products per output), the
+        // one-channel loops' convolution from a grey image.
         let cases = [
             (Shape::new(7, 6, 3), 4, 2, Algorithm::Im2col),
             (Shape::new(7, 6, 24), 3, 2, Algorithm::Direct),
             (Shape::new(9, 10, 40), 24, 1, Algorithm::Winograd),
+            (Shape::new(9, 21, 1), 32, 1, Algorithm::OneChannel),
         ];
         for (big, small_c, stride, algorithm) in cases {
             let g = ConvGeometry::same(big, small_c, 3, stride, Padding::TfSame).with_algorithm(algorithm);

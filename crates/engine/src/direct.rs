@@ -9,7 +9,7 @@
 //! Each is compiled for AVX-512 and AVX2 as well as the baseline, picked at run time.
 
 use crate::geometry::ConvGeometry;
-use crate::lanes::{dispatch, Lane16, LANES};
+use crate::lanes::{dispatch, reduce, Lane16, LANES};
 use multiversion::multiversion;
 
 /// Calls `f(small_pixel, big_pixel, tap)` for every kernel tap that lands inside the big image.
@@ -31,22 +31,6 @@ fn for_each_tap(g: &ConvGeometry, mut f: impl FnMut(usize, usize, usize)) {
             }
         }
     }
-}
-
-/// The sum of a lane group's values, halving it: a short tree of adds rather than fifteen
-/// dependent ones.
-#[inline(always)]
-fn reduce<L: Lane16>(v: L) -> f32 {
-    let mut lanes = [0.0; LANES];
-    v.store(&mut lanes);
-    let mut width = LANES;
-    while width > 1 {
-        width /= 2;
-        for l in 0..width {
-            lanes[l] += lanes[l + width];
-        }
-    }
-    lanes[0]
 }
 
 /// `big[p] += W[tap] · small[s]` for every tap of one image; `big` must start zeroed.

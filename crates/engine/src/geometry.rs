@@ -2,6 +2,7 @@
 //! [`ConvGeometry`] (a convolution maps its *big* side to its *small* side, a transposed
 //! convolution the adjoint), the choice of [`Algorithm`] and the gradients a backward pass writes.
 
+use crate::lanes::LANES;
 use crate::winograd;
 
 /// The most small-side channels the direct loops (`direct.rs`) are chosen for.
@@ -55,6 +56,9 @@ pub enum Algorithm {
     Winograd,
     /// Direct loops over the kernel taps (see `direct.rs`): at most four small-side channels.
     Direct,
+    /// Loops for one big-side channel (see `one_channel.rs`): 3×3 at stride 1, the small side's
+    /// channels a multiple of sixteen.
+    OneChannel,
 }
 
 /// Most rows (small-side pixels) of an im2col product made of several images; maps this large
@@ -101,6 +105,8 @@ impl ConvGeometry {
         let wide = big.channels.min(small_channels) >= WINOGRAD_MIN_CHANNELS;
         if geometry.supports_winograd() && wide {
             geometry.with_algorithm(Algorithm::Winograd)
+        } else if geometry.suits_one_channel() {
+            geometry.with_algorithm(Algorithm::OneChannel)
         } else if small_channels <= MAX_SMALL_CHANNELS && big.channels >= WINOGRAD_MIN_CHANNELS {
             geometry.with_algorithm(Algorithm::Direct)
         } else {
@@ -113,9 +119,22 @@ impl ConvGeometry {
         self.kernel == 3 && self.stride == 1 && self.pad_top == 1 && self.pad_left == 1
     }
 
+    /// What the one-channel loops (`one_channel.rs`) compute: 3×3 "same" at stride 1, one
+    /// big-side channel, and whole lane groups of small-side ones.
+    pub fn suits_one_channel(&self) -> bool {
+        let channels = self.small.channels;
+        self.big.channels == 1
+            && self.kernel == 3
+            && self.stride == 1
+            && (self.small.height, self.small.width) == (self.big.height, self.big.width)
+            && (self.pad_top, self.pad_left) == (1, 1)
+            && channels >= LANES
+            && channels.is_multiple_of(LANES)
+    }
+
     /// The same geometry computed another way; panics if Winograd is asked of a geometry that
-    /// [does not support it](Self::supports_winograd), or the direct loops of one with more than
-    /// four small-side channels.
+    /// [does not support it](Self::supports_winograd), the direct loops of one with more than
+    /// four small-side channels, or the one-channel loops of one they do not take.
     pub fn with_algorithm(self, algorithm: Algorithm) -> Self {
         match algorithm {
             Algorithm::Im2col => {}
@@ -124,6 +143,10 @@ impl ConvGeometry {
                 self.small.channels <= MAX_SMALL_CHANNELS,
                 "the direct loops take at most {} small-side channels",
                 MAX_SMALL_CHANNELS
+            ),
+            Algorithm::OneChannel => assert!(
+                self.suits_one_channel(),
+                "the one-channel loops need 3×3 at stride 1, one big-side channel and 16·n small-side ones"
             ),
         }
         Self { algorithm, ..self }

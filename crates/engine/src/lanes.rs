@@ -29,6 +29,28 @@ pub(crate) trait Lane16: Copy + Add<Output = Self> + Sub<Output = Self> {
     /// Orders earlier [`stream`](Self::stream)s before later stores.
     #[inline(always)]
     fn fence() {}
+    /// Lane `i` of the result is the sum of `rows[i]`'s lanes, added as [`reduce`] adds them, in
+    /// every implementation.
+    #[inline(always)]
+    fn transpose_sum(rows: [Self; LANES]) -> Self {
+        Self::load(&rows.map(reduce))
+    }
+}
+
+/// The sum of a lane group's values, halving it (lane `l` plus lane `l + 8`, then `l + 4`, `l + 2`,
+/// `l + 1`): a short tree of adds rather than fifteen dependent ones.
+#[inline(always)]
+pub(crate) fn reduce<L: Lane16>(v: L) -> f32 {
+    let mut lanes = [0.0; LANES];
+    v.store(&mut lanes);
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            lanes[l] += lanes[l + width];
+        }
+    }
+    lanes[0]
 }
 
 /// Plain Rust, for CPUs without AVX2.
@@ -160,6 +182,34 @@ mod x86 {
             // SAFETY: see the module comment.
             unsafe { _mm_sfence() }
         }
+        /// Four rounds of shuffles and adds, each halving what is left of every row: 15 adds
+        /// where row by row would take 240.
+        #[inline(always)]
+        fn transpose_sum(rows: [Self; 16]) -> Self {
+            // SAFETY: see the module comment.
+            unsafe {
+                // Lane l plus lane l + 8: two rows' eight sums a register.
+                let halves: [__m512; 8] = std::array::from_fn(|m| {
+                    let (a, b) = (rows[2 * m].0, rows[2 * m + 1].0);
+                    _mm512_add_ps(_mm512_shuffle_f32x4::<0x44>(a, b), _mm512_shuffle_f32x4::<0xEE>(a, b))
+                });
+                // Plus l + 4: four rows' four sums, row j of the four in quarter j.
+                let quarters: [__m512; 4] = std::array::from_fn(|m| {
+                    let (a, b) = (halves[2 * m], halves[2 * m + 1]);
+                    _mm512_add_ps(_mm512_shuffle_f32x4::<0x88>(a, b), _mm512_shuffle_f32x4::<0xDD>(a, b))
+                });
+                // Plus l + 2, within each quarter.
+                let pairs: [__m512; 2] = std::array::from_fn(|m| {
+                    let (a, b) = (quarters[2 * m], quarters[2 * m + 1]);
+                    _mm512_add_ps(_mm512_shuffle_ps::<0x44>(a, b), _mm512_shuffle_ps::<0xEE>(a, b))
+                });
+                // Plus l + 1: lane 4j + m holds row 4m + j's sum.
+                let (a, b) = (pairs[0], pairs[1]);
+                let sums = _mm512_add_ps(_mm512_shuffle_ps::<0x88>(a, b), _mm512_shuffle_ps::<0xDD>(a, b));
+                let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+                Self(_mm512_permutexvar_ps(order, sums))
+            }
+        }
     }
 
     impl Mul<Avx512> for f32 {
@@ -213,6 +263,34 @@ mod x86 {
             // SAFETY: see the module comment.
             unsafe { Self(_mm256_mul_ps(self.0, o.0), _mm256_mul_ps(self.1, o.1)) }
         }
+        /// As [`Avx512`]'s, eight lanes a register.
+        #[inline(always)]
+        fn transpose_sum(rows: [Self; 16]) -> Self {
+            // SAFETY: see the module comment.
+            unsafe {
+                // Lane l plus lane l + 8: each row's eight sums in one register.
+                let eights: [__m256; 16] = std::array::from_fn(|i| _mm256_add_ps(rows[i].0, rows[i].1));
+                // Plus l + 4: two rows' four sums a register.
+                let fours: [__m256; 8] = std::array::from_fn(|m| {
+                    let (a, b) = (eights[2 * m], eights[2 * m + 1]);
+                    _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(a, b), _mm256_permute2f128_ps::<0x31>(a, b))
+                });
+                // Plus l + 2, within each half.
+                let twos: [__m256; 4] = std::array::from_fn(|m| {
+                    let (a, b) = (fours[2 * m], fours[2 * m + 1]);
+                    _mm256_add_ps(_mm256_shuffle_ps::<0x44>(a, b), _mm256_shuffle_ps::<0xEE>(a, b))
+                });
+                // Plus l + 1: lane 4h + q of register r holds row 8r + 2q + h's sum.
+                let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+                let [lo, hi]: [__m256; 2] = std::array::from_fn(|m| {
+                    let (a, b) = (twos[2 * m], twos[2 * m + 1]);
+                    let sums =
+                        _mm256_add_ps(_mm256_shuffle_ps::<0x88>(a, b), _mm256_shuffle_ps::<0xDD>(a, b));
+                    _mm256_permutevar8x32_ps(sums, order)
+                });
+                Self(lo, hi)
+            }
+        }
     }
 
     impl Mul<Avx2> for f32 {
@@ -258,3 +336,58 @@ macro_rules! dispatch {
     };
 }
 pub(crate) use dispatch;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sixteen rows of values of mixed signs and magnitudes, whose sums depend on the order.
+    fn rows() -> [Lanes; LANES] {
+        std::array::from_fn(|i| {
+            std::array::from_fn(|l| ((i * 16 + l) as f32 * 0.731).sin() * 10f32.powi((l % 5) as i32 - 2))
+        })
+    }
+
+    /// Lane `i` is row `i`'s sum in the halving order, written out.
+    fn halving_sums(rows: &[Lanes; LANES]) -> Lanes {
+        std::array::from_fn(|i| {
+            let r = &rows[i];
+            let h: [f32; 8] = std::array::from_fn(|l| r[l] + r[l + 8]);
+            let q: [f32; 4] = std::array::from_fn(|l| h[l] + h[l + 4]);
+            let p: [f32; 2] = std::array::from_fn(|l| q[l] + q[l + 2]);
+            p[0] + p[1]
+        })
+    }
+
+    fn sums_of<L: Lane16>(rows: &[Lanes; LANES]) -> Lanes {
+        let mut out = [0.0; LANES];
+        L::transpose_sum(std::array::from_fn(|i| L::load(&rows[i]))).store(&mut out);
+        out
+    }
+
+    #[test]
+    fn transpose_sums_have_the_same_bits_everywhere() {
+        let rows = rows();
+        let want = halving_sums(&rows).map(f32::to_bits);
+        assert_eq!(sums_of::<Portable>(&rows).map(f32::to_bits), want, "portable");
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f")]
+            fn avx512(rows: &[Lanes; LANES]) -> Lanes {
+                sums_of::<Avx512>(rows)
+            }
+            #[target_feature(enable = "avx2")]
+            fn avx2(rows: &[Lanes; LANES]) -> Lanes {
+                sums_of::<Avx2>(rows)
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has the instructions.
+                assert_eq!(unsafe { avx512(&rows) }.map(f32::to_bits), want, "AVX-512");
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: as above.
+                assert_eq!(unsafe { avx2(&rows) }.map(f32::to_bits), want, "AVX2");
+            }
+        }
+    }
+}

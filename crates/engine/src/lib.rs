@@ -15,6 +15,7 @@ pub mod geometry;
 pub mod huge_pages;
 mod lanes;
 pub mod matmul;
+mod one_channel;
 pub mod threads;
 mod winograd;
 pub mod workspace;

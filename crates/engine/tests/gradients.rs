@@ -164,6 +164,20 @@ fn conv_direct_symmetric_padding() {
 }
 
 #[test]
+fn conv_transpose_one_channel_to_grey() {
+    let geometry = ConvGeometry::same(Shape::new(5, 18, 1), 16, 3, 1, Padding::Symmetric)
+        .with_algorithm(Algorithm::OneChannel);
+    check_conv(Case { geometry, act: Activation::Sigmoid, batch: 3, transpose: true });
+}
+
+#[test]
+fn conv_one_channel_from_grey() {
+    let geometry = ConvGeometry::same(Shape::new(6, 5, 1), 32, 3, 1, Padding::TfSame)
+        .with_algorithm(Algorithm::OneChannel);
+    check_conv(Case { geometry, act: Activation::Relu, batch: 2, transpose: false });
+}
+
+#[test]
 fn dense_sigmoid() {
     let s = DenseShape { inputs: 12, outputs: 5 };
     let n = 4;
