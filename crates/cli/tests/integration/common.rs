@@ -2,7 +2,7 @@
 //! predictor's figures, and the trained runs several tests only read.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// `../shared/datasets` beside the repository (or `$AE_SHARED_DATASETS`).
 pub fn datasets() -> PathBuf {
@@ -71,30 +71,27 @@ pub fn mean_image_bce(run: &std::path::Path) -> f64 {
     holdout.outer_iter().map(bce).sum::<f64>() / holdout.shape()[0] as f64
 }
 
-/// Run `run`'s images of `split` (`train`, `holdout`), from `ae reconstruct --split` (once; a
-/// shared run may be asked for them by two tests at a time).
-pub fn originals(run: &std::path::Path, split: &str) -> ndarray::ArrayD<f32> {
-    static WRITING: Mutex<()> = Mutex::new(());
-    let dir = run.with_extension(format!("{split}-split"));
-    let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
-    if !dir.exists() {
-        let out =
-            ae(&["reconstruct", run.to_str().unwrap(), "--split", split, "--out", dir.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    }
-    ndarray_npy::read_npy(dir.join("originals.npy")).expect("originals.npy")
+/// Run `run`'s training images (one a row), loaded here as the run loaded them.
+pub fn training_images(run: &std::path::Path) -> ndarray::Array2<f32> {
+    let (all, split) = images_and_split(run);
+    all.select(ndarray::Axis(0), &split.train)
 }
 
-/// The mean of run `run`'s training images and its held-out images (one a row), loaded here as the
-/// run loaded them (its `config.toml`'s data and seed) rather than through an `ae` run.
-fn mean_and_holdout(run: &std::path::Path) -> (ndarray::ArrayD<f32>, ndarray::ArrayD<f32>) {
-    use ndarray::Axis;
+/// All of run `run`'s images (one a row), loaded here as the run loaded them (its `config.toml`'s
+/// data and seed) rather than through an `ae` run, and its split.
+fn images_and_split(run: &std::path::Path) -> (ndarray::Array2<f32>, ae::data::Split) {
     let config = ae::config::RunConfig::from_toml_file(&run.join("config.toml")).unwrap();
     let images = ae::data::load_dataset(&config.data, None).unwrap().to_images();
     let (count, shape) = (images.len(), images.shape);
     let pixels = shape.height * shape.width * shape.channels;
     let all = ndarray::Array2::from_shape_vec((count, pixels), images.data).unwrap();
-    let split = ae::data::split_for(&config.data, count, config.training.seed).unwrap();
+    (all, ae::data::split_for(&config.data, count, config.training.seed).unwrap())
+}
+
+/// The mean of run `run`'s training images and its held-out images (one a row).
+fn mean_and_holdout(run: &std::path::Path) -> (ndarray::ArrayD<f32>, ndarray::ArrayD<f32>) {
+    use ndarray::Axis;
+    let (all, split) = images_and_split(run);
     let (train, holdout) = (all.select(Axis(0), &split.train), all.select(Axis(0), &split.holdout));
     (train.mean_axis(Axis(0)).expect("training images").into_dyn(), holdout.into_dyn())
 }

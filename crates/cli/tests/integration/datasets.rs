@@ -385,7 +385,7 @@ fn a_vae_learns_mnist_and_reports_its_elbo_and_likelihood() {
     // …that look like digits: nearer their nearest training digit than images with a digit's
     // pixels in random places are (the same brightness, no shape), and than a flat grey one (what
     // an untrained decoder's sigmoid gives). Distances per image, L2 over its 784 pixels.
-    let train = common::originals(&run, "train");
+    let train = common::training_images(&run);
     let train: Vec<&[f32]> = train.as_slice().unwrap().chunks_exact(784).collect();
     let nearest = |image: &[f32]| -> f64 {
         let distance = |t: &&[f32]| t.iter().zip(image).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>();
