@@ -112,20 +112,26 @@ pub fn ssim(a: &Images, b: &Images, i: usize) -> f64 {
     let (c1, c2) = (0.01f64.powi(2), 0.03f64.powi(2));
     let (x, y) = (a.image(i), b.image(i));
     let mut total = 0.0;
+    // Each pixel's x, y, x², y², xy, made once rather than once a tap.
+    let mut terms = vec![[0.0f64; 5]; s.height * s.width];
+    let mut rows = vec![[0.0f64; 5]; s.height * ow];
     for c in 0..s.channels {
-        let px = |img: &[f32], r: usize, col: usize| img[(r * s.width + col) * s.channels + c] as f64;
-        // Separable filtering of x, y, x², y², xy: rows first, then columns.
-        let mut rows = vec![[0.0f64; 5]; s.height * ow];
-        for r in 0..s.height {
-            for col in 0..ow {
-                let mut acc = [0.0; 5];
-                for (k, wk) in w.iter().enumerate() {
-                    let (u, v) = (px(x, r, col + k), px(y, r, col + k));
-                    for (a, t) in acc.iter_mut().zip([u, v, u * u, v * v, u * v]) {
+        for (t, (&u, &v)) in terms
+            .iter_mut()
+            .zip(x.iter().skip(c).step_by(s.channels).zip(y.iter().skip(c).step_by(s.channels)))
+        {
+            let (u, v) = (u as f64, v as f64);
+            *t = [u, v, u * u, v * v, u * v];
+        }
+        // Separable filtering of the five: rows first, then columns.
+        for (line, out) in terms.chunks_exact(s.width).zip(rows.chunks_exact_mut(ow)) {
+            for (col, acc) in out.iter_mut().enumerate() {
+                *acc = [0.0; 5];
+                for (wk, t) in w.iter().zip(&line[col..]) {
+                    for (a, t) in acc.iter_mut().zip(t) {
                         *a += wk * t;
                     }
                 }
-                rows[r * ow + col] = acc;
             }
         }
         for r in 0..oh {
