@@ -32,7 +32,7 @@ peer_line() { sed -nE 's/^BENCH .* train_step median ([0-9.]+) ms.* forward medi
 
 for round in $(seq "$ROUNDS"); do
     echo "round $round/$ROUNDS" >&2
-    ./target/release/ae --threads "$THREADS" bench --steps "$STEPS" --json \
+    ./target/release/ae --threads "$THREADS" bench --preset seed --steps "$STEPS" --json \
         | "$PYTHON" -c 'import json,sys; r=json.load(sys.stdin); print("ae", r["step_ms"], r["forward_ms"])' >>"$results"
     echo "tensorflow $("$PYTHON" "$PEERS/seed_tf1.py" --bench --steps "$STEPS" --threads "$THREADS" 2>/dev/null | peer_line)" >>"$results"
     echo "pytorch $("$PYTHON" "$PEERS/seed_torch.py" --bench --steps "$STEPS" --threads "$THREADS" --sub2 --pad tf 2>/dev/null | peer_line)" >>"$results"

@@ -42,7 +42,7 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Denoise image files with a trained denoiser, or show it a held-out grid: clean / noisy / denoised.
     Denoise(commands::denoise::DenoiseArgs),
-    /// Time training steps, forward passes and each layer of the tutorial's model on random images.
+    /// Time training steps, forward passes and each layer of a preset's model on random images.
     Bench(commands::bench::BenchArgs),
     /// Draw codes from a VAE's prior N(0, I) and decode them: a PNG grid and .npy arrays.
     Sample(commands::sample::SampleArgs),

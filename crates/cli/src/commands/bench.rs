@@ -7,9 +7,9 @@ use clap::Args;
 
 #[derive(Args)]
 pub(crate) struct BenchArgs {
-    /// Which preset's model to time (seed and tutorial-net differ only in padding and the code's
-    /// normalisation; default is the deep network).
-    #[arg(long, value_parser = choice::<Preset>(), default_value_t = Preset::Seed)]
+    /// Which preset's model to time, as `ae train --preset` (seed and tutorial-net differ only in
+    /// padding and the code's normalisation).
+    #[arg(long, value_parser = choice::<Preset>(), default_value_t = Preset::Default)]
     pub(crate) preset: Preset,
     /// The model as it would train on these images (a file, folder or dataset name, as `ae train
     /// --data`): their size and channels; the images themselves are not read [default: 32×32 grey].

@@ -574,15 +574,27 @@ fn the_seed_denoise_preset_trains_a_denoiser_on_the_tutorials_noise() {
 
 #[test]
 fn bench_times_the_model_and_reports_json() {
-    let out =
-        ae(&["--threads", "1", "bench", "--steps", "1", "--warmup", "0", "--batch-size", "2", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let bench = |preset: &[&str]| -> serde_json::Value {
+        let args =
+            ["--threads", "1", "bench", "--steps", "1", "--warmup", "0", "--batch-size", "2", "--json"];
+        let out = ae(&[&args[..], preset].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str(stdout(&out).trim()).unwrap()
+    };
+    let report = bench(&["--preset", "seed"]);
     assert_eq!((report["threads"].as_u64(), report["batch"].as_u64()), (Some(1), Some(2)));
     assert!(report["step_ms"].as_f64().unwrap() > 0.0 && report["forward_ms"].as_f64().unwrap() > 0.0);
     let layers = report["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 9, "the tutorial's nine layers: {layers:?}");
     assert_eq!(layers[4]["name"], "code");
+    // Without `--preset`, the model `ae train` trains by default: the normalised network with its
+    // linear path.
+    let names = |report: &serde_json::Value| -> Vec<String> {
+        report["layers"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap().to_string()).collect()
+    };
+    let default = names(&bench(&[]));
+    assert_eq!(default, names(&bench(&["--preset", "default"])));
+    assert!(default.contains(&"encoder.norm0".to_string()) && default.contains(&"linear.encode".to_string()));
 
     // Another preset on other images: their size and channels make the model, and each layer's
     // shares are its times over the step and its rates over the peak.
