@@ -21,13 +21,6 @@ fn lanes(values: &[f32], at: usize) -> &Lanes {
     values[at..][..LANES].try_into().expect("a lane group")
 }
 
-/// `x + plus − minus` if it lies in `0..limit`: at stride 1 a convolution's source pixel
-/// `s + tap − pad`, or its adjoint's `p + pad − tap`.
-#[inline(always)]
-fn shifted(x: usize, plus: usize, minus: usize, limit: usize) -> Option<usize> {
-    (x + plus).checked_sub(minus).filter(|&s| s < limit)
-}
-
 /// `f(0)`, `f(1)`, …, `f(15)`, written out: with constant indices a block's sixteen sums stay in
 /// registers, where a loop (which the compiler left rolled) kept them in memory, each add waiting
 /// on the store before it.
@@ -69,14 +62,14 @@ where
             for group in 0..c / LANES {
                 let mut sums = [L::zero(); LANES];
                 for kh in 0..KERNEL {
-                    let Some(by) = shifted(sy, kh, g.pad_top, g.big.height) else {
+                    let Some(by) = g.source(sy, kh, g.pad_top, g.big.height) else {
                         continue;
                     };
                     let row = &big[by * g.big.width..][..g.big.width];
                     for kw in 0..KERNEL {
                         let w = L::load(lanes(weight, (kh * KERNEL + kw) * c + group * LANES));
                         each_pixel(|j| {
-                            let v = shifted(x0 + j, kw, g.pad_left, g.big.width).map_or(0.0, |bx| row[bx]);
+                            let v = g.source(x0 + j, kw, g.pad_left, g.big.width).map_or(0.0, |bx| row[bx]);
                             sums[j] = sums[j] + v * w;
                         });
                     }
