@@ -56,7 +56,7 @@ enum Command {
     /// Picture the code space: a scatter of the images' codes (a VAE's means), coloured by label
     /// with --labels, and for a VAE with a 2-D code the decoded manifold grid.
     Latent(commands::latent::LatentArgs),
-    /// Export a trained model for other engines: an ONNX graph (ONNX Runtime, tract, …) or a
+    /// Export a trained model for other engines: an ONNX graph (ONNX Runtime, …) or a
     /// PyTorch module with a script that carries on training it under torchrun.
     Export(commands::export::ExportArgs),
     /// What a model file holds: its layers and their shapes, its parameters and the data recipe

@@ -1,10 +1,9 @@
-//! `ae export` on a trained model: its ONNX graphs under tract give `ae reconstruct`'s
+//! `ae export` on a trained model: its ONNX graphs under ONNX Runtime give `ae reconstruct`'s
 //! reconstructions and `ae encode`'s codes, and the PyTorch export writes its files once.
 
 use crate::common::{self, ae};
 
 use std::path::Path;
-use tract_onnx::prelude::*;
 
 fn ok(out: std::process::Output) -> String {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -21,25 +20,26 @@ fn nchw(a: ndarray::ArrayD<f32>) -> ndarray::ArrayD<f32> {
     .into_owned()
 }
 
-/// Runs an ONNX file under tract (whose ndarray is another version: values cross as slices).
-fn tract(model: &Path, input: ndarray::ArrayD<f32>) -> Vec<ndarray::ArrayD<f32>> {
-    let shape = input.shape().to_vec();
-    let plan = tract_onnx::onnx()
-        .model_for_path(model)
-        .unwrap()
-        .with_input_fact(0, f32::fact(&shape).into())
-        .unwrap()
-        .into_optimized()
-        .unwrap()
-        .into_runnable()
-        .unwrap();
-    let input = Tensor::from_shape(&shape, input.as_slice().unwrap()).unwrap();
-    let outputs = plan.run(tvec!(input.into())).unwrap();
-    let array = |t: &TValue| {
-        let values: Vec<f32> = t.to_plain_array_view::<f32>().unwrap().iter().copied().collect();
-        ndarray::ArrayD::from_shape_vec(t.shape().to_vec(), values).unwrap()
+/// Runs ONNX files under ONNX Runtime (`scripts/run_onnx.py` under `AE_PYTHON`, or `python3`),
+/// each on its input; each file's outputs.
+fn onnx_runtime(jobs: &[(&Path, &ndarray::ArrayD<f32>)]) -> Vec<Vec<ndarray::ArrayD<f32>>> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![dir.path().as_os_str().to_owned()];
+    for (k, (model, input)) in jobs.iter().enumerate() {
+        let feed = dir.path().join(format!("{k}.npy"));
+        ndarray_npy::write_npy(&feed, *input).unwrap();
+        args.extend([model.as_os_str().to_owned(), feed.into_os_string()]);
+    }
+    let python = std::env::var_os("AE_PYTHON").unwrap_or_else(|| "python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/run_onnx.py");
+    let out = std::process::Command::new(&python).arg(script).args(&args).output();
+    let out = out.unwrap_or_else(|e| panic!("{python:?}: {e} (AE_PYTHON names a Python with onnxruntime)"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let outputs = |k| {
+        let files = (0..).map(|j| dir.path().join(format!("{k}_{j}.npy"))).take_while(|f| f.exists());
+        files.map(|f| ndarray_npy::read_npy(f).unwrap()).collect()
     };
-    outputs.iter().map(array).collect()
+    (0..jobs.len()).map(outputs).collect()
 }
 
 fn max_diff(a: &ndarray::ArrayD<f32>, b: &ndarray::ArrayD<f32>) -> f32 {
@@ -48,7 +48,7 @@ fn max_diff(a: &ndarray::ArrayD<f32>, b: &ndarray::ArrayD<f32>) -> f32 {
 }
 
 #[test]
-fn exported_onnx_matches_ae_under_tract_and_pytorch_export_writes_its_files() {
+fn exported_onnx_matches_ae_under_onnx_runtime_and_pytorch_export_writes_its_files() {
     let dir = tempfile::tempdir().unwrap();
     let data = common::olivetti();
     // The tutorial's network trained properly: a normalised sigmoid code. The seed and default
@@ -72,14 +72,15 @@ fn exported_onnx_matches_ae_under_tract_and_pytorch_export_writes_its_files() {
             let text = ok(ae(&["export", run_s, "--format", "onnx", "--part", part]));
             assert!(text.contains("opset 17"), "{text}");
         }
-        // 40 images keep tract's run short.
-        let take = |a: ndarray::ArrayD<f32>| a.slice_axis(ndarray::Axis(0), (0..40).into()).to_owned();
-        let read = |file: &str| take(ndarray_npy::read_npy(rec.join(file)).unwrap());
+        let read = |file: &str| -> ndarray::ArrayD<f32> { ndarray_npy::read_npy(rec.join(file)).unwrap() };
         let (images, want, codes) =
             (nchw(read("originals.npy")), nchw(read("reconstructions.npy")), read("codes.npy"));
-        let all = tract(&run.join("model.onnx"), images.clone());
-        let encoder = tract(&run.join("encoder.onnx"), images);
-        let decoder = tract(&run.join("decoder.onnx"), codes.clone());
+        let runs = onnx_runtime(&[
+            (&run.join("model.onnx"), &images),
+            (&run.join("encoder.onnx"), &images),
+            (&run.join("decoder.onnx"), &codes),
+        ]);
+        let [all, encoder, decoder] = &runs[..] else { panic!("{} models ran", runs.len()) };
         // Codes relative to the largest once it passes 1: the default's linear path gives PCA's
         // coordinates (several units), each a sum over every pixel in f32.
         let scale = codes.iter().fold(1.0f32, |m, c| m.max(c.abs()));
