@@ -320,14 +320,14 @@ mod tests {
 
     /// Runs ONNX models, each on one input of the shape given, under ONNX Runtime
     /// (`scripts/run_onnx.py` under `AE_PYTHON`, or `python3`); each model's outputs, flattened.
-    fn run(jobs: &[(Vec<u8>, &[usize], Vec<f32>)]) -> Vec<Vec<Vec<f32>>> {
+    fn run(jobs: &[(Vec<u8>, &[usize], &[f32])]) -> Vec<Vec<Vec<f32>>> {
         let dir = tempfile::tempdir().unwrap();
         let file = |name: String| dir.path().join(name);
         let mut args = vec![dir.path().as_os_str().to_owned()];
         for (k, (bytes, shape, input)) in jobs.iter().enumerate() {
             let (model, feed) = (file(format!("{k}.onnx")), file(format!("{k}.npy")));
             std::fs::write(&model, bytes).unwrap();
-            let array = ndarray::ArrayD::from_shape_vec(shape.to_vec(), input.clone()).unwrap();
+            let array = ndarray::ArrayViewD::from_shape(shape.to_vec(), input).unwrap();
             ndarray_npy::write_npy(&feed, &array).unwrap();
             args.extend([model.into_os_string(), feed.into_os_string()]);
         }
@@ -378,10 +378,11 @@ mod tests {
         let shape = [n, c, h, w];
         let onnx = |part| export(&model, part, &preprocessing);
         let back = |values: &[f32]| crate::data::Images::from_nchw(model.input_shape(), values).data;
+        let nchw = images.to_nchw();
         let runs = run(&[
-            (onnx(Part::All), &shape, images.to_nchw()),
-            (onnx(Part::Encoder), &shape, images.to_nchw()),
-            (onnx(Part::Decoder), &[n, config.code_length], want.codes.clone()),
+            (onnx(Part::All), &shape, &nchw),
+            (onnx(Part::Encoder), &shape, &nchw),
+            (onnx(Part::Decoder), &[n, config.code_length], &want.codes),
         ]);
         let [got, encoder, decoder] = &runs[..] else { panic!("{} models ran", runs.len()) };
         let (all, codes) =
